@@ -1,0 +1,97 @@
+// Registers the native exports; each wrapped piece lives in its own file. The declared types of these
+// exports are in binding.d.ts (test/binding.test.ts checks they match).
+#include <napi.h>
+
+#include "convert.h"
+#include "core/safetensors.h"
+#include "core/thread_pool.h"
+#include "cuda/cuda_device.h"
+#include "native_model.h"
+
+namespace skipdit::bindings {
+
+Napi::Object InitKernels(Napi::Env env, Napi::Object exports);  // kernels.cc
+
+namespace {
+
+// inspectSafetensors(path) -> { metadata: Record<string,string>, tensors: Record<string,{dtype, shape}> }
+Napi::Value InspectSafetensors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SKIPDIT_JS_TRY
+  if (info.Length() < 1 || !info[0].IsString()) throw_invalid("Expected a file path string for path");
+  SafetensorsFile f = SafetensorsFile::open(info[0].As<Napi::String>().Utf8Value());
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Object meta = Napi::Object::New(env);
+  for (auto& [k, v] : f.metadata()) meta.Set(k, v);
+  Napi::Object tensors = Napi::Object::New(env);
+  for (auto& e : f.entries()) {
+    Napi::Object t = Napi::Object::New(env);
+    t.Set("dtype", e.dtype);
+    t.Set("shape", from_shape(env, e.shape));
+    tensors.Set(e.name, t);
+  }
+  out.Set("metadata", meta);
+  out.Set("tensors", tensors);
+  return out;
+  SKIPDIT_JS_CATCH(env)
+}
+
+// backends() -> [{ name, available, reason?, devices? , ...}]
+Napi::Value Backends(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array list = Napi::Array::New(env);
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("name", "cpu");
+  cpu.Set("available", true);
+  cpu.Set("threads", ThreadPool::global().size());
+  list.Set(0u, cpu);
+
+  const cuda::Availability& a = cuda::availability();
+  Napi::Object gpu = Napi::Object::New(env);
+  gpu.Set("name", "cuda");
+  gpu.Set("compiled", a.compiled);
+  gpu.Set("deviceAvailable", a.available);
+  // The model ops are CPU-only in this version: the CUDA device layer alone cannot run a model.
+  gpu.Set("available", false);
+  gpu.Set("reason", a.available ? "the CUDA device layer is built, but the model ops run on CPU only in this version"
+                                : a.reason);
+  gpu.Set("driverVersion", a.driver_version);
+  gpu.Set("runtimeVersion", a.runtime_version);
+  Napi::Array archs = Napi::Array::New(env);
+  for (size_t i = 0; i < a.architectures.size(); ++i) archs.Set(i, a.architectures[i]);
+  gpu.Set("architectures", archs);
+  Napi::Array devices = Napi::Array::New(env);
+  for (size_t i = 0; i < a.devices.size(); ++i) {
+    const cuda::DeviceInfo& d = a.devices[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", d.index);
+    o.Set("name", d.name);
+    o.Set("computeCapability", std::to_string(d.compute_major) + "." + std::to_string(d.compute_minor));
+    o.Set("totalMemory", double(d.total_memory));
+    o.Set("multiprocessors", d.multiprocessors);
+    devices.Set(i, o);
+  }
+  gpu.Set("devices", devices);
+  list.Set(1u, gpu);
+  return list;
+}
+
+// cudaSelfTest() -> "" when the device layer works, otherwise the reason.
+Napi::Value CudaSelfTest(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), cuda::self_test()); }
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  NativeModel::Init(env, exports);
+  exports.Set("inspectSafetensors", Napi::Function::New(env, InspectSafetensors, "inspectSafetensors"));
+  exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("cudaSelfTest", Napi::Function::New(env, CudaSelfTest, "cudaSelfTest"));
+  InitKernels(env, exports);
+  return exports;
+}
+
+}  // namespace skipdit::bindings
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return skipdit::bindings::Init(env, exports); }
+
+NODE_API_MODULE(skipdit, InitAddon)

@@ -1,0 +1,225 @@
+// runKernel(name, args): calls one CPU kernel of native/cpu/ops directly, synchronously, on copies of
+// the given arrays. It exists so the test suite can check each kernel against an independent reference
+// at awkward sizes; models never go through it.
+#include <napi.h>
+
+#include <functional>
+#include <map>
+
+#include "convert.h"
+#include "cpu/ops/activations.h"
+#include "cpu/ops/attention.h"
+#include "cpu/ops/cfg_guidance.h"
+#include "cpu/ops/layer_norm.h"
+#include "cpu/ops/linear.h"
+#include "cpu/ops/modulate.h"
+#include "cpu/ops/patch_embed.h"
+#include "cpu/ops/sincos_embed.h"
+#include "cpu/ops/tokens.h"
+
+namespace skipdit::bindings {
+
+namespace {
+
+class Args {
+ public:
+  explicit Args(Napi::Object o) : o_(o) {}
+  int64_t i(const char* key) const {
+    Napi::Value v = o_.Get(key);
+    if (!v.IsNumber()) throw_invalid(std::string("Expected an integer for ") + key);
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (d != std::floor(d) || d < 0 || d > 1e9) throw_invalid(std::string("Expected a non-negative integer for ") + key);
+    return int64_t(d);
+  }
+  float f(const char* key) const {
+    Napi::Value v = o_.Get(key);
+    if (!v.IsNumber()) throw_invalid(std::string("Expected a number for ") + key);
+    return v.As<Napi::Number>().FloatValue();
+  }
+  bool has(const char* key) const { return !o_.Get(key).IsUndefined() && !o_.Get(key).IsNull(); }
+  // A copy of the Float32Array `key`, which must hold exactly n floats.
+  std::vector<float> floats(const char* key, int64_t n) const {
+    Tensor t = tensor_from_f32(o_.Get(key), {n}, key);
+    return std::vector<float>(t.f32(), t.f32() + n);
+  }
+  std::vector<int64_t> labels(const char* key, int64_t n) const {
+    Tensor t = tensor_from_labels(o_.Get(key), key);
+    if (t.numel() != n) throw_invalid(std::string("Expected ") + std::to_string(n) + " labels for " + key);
+    return std::vector<int64_t>(t.i64(), t.i64() + n);
+  }
+
+ private:
+  Napi::Object o_;
+};
+
+using Kernel = std::function<std::vector<float>(const Args&)>;
+
+const std::map<std::string, Kernel>& kernels() {
+  static const std::map<std::string, Kernel> table = {
+      {"linear",
+       [](const Args& a) {
+         const int64_t M = a.i("M"), K = a.i("K"), N = a.i("N");
+         auto x = a.floats("x", M * K), w = a.floats("w", N * K);
+         std::vector<float> b = a.has("bias") ? a.floats("bias", N) : std::vector<float>();
+         std::vector<float> y(M * N);
+         cpu::linear(x.data(), M, K, w.data(), b.empty() ? nullptr : b.data(), N, y.data(),
+                     a.has("gelu") && a.i("gelu") ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None);
+         return y;
+       }},
+      {"layer_norm",
+       [](const Args& a) {
+         const int64_t rows = a.i("rows"), D = a.i("D");
+         auto x = a.floats("x", rows * D);
+         std::vector<float> g, b;
+         if (a.has("gamma")) g = a.floats("gamma", D), b = a.floats("beta", D);
+         std::vector<float> y(rows * D);
+         cpu::layer_norm(x.data(), rows, D, a.f("eps"), g.empty() ? nullptr : g.data(), b.empty() ? nullptr : b.data(),
+                         y.data());
+         return y;
+       }},
+      {"layer_norm_concat",
+       [](const Args& a) {
+         const int64_t rows = a.i("rows"), D = a.i("D");
+         auto x0 = a.floats("a", rows * D), x1 = a.floats("b", rows * D);
+         auto g = a.floats("gamma", 2 * D), b = a.floats("beta", 2 * D);
+         std::vector<float> y(rows * 2 * D);
+         cpu::layer_norm_concat(x0.data(), x1.data(), rows, D, a.f("eps"), g.data(), b.data(), y.data());
+         return y;
+       }},
+      {"modulate",
+       [](const Args& a) {
+         const int64_t G = a.i("G"), N = a.i("N"), D = a.i("D"), rep = a.i("repeat"), stride = a.i("stride");
+         if (rep < 1 || G % rep || a.i("shiftCol") + D > stride || a.i("scaleCol") + D > stride)
+           throw_invalid("modulate: inconsistent repeat/stride/columns");
+         auto x = a.floats("x", G * N * D), mod = a.floats("mod", (G / rep) * stride);
+         std::vector<float> y(G * N * D);
+         cpu::modulate(x.data(), G, N, D, {mod.data(), stride, rep}, a.i("shiftCol"), a.i("scaleCol"), y.data());
+         return y;
+       }},
+      {"gate_residual",
+       [](const Args& a) {
+         const int64_t G = a.i("G"), N = a.i("N"), D = a.i("D"), rep = a.i("repeat"), stride = a.i("stride");
+         if (rep < 1 || G % rep || a.i("gateCol") + D > stride) throw_invalid("gate_residual: inconsistent repeat/stride");
+         auto h = a.floats("h", G * N * D), y = a.floats("y", G * N * D), mod = a.floats("mod", (G / rep) * stride);
+         cpu::gate_residual(h.data(), y.data(), G, N, D, {mod.data(), stride, rep}, a.i("gateCol"));
+         return h;
+       }},
+      {"gelu_tanh",
+       [](const Args& a) {
+         auto x = a.floats("x", a.i("n"));
+         cpu::gelu_tanh(x.data(), int64_t(x.size()), x.data());
+         return x;
+       }},
+      {"silu",
+       [](const Args& a) {
+         auto x = a.floats("x", a.i("n"));
+         cpu::silu(x.data(), int64_t(x.size()), x.data());
+         return x;
+       }},
+      {"attention",
+       [](const Args& a) {
+         const int64_t G = a.i("G"), N = a.i("N"), H = a.i("H"), hd = a.i("hd");
+         auto qkv = a.floats("qkv", G * N * 3 * H * hd);
+         std::vector<float> out(G * N * H * hd);
+         cpu::attention(qkv.data(), G, N, H, hd, out.data());
+         return out;
+       }},
+      {"patch_embed",
+       [](const Args& a) {
+         const int64_t B = a.i("B"), C = a.i("C"), Hs = a.i("H"), Ws = a.i("W"), p = a.i("p"), D = a.i("D");
+         if (p < 1 || Hs % p || Ws % p) throw_invalid("patch_embed: H and W must be multiples of p");
+         const int64_t T = (Hs / p) * (Ws / p);
+         auto x = a.floats("x", B * C * Hs * Ws), w = a.floats("w", D * C * p * p), b = a.floats("bias", D);
+         std::vector<float> cols(B * T * C * p * p), out(B * T * D);
+         cpu::patch_embed(x.data(), B, C, Hs, Ws, p, w.data(), b.data(), D, cols.data(), out.data());
+         return out;
+       }},
+      {"pos_embed_2d",
+       [](const Args& a) {
+         std::vector<float> out(a.i("G") * a.i("G") * a.i("D"));
+         cpu::pos_embed_2d(a.i("D"), a.i("G"), out.data());
+         return out;
+       }},
+      {"pos_embed_1d",
+       [](const Args& a) {
+         std::vector<float> out(a.i("F") * a.i("D"));
+         cpu::pos_embed_1d(a.i("D"), a.i("F"), out.data());
+         return out;
+       }},
+      {"timestep_frequencies",
+       [](const Args& a) {
+         const int64_t B = a.i("B"), dim = a.i("dim");
+         auto t = a.floats("t", B);
+         std::vector<float> out(B * dim);
+         cpu::timestep_frequencies(t.data(), B, dim, out.data());
+         return out;
+       }},
+      {"embedding",
+       [](const Args& a) {
+         const int64_t R = a.i("rows"), D = a.i("D"), B = a.i("B");
+         auto table = a.floats("table", R * D);
+         auto y = a.labels("labels", B);
+         for (int64_t v : y)
+           if (v < 0 || v >= R) throw_invalid("embedding: label out of range");
+         std::vector<float> out(B * D);
+         cpu::embedding_lookup(table.data(), D, y.data(), B, out.data());
+         return out;
+       }},
+      {"unpatchify",
+       [](const Args& a) {
+         const int64_t B = a.i("B"), G = a.i("G"), p = a.i("p"), C = a.i("C");
+         auto tokens = a.floats("tokens", B * G * G * p * p * C);
+         std::vector<float> out(tokens.size());
+         cpu::unpatchify(tokens.data(), B, G, p, C, out.data());
+         return out;
+       }},
+      {"swap_token_axes",
+       [](const Args& a) {
+         const int64_t B = a.i("B"), A1 = a.i("A1"), A2 = a.i("A2"), D = a.i("D");
+         auto x = a.floats("x", B * A1 * A2 * D);
+         std::vector<float> y(x.size());
+         cpu::swap_token_axes(x.data(), B, A1, A2, D, y.data());
+         return y;
+       }},
+      {"cfg_guidance",
+       [](const Args& a) {
+         const int64_t B = a.i("B"), F = a.i("F"), C = a.i("C"), HW = a.i("HW"), g = a.i("guided");
+         if (B % 2 || g > C) throw_invalid("cfg_guidance: B must be even and guided <= C");
+         auto raw = a.floats("raw", B * F * C * HW);
+         std::vector<float> out(raw.size());
+         cpu::cfg_guidance(raw.data(), B, F, C, HW, g, a.f("scale"), out.data());
+         return out;
+       }},
+  };
+  return table;
+}
+
+Napi::Value RunKernel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SKIPDIT_JS_TRY
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject())
+    throw_invalid("runKernel(name: string, args: object)");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  auto it = kernels().find(name);
+  if (it == kernels().end()) throw_invalid("Expected a kernel name for name but received '" + name + "'");
+  std::vector<float> out = it->second(Args(info[1].As<Napi::Object>()));
+  return to_f32_array(env, out.data(), out.size());
+  SKIPDIT_JS_CATCH(env)
+}
+
+Napi::Value KernelNames(const Napi::CallbackInfo& info) {
+  Napi::Array a = Napi::Array::New(info.Env());
+  uint32_t i = 0;
+  for (auto& [name, fn] : kernels()) a.Set(i++, name);
+  return a;
+}
+
+}  // namespace
+
+Napi::Object InitKernels(Napi::Env env, Napi::Object exports) {
+  exports.Set("runKernel", Napi::Function::New(env, RunKernel, "runKernel"));
+  exports.Set("kernelNames", Napi::Function::New(env, KernelNames, "kernelNames"));
+  return exports;
+}
+
+}  // namespace skipdit::bindings

@@ -1,0 +1,226 @@
+#include "native_model.h"
+
+#include "convert.h"
+#include "core/safetensors.h"
+#include "cuda/cuda_device.h"
+
+namespace skipdit::bindings {
+
+namespace {
+
+Napi::FunctionReference& constructor() {
+  static Napi::FunctionReference ref;
+  return ref;
+}
+
+// Base for workers whose Execute may throw a skipdit::Error: keeps its kind for the JS error code.
+class TypedWorker : public Napi::AsyncWorker {
+ public:
+  explicit TypedWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  virtual void Run() = 0;
+  void Execute() override {
+    try {
+      Run();
+    } catch (const Error& e) {
+      kind_ = e.kind();
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      kind_ = ErrorKind::Internal;
+      SetError(e.what());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    deferred_.Reject(to_js_error(Env(), kind_, e.Message()).Value());
+  }
+  Napi::Promise::Deferred deferred_;
+  ErrorKind kind_ = ErrorKind::Internal;
+};
+
+std::shared_ptr<Backend> make_backend(const std::string& name) {
+  if (name == "cpu") return make_cpu_backend();
+  if (name == "cuda") {
+    const cuda::Availability& a = cuda::availability();
+    if (!a.available) fail(ErrorKind::BackendUnavailable, "CUDA backend unavailable: " + a.reason);
+    fail(ErrorKind::BackendUnavailable,
+         "CUDA backend unavailable: the CUDA device layer is built, but the model ops run on CPU only in this "
+         "version");
+  }
+  fail(ErrorKind::InvalidArgument, "Expected 'cpu' or 'cuda' for backend but received '" + name + "'");
+}
+
+class LoadWorker final : public TypedWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string path, ModelConfig config, std::string backend)
+      : TypedWorker(env), path_(std::move(path)), config_(config), backend_(std::move(backend)) {}
+
+ protected:
+  void Run() override {
+    std::shared_ptr<Backend> backend = make_backend(backend_);
+    SafetensorsSource source(SafetensorsFile::open(path_));
+    model_ = std::make_shared<Model>(config_, backend, source);
+  }
+  void OnOK() override { deferred_.Resolve(NativeModel::Wrap(Env(), model_)); }
+
+ private:
+  std::string path_;
+  ModelConfig config_;
+  std::string backend_;
+  std::shared_ptr<Model> model_;
+};
+
+class ForwardWorker final : public TypedWorker {
+ public:
+  ForwardWorker(Napi::Env env, std::shared_ptr<Model> model, ForwardInputs inputs, bool cfg, float cfg_scale,
+                int64_t cfg_channels, bool taps)
+      : TypedWorker(env), model_(std::move(model)), inputs_(std::move(inputs)), cfg_(cfg), cfg_scale_(cfg_scale),
+        cfg_channels_(cfg_channels), want_taps_(taps) {}
+
+ protected:
+  void Run() override {
+    std::lock_guard<std::mutex> lock(model_->mutex());  // one forward per model at a time
+    Taps* taps = want_taps_ ? &taps_ : nullptr;
+    out_ = cfg_ ? model_->forward_with_cfg(inputs_, cfg_scale_, cfg_channels_, taps) : model_->forward(inputs_, taps);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("data", to_f32_array(env, out_.f32(), out_.numel()));
+    result.Set("shape", from_shape(env, out_.shape()));
+    if (want_taps_) {
+      Napi::Object taps = Napi::Object::New(env);
+      for (auto& [name, entry] : taps_.entries) {
+        // One record: its own shape; several (one per block): stacked along a new leading axis.
+        const size_t per = entry.records.front().size(), count = entry.records.size();
+        Napi::Float32Array data = Napi::Float32Array::New(env, per * count);
+        for (size_t r = 0; r < count; ++r) std::memcpy(data.Data() + r * per, entry.records[r].data(), per * 4);
+        Shape shape = entry.shape;
+        if (count > 1) shape.insert(shape.begin(), int64_t(count));
+        Napi::Object tap = Napi::Object::New(env);
+        tap.Set("data", data);
+        tap.Set("shape", from_shape(env, shape));
+        taps.Set(name, tap);
+      }
+      result.Set("taps", taps);
+    }
+    deferred_.Resolve(result);
+  }
+
+ private:
+  std::shared_ptr<Model> model_;
+  ForwardInputs inputs_;
+  bool cfg_;
+  float cfg_scale_;
+  int64_t cfg_channels_;
+  bool want_taps_;
+  Taps taps_;
+  Tensor out_;
+};
+
+}  // namespace
+
+Napi::Function NativeModel::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function cls = DefineClass(env, "NativeModel",
+                                   {InstanceMethod<&NativeModel::Forward>("forward"),
+                                    InstanceMethod<&NativeModel::Dispose>("dispose"),
+                                    InstanceMethod<&NativeModel::Info>("info")});
+  constructor() = Napi::Persistent(cls);
+  constructor().SuppressDestruct();
+  exports.Set("NativeModel", cls);
+  exports.Set("loadModel", Napi::Function::New(env, &NativeModel::Load, "loadModel"));
+  return cls;
+}
+
+Napi::Object NativeModel::Wrap(Napi::Env env, std::shared_ptr<Model> model) {
+  auto* holder = new std::shared_ptr<Model>(std::move(model));
+  Napi::External<std::shared_ptr<Model>> ext = Napi::External<std::shared_ptr<Model>>::New(
+      env, holder, [](Napi::Env, std::shared_ptr<Model>* p) { delete p; });
+  return constructor().New({ext});
+}
+
+NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal())
+    throw to_js_error(info.Env(), ErrorKind::InvalidArgument, "NativeModel is created by loadModel(), not new");
+  model_ = *info[0].As<Napi::External<std::shared_ptr<Model>>>().Data();
+  reported_bytes_ = static_cast<int64_t>(model_->weight_bytes());
+  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reported_bytes_);
+}
+
+NativeModel::~NativeModel() {
+  // The env may be shutting down; only the native memory matters here (freed with the last reference).
+}
+
+std::shared_ptr<Model> NativeModel::live(Napi::Env env) {
+  if (!model_) {
+    Napi::Error e = Napi::Error::New(env, "The model has been disposed");
+    e.Set("code", Napi::String::New(env, "SKIPDIT_DISPOSED"));
+    throw e;
+  }
+  return model_;
+}
+
+Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SKIPDIT_JS_TRY
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsString())
+    throw_invalid("loadModel(path: string, config: object, backend: string)");
+  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), config_from_js(info[1].As<Napi::Object>()),
+                                info[2].As<Napi::String>().Utf8Value());
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+  SKIPDIT_JS_CATCH(env)
+}
+
+// forward(x: Float32Array, xShape: number[], t: Float32Array, y: Int32Array | null,
+//         options: { taps?: boolean, cfgScale?: number, cfgChannels?: number }) -> Promise<ForwardResult>
+Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Model> model = live(env);
+  SKIPDIT_JS_TRY
+  if (info.Length() < 5 || !info[4].IsObject()) throw_invalid("forward(x, xShape, t, y, options)");
+  ForwardInputs in;
+  Shape xs = to_shape(info[1], "x.shape");
+  in.x = tensor_from_f32(info[0], xs, "x.data");
+  in.t = tensor_from_f32(info[2], {xs.empty() ? 0 : xs[0]}, "t");
+  if (!info[3].IsNull() && !info[3].IsUndefined()) in.y = tensor_from_labels(info[3], "y");
+  Napi::Object opts = info[4].As<Napi::Object>();
+  const bool taps = opts.Get("taps").ToBoolean();
+  const bool cfg = opts.Has("cfgScale") && !opts.Get("cfgScale").IsUndefined();
+  float scale = 0;
+  int64_t channels = 0;
+  if (cfg) {
+    if (!opts.Get("cfgScale").IsNumber()) throw_invalid("Expected a number for cfgScale");
+    scale = opts.Get("cfgScale").As<Napi::Number>().FloatValue();
+    if (!opts.Get("cfgChannels").IsNumber()) throw_invalid("Expected an integer for cfgChannels");
+    channels = opts.Get("cfgChannels").As<Napi::Number>().Int64Value();
+  }
+  auto* worker = new ForwardWorker(env, model, std::move(in), cfg, scale, channels, taps);
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+  SKIPDIT_JS_CATCH(env)
+}
+
+Napi::Value NativeModel::Dispose(const Napi::CallbackInfo& info) {
+  if (model_) {
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -reported_bytes_);
+    model_.reset();  // freed now, or when the last in-flight forward finishes
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Model> model = live(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("config", config_to_js(env, model->config()));
+  o.Set("backend", model->backend().name());
+  o.Set("weightBytes", double(model->weight_bytes()));
+  o.Set("workspaceBytes", double(model->workspace_bytes()));
+  return o;
+}
+
+}  // namespace skipdit::bindings

@@ -1,0 +1,69 @@
+// The compute interface the model graph is written against. One implementation per device: CpuBackend
+// now (native/cpu), a CUDA backend later (native/cuda holds its device layer today). Every op takes
+// tensors that live in the backend's memory, checks their shapes, and writes a preallocated output.
+// Shapes use: B batch, G token groups (sequences), N tokens per group, D hidden, Bc conditioning rows.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace skipdit {
+
+enum class Activation { None, GeluTanh };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual Device device() const = 0;
+
+  // ---- memory
+  virtual Tensor empty(DType dtype, const Shape& shape) = 0;
+  // A backend-owned float32 copy of a host tensor (F32, F16 or BF16 source; converted once).
+  virtual Tensor upload_f32(const Tensor& host) = 0;
+  virtual void download(const Tensor& src, float* dst) = 0;
+  virtual void copy(const Tensor& src, Tensor& dst) = 0;
+
+  // ---- ops
+  // y (M, N) = act(x (M, K) @ w (N, K)^T + bias (N)); bias may be undefined.
+  virtual void linear(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
+                      Activation act = Activation::None) = 0;
+  // y (rows, D) = LayerNorm(x) over D, with affine when gamma/beta are defined. y may be x.
+  virtual void layer_norm(const Tensor& x, float eps, const Tensor& gamma, const Tensor& beta, Tensor& y) = 0;
+  // y (rows, 2D) = LayerNorm([a, b]) with affine gamma/beta (2D): the skip-fusion norm, concat-free.
+  virtual void layer_norm_concat(const Tensor& a, const Tensor& b, float eps, const Tensor& gamma,
+                                 const Tensor& beta, Tensor& y) = 0;
+  // x (G, N, D) -> y = x * (1 + scale) + shift; shift/scale are chunks of mod (Bc, k*D), group g uses
+  // conditioning row g / group_repeat.
+  virtual void modulate(const Tensor& x, const Tensor& mod, int64_t group_repeat, int shift_chunk, int scale_chunk,
+                        Tensor& y) = 0;
+  // h (G, N, D) += gate * y, gate a chunk of mod as in modulate.
+  virtual void gate_residual(Tensor& h, const Tensor& y, const Tensor& mod, int64_t group_repeat, int gate_chunk) = 0;
+  virtual void silu(const Tensor& x, Tensor& y) = 0;
+  virtual void gelu_tanh(const Tensor& x, Tensor& y) = 0;
+  // x += y, same shape.
+  virtual void add(Tensor& x, const Tensor& y) = 0;
+  // x (G, N, D) += e (N, D).
+  virtual void add_broadcast_rows(Tensor& x, const Tensor& e) = 0;
+  // out (G, N, D) = multi-head softmax(q k^T / sqrt(hd)) v from qkv (G, N, 3D).
+  virtual void attention(const Tensor& qkv, int64_t heads, Tensor& out) = 0;
+  // tokens (B, T, D) = Conv2d(kernel = stride = p)(x (B, C, H, W)) flattened; cols is scratch (B, T, C*p*p).
+  virtual void patch_embed(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& cols, Tensor& tokens) = 0;
+  // out (B, dim) = sinusoidal features of t (B) (float32).
+  virtual void timestep_frequencies(const Tensor& t, Tensor& out) = 0;
+  // out (B, D) = table (R, D)[labels (B, int64)]; labels must be in [0, R).
+  virtual void embedding(const Tensor& table, const Tensor& labels, Tensor& out) = 0;
+  // out (B, C, G*p, G*p) from tokens (B, G*G, p*p*C).
+  virtual void unpatchify(const Tensor& tokens, int64_t patch, Tensor& out) = 0;
+  // x (B*A1, A2, D) -> y (B*A2, A1, D).
+  virtual void swap_token_axes(const Tensor& x, int64_t batch, Tensor& y) = 0;
+  // CFG on raw (B, F, C, ...): see cpu/ops/cfg_guidance.h. frames = F (1 for images).
+  virtual void cfg_guidance(const Tensor& raw, int64_t frames, int64_t channels, int64_t guided_channels, float scale,
+                            Tensor& out) = 0;
+};
+
+// The CPU backend (always available).
+std::shared_ptr<Backend> make_cpu_backend();
+
+}  // namespace skipdit

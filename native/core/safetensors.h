@@ -1,0 +1,60 @@
+// Read-only safetensors files, memory-mapped: tensors are views into the mapping, so a multi-GB checkpoint
+// is never copied as a whole; the model copies (or converts) each weight once into its own layout.
+//
+// Format: u64 little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets:[b,e]},
+// "__metadata__": {str: str}}, then the data section. Everything is validated before any tensor is used:
+// header size, JSON syntax, known dtypes, non-negative shapes without overflow, offsets inside the data
+// section, byte sizes equal to numel * dtype size, no two tensors overlapping.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace skipdit {
+
+// A read-only private mapping of a whole file; unmapped when the last tensor viewing it is gone.
+class MappedFile final : public Buffer {
+ public:
+  static std::shared_ptr<MappedFile> open(const std::string& path);
+  ~MappedFile() override;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+ private:
+  MappedFile(void* data, size_t bytes) : Buffer(data, bytes, Device::CPU) {}
+};
+
+struct SafetensorsEntry {
+  std::string name;
+  std::string dtype;  // as written in the file ("F32", "BF16", ...)
+  Shape shape;
+  uint64_t begin = 0, end = 0;  // byte range inside the data section
+};
+
+class SafetensorsFile {
+ public:
+  // Throws Error(Checkpoint) naming the file and the problem.
+  static SafetensorsFile open(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const std::vector<SafetensorsEntry>& entries() const { return entries_; }
+  const SafetensorsEntry* find(const std::string& name) const;
+
+  // A view of the tensor's bytes (F32, F16, BF16 or I64); other dtypes are a Checkpoint error.
+  Tensor tensor(const std::string& name) const;
+
+ private:
+  std::string path_;
+  std::shared_ptr<MappedFile> file_;
+  uint64_t data_start_ = 0;
+  std::map<std::string, std::string> metadata_;
+  std::vector<SafetensorsEntry> entries_;
+  std::map<std::string, size_t> index_;
+};
+
+}  // namespace skipdit

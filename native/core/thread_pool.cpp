@@ -1,0 +1,102 @@
+#include "core/thread_pool.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <exception>
+
+namespace skipdit {
+
+namespace {
+void run_chunk(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int chunks, int index) {
+  int64_t begin = n * index / chunks, end = n * (index + 1) / chunks;
+  if (begin < end) fn(begin, end);
+}
+}  // namespace
+
+ThreadPool& ThreadPool::global() {
+  static ThreadPool pool([] {
+    if (const char* env = std::getenv("SKIPDIT_NUM_THREADS")) {
+      int n = std::atoi(env);
+      if (n > 0) return n;
+    }
+    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  }());
+  return pool;
+}
+
+ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
+  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::worker_loop(int worker_index) {
+  uint64_t seen = 0;
+  for (;;) {
+    const std::function<void(int64_t, int64_t)>* job;
+    int64_t n;
+    int chunks;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      work_ready_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      if (stopping_) return;
+      seen = generation_;
+      job = job_;
+      n = job_n_;
+      chunks = job_chunks_;
+    }
+    std::exception_ptr err;
+    if (worker_index < chunks) {
+      try {
+        run_chunk(*job, n, chunks, worker_index);
+      } catch (...) {
+        err = std::current_exception();
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (err && !error_) error_ = err;
+    if (--pending_ == 0) work_done_.notify_one();
+  }
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  int64_t max_chunks = std::max<int64_t>(1, n / std::max<int64_t>(1, grain));
+  int chunks = static_cast<int>(std::min<int64_t>(num_threads_, max_chunks));
+  if (chunks == 1) {
+    fn(0, n);
+    return;
+  }
+  std::lock_guard<std::mutex> submit(submit_mutex_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_ = &fn;
+    job_n_ = n;
+    job_chunks_ = chunks;
+    pending_ = num_threads_ - 1;
+    error_ = nullptr;
+    ++generation_;
+  }
+  work_ready_.notify_all();
+  std::exception_ptr err;
+  try {
+    run_chunk(fn, n, chunks, 0);
+  } catch (...) {
+    err = std::current_exception();
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  work_done_.wait(lock, [&] { return pending_ == 0; });
+  if (!err) err = error_;
+  job_ = nullptr;
+  lock.unlock();
+  if (err) std::rethrow_exception(err);
+}
+
+}  // namespace skipdit

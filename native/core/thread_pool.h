@@ -1,0 +1,49 @@
+// One persistent pool of worker threads for all CPU kernels (no thread team per call, no spinning when
+// idle). parallel_for splits [0, n) into contiguous chunks; the calling thread works on the first chunk.
+// Calls from several threads at once (two models forwarding concurrently) are serialised.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace skipdit {
+
+class ThreadPool {
+ public:
+  // The process-wide pool, sized to the hardware threads (SKIPDIT_NUM_THREADS overrides).
+  static ThreadPool& global();
+
+  explicit ThreadPool(int num_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return num_threads_; }
+
+  // fn(begin, end) over disjoint chunks covering [0, n). Chunks are at least `grain` items so that tiny
+  // loops stay on the calling thread. Exceptions from any chunk are rethrown here (first one wins).
+  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  void worker_loop(int worker_index);
+
+  int num_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex submit_mutex_;  // one parallel_for at a time
+
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable work_done_;
+  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  int64_t job_n_ = 0;
+  int job_chunks_ = 0;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace skipdit

@@ -1,0 +1,167 @@
+// CpuBackend: checks shapes, then calls the plain kernels of native/cpu/ops on host memory.
+#include <cstring>
+
+#include "backend/backend.h"
+#include "cpu/ops/activations.h"
+#include "cpu/ops/attention.h"
+#include "cpu/ops/cfg_guidance.h"
+#include "cpu/ops/layer_norm.h"
+#include "cpu/ops/linear.h"
+#include "cpu/ops/modulate.h"
+#include "cpu/ops/patch_embed.h"
+#include "cpu/ops/sincos_embed.h"
+#include "cpu/ops/tokens.h"
+#include "core/dtype_convert.h"
+
+namespace skipdit {
+
+namespace {
+
+// A shape mismatch inside the graph is a bug (inputs are validated before); report it precisely.
+#define EXPECT_SHAPE(cond, op, t) SKIPDIT_CHECK(cond, std::string(op) + ": unexpected shape " + (t).describe())
+
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+  Device device() const override { return Device::CPU; }
+
+  Tensor empty(DType dtype, const Shape& shape) override { return Tensor::host(dtype, shape); }
+
+  Tensor upload_f32(const Tensor& host) override {
+    Tensor out = Tensor::host(DType::F32, host.shape());
+    convert_to_f32(host, out.f32());
+    return out;
+  }
+
+  void download(const Tensor& src, float* dst) override { std::memcpy(dst, src.f32(), src.numel() * sizeof(float)); }
+
+  void copy(const Tensor& src, Tensor& dst) override {
+    EXPECT_SHAPE(src.numel() == dst.numel() && src.dtype() == dst.dtype(), "copy", dst);
+    std::memmove(dst.raw(), src.raw(), src.nbytes());
+  }
+
+  void linear(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, Activation act) override {
+    const int64_t K = x.dim(-1), M = x.numel() / K, N = w.dim(0);
+    EXPECT_SHAPE(w.ndim() == 2 && w.dim(1) == K, "linear weight", w);
+    EXPECT_SHAPE(y.numel() == M * N && y.dim(-1) == N, "linear output", y);
+    EXPECT_SHAPE(!bias.defined() || bias.numel() == N, "linear bias", bias);
+    cpu::linear(x.f32(), M, K, w.f32(), bias.defined() ? bias.f32() : nullptr, N, y.f32(),
+                act == Activation::GeluTanh ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None);
+  }
+
+  void layer_norm(const Tensor& x, float eps, const Tensor& gamma, const Tensor& beta, Tensor& y) override {
+    const int64_t D = x.dim(-1);
+    EXPECT_SHAPE(y.numel() == x.numel(), "layer_norm output", y);
+    EXPECT_SHAPE(!gamma.defined() || (gamma.numel() == D && beta.numel() == D), "layer_norm affine", gamma);
+    cpu::layer_norm(x.f32(), x.numel() / D, D, eps, gamma.defined() ? gamma.f32() : nullptr,
+                    beta.defined() ? beta.f32() : nullptr, y.f32());
+  }
+
+  void layer_norm_concat(const Tensor& a, const Tensor& b, float eps, const Tensor& gamma, const Tensor& beta,
+                         Tensor& y) override {
+    const int64_t D = a.dim(-1), rows = a.numel() / D;
+    EXPECT_SHAPE(b.numel() == a.numel() && y.numel() == 2 * a.numel(), "layer_norm_concat", y);
+    EXPECT_SHAPE(gamma.numel() == 2 * D && beta.numel() == 2 * D, "layer_norm_concat affine", gamma);
+    cpu::layer_norm_concat(a.f32(), b.f32(), rows, D, eps, gamma.f32(), beta.f32(), y.f32());
+  }
+
+  cpu::CondRows cond_rows(const Tensor& mod, int64_t group_repeat, int64_t G, int64_t D) {
+    EXPECT_SHAPE(mod.ndim() == 2 && mod.dim(1) % D == 0, "adaLN modulation", mod);
+    EXPECT_SHAPE(group_repeat > 0 && G % group_repeat == 0 && G / group_repeat == mod.dim(0), "adaLN rows", mod);
+    return {mod.f32(), mod.dim(1), group_repeat};
+  }
+
+  void modulate(const Tensor& x, const Tensor& mod, int64_t group_repeat, int shift_chunk, int scale_chunk,
+                Tensor& y) override {
+    EXPECT_SHAPE(x.ndim() == 3 && y.numel() == x.numel(), "modulate", x);
+    const int64_t G = x.dim(0), N = x.dim(1), D = x.dim(2);
+    cpu::modulate(x.f32(), G, N, D, cond_rows(mod, group_repeat, G, D), shift_chunk * D, scale_chunk * D, y.f32());
+  }
+
+  void gate_residual(Tensor& h, const Tensor& y, const Tensor& mod, int64_t group_repeat, int gate_chunk) override {
+    EXPECT_SHAPE(h.ndim() == 3 && y.numel() == h.numel(), "gate_residual", h);
+    const int64_t G = h.dim(0), N = h.dim(1), D = h.dim(2);
+    cpu::gate_residual(h.f32(), y.f32(), G, N, D, cond_rows(mod, group_repeat, G, D), gate_chunk * D);
+  }
+
+  void silu(const Tensor& x, Tensor& y) override {
+    EXPECT_SHAPE(y.numel() == x.numel(), "silu", y);
+    cpu::silu(x.f32(), x.numel(), y.f32());
+  }
+
+  void gelu_tanh(const Tensor& x, Tensor& y) override {
+    EXPECT_SHAPE(y.numel() == x.numel(), "gelu_tanh", y);
+    cpu::gelu_tanh(x.f32(), x.numel(), y.f32());
+  }
+
+  void add(Tensor& x, const Tensor& y) override {
+    EXPECT_SHAPE(y.numel() == x.numel(), "add", y);
+    float* xp = x.f32();
+    const float* yp = y.f32();
+    for (int64_t i = 0, n = x.numel(); i < n; ++i) xp[i] += yp[i];
+  }
+
+  void add_broadcast_rows(Tensor& x, const Tensor& e) override {
+    EXPECT_SHAPE(x.ndim() == 3 && e.numel() == x.dim(1) * x.dim(2), "add_broadcast_rows", e);
+    cpu::add_broadcast_rows(x.f32(), x.dim(0), x.dim(1), x.dim(2), e.f32());
+  }
+
+  void attention(const Tensor& qkv, int64_t heads, Tensor& out) override {
+    EXPECT_SHAPE(qkv.ndim() == 3 && qkv.dim(2) % (3 * heads) == 0, "attention qkv", qkv);
+    const int64_t G = qkv.dim(0), N = qkv.dim(1), D = qkv.dim(2) / 3;
+    EXPECT_SHAPE(out.numel() == G * N * D, "attention output", out);
+    cpu::attention(qkv.f32(), G, N, heads, D / heads, out.f32());
+  }
+
+  void patch_embed(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& cols, Tensor& tokens) override {
+    EXPECT_SHAPE(x.ndim() == 4 && w.ndim() == 4 && w.dim(1) == x.dim(1) && w.dim(2) == w.dim(3), "patch_embed", w);
+    const int64_t B = x.dim(0), C = x.dim(1), Hs = x.dim(2), Ws = x.dim(3), p = w.dim(2), D = w.dim(0);
+    EXPECT_SHAPE(Hs % p == 0 && Ws % p == 0, "patch_embed input", x);
+    const int64_t T = (Hs / p) * (Ws / p);
+    EXPECT_SHAPE(cols.numel() >= B * T * C * p * p && tokens.numel() == B * T * D, "patch_embed output", tokens);
+    cpu::patch_embed(x.f32(), B, C, Hs, Ws, p, w.f32(), bias.f32(), D, cols.f32(), tokens.f32());
+  }
+
+  void timestep_frequencies(const Tensor& t, Tensor& out) override {
+    EXPECT_SHAPE(out.ndim() == 2 && out.dim(0) == t.numel(), "timestep_frequencies", out);
+    cpu::timestep_frequencies(t.f32(), t.numel(), out.dim(1), out.f32());
+  }
+
+  void embedding(const Tensor& table, const Tensor& labels, Tensor& out) override {
+    const int64_t rows = table.dim(0), D = table.dim(1), B = labels.numel();
+    EXPECT_SHAPE(out.numel() == B * D, "embedding output", out);
+    const int64_t* y = labels.i64();
+    for (int64_t b = 0; b < B; ++b)
+      if (y[b] < 0 || y[b] >= rows)
+        fail(ErrorKind::InvalidArgument, "label " + std::to_string(y[b]) + " at index " + std::to_string(b) +
+                                             " is outside the embedding table [0, " + std::to_string(rows) + ")");
+    cpu::embedding_lookup(table.f32(), D, y, B, out.f32());
+  }
+
+  void unpatchify(const Tensor& tokens, int64_t patch, Tensor& out) override {
+    EXPECT_SHAPE(tokens.ndim() == 3 && out.ndim() == 4, "unpatchify", out);
+    const int64_t B = tokens.dim(0), C = out.dim(1), G = out.dim(2) / patch;
+    EXPECT_SHAPE(tokens.dim(1) == G * G && tokens.dim(2) == patch * patch * C && out.dim(0) == B, "unpatchify", tokens);
+    cpu::unpatchify(tokens.f32(), B, G, patch, C, out.f32());
+  }
+
+  void swap_token_axes(const Tensor& x, int64_t batch, Tensor& y) override {
+    EXPECT_SHAPE(x.ndim() == 3 && x.dim(0) % batch == 0 && y.numel() == x.numel(), "swap_token_axes", x);
+    const int64_t A1 = x.dim(0) / batch, A2 = x.dim(1), D = x.dim(2);
+    EXPECT_SHAPE(y.ndim() == 3 && y.dim(0) == batch * A2 && y.dim(1) == A1, "swap_token_axes output", y);
+    cpu::swap_token_axes(x.f32(), batch, A1, A2, D, y.f32());
+  }
+
+  void cfg_guidance(const Tensor& raw, int64_t frames, int64_t channels, int64_t guided_channels, float scale,
+                    Tensor& out) override {
+    const int64_t B = raw.dim(0), HW = raw.numel() / (B * frames * channels);
+    EXPECT_SHAPE(B % 2 == 0 && out.numel() == raw.numel() && guided_channels <= channels, "cfg_guidance", raw);
+    cpu::cfg_guidance(raw.f32(), B, frames, channels, HW, guided_channels, scale, out.f32());
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<Backend> make_cpu_backend() { return std::make_shared<CpuBackend>(); }
+
+}  // namespace skipdit

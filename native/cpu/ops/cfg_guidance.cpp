@@ -1,0 +1,25 @@
+#include "cpu/ops/cfg_guidance.h"
+
+#include <cstring>
+
+namespace skipdit::cpu {
+
+void cfg_guidance(const float* raw, int64_t B, int64_t F, int64_t C, int64_t HW, int64_t guided_channels, float scale,
+                  float* out) {
+  const int64_t half = B / 2;
+  const int64_t plane = HW, frame = C * HW, row = F * frame;
+  if (out != raw) std::memcpy(out, raw, B * row * sizeof(float));
+  for (int64_t b = 0; b < half; ++b)
+    for (int64_t f = 0; f < F; ++f)
+      for (int64_t ch = 0; ch < guided_channels; ++ch) {
+        const int64_t cond = b * row + f * frame + ch * plane;
+        const int64_t uncond = (b + half) * row + f * frame + ch * plane;
+        for (int64_t i = 0; i < plane; ++i) {
+          const float g = raw[uncond + i] + scale * (raw[cond + i] - raw[uncond + i]);
+          out[cond + i] = g;
+          out[uncond + i] = g;
+        }
+      }
+}
+
+}  // namespace skipdit::cpu

@@ -1,0 +1,47 @@
+#include "cpu/ops/sincos_embed.h"
+
+#include <cmath>
+
+namespace skipdit::cpu {
+
+void sincos_1d(int64_t m, double q, float* out) {
+  const int64_t half = m / 2;
+  for (int64_t k = 0; k < half; ++k) {
+    // numpy: omega = arange(half) / (m / 2.); omega = 1 / 10000**omega; out = pos * omega
+    double omega = 1.0 / std::pow(10000.0, double(k) / (double(m) / 2.0));
+    double arg = q * omega;
+    out[k] = static_cast<float>(std::sin(arg));
+    out[half + k] = static_cast<float>(std::cos(arg));
+  }
+}
+
+void pos_embed_2d(int64_t D, int64_t G, float* out) {
+  for (int64_t r = 0; r < G; ++r)
+    for (int64_t c = 0; c < G; ++c) {
+      float* row = out + (r * G + c) * D;
+      sincos_1d(D / 2, double(c), row);
+      sincos_1d(D / 2, double(r), row + D / 2);
+    }
+}
+
+void pos_embed_1d(int64_t D, int64_t F, float* out) {
+  for (int64_t f = 0; f < F; ++f) sincos_1d(D, double(f), out + f * D);
+}
+
+void timestep_frequencies(const float* t, int64_t B, int64_t dim, float* out) {
+  const int64_t half = dim / 2;
+  const float neg_log_period = static_cast<float>(-std::log(10000.0));
+  for (int64_t b = 0; b < B; ++b) {
+    float* row = out + b * dim;
+    for (int64_t i = 0; i < half; ++i) {
+      // PyTorch: exp(-log(10000) * arange(half, float32) / half), each op rounded to float32
+      const float freq = std::exp((neg_log_period * static_cast<float>(i)) / static_cast<float>(half));
+      const float arg = t[b] * freq;
+      row[i] = std::cos(arg);
+      row[half + i] = std::sin(arg);
+    }
+    if (dim % 2) row[dim - 1] = 0.0f;
+  }
+}
+
+}  // namespace skipdit::cpu

@@ -1,0 +1,44 @@
+#include "model/config.h"
+
+#include "core/error.h"
+
+namespace skipdit {
+
+namespace {
+void require(bool ok, const std::string& field, const std::string& expected, int64_t got) {
+  if (!ok) fail(ErrorKind::InvalidArgument, "config." + field + ": expected " + expected + ", got " + std::to_string(got));
+}
+}  // namespace
+
+void ModelConfig::validate() const {
+  require(input_size > 0, "input_size", "a positive integer", input_size);
+  require(patch_size > 0, "patch_size", "a positive integer", patch_size);
+  require(input_size % patch_size == 0, "input_size", "a multiple of patch_size " + std::to_string(patch_size),
+          input_size);
+  require(in_channels > 0, "in_channels", "a positive integer", in_channels);
+  require(hidden_size > 0, "hidden_size", "a positive integer", hidden_size);
+  require(num_heads > 0 && hidden_size % num_heads == 0, "num_heads",
+          "a positive divisor of hidden_size " + std::to_string(hidden_size), num_heads);
+  require(depth > 0, "depth", "a positive integer", depth);
+  require(mlp_ratio > 0 && mlp_hidden() > 0, "mlp_ratio (x1000)", "a positive ratio", int64_t(mlp_ratio * 1000));
+  require(num_classes >= 0, "num_classes", "0 (unconditional) or a positive class count", num_classes);
+  if (family == Family::DiT) {
+    require(num_classes > 0, "num_classes", "a positive class count for DiT", num_classes);
+    require(!skip || depth % 2 == 0, "depth", "an even depth for DiT with skip branches", depth);
+  } else {
+    require(depth % 2 == 0, "depth", "an even depth for Latte (spatial/temporal pairs)", depth);
+    require(!skip || depth % 4 == 0, "depth", "a multiple of 4 for Latte with skip branches", depth);
+    require(num_frames > 0, "num_frames", "a positive integer", num_frames);
+  }
+}
+
+std::string ModelConfig::summary() const {
+  return std::string(family == Family::DiT ? "DiT" : "Latte") + (skip ? "-skip" : "") +
+         " depth=" + std::to_string(depth) + " hidden=" + std::to_string(hidden_size) +
+         " heads=" + std::to_string(num_heads) + " patch=" + std::to_string(patch_size) +
+         " input=" + std::to_string(input_size) + " in_channels=" + std::to_string(in_channels) +
+         (family == Family::Latte ? " frames=" + std::to_string(num_frames) : "") +
+         " classes=" + std::to_string(num_classes) + (learn_sigma ? " learn_sigma" : "");
+}
+
+}  // namespace skipdit

@@ -1,0 +1,108 @@
+// A DiT / Latte model (with or without Skip-DiT long skip branches) bound to a backend.
+//
+// Inputs are host tensors in the official layouts: x (B, C, H, W) for DiT, (B, F, C, H, W) for Latte;
+// t (B) float32 original timesteps; y (B) int64 labels (undefined for unconditional Latte). The output
+// has the layout of x with out_channels channels. forward() is not reentrant: callers serialise it
+// (the bindings hold the model's mutex).
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "model/config.h"
+#include "model/weights.h"
+#include "model/workspace.h"
+
+namespace skipdit {
+
+// Intermediate tensors recorded during a forward (the golden-vector taps). Repeated names stack.
+struct Taps {
+  struct Entry {
+    Shape shape;                      // of one record
+    std::vector<std::vector<float>> records;
+  };
+  std::map<std::string, Entry> entries;
+  void record(Backend& backend, const std::string& name, const Tensor& t);
+};
+
+struct ForwardInputs {
+  Tensor x;  // f32, official layout
+  Tensor t;  // f32 (B)
+  Tensor y;  // i64 (B) or undefined
+};
+
+struct LinearWeights {
+  Tensor weight;  // (out, in)
+  Tensor bias;    // (out)
+};
+
+struct BlockWeights {
+  LinearWeights qkv;     // (3D, D)
+  LinearWeights proj;    // (D, D)
+  LinearWeights fc1;     // (Hm, D)
+  LinearWeights fc2;     // (D, Hm)
+  LinearWeights adaLN;   // (6D, D)
+};
+
+struct SkipWeights {
+  Tensor norm_weight, norm_bias;  // (2D)
+  LinearWeights linear;           // (D, 2D)
+};
+
+struct ModelWeights {
+  Tensor pos_embed;      // (1, T, D)
+  Tensor temp_embed;     // (1, F, D)  Latte only
+  Tensor patch_weight;   // (D, C, p, p)
+  Tensor patch_bias;     // (D)
+  LinearWeights t_mlp0;  // (D, 256)
+  LinearWeights t_mlp2;  // (D, D)
+  Tensor label_table;    // (num_classes [+1], D), undefined when unconditional
+  std::vector<BlockWeights> blocks;
+  std::vector<SkipWeights> skips;
+  LinearWeights final_adaLN;   // (2D, D)
+  LinearWeights final_linear;  // (p*p*Cout, D)
+};
+
+class Model {
+ public:
+  static constexpr int64_t kFrequencyDim = 256;  // TimestepEmbedder frequency_embedding_size
+
+  Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights);
+
+  const ModelConfig& config() const { return config_; }
+  Backend& backend() { return *backend_; }
+  std::mutex& mutex() { return mutex_; }
+  size_t weight_bytes() const { return weight_bytes_; }
+  size_t workspace_bytes() const { return workspace_.bytes(); }
+
+  // Checks the inputs (InvalidArgument naming the field) and runs the graph; returns a host tensor.
+  Tensor forward(const ForwardInputs& in, Taps* taps = nullptr);
+  // Official forward_with_cfg: runs cat([x[:B/2], x[:B/2]]) and guides the first guided_channels
+  // channels of the output (DiT: 3, Latte: 4 by default, chosen by the caller).
+  Tensor forward_with_cfg(const ForwardInputs& in, float scale, int64_t guided_channels, Taps* taps = nullptr);
+
+ private:
+  void validate_inputs(const ForwardInputs& in) const;
+  // Returns silu(c) (B, D) where c = t_emb [+ y_emb].
+  Tensor conditioning(const ForwardInputs& in, Taps* taps);
+  // Runs block i on h (G, N, D); conditioning rows are shared by group_repeat consecutive groups.
+  void run_block(int64_t i, Tensor& h, const Tensor& silu_c, int64_t group_repeat);
+  // h = skip_linears[j](skip_norms[j](cat([h, skip])))
+  void fuse_skip(int64_t j, Tensor& h, const Tensor& skip);
+  // tokens (G, T, D) -> image (G, Cout, H, W); conditioning repeated group_repeat times.
+  Tensor final_layer(const Tensor& h, const Tensor& silu_c, int64_t group_repeat, Taps* taps);
+  Tensor forward_dit(const ForwardInputs& in, Taps* taps);
+  Tensor forward_latte(const ForwardInputs& in, Taps* taps);
+
+  ModelConfig config_;
+  std::shared_ptr<Backend> backend_;
+  ModelWeights w_;
+  size_t weight_bytes_ = 0;
+  Workspace workspace_;
+  std::mutex mutex_;
+};
+
+}  // namespace skipdit

@@ -1,0 +1,34 @@
+// Activation memory of one model, keyed by role. A request returns a view of the role's buffer, which
+// grows only when a bigger shape is asked for, so repeated forwards at one batch size allocate nothing.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+
+#include "backend/backend.h"
+
+namespace skipdit {
+
+class Workspace {
+ public:
+  explicit Workspace(Backend& backend) : backend_(backend) {}
+
+  Tensor get(const std::string& role, const Shape& shape, DType dtype = DType::F32) {
+    const size_t bytes = shape_numel(shape) * dtype_size(dtype);
+    Tensor& slot = slots_[role];
+    if (!slot.defined() || slot.nbytes() < bytes) slot = backend_.empty(DType::F32, {int64_t((bytes + 3) / 4)});
+    return Tensor(slot.buffer(), 0, dtype, shape);
+  }
+
+  size_t bytes() const {
+    size_t total = 0;
+    for (auto& [role, t] : slots_) total += t.nbytes();
+    return total;
+  }
+
+ private:
+  Backend& backend_;
+  std::map<std::string, Tensor> slots_;
+};
+
+}  // namespace skipdit

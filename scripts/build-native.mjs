@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// Builds the addon with cmake-js (offline: headers from node-api-headers, see package.json "binary").
+// A clean rebuild each time, because CMake caches whether nvcc was found. Extra args go to cmake-js.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const cmakeJs = path.join(path.dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
+const args = [cmakeJs, 'rebuild', '--parallel', '2', ...process.argv.slice(2)];
+const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+process.exit(result.status ?? 1);
