@@ -1,0 +1,105 @@
+// Types of the native module (build/Release/skipdit.node), one place for the whole N-API surface.
+// The C++ side: bindings/addon.cc (free functions), bindings/native_model.cc (NativeModel),
+// bindings/kernels.cc (runKernel). test/binding.test.ts checks that the runtime exports match these names.
+
+/** Architecture in the official constructor argument names, plus the graph family and skip flag. */
+export interface NativeModelConfig {
+  family: 'dit' | 'latte';
+  skip: boolean;
+  input_size: number;
+  patch_size: number;
+  in_channels: number;
+  hidden_size: number;
+  depth: number;
+  num_heads: number;
+  mlp_ratio: number;
+  /** 0: unconditional (Latte extras=1). */
+  num_classes: number;
+  /** The label table has a null row (num_classes + 1 rows), as with class_dropout_prob > 0. */
+  class_dropout: boolean;
+  learn_sigma: boolean;
+  num_frames: number;
+}
+
+export interface NativeTensor {
+  data: Float32Array;
+  shape: number[];
+}
+
+export interface NativeForwardOptions {
+  /** Record intermediate tensors (t_freq, t_emb, y_emb, tokens, blocks_out/spatial_out/temporal_out, skip_fused, final_tokens, cfg_raw). */
+  taps?: boolean;
+  /** With cfgScale: the official forward_with_cfg (first half of x run twice, guidance on cfgChannels). */
+  cfgScale?: number;
+  cfgChannels?: number;
+}
+
+export interface NativeForwardResult extends NativeTensor {
+  taps?: Record<string, NativeTensor>;
+}
+
+export interface NativeModelInfo {
+  config: NativeModelConfig;
+  backend: string;
+  weightBytes: number;
+  workspaceBytes: number;
+}
+
+export declare class NativeModel {
+  private constructor();
+  forward(
+    x: Float32Array,
+    xShape: number[],
+    t: Float32Array,
+    y: Int32Array | BigInt64Array | null,
+    options: NativeForwardOptions,
+  ): Promise<NativeForwardResult>;
+  info(): NativeModelInfo;
+  dispose(): void;
+}
+
+export interface NativeCpuBackendInfo {
+  name: 'cpu';
+  available: true;
+  threads: number;
+}
+
+export interface NativeCudaDeviceInfo {
+  index: number;
+  name: string;
+  computeCapability: string;
+  totalMemory: number;
+  multiprocessors: number;
+}
+
+export interface NativeCudaBackendInfo {
+  name: 'cuda';
+  /** Built with nvcc. */
+  compiled: boolean;
+  /** A device and driver answered (the device layer works). */
+  deviceAvailable: boolean;
+  /** A model can run on this backend. */
+  available: boolean;
+  reason?: string;
+  driverVersion: number;
+  runtimeVersion: number;
+  architectures: string[];
+  devices: NativeCudaDeviceInfo[];
+}
+
+export interface NativeSafetensorsInfo {
+  metadata: Record<string, string>;
+  tensors: Record<string, { dtype: string; shape: number[] }>;
+}
+
+export interface NativeBinding {
+  NativeModel: typeof NativeModel;
+  loadModel(path: string, config: NativeModelConfig, backend: 'cpu' | 'cuda'): Promise<NativeModel>;
+  inspectSafetensors(path: string): NativeSafetensorsInfo;
+  backends(): [NativeCpuBackendInfo, NativeCudaBackendInfo];
+  /** '' when the CUDA device layer works (upload, kernel, download), otherwise why not. */
+  cudaSelfTest(): string;
+  /** Runs one CPU kernel on copies of the arrays (for tests). */
+  runKernel(name: string, args: Record<string, unknown>): Float32Array;
+  kernelNames(): string[];
+}

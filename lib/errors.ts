@@ -1,0 +1,88 @@
+// The typed errors of skipdit. Every failure a user can cause is one of these, so callers can
+// `instanceof` them; native errors arrive with a `code` and are mapped by fromNativeError().
+
+export class SkipditError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A value passed by the caller has the wrong type, shape or range. */
+export class InvalidArgumentError extends SkipditError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'SKIPDIT_INVALID_ARGUMENT', options);
+  }
+  /** "Expected <expected> for <name> but received <received>". */
+  static expected(name: string, expected: string, received: unknown): InvalidArgumentError {
+    return new InvalidArgumentError(`Expected ${expected} for ${name} but received ${describe(received)}`);
+  }
+}
+
+/** A checkpoint file is malformed, or its tensors do not match the model. */
+export class CheckpointError extends SkipditError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'SKIPDIT_CHECKPOINT', options);
+  }
+}
+
+/** The requested backend cannot run here; `message` says why. */
+export class BackendUnavailableError extends SkipditError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'SKIPDIT_BACKEND_UNAVAILABLE', options);
+  }
+}
+
+/** The object was disposed and its native memory released. */
+export class DisposedError extends SkipditError {
+  constructor(what: string) {
+    super(`${what} has been disposed`, 'SKIPDIT_DISPOSED');
+  }
+}
+
+/** The operation was cancelled through its AbortSignal. */
+export class AbortError extends SkipditError {
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, 'SKIPDIT_ABORTED', options);
+  }
+}
+
+/** A bug or system failure inside the native code (reported, never a crash). */
+export class InternalError extends SkipditError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'SKIPDIT_INTERNAL', options);
+  }
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 57) + '...' : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Array.isArray(value)) return value.length <= 8 ? `[${value.map(describe).join(', ')}]` : `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as unknown as { length: number }).length})`;
+  if (typeof value === 'function') return 'a function';
+  return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
+}
+
+/** Rethrows an error from the native module as the matching typed error. */
+export function fromNativeError(err: unknown): Error {
+  if (err instanceof SkipditError || !(err instanceof Error)) return err as Error;
+  const code = (err as { code?: string }).code;
+  switch (code) {
+    case 'SKIPDIT_INVALID_ARGUMENT':
+      return new InvalidArgumentError(err.message, { cause: err });
+    case 'SKIPDIT_CHECKPOINT':
+      return new CheckpointError(err.message, { cause: err });
+    case 'SKIPDIT_BACKEND_UNAVAILABLE':
+      return new BackendUnavailableError(err.message, { cause: err });
+    case 'SKIPDIT_DISPOSED':
+      return new DisposedError('The model');
+    case 'SKIPDIT_INTERNAL':
+      return new InternalError(err.message, { cause: err });
+    default:
+      return err;
+  }
+}

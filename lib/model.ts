@@ -1,0 +1,250 @@
+// Model: a loaded DiT / Latte network on one backend. The forward pass runs on a worker thread; this
+// file validates every input (typed errors naming the parameter) before anything reaches native code.
+import { existsSync, statSync } from 'node:fs';
+import type { NativeModel, NativeTensor } from '../binding.js';
+import { resolveConfig, type ModelConfig, type PresetName } from './config.js';
+import {
+  AbortError,
+  BackendUnavailableError,
+  CheckpointError,
+  DisposedError,
+  InvalidArgumentError,
+  fromNativeError,
+} from './errors.js';
+import { native } from './native.js';
+import { checkTensor, shapeString, type Tensor } from './tensor.js';
+
+export type BackendName = 'cpu' | 'cuda';
+
+export interface LoadModelOptions {
+  /** A preset name or a config object; default: the config stored in the file's metadata. */
+  config?: PresetName | Partial<ModelConfig>;
+  /** 'auto' (default) picks CUDA when it can run the model, else CPU. */
+  backend?: 'auto' | BackendName;
+}
+
+export interface ForwardInput {
+  /** (B, C, H, W) for DiT, (B, F, C, H, W) for Latte, float32. */
+  x: Tensor;
+  /** Original timesteps 0..999 (fractions allowed), one per row, or one number for all rows. */
+  t: number | ArrayLike<number>;
+  /** Class labels, one per row; the null class is num_classes. Omit for unconditional models. */
+  y?: ArrayLike<number>;
+}
+
+export interface CfgInput extends ForwardInput {
+  cfgScale: number;
+  /**
+   * Output channels that receive guidance. Default: the official rule (DiT: first 3, Latte: first 4);
+   * 'eps' guides all in_channels noise channels (the standard formulation).
+   */
+  cfgChannels?: number | 'eps';
+}
+
+export interface ForwardOptions {
+  signal?: AbortSignal;
+  /** Also return intermediate tensors (for debugging and golden-vector tests). */
+  taps?: boolean;
+}
+
+export interface ForwardResult extends Tensor {
+  taps?: Record<string, Tensor>;
+}
+
+export interface BackendInfo {
+  name: BackendName;
+  /** Whether a model can run on this backend here. */
+  available: boolean;
+  /** Why not, when unavailable. */
+  reason?: string;
+  details: Record<string, unknown>;
+}
+
+/** The backends of this build and, for those that cannot run, why. */
+export function backends(): BackendInfo[] {
+  const [cpu, cuda] = native().backends();
+  return [
+    { name: 'cpu', available: true, details: { threads: cpu.threads } },
+    {
+      name: 'cuda',
+      available: cuda.available,
+      reason: cuda.reason,
+      details: {
+        compiled: cuda.compiled,
+        deviceAvailable: cuda.deviceAvailable,
+        architectures: cuda.architectures,
+        devices: cuda.devices,
+        driverVersion: cuda.driverVersion,
+        runtimeVersion: cuda.runtimeVersion,
+      },
+    },
+  ];
+}
+
+function chooseBackend(requested: unknown): BackendName {
+  if (requested === undefined || requested === 'auto') return backends()[1].available ? 'cuda' : 'cpu';
+  if (requested === 'cpu') return 'cpu';
+  if (requested === 'cuda') {
+    const cuda = backends()[1];
+    if (!cuda.available) throw new BackendUnavailableError(`CUDA backend unavailable: ${cuda.reason}`);
+    return 'cuda';
+  }
+  throw InvalidArgumentError.expected('options.backend', "'auto', 'cpu' or 'cuda'", requested);
+}
+
+/** Loads a model from a safetensors file (official state_dict names). */
+export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+  if (typeof path !== 'string' || path.length === 0) throw InvalidArgumentError.expected('path', 'a file path string', path);
+  if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
+  if (!existsSync(path) || !statSync(path).isFile()) throw new CheckpointError(`Cannot open '${path}': no such file`);
+  if (/\.(pt|pth|bin|ckpt)$/i.test(path)) {
+    throw new CheckpointError(`'${path}' is a PyTorch archive; this version reads .safetensors files only`);
+  }
+  const backend = chooseBackend(options.backend);
+  try {
+    const info = native().inspectSafetensors(path);
+    const config = resolveConfig(info, path, options.config);
+    const handle = await native().loadModel(path, config, backend);
+    return new Model(handle, config, backend);
+  } catch (err) {
+    throw fromNativeError(err);
+  }
+}
+
+export class Model {
+  readonly config: ModelConfig;
+  readonly backend: BackendName;
+  #native: NativeModel | undefined;
+
+  /** @internal Use loadModel(). */
+  constructor(handle: NativeModel, config: ModelConfig, backend: BackendName) {
+    this.#native = handle;
+    this.config = Object.freeze({ ...config });
+    this.backend = backend;
+  }
+
+  get disposed(): boolean {
+    return this.#native === undefined;
+  }
+
+  /** Output channels (2 x in_channels with learn_sigma). */
+  get outChannels(): number {
+    return this.config.learn_sigma ? 2 * this.config.in_channels : this.config.in_channels;
+  }
+
+  /** Rows of the label table (num_classes + 1 with the null class). */
+  get labelRows(): number {
+    return this.config.num_classes + (this.config.class_dropout ? 1 : 0);
+  }
+
+  /** The official output of model.forward(x, t, y). */
+  async forward(input: ForwardInput, options: ForwardOptions = {}): Promise<ForwardResult> {
+    const handle = this.#live();
+    const args = this.#check(input);
+    return this.#run(handle, args, { taps: options.taps === true }, options.signal);
+  }
+
+  /**
+   * The official forward_with_cfg: runs cat([x[:B/2], x[:B/2]]) once (rows [0, B/2) with the real labels,
+   * rows [B/2, B) with the null label) and applies uncond + s * (cond - uncond) to the guided channels.
+   */
+  async forwardWithCfg(input: CfgInput, options: ForwardOptions = {}): Promise<ForwardResult> {
+    const handle = this.#live();
+    const args = this.#check(input);
+    if (args.xShape[0] % 2 !== 0) throw InvalidArgumentError.expected('x.shape[0]', 'an even batch (cond rows then uncond rows)', args.xShape[0]);
+    if (typeof input.cfgScale !== 'number' || !Number.isFinite(input.cfgScale)) {
+      throw InvalidArgumentError.expected('cfgScale', 'a finite number', input.cfgScale);
+    }
+    const official = this.config.family === 'dit' ? 3 : 4;
+    let channels: number;
+    if (input.cfgChannels === undefined) channels = Math.min(official, this.outChannels);
+    else if (input.cfgChannels === 'eps') channels = this.config.in_channels;
+    else if (Number.isInteger(input.cfgChannels) && input.cfgChannels >= 1 && input.cfgChannels <= this.outChannels) channels = input.cfgChannels;
+    else throw InvalidArgumentError.expected('cfgChannels', `'eps' or an integer in [1, ${this.outChannels}]`, input.cfgChannels);
+    return this.#run(handle, args, { taps: options.taps === true, cfgScale: input.cfgScale, cfgChannels: channels }, options.signal);
+  }
+
+  /** Bytes of weights and activation workspace held natively. */
+  memory(): { weightBytes: number; workspaceBytes: number } {
+    const info = this.#live().info();
+    return { weightBytes: info.weightBytes, workspaceBytes: info.workspaceBytes };
+  }
+
+  /** Releases the native weights now (also after an in-flight forward finishes). Idempotent. */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #live(): NativeModel {
+    if (!this.#native) throw new DisposedError('The model');
+    return this.#native;
+  }
+
+  #check(input: ForwardInput): { x: Float32Array; xShape: number[]; t: Float32Array; y: Int32Array | null } {
+    if (typeof input !== 'object' || input === null) throw InvalidArgumentError.expected('input', '{ x, t, y? }', input);
+    const c = this.config;
+    const x = checkTensor(input.x, 'x');
+    const latte = c.family === 'latte';
+    const B = x.shape[0];
+    const expected = latte ? [B, c.num_frames, c.in_channels, c.input_size, c.input_size] : [B, c.in_channels, c.input_size, c.input_size];
+    const layout = latte ? '(B, F, C, H, W)' : '(B, C, H, W)';
+    if (x.shape.length !== expected.length || !(B >= 1) || x.shape.some((d, i) => d !== expected[i])) {
+      throw InvalidArgumentError.expected('x.shape', `${layout} = [B, ${expected.slice(1).join(', ')}] with B >= 1`, shapeString(x.shape));
+    }
+    const t = new Float32Array(B);
+    if (typeof input.t === 'number') {
+      t.fill(input.t);
+    } else {
+      if (input.t === null || typeof input.t !== 'object' || typeof (input.t as ArrayLike<number>).length !== 'number' || input.t.length !== B) {
+        throw InvalidArgumentError.expected('t', `a number or ${B} timesteps`, input.t);
+      }
+      for (let i = 0; i < B; i++) t[i] = Number(input.t[i]);
+    }
+    for (let i = 0; i < B; i++) {
+      if (!Number.isFinite(t[i]) || t[i] < 0 || t[i] > 1000) throw InvalidArgumentError.expected(`t[${i}]`, 'a timestep in [0, 1000]', t[i]);
+    }
+    let y: Int32Array | null = null;
+    if (c.num_classes > 0) {
+      if (input.y === undefined || input.y === null || typeof input.y !== 'object' || input.y.length !== B) {
+        throw InvalidArgumentError.expected('y', `${B} class labels`, input.y);
+      }
+      y = new Int32Array(B);
+      for (let i = 0; i < B; i++) {
+        const v = Number(input.y[i]);
+        if (!Number.isInteger(v) || v < 0 || v >= this.labelRows) {
+          throw InvalidArgumentError.expected(`y[${i}]`, `a class label in [0, ${this.labelRows - 1}]`, input.y[i]);
+        }
+        y[i] = v;
+      }
+    } else if (input.y !== undefined) {
+      throw InvalidArgumentError.expected('y', 'no labels (this model is unconditional)', input.y);
+    }
+    return { x: x.data, xShape: x.shape, t, y };
+  }
+
+  async #run(
+    handle: NativeModel,
+    args: { x: Float32Array; xShape: number[]; t: Float32Array; y: Int32Array | null },
+    nativeOptions: { taps: boolean; cfgScale?: number; cfgChannels?: number },
+    signal: AbortSignal | undefined,
+  ): Promise<ForwardResult> {
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    let result;
+    try {
+      result = await handle.forward(args.x, args.xShape, args.t, args.y, nativeOptions);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    // A single forward is not interruptible; an abort during it discards the result.
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    const out: ForwardResult = { data: result.data, shape: result.shape };
+    if (result.taps) out.taps = Object.fromEntries(Object.entries(result.taps).map(([k, v]: [string, NativeTensor]) => [k, { data: v.data, shape: v.shape }]));
+    return out;
+  }
+}

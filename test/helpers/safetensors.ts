@@ -1,0 +1,47 @@
+// A plain TypeScript safetensors reader/writer for tests (independent of the native reader).
+import { readFileSync, writeFileSync } from 'node:fs';
+
+export interface StTensor {
+  dtype: string;
+  shape: number[];
+  data: Float32Array | BigInt64Array;
+}
+
+export function readSafetensors(path: string): { tensors: Record<string, StTensor>; metadata: Record<string, string> } {
+  const buf = readFileSync(path);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, any>;
+  const tensors: Record<string, StTensor> = {};
+  for (const [name, e] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const [b, end] = e.data_offsets as [number, number];
+    const bytes = buf.subarray(8 + n + b, 8 + n + end);
+    const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+    const data = e.dtype === 'F32' ? new Float32Array(copy) : e.dtype === 'I64' ? new BigInt64Array(copy) : null;
+    if (!data) throw new Error(`test reader: unsupported dtype ${e.dtype}`);
+    tensors[name] = { dtype: e.dtype, shape: e.shape, data };
+  }
+  return { tensors, metadata: header.__metadata__ ?? {} };
+}
+
+export interface WriteTensor {
+  shape: number[];
+  data: Float32Array;
+  dtype?: 'F32';
+}
+
+export function writeSafetensors(path: string, tensors: Record<string, WriteTensor>, metadata?: Record<string, string>): void {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  while ((8 + json.length) % 8 !== 0) json += ' ';
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const parts = [head, Buffer.from(json, 'utf8'), ...Object.values(tensors).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+  writeFileSync(path, Buffer.concat(parts));
+}
