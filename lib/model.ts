@@ -12,7 +12,7 @@ import {
   fromNativeError,
 } from './errors.js';
 import { native } from './native.js';
-import { checkTensor, shapeString, type Tensor } from './tensor.js';
+import { checkTensor, type Tensor } from './tensor.js';
 
 export type BackendName = 'cpu' | 'cuda';
 
@@ -194,7 +194,7 @@ export class Model {
     const expected = latte ? [B, c.num_frames, c.in_channels, c.input_size, c.input_size] : [B, c.in_channels, c.input_size, c.input_size];
     const layout = latte ? '(B, F, C, H, W)' : '(B, C, H, W)';
     if (x.shape.length !== expected.length || !(B >= 1) || x.shape.some((d, i) => d !== expected[i])) {
-      throw InvalidArgumentError.expected('x.shape', `${layout} = [B, ${expected.slice(1).join(', ')}] with B >= 1`, shapeString(x.shape));
+      throw InvalidArgumentError.expected('x.shape', `${layout} = [B, ${expected.slice(1).join(', ')}] with B >= 1`, x.shape);
     }
     const t = new Float32Array(B);
     if (typeof input.t === 'number') {

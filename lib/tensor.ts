@@ -19,7 +19,7 @@ export function checkTensor(value: unknown, name: string): Tensor {
     throw InvalidArgumentError.expected(`${name}.shape`, 'an array of non-negative integers', shape);
   }
   if (numel(shape) !== data.length) {
-    throw InvalidArgumentError.expected(`${name}.data`, `${numel(shape)} elements (shape [${shape.join(', ')}])`, `${data.length} elements`);
+    throw new InvalidArgumentError(`Expected ${numel(shape)} elements (shape [${shape.join(', ')}]) for ${name}.data but received ${data.length} elements`);
   }
   return { data, shape: [...shape] };
 }

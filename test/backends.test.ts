@@ -1,0 +1,79 @@
+// Backends: the CPU always works; the CUDA backend, compiled in whenever nvcc was on PATH at build
+// time, reports honestly why it cannot run here, and its presence never disturbs the CPU path.
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { backends, loadModel } from '../lib/index.js';
+import { native } from '../lib/native.js';
+import { randn, relErr } from './helpers/compare.js';
+import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
+import { writeSafetensors } from './helpers/safetensors.js';
+import { randomWeights } from './reference/model.js';
+import { normalizeConfig } from '../lib/config.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+function nvccOnPath(): boolean {
+  try {
+    execFileSync('nvcc', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('backends()', () => {
+  it('lists cpu (available, with its thread count) and cuda (with a reason when it cannot run)', () => {
+    const [cpu, cuda] = backends();
+    expect(cpu).toMatchObject({ name: 'cpu', available: true });
+    expect(cpu.details.threads).toBeGreaterThanOrEqual(1);
+    expect(cuda.name).toBe('cuda');
+    if (!cuda.available) expect(cuda.reason).toMatch(/\w{8,}/);
+  });
+
+  it('the CUDA backend is compiled in exactly when nvcc is present (CI builds with it here)', () => {
+    const cuda = native().backends()[1];
+    expect(cuda.compiled).toBe(nvccOnPath());
+    if (cuda.compiled) {
+      expect(cuda.architectures.length).toBeGreaterThan(0);
+      expect(cuda.runtimeVersion).toBeGreaterThanOrEqual(12000);
+    }
+  });
+
+  it('the CUDA device self-test runs where a GPU is present and explains itself where not', () => {
+    const cuda = native().backends()[1];
+    const result = native().cudaSelfTest();
+    if (cuda.deviceAvailable) expect(result).toBe('');
+    else expect(result).toMatch(cuda.compiled ? /CUDA unavailable: .+/ : /built without CUDA/);
+  });
+
+  it('the addon computes on CPU in the same process, matching the fixture', async () => {
+    const model = await loadModel(fixturePath('dit-skip-tiny', 'model.safetensors'), { backend: 'auto' });
+    expect(model.backend).toBe(backends()[1].available ? 'cuda' : 'cpu');
+    const c = loadCases('dit-skip-tiny');
+    const r = await model.forward({ x: { data: f32(c['forward.x']), shape: c['forward.x'].shape }, t: f32(c['forward.t']), y: ints(c['forward.y']) });
+    expect(relErr(r.data, f32(c['forward.out']))).toBeLessThan(1e-5);
+    model.dispose();
+  });
+});
+
+describe('off the JS thread', () => {
+  it('the event loop keeps ticking during a forward', async () => {
+    const config = normalizeConfig({ family: 'dit', skip: true, depth: 4, hidden_size: 256, num_heads: 4, patch_size: 2, input_size: 32, in_channels: 4, num_classes: 10 });
+    const dir = mkdtempSync(path.join(tmpdir(), 'skipdit-loop-'));
+    const file = path.join(dir, 'm.safetensors');
+    writeSafetensors(file, randomWeights(config, randn), { config: JSON.stringify(config) });
+    const model = await loadModel(file);
+    const x = { data: randn(4 * 4 * 32 * 32, 3), shape: [4, 4, 32, 32] };
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 2);
+    const start = performance.now();
+    await model.forward({ x, t: 500, y: [1, 2, 3, 4] });
+    const elapsed = performance.now() - start;
+    clearInterval(timer);
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+    expect(elapsed).toBeGreaterThan(20); // long enough for the check to mean something
+    expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 2 / 4)); // a blocked loop would tick ~0 times
+  });
+});

@@ -1,0 +1,163 @@
+// Every CPU kernel against the float64 reference of test/reference/ops.ts at awkward sizes
+// (97 tokens, head dims 16 and 72, sizes that are not multiples of the SIMD width or the tiles).
+import { describe, expect, it } from 'vitest';
+import { native } from '../lib/native.js';
+import { randn, relErr } from './helpers/compare.js';
+import { f32, fixturePath } from './helpers/fixtures.js';
+import { readSafetensors } from './helpers/safetensors.js';
+import * as ref from './reference/ops.js';
+
+const run = (name: string, args: Record<string, unknown>) => native().runKernel(name, args);
+const TOL = 2e-6; // float32 kernels vs float64 math, O(1) inputs
+
+describe('kernels', () => {
+  it('every kernel is covered by this file', () => {
+    expect(native().kernelNames().sort()).toEqual(
+      ['attention', 'cfg_guidance', 'embedding', 'gate_residual', 'gelu_tanh', 'layer_norm', 'layer_norm_concat', 'linear',
+        'modulate', 'patch_embed', 'pos_embed_1d', 'pos_embed_2d', 'silu', 'swap_token_axes', 'timestep_frequencies', 'unpatchify'].sort(),
+    );
+  });
+
+  for (const [M, K, N] of [[1, 1, 1], [97, 72, 33], [5, 17, 130], [64, 256, 64], [3, 1000, 7]]) {
+    it(`linear M=${M} K=${K} N=${N}, with and without bias, with GELU`, () => {
+      const x = randn(M * K, 1), w = randn(N * K, 2, 1 / Math.sqrt(K)), b = randn(N, 3);
+      expect(relErr(run('linear', { x, w, bias: b, M, K, N }), ref.linear(x, M, K, w, b, N))).toBeLessThan(TOL);
+      expect(relErr(run('linear', { x, w, M, K, N }), ref.linear(x, M, K, w, null, N))).toBeLessThan(TOL);
+      const g = ref.linear(x, M, K, w, b, N).map(ref.gelu);
+      expect(relErr(run('linear', { x, w, bias: b, M, K, N, gelu: 1 }), g)).toBeLessThan(TOL);
+    });
+  }
+
+  for (const [rows, D] of [[97, 72], [3, 1], [10, 1152]]) {
+    it(`layer_norm rows=${rows} D=${D} with and without affine`, () => {
+      const x = randn(rows * D, 4, 3), g = randn(D, 5), b = randn(D, 6);
+      for (const v of x.keys()) x[v] += 5; // an offset mean exercises the variance computation
+      expect(relErr(run('layer_norm', { x, rows, D, eps: 1e-6 }), ref.layerNorm(x, rows, D, 1e-6))).toBeLessThan(TOL);
+      expect(relErr(run('layer_norm', { x, rows, D, eps: 1e-6, gamma: g, beta: b }), ref.layerNorm(x, rows, D, 1e-6, g, b))).toBeLessThan(TOL);
+    });
+  }
+
+  it('layer_norm_concat equals LayerNorm(2D) of the concatenation', () => {
+    const rows = 97, D = 40;
+    const a = randn(rows * D, 7), bb = randn(rows * D, 8, 10), g = randn(2 * D, 9), be = randn(2 * D, 10);
+    const cat = new Float32Array(rows * 2 * D);
+    for (let r = 0; r < rows; r++) {
+      cat.set(a.subarray(r * D, (r + 1) * D), r * 2 * D);
+      cat.set(bb.subarray(r * D, (r + 1) * D), r * 2 * D + D);
+    }
+    const out = run('layer_norm_concat', { a, b: bb, rows, D, eps: 1e-6, gamma: g, beta: be });
+    expect(relErr(out, ref.layerNorm(cat, rows, 2 * D, 1e-6, g, be))).toBeLessThan(TOL);
+  });
+
+  it('modulate and gate_residual broadcast conditioning rows over groups (Latte repeat)', () => {
+    const G = 6, N = 13, D = 24, repeat = 3, stride = 6 * D;
+    const x = randn(G * N * D, 11), mod = randn((G / repeat) * stride, 12), y = randn(G * N * D, 13);
+    const expMod = new Float64Array(G * N * D), expGate = new Float64Array(G * N * D);
+    for (let g = 0; g < G; g++)
+      for (let n = 0; n < N; n++)
+        for (let d = 0; d < D; d++) {
+          const i = (g * N + n) * D + d, row = Math.floor(g / repeat) * stride;
+          expMod[i] = x[i] * (1 + mod[row + 4 * D + d]) + mod[row + 3 * D + d];
+          expGate[i] = x[i] + mod[row + 5 * D + d] * y[i];
+        }
+    expect(relErr(run('modulate', { x, G, N, D, mod, stride, repeat, shiftCol: 3 * D, scaleCol: 4 * D }), expMod)).toBeLessThan(TOL);
+    expect(relErr(run('gate_residual', { h: x, y, G, N, D, mod, stride, repeat, gateCol: 5 * D }), expGate)).toBeLessThan(TOL);
+  });
+
+  it('gelu_tanh and silu over a wide range', () => {
+    const n = 1001;
+    const x = Float32Array.from({ length: n }, (_, i) => -12 + (24 * i) / (n - 1));
+    expect(relErr(run('gelu_tanh', { x, n }), Array.from(x, ref.gelu))).toBeLessThan(TOL);
+    expect(relErr(run('silu', { x, n }), Array.from(x, ref.silu))).toBeLessThan(TOL);
+  });
+
+  for (const [G, N, H, hd] of [[2, 97, 3, 16], [1, 97, 2, 72], [3, 1, 1, 8], [1, 130, 4, 20], [4, 16, 16, 72]]) {
+    it(`attention G=${G} N=${N} H=${H} hd=${hd} (online softmax over key tiles)`, () => {
+      const qkv = randn(G * N * 3 * H * hd, 14, 2);
+      expect(relErr(run('attention', { qkv, G, N, H, hd }), ref.attention(qkv, G, N, H, hd))).toBeLessThan(TOL);
+    });
+  }
+
+  it('attention stays finite with large logits', () => {
+    const G = 1, N = 97, H = 1, hd = 16;
+    const qkv = randn(G * N * 3 * H * hd, 15, 30);
+    const out = run('attention', { qkv, G, N, H, hd });
+    expect(out.every(Number.isFinite)).toBe(true);
+    // float32 logits carry an absolute error of a few ulps of the largest logit, which becomes the
+    // relative error of the softmax weights: bound the output error by that conditioning.
+    let maxLogit = 0;
+    for (let i = 0; i < N; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let d = 0; d < hd; d++) s += qkv[i * 3 * hd + d] * qkv[j * 3 * hd + hd + d];
+        maxLogit = Math.max(maxLogit, Math.abs(s) / Math.sqrt(hd));
+      }
+    expect(maxLogit).toBeGreaterThan(100);
+    expect(relErr(out, ref.attention(qkv, G, N, H, hd))).toBeLessThan(8 * maxLogit * 2 ** -24);
+  });
+
+  for (const [B, C, Hs, Ws, p, D] of [[2, 4, 8, 8, 2, 64], [1, 3, 12, 12, 4, 37], [3, 1, 6, 9, 3, 5], [1, 5, 7, 7, 1, 11]]) {
+    it(`patch_embed B=${B} C=${C} ${Hs}x${Ws} p=${p} D=${D}`, () => {
+      const x = randn(B * C * Hs * Ws, 16), w = randn(D * C * p * p, 17, 0.3), b = randn(D, 18);
+      expect(relErr(run('patch_embed', { x, B, C, H: Hs, W: Ws, p, D, w, bias: b }), ref.patchEmbed(x, B, C, Hs, Ws, p, w, b, D))).toBeLessThan(TOL);
+    });
+  }
+
+  it('pos_embed_2d / pos_embed_1d equal the reference and the stored official buffers', () => {
+    for (const [D, G] of [[64, 4], [1152, 16], [72, 7]]) expect(relErr(run('pos_embed_2d', { D, G }), ref.posEmbed2d(D, G))).toBeLessThan(1e-7);
+    for (const [D, F] of [[64, 4], [1152, 16], [40, 3]]) expect(relErr(run('pos_embed_1d', { D, F }), ref.posEmbed1d(D, F))).toBeLessThan(1e-7);
+    const dit = readSafetensors(fixturePath('dit-skip-tiny', 'model.safetensors')).tensors;
+    expect(run('pos_embed_2d', { D: 64, G: 4 })).toEqual(f32(dit.pos_embed));
+    const latte = readSafetensors(fixturePath('latte-skip-tiny', 'model.safetensors')).tensors;
+    expect(run('pos_embed_1d', { D: 64, F: 4 })).toEqual(f32(latte.temp_embed));
+  });
+
+  it('timestep_frequencies (cos first) for integer and fractional t', () => {
+    const t = Float32Array.from([0, 1, 2.5, 17, 49.75]);
+    expect(relErr(run('timestep_frequencies', { t, B: t.length, dim: 256 }), ref.timestepFrequencies(t, 256))).toBeLessThan(1e-5);
+    const odd = run('timestep_frequencies', { t, B: t.length, dim: 7 });
+    expect(odd[6]).toBe(0); // odd dim: zero-padded column
+  });
+
+  it('embedding lookup including the null row', () => {
+    const R = 11, D = 9, table = randn(R * D, 19);
+    const out = run('embedding', { table, rows: R, D, B: 3, labels: Int32Array.from([10, 0, 4]) });
+    expect(Array.from(out)).toEqual([...table.subarray(90, 99), ...table.subarray(0, 9), ...table.subarray(36, 45)]);
+  });
+
+  for (const [B, G, p, C] of [[2, 4, 2, 8], [1, 3, 4, 1], [3, 5, 1, 6]]) {
+    it(`unpatchify B=${B} G=${G} p=${p} C=${C}`, () => {
+      const tok = randn(B * G * G * p * p * C, 20);
+      expect(Array.from(run('unpatchify', { tokens: tok, B, G, p, C }))).toEqual(Array.from(ref.unpatchify(tok, B, G, p, C), Math.fround));
+    });
+  }
+
+  it('swap_token_axes is Latte\'s (b f) t d <-> (b t) f d and its inverse', () => {
+    const B = 2, F = 3, T = 97, D = 5;
+    const x = randn(B * F * T * D, 21);
+    const y = run('swap_token_axes', { x, B, A1: F, A2: T, D });
+    expect(Array.from(y)).toEqual(Array.from(ref.swapAxes(x, B, F, T, D), Math.fround));
+    expect(run('swap_token_axes', { x: y, B, A1: T, A2: F, D })).toEqual(x);
+  });
+
+  it('cfg_guidance guides the first channels and keeps the rest per row', () => {
+    const B = 4, F = 2, C = 8, HW = 5, guided = 3, scale = 4;
+    const raw = randn(B * F * C * HW, 22);
+    const out = run('cfg_guidance', { raw, B, F, C, HW, guided, scale });
+    for (let b = 0; b < B; b++)
+      for (let f = 0; f < F; f++)
+        for (let c = 0; c < C; c++)
+          for (let i = 0; i < HW; i++) {
+            const at = (bb: number) => ((bb * F + f) * C + c) * HW + i;
+            const cond = raw[at(b % 2)], uncond = raw[at((b % 2) + 2)];
+            const expected = c < guided ? uncond + scale * (cond - uncond) : raw[at(b)];
+            expect(out[at(b)]).toBeCloseTo(expected, 5);
+          }
+  });
+
+  it('rejects bad kernel arguments with a typed error', () => {
+    expect(() => run('linear', { x: new Float32Array(3), w: new Float32Array(4), M: 2, K: 2, N: 2 })).toThrow(/Expected 4 elements/);
+    expect(() => run('nope', {})).toThrow(/kernel name/);
+    expect(() => run('embedding', { table: new Float32Array(4), rows: 2, D: 2, B: 1, labels: Int32Array.from([2]) })).toThrow(/out of range/);
+  });
+});
