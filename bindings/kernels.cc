@@ -12,10 +12,14 @@
 #include "cpu/ops/cfg_guidance.h"
 #include "cpu/ops/layer_norm.h"
 #include "cpu/ops/linear.h"
+#include "cpu/ops/gate_residual.h"
 #include "cpu/ops/modulate.h"
 #include "cpu/ops/patch_embed.h"
 #include "cpu/ops/sincos_embed.h"
-#include "cpu/ops/tokens.h"
+#include "cpu/ops/add_rows.h"
+#include "cpu/ops/embedding.h"
+#include "cpu/ops/relayout.h"
+#include "cpu/ops/unpatchify.h"
 
 namespace skipdit::bindings {
 

@@ -82,7 +82,9 @@ void Model::validate_inputs(const ForwardInputs& in) const {
 
 Tensor Model::forward(const ForwardInputs& in, Taps* taps) {
   validate_inputs(in);
-  return config_.family == Family::DiT ? forward_dit(in, taps) : forward_latte(in, taps);
+  Tensor out = config_.family == Family::DiT ? forward_dit(in, taps) : forward_latte(in, taps);
+  workspace_bytes_ = workspace_.bytes();
+  return out;
 }
 
 Tensor Model::forward_with_cfg(const ForwardInputs& in, float scale, int64_t guided_channels, Taps* taps) {

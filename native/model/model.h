@@ -5,6 +5,7 @@
 // has the layout of x with out_channels channels. forward() is not reentrant: callers serialise it
 // (the bindings hold the model's mutex).
 #pragma once
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,7 +77,8 @@ class Model {
   Backend& backend() { return *backend_; }
   std::mutex& mutex() { return mutex_; }
   size_t weight_bytes() const { return weight_bytes_; }
-  size_t workspace_bytes() const { return workspace_.bytes(); }
+  // Activation memory after the last forward (safe to read while another forward runs).
+  size_t workspace_bytes() const { return workspace_bytes_.load(); }
 
   // Checks the inputs (InvalidArgument naming the field) and runs the graph; returns a host tensor.
   Tensor forward(const ForwardInputs& in, Taps* taps = nullptr);
@@ -102,6 +104,7 @@ class Model {
   ModelWeights w_;
   size_t weight_bytes_ = 0;
   Workspace workspace_;
+  std::atomic<size_t> workspace_bytes_{0};
   std::mutex mutex_;
 };
 

@@ -1,4 +1,4 @@
-// adaLN conditioning, broadcast from one conditioning row to a group of tokens.
+// adaLN shift/scale modulation, broadcast from one conditioning row to a group of tokens.
 //
 // Token tensors are (G, N, D): G groups (images, frames or token positions) of N tokens. Group g uses
 // conditioning row g / group_repeat of `mod` (Bc, mod_stride), where the chunk needed starts at a column
@@ -19,8 +19,5 @@ struct CondRows {
 // y = x * (1 + scale) + shift, scale/shift at the given columns. y may equal x.
 void modulate(const float* x, int64_t G, int64_t N, int64_t D, CondRows cond, int64_t shift_col, int64_t scale_col,
               float* y);
-
-// h += gate * y (the gated residual of adaLN-Zero), gate at gate_col.
-void gate_residual(float* h, const float* y, int64_t G, int64_t N, int64_t D, CondRows cond, int64_t gate_col);
 
 }  // namespace skipdit::cpu
