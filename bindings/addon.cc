@@ -6,6 +6,7 @@
 #include "core/safetensors.h"
 #include "core/thread_pool.h"
 #include "cuda/cuda_device.h"
+#include "native_cache.h"
 #include "native_model.h"
 
 namespace skipdit::bindings {
@@ -83,6 +84,7 @@ Napi::Value CudaSelfTest(const Napi::CallbackInfo& info) { return Napi::String::
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NativeModel::Init(env, exports);
+  NativeCache::Init(env, exports);
   exports.Set("inspectSafetensors", Napi::Function::New(env, InspectSafetensors, "inspectSafetensors"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("cudaSelfTest", Napi::Function::New(env, CudaSelfTest, "cudaSelfTest"));

@@ -1,6 +1,7 @@
 #include "native_model.h"
 
 #include "convert.h"
+#include "native_cache.h"
 #include "core/safetensors.h"
 #include "cuda/cuda_device.h"
 
@@ -74,21 +75,27 @@ class LoadWorker final : public TypedWorker {
 class ForwardWorker final : public TypedWorker {
  public:
   ForwardWorker(Napi::Env env, std::shared_ptr<Model> model, ForwardInputs inputs, bool cfg, float cfg_scale,
-                int64_t cfg_channels, bool taps)
+                int64_t cfg_channels, bool taps, std::shared_ptr<SkipCache> cache, bool force_full)
       : TypedWorker(env), model_(std::move(model)), inputs_(std::move(inputs)), cfg_(cfg), cfg_scale_(cfg_scale),
-        cfg_channels_(cfg_channels), want_taps_(taps) {}
+        cfg_channels_(cfg_channels), want_taps_(taps), cache_(std::move(cache)), force_full_(force_full) {}
 
  protected:
   void Run() override {
     std::lock_guard<std::mutex> lock(model_->mutex());  // one forward per model at a time
-    Taps* taps = want_taps_ ? &taps_ : nullptr;
-    out_ = cfg_ ? model_->forward_with_cfg(inputs_, cfg_scale_, cfg_channels_, taps) : model_->forward(inputs_, taps);
+    ForwardOptions options;
+    options.taps = want_taps_ ? &taps_ : nullptr;
+    options.cache = cache_.get();
+    options.force_full = force_full_;
+    out_ = cfg_ ? model_->forward_with_cfg(inputs_, cfg_scale_, cfg_channels_, options, &report_)
+                : model_->forward(inputs_, options, &report_);
   }
   void OnOK() override {
     Napi::Env env = Env();
     Napi::Object result = Napi::Object::New(env);
     result.Set("data", to_f32_array(env, out_.f32(), out_.numel()));
     result.Set("shape", from_shape(env, out_.shape()));
+    result.Set("cached", report_.cached);
+    result.Set("blocksExecuted", double(report_.blocks_executed));
     if (want_taps_) {
       Napi::Object taps = Napi::Object::New(env);
       for (auto& [name, entry] : taps_.entries) {
@@ -115,8 +122,11 @@ class ForwardWorker final : public TypedWorker {
   float cfg_scale_;
   int64_t cfg_channels_;
   bool want_taps_;
+  std::shared_ptr<SkipCache> cache_;
+  bool force_full_;
   Taps taps_;
   Tensor out_;
+  ForwardReport report_;
 };
 
 }  // namespace
@@ -125,6 +135,7 @@ Napi::Function NativeModel::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = DefineClass(env, "NativeModel",
                                    {InstanceMethod<&NativeModel::Forward>("forward"),
                                     InstanceMethod<&NativeModel::Dispose>("dispose"),
+                                    InstanceMethod<&NativeModel::CreateCache>("createCache"),
                                     InstanceMethod<&NativeModel::Info>("info")});
   constructor() = Napi::Persistent(cls);
   constructor().SuppressDestruct();
@@ -175,7 +186,7 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
 }
 
 // forward(x: Float32Array, xShape: number[], t: Float32Array, y: Int32Array | null,
-//         options: { taps?: boolean, cfgScale?: number, cfgChannels?: number }) -> Promise<ForwardResult>
+//         options: { taps?, cfgScale?, cfgChannels?, cache?: NativeCache, forceFull? }) -> Promise<ForwardResult>
 Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<Model> model = live(env);
@@ -197,10 +208,26 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
     if (!opts.Get("cfgChannels").IsNumber()) throw_invalid("Expected an integer for cfgChannels");
     channels = opts.Get("cfgChannels").As<Napi::Number>().Int64Value();
   }
-  auto* worker = new ForwardWorker(env, model, std::move(in), cfg, scale, channels, taps);
+  std::shared_ptr<SkipCache> cache;
+  if (opts.Has("cache") && !opts.Get("cache").IsUndefined() && !opts.Get("cache").IsNull()) {
+    cache = NativeCache::CacheOf(opts.Get("cache"));
+    if (!cache) throw_invalid("Expected a cache from model.createCache() for options.cache");
+    if (cache->owner() != model.get()) throw_invalid("Expected a cache created by this model for options.cache");
+  }
+  auto* worker = new ForwardWorker(env, model, std::move(in), cfg, scale, channels, taps, std::move(cache),
+                                   opts.Get("forceFull").ToBoolean());
   Napi::Promise p = worker->promise();
   worker->Queue();
   return p;
+  SKIPDIT_JS_CATCH(env)
+}
+
+// createCache(policy) -> NativeCache (its own state; never shared with other caches of the model)
+Napi::Value NativeModel::CreateCache(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Model> model = live(env);
+  SKIPDIT_JS_TRY
+  return NativeCache::Create(env, model, NativeCache::PolicyFromJs(info[0]));
   SKIPDIT_JS_CATCH(env)
 }
 

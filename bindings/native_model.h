@@ -22,6 +22,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   std::shared_ptr<Model> live(Napi::Env env);  // throws SKIPDIT_DISPOSED after dispose()
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value CreateCache(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Model> model_;

@@ -3,7 +3,7 @@
 
 namespace skipdit {
 
-Tensor Model::forward_dit(const ForwardInputs& in, Taps* taps) {
+Tensor Model::forward_dit(const ForwardInputs& in, Taps* taps, SkipCache* cache, ForwardReport& report) {
   Backend& be = *backend_;
   const ModelConfig& c = config_;
   const int64_t B = in.x.dim(0), T = c.tokens(), D = c.hidden_size, half = c.depth / 2;
@@ -17,13 +17,21 @@ Tensor Model::forward_dit(const ForwardInputs& in, Taps* taps) {
   Tensor silu_c = conditioning(in, taps);
 
   // Skip-DiT: block i < half pushes its output; block i >= half first fuses with the last pushed one.
+  // Skip-Cache: a cached call skips blocks k .. depth-k-1 (no push, no pop) and resumes at block depth-k
+  // from the feature of the last full call; its skip partner is block k-1, which did run.
   for (int64_t i = 0; i < c.depth; ++i) {
+    if (cache && cache->skips(i)) continue;
+    if (cache && i == cache->resume_block()) {
+      if (report.cached) cache->restore_feature(be, h);
+      else cache->save_feature(be, h);
+    }
     if (c.skip && i >= half) {
       const int64_t j = i - half;
       fuse_skip(j, h, workspace_.get("skip" + std::to_string(half - 1 - j), {B, T, D}));
       if (taps) taps->record(be, "skip_fused", h);
     }
     run_block(i, h, silu_c, 1);
+    report.blocks_executed++;
     if (c.skip && i < half) {
       Tensor saved = workspace_.get("skip" + std::to_string(i), {B, T, D});
       be.copy(h, saved);

@@ -3,7 +3,7 @@
 
 namespace skipdit {
 
-Tensor Model::forward_latte(const ForwardInputs& in, Taps* taps) {
+Tensor Model::forward_latte(const ForwardInputs& in, Taps* taps, SkipCache* cache, ForwardReport& report) {
   Backend& be = *backend_;
   const ModelConfig& c = config_;
   const int64_t B = in.x.dim(0), F = c.num_frames, T = c.tokens(), D = c.hidden_size, half = c.depth / 2;
@@ -19,7 +19,13 @@ Tensor Model::forward_latte(const ForwardInputs& in, Taps* taps) {
   Tensor silu_c = conditioning(in, taps);  // (B, D): spatial rows repeat F times, temporal rows T times
   Tensor ht = workspace_.get("h_temporal", {BT, F, D});
 
+  // Skip-Cache works on pairs: a cached call skips pairs 2k .. depth-2k-1 and resumes at pair depth-2k.
   for (int64_t i = 0; i < c.depth; i += 2) {
+    if (cache && cache->skips(i)) continue;
+    if (cache && i == cache->resume_block()) {
+      if (report.cached) cache->restore_feature(be, h);
+      else cache->save_feature(be, h);
+    }
     if (c.skip && i >= half) {
       const int64_t j = (i - half) / 2;  // official: (i - 14) // 2, i.e. depth 28
       const int64_t pushed = (half + 1) / 2;  // pairs that pushed a skip
@@ -31,6 +37,7 @@ Tensor Model::forward_latte(const ForwardInputs& in, Taps* taps) {
     be.swap_token_axes(h, B, ht);  // '(b f) t d -> (b t) f d'
     if (i == 0) be.add_broadcast_rows(ht, w_.temp_embed);
     run_block(i + 1, ht, silu_c, T);
+    report.blocks_executed += 2;
     if (taps) taps->record(be, "temporal_out", ht);
     be.swap_token_axes(ht, B, h);  // '(b t) f d -> (b f) t d'
     if (c.skip && i < half) {

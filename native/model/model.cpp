@@ -80,14 +80,26 @@ void Model::validate_inputs(const ForwardInputs& in) const {
   }
 }
 
-Tensor Model::forward(const ForwardInputs& in, Taps* taps) {
+Tensor Model::forward(const ForwardInputs& in, const ForwardOptions& options, ForwardReport* report) {
   validate_inputs(in);
-  Tensor out = config_.family == Family::DiT ? forward_dit(in, taps) : forward_latte(in, taps);
+  ForwardReport local;
+  ForwardReport& r = report ? *report : local;
+  SkipCache* cache = options.cache;
+  std::unique_lock<std::mutex> cache_lock;
+  if (cache) {
+    if (cache->owner() != this) bad_input("cache", "a cache created by this model", "a cache of another model");
+    cache_lock = std::unique_lock<std::mutex>(cache->mutex());
+    r.cached = !cache->begin_call(in.t.f32()[0], in.x.shape(), options.force_full);
+  }
+  Tensor out = config_.family == Family::DiT ? forward_dit(in, options.taps, cache, r)
+                                             : forward_latte(in, options.taps, cache, r);
+  if (cache) cache->end_call(in.t.f32()[0], r.blocks_executed);
   workspace_bytes_ = workspace_.bytes();
   return out;
 }
 
-Tensor Model::forward_with_cfg(const ForwardInputs& in, float scale, int64_t guided_channels, Taps* taps) {
+Tensor Model::forward_with_cfg(const ForwardInputs& in, float scale, int64_t guided_channels,
+                               const ForwardOptions& options, ForwardReport* report) {
   validate_inputs(in);
   const int64_t B = in.x.dim(0);
   if (B % 2 != 0) bad_input("x", "an even batch (conditional rows, then unconditional rows)", std::to_string(B));
@@ -100,8 +112,8 @@ Tensor Model::forward_with_cfg(const ForwardInputs& in, float scale, int64_t gui
   const size_t half_bytes = in.x.nbytes() / 2;
   std::memcpy(doubled.x.raw(), in.x.raw(), half_bytes);
   std::memcpy(static_cast<char*>(doubled.x.raw()) + half_bytes, in.x.raw(), half_bytes);
-  Tensor raw = forward(doubled, taps);
-  if (taps) taps->record(*backend_, "cfg_raw", raw);
+  Tensor raw = forward(doubled, options, report);
+  if (options.taps) options.taps->record(*backend_, "cfg_raw", raw);
   Tensor out = Tensor::host(DType::F32, raw.shape());
   const int64_t frames = config_.family == Family::Latte ? config_.num_frames : 1;
   backend_->cfg_guidance(raw, frames, C, guided_channels, scale, out);

@@ -14,6 +14,7 @@
 
 #include "backend/backend.h"
 #include "model/config.h"
+#include "model/skip_cache.h"
 #include "model/weights.h"
 #include "model/workspace.h"
 
@@ -33,6 +34,18 @@ struct ForwardInputs {
   Tensor x;  // f32, official layout
   Tensor t;  // f32 (B)
   Tensor y;  // i64 (B) or undefined
+};
+
+// Optional parts of a call: taps to record, a Skip-Cache state to advance, and what the call did.
+struct ForwardOptions {
+  Taps* taps = nullptr;
+  SkipCache* cache = nullptr;  // must have been created for this model
+  bool force_full = false;     // with a cache: run every block this call (the state advances as usual)
+};
+
+struct ForwardReport {
+  bool cached = false;          // a cached (partial) step
+  int64_t blocks_executed = 0;  // transformer blocks that ran
 };
 
 struct LinearWeights {
@@ -81,10 +94,11 @@ class Model {
   size_t workspace_bytes() const { return workspace_bytes_.load(); }
 
   // Checks the inputs (InvalidArgument naming the field) and runs the graph; returns a host tensor.
-  Tensor forward(const ForwardInputs& in, Taps* taps = nullptr);
+  Tensor forward(const ForwardInputs& in, const ForwardOptions& options = {}, ForwardReport* report = nullptr);
   // Official forward_with_cfg: runs cat([x[:B/2], x[:B/2]]) and guides the first guided_channels
-  // channels of the output (DiT: 3, Latte: 4 by default, chosen by the caller).
-  Tensor forward_with_cfg(const ForwardInputs& in, float scale, int64_t guided_channels, Taps* taps = nullptr);
+  // channels of the output (DiT: 3, Latte: 4 by default, chosen by the caller). One cache call.
+  Tensor forward_with_cfg(const ForwardInputs& in, float scale, int64_t guided_channels,
+                          const ForwardOptions& options = {}, ForwardReport* report = nullptr);
 
  private:
   void validate_inputs(const ForwardInputs& in) const;
@@ -96,8 +110,8 @@ class Model {
   void fuse_skip(int64_t j, Tensor& h, const Tensor& skip);
   // tokens (G, T, D) -> image (G, Cout, H, W); conditioning repeated group_repeat times.
   Tensor final_layer(const Tensor& h, const Tensor& silu_c, int64_t group_repeat, Taps* taps);
-  Tensor forward_dit(const ForwardInputs& in, Taps* taps);
-  Tensor forward_latte(const ForwardInputs& in, Taps* taps);
+  Tensor forward_dit(const ForwardInputs& in, Taps* taps, SkipCache* cache, ForwardReport& report);
+  Tensor forward_latte(const ForwardInputs& in, Taps* taps, SkipCache* cache, ForwardReport& report);
 
   ModelConfig config_;
   std::shared_ptr<Backend> backend_;

@@ -1,0 +1,97 @@
+#include "model/skip_cache.h"
+
+#include <cmath>
+
+namespace skipdit {
+
+namespace {
+[[noreturn]] void bad_policy(const std::string& field, const std::string& expected, const std::string& got) {
+  fail(ErrorKind::InvalidArgument, "Expected " + expected + " for cache." + field + " but received " + got);
+}
+}  // namespace
+
+SkipCache::SkipCache(const ModelConfig& config, CachePolicy policy, const void* owner)
+    : config_(config), policy_(policy), owner_(owner) {
+  validate(config_, policy_);
+  configure();
+}
+
+void SkipCache::validate(const ModelConfig& c, const CachePolicy& p) {
+  if (!c.skip) fail(ErrorKind::InvalidArgument, "Skip-Cache needs a model with skip branches; this one is plain " +
+                                                    std::string(c.family == Family::DiT ? "DiT" : "Latte"));
+  if (p.interval < 1) bad_policy("interval", "an integer >= 1", std::to_string(p.interval));
+  // k units kept at each end must leave the resume point in the decoder half (where the skips are popped).
+  const int64_t max_branch = c.family == Family::DiT ? c.depth / 2 : c.depth / 4;
+  if (p.branch < 1 || p.branch > max_branch)
+    bad_policy("branch", std::string("an integer in [1, ") + std::to_string(max_branch) + "] (" +
+                             (c.family == Family::DiT ? "blocks" : "spatial+temporal pairs") + " kept at each end)",
+               std::to_string(p.branch));
+  if (!std::isfinite(p.start)) bad_policy("start", "a finite timestep", std::to_string(p.start));
+  if (!std::isfinite(p.stop)) bad_policy("stop", "a finite timestep", std::to_string(p.stop));
+}
+
+void SkipCache::configure() {
+  const int64_t units = config_.family == Family::DiT ? 1 : 2;  // blocks per unit
+  skip_from_ = policy_.branch * units;
+  resume_block_ = config_.depth - policy_.branch * units;
+}
+
+CachePolicy SkipCache::policy() const { return policy_; }
+
+void SkipCache::set_policy(const CachePolicy& policy) {
+  validate(config_, policy);
+  std::lock_guard<std::mutex> lock(mutex_);
+  policy_ = policy;
+  configure();
+  count_ = 0;
+  has_feature_ = false;
+}
+
+void SkipCache::reset() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  count_ = 0;
+  has_feature_ = false;
+}
+
+CacheStats SkipCache::stats() const {
+  return {calls_.load(), full_steps_.load(), cached_steps_.load(), blocks_executed_.load(), blocks_total_.load()};
+}
+
+bool SkipCache::begin_call(double t, const Shape& input_shape, bool force_full) {
+  if (input_shape != input_shape_) {  // a new batch or resolution: a new run
+    input_shape_ = input_shape;
+    count_ = 0;
+    has_feature_ = false;
+  }
+  full_ = force_full || count_ % policy_.interval == 0 || (policy_.full_when_empty && !has_feature_) || t >= policy_.start;
+  return full_;
+}
+
+void SkipCache::save_feature(Backend& backend, const Tensor& h) {
+  if (!feature_.defined() || feature_.shape() != h.shape()) feature_ = backend.empty(DType::F32, h.shape());
+  backend.copy(h, feature_);
+  has_feature_ = true;
+}
+
+void SkipCache::restore_feature(Backend& backend, Tensor& h) {
+  if (has_feature_) {
+    backend.copy(feature_, h);
+  } else {  // only reachable with full_when_empty = false
+    Tensor zeros = backend.empty(DType::F32, h.shape());
+    backend.copy(zeros, h);
+  }
+}
+
+void SkipCache::end_call(double t, int64_t blocks_executed) {
+  calls_++;
+  (full_ ? full_steps_ : cached_steps_)++;
+  blocks_executed_ += blocks_executed;
+  blocks_total_ += config_.depth;
+  count_ += 1;
+  if (policy_.stop_inclusive ? t <= policy_.stop : t < policy_.stop) {
+    count_ = 0;
+    has_feature_ = false;
+  }
+}
+
+}  // namespace skipdit

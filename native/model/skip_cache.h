@@ -1,0 +1,84 @@
+// Skip-Cache state machine (the official DiT_cache / Latte_skip_cache rule, parameterised).
+//
+// Per model call with t = t[0] (the original timestep):
+//   full step  iff  count % interval == 0  ||  (full_when_empty && no feature)  ||  t >= start
+//   after the call: count += 1; then if t <= stop (t < stop when !stop_inclusive): count = 0, feature = none.
+// On a full step every block runs and the hidden state entering the first kept deep unit (block depth-k for
+// DiT, pair depth-2k for Latte), before its skip fusion, is saved as the feature. On a cached step the middle
+// units are skipped entirely and that input is replaced by the saved feature; the early units still run and
+// their skip outputs feed the late units exactly as in a full step. With no feature and !full_when_empty (the
+// Hunyuan rule) a cached step starts from zeros, like the official force_cache path.
+//
+// The state belongs to one sampling run (a pipeline), never to the model; it resets itself when the input
+// shape changes. The feature buffer is allocated once and reused.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include "backend/backend.h"
+#include "model/config.h"
+
+namespace skipdit {
+
+struct CachePolicy {
+  int64_t interval = 2;        // N: a full step every N calls
+  int64_t branch = 1;          // k: blocks (DiT) or spatial+temporal pairs (Latte) kept at each end
+  double start = 1000;         // t >= start: always full
+  double stop = 20;            // t <= stop (or < stop): reset after the call
+  bool stop_inclusive = true;
+  bool full_when_empty = true; // a missing feature forces a full step
+};
+
+struct CacheStats {
+  int64_t calls = 0, full_steps = 0, cached_steps = 0;
+  int64_t blocks_executed = 0, blocks_total = 0;  // transformer blocks (a Latte pair counts as 2)
+};
+
+class SkipCache {
+ public:
+  // Checks the policy against the model (InvalidArgument naming the field).
+  SkipCache(const ModelConfig& config, CachePolicy policy, const void* owner);
+
+  const void* owner() const { return owner_; }
+  CachePolicy policy() const;
+  void set_policy(const CachePolicy& policy);  // also resets the state
+  void reset();                                // count = 0, feature = none, stats kept
+  CacheStats stats() const;
+  int64_t count() const { return count_; }
+  bool has_feature() const { return has_feature_; }
+
+  // Serialises whole calls: held by the forward for its duration, and by set_policy/reset.
+  std::mutex& mutex() { return mutex_; }
+
+  // ---- used by the model graph, in this order, once per call
+  // Decides full vs cached for this call (force_full: a full step whatever the rule says).
+  bool begin_call(double t, const Shape& input_shape, bool force_full = false);
+  // First deep unit index where the feature is taken (DiT: depth-k; Latte: depth-2k, a block index).
+  int64_t resume_block() const { return resume_block_; }
+  // Whether block (DiT) / pair start (Latte) index i is skipped on this call.
+  bool skips(int64_t i) const { return !full_ && i >= skip_from_ && i < resume_block_; }
+  void save_feature(Backend& backend, const Tensor& h);
+  void restore_feature(Backend& backend, Tensor& h);
+  void end_call(double t, int64_t blocks_executed);
+
+ private:
+  static void validate(const ModelConfig& config, const CachePolicy& policy);
+  void configure();
+
+  ModelConfig config_;
+  CachePolicy policy_;
+  const void* owner_;
+  int64_t skip_from_ = 0, resume_block_ = 0;
+
+  std::mutex mutex_;
+  int64_t count_ = 0;
+  bool has_feature_ = false;
+  bool full_ = true;
+  Shape input_shape_;
+  Tensor feature_;
+
+  std::atomic<int64_t> calls_{0}, full_steps_{0}, cached_steps_{0}, blocks_executed_{0}, blocks_total_{0};
+};
+
+}  // namespace skipdit
