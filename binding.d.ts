@@ -32,10 +32,47 @@ export interface NativeForwardOptions {
   /** With cfgScale: the official forward_with_cfg (first half of x run twice, guidance on cfgChannels). */
   cfgScale?: number;
   cfgChannels?: number;
+  /** Advance this Skip-Cache state by one call (cached steps skip the middle blocks). */
+  cache?: NativeCache;
+  /** With a cache: run every block on this call. */
+  forceFull?: boolean;
 }
 
 export interface NativeForwardResult extends NativeTensor {
   taps?: Record<string, NativeTensor>;
+  /** The call was a cached (partial) step. */
+  cached: boolean;
+  /** Transformer blocks that ran (depth on a full step). */
+  blocksExecuted: number;
+}
+
+export interface NativeCachePolicy {
+  interval: number;
+  branch: number;
+  start: number;
+  stop: number;
+  stopInclusive: boolean;
+  fullWhenEmpty: boolean;
+}
+
+export interface NativeCacheStats {
+  calls: number;
+  fullSteps: number;
+  cachedSteps: number;
+  blocksExecuted: number;
+  blocksTotal: number;
+  /** The state: calls since the last reset, and whether a feature is saved. */
+  count: number;
+  hasFeature: boolean;
+}
+
+/** A Skip-Cache state (bindings/native_cache.cc), created by NativeModel.createCache. */
+export declare class NativeCache {
+  private constructor();
+  stats(): NativeCacheStats;
+  policy(): NativeCachePolicy;
+  setPolicy(policy: NativeCachePolicy): void;
+  reset(): void;
 }
 
 export interface NativeModelInfo {
@@ -55,6 +92,7 @@ export declare class NativeModel {
     options: NativeForwardOptions,
   ): Promise<NativeForwardResult>;
   info(): NativeModelInfo;
+  createCache(policy: NativeCachePolicy): NativeCache;
   dispose(): void;
 }
 
@@ -94,6 +132,7 @@ export interface NativeSafetensorsInfo {
 
 export interface NativeBinding {
   NativeModel: typeof NativeModel;
+  NativeCache: typeof NativeCache;
   loadModel(path: string, config: NativeModelConfig, backend: 'cpu' | 'cuda'): Promise<NativeModel>;
   inspectSafetensors(path: string): NativeSafetensorsInfo;
   backends(): [NativeCpuBackendInfo, NativeCudaBackendInfo];

@@ -27,3 +27,18 @@ export function forwardFlops(c: ModelConfig, batch: number): number {
   total += 2 * batch * D * 2 * D + 2 * M * D * p * p * Cout; // final layer
   return total;
 }
+
+/**
+ * FLOPs of one model call that ran `blocksExecuted` of the depth blocks (Skip-Cache skips whole blocks, or
+ * whole spatial+temporal pairs for Latte, so the skipped cost is exact).
+ */
+export function callFlops(c: ModelConfig, batch: number, blocksExecuted: number): number {
+  const skipped = c.depth - blocksExecuted;
+  if (skipped === 0) return forwardFlops(c, batch);
+  const D = c.hidden_size, T = (c.input_size / c.patch_size) ** 2;
+  const adaLN = 2 * batch * D * 6 * D;
+  if (c.family === 'dit') return forwardFlops(c, batch) - skipped * (blockFlops(c, batch, T) + adaLN);
+  const F = c.num_frames;
+  const pair = blockFlops(c, batch * F, T) + blockFlops(c, batch * T, F) + 2 * adaLN;
+  return forwardFlops(c, batch) - (skipped / 2) * pair;
+}

@@ -4,6 +4,16 @@ export type { BackendName, BackendInfo, LoadModelOptions, ForwardInput, CfgInput
 export { presets, normalizeConfig, resolveConfig } from './config.js';
 export type { ModelConfig, ModelFamily, PresetName } from './config.js';
 export type { Tensor } from './tensor.js';
+export { Pipeline } from './pipeline.js';
+export type { PipelineOptions, InitOptions, StepInfo, RunOptions, PipelineCacheStats } from './pipeline.js';
+export { SkipCache, cachePresets, resolveCachePolicy } from './cache.js';
+export type { CachePolicy, CachePolicyInput, CachePresetName, CacheStats } from './cache.js';
+export { DDIMSampler, DDPMSampler, createSampler } from './samplers.js';
+export type { Sampler, SamplerName, SamplerStepResult, VarianceType } from './samplers.js';
+export { createDiffusion, spaceTimesteps } from './diffusion.js';
+export type { DiffusionTables } from './diffusion.js';
+export { gaussianNoise, NoiseGenerator } from './random.js';
+export { forwardFlops, callFlops } from './flops.js';
 export {
   SkipditError,
   InvalidArgumentError,

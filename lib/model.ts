@@ -1,7 +1,8 @@
 // Model: a loaded DiT / Latte network on one backend. The forward pass runs on a worker thread; this
 // file validates every input (typed errors naming the parameter) before anything reaches native code.
 import { existsSync, statSync } from 'node:fs';
-import type { NativeModel, NativeTensor } from '../binding.js';
+import type { NativeForwardOptions, NativeModel, NativeTensor } from '../binding.js';
+import { SkipCache, resolveCachePolicy, type CachePolicyInput } from './cache.js';
 import { resolveConfig, type ModelConfig, type PresetName } from './config.js';
 import {
   AbortError,
@@ -45,10 +46,18 @@ export interface ForwardOptions {
   signal?: AbortSignal;
   /** Also return intermediate tensors (for debugging and golden-vector tests). */
   taps?: boolean;
+  /** A Skip-Cache state from model.createCache(): this call advances it by one (the official rule). */
+  cache?: SkipCache;
+  /** With a cache: run every block on this call (the state still advances). */
+  forceFull?: boolean;
 }
 
 export interface ForwardResult extends Tensor {
   taps?: Record<string, Tensor>;
+  /** The call was a cached step (middle blocks skipped). */
+  cached: boolean;
+  /** Transformer blocks that ran. */
+  blocksExecuted: number;
 }
 
 export interface BackendInfo {
@@ -141,7 +150,7 @@ export class Model {
   async forward(input: ForwardInput, options: ForwardOptions = {}): Promise<ForwardResult> {
     const handle = this.#live();
     const args = this.#check(input);
-    return this.#run(handle, args, { taps: options.taps === true }, options.signal);
+    return this.#run(handle, args, this.#nativeOptions(options), options.signal);
   }
 
   /**
@@ -161,7 +170,21 @@ export class Model {
     else if (input.cfgChannels === 'eps') channels = this.config.in_channels;
     else if (Number.isInteger(input.cfgChannels) && input.cfgChannels >= 1 && input.cfgChannels <= this.outChannels) channels = input.cfgChannels;
     else throw InvalidArgumentError.expected('cfgChannels', `'eps' or an integer in [1, ${this.outChannels}]`, input.cfgChannels);
-    return this.#run(handle, args, { taps: options.taps === true, cfgScale: input.cfgScale, cfgChannels: channels }, options.signal);
+    return this.#run(handle, args, { ...this.#nativeOptions(options), cfgScale: input.cfgScale, cfgChannels: channels }, options.signal);
+  }
+
+  /**
+   * A new Skip-Cache state for one sampling run (a preset such as 'dit', 'dit:3', 'latte', or a policy).
+   * Each cache is independent: two pipelines on one model never share one.
+   */
+  createCache(policy: CachePolicyInput): SkipCache {
+    const handle = this.#live();
+    const resolved = resolveCachePolicy(policy);
+    try {
+      return new SkipCache(handle.createCache(resolved), this);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
   }
 
   /** Bytes of weights and activation workspace held natively. */
@@ -183,6 +206,20 @@ export class Model {
   #live(): NativeModel {
     if (!this.#native) throw new DisposedError('The model');
     return this.#native;
+  }
+
+  #nativeOptions(options: ForwardOptions): NativeForwardOptions {
+    if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
+    const out: NativeForwardOptions = { taps: options.taps === true };
+    if (options.cache !== undefined) {
+      if (!(options.cache instanceof SkipCache)) throw InvalidArgumentError.expected('options.cache', 'a SkipCache from model.createCache()', options.cache);
+      if (options.cache.owner !== this) throw InvalidArgumentError.expected('options.cache', 'a cache created by this model', 'a cache of another model');
+      out.cache = options.cache.native;
+      out.forceFull = options.forceFull === true;
+    } else if (options.forceFull) {
+      throw InvalidArgumentError.expected('options.forceFull', 'a cache to force a full step of', 'no cache');
+    }
+    return out;
   }
 
   #check(input: ForwardInput): { x: Float32Array; xShape: number[]; t: Float32Array; y: Int32Array | null } {
@@ -230,7 +267,7 @@ export class Model {
   async #run(
     handle: NativeModel,
     args: { x: Float32Array; xShape: number[]; t: Float32Array; y: Int32Array | null },
-    nativeOptions: { taps: boolean; cfgScale?: number; cfgChannels?: number },
+    nativeOptions: NativeForwardOptions,
     signal: AbortSignal | undefined,
   ): Promise<ForwardResult> {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
@@ -243,7 +280,7 @@ export class Model {
     }
     // A single forward is not interruptible; an abort during it discards the result.
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-    const out: ForwardResult = { data: result.data, shape: result.shape };
+    const out: ForwardResult = { data: result.data, shape: result.shape, cached: result.cached, blocksExecuted: result.blocksExecuted };
     if (result.taps) out.taps = Object.fromEntries(Object.entries(result.taps).map(([k, v]: [string, NativeTensor]) => [k, { data: v.data, shape: v.shape }]));
     return out;
   }

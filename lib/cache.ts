@@ -1,0 +1,114 @@
+// Skip-Cache policies (TypeScript owns the policy; the state machine runs natively, see
+// native/model/skip_cache.h) and the SkipCache handle of one sampling run.
+import type { NativeCache } from '../binding.js';
+import { InvalidArgumentError, describe } from './errors.js';
+
+export interface CachePolicy {
+  /** N: a full step every N model calls. */
+  interval: number;
+  /** k: blocks (DiT) or spatial+temporal pairs (Latte) kept at each end on a cached step. */
+  branch: number;
+  /** Calls with t >= start are always full. */
+  start: number;
+  /** After a call with t <= stop (t < stop when !stopInclusive) the state resets (count 0, no feature). */
+  stop: number;
+  stopInclusive: boolean;
+  /** A call without a saved feature is full (false: the Hunyuan rule, a cached call starts from zeros). */
+  fullWhenEmpty: boolean;
+}
+
+/** The constants the official code hard-codes per model (SPEC.md), with its default interval. */
+export const cachePresets = {
+  /** DiT class-to-image (DiT_cache): k = 4 blocks, start 1000 (never reached), stop t <= 20. */
+  dit: { interval: 2, branch: 4, start: 1000, stop: 20, stopInclusive: true, fullWhenEmpty: true },
+  /** Latte class-to-video (Latte_skip_cache): 1 spatial+temporal pair, start 900, stop t < 50 (strict). */
+  latte: { interval: 2, branch: 1, start: 900, stop: 50, stopInclusive: false, fullWhenEmpty: true },
+  /** Latte text-to-video: 1 block (1 pair in skipdit's Latte graph), start 700, stop t <= 50. */
+  'latte-t2v': { interval: 2, branch: 1, start: 700, stop: 50, stopInclusive: true, fullWhenEmpty: true },
+  /** Hunyuan-DiT: 1 block, start 700, stop t <= 50, no test for a missing feature. */
+  hunyuan: { interval: 2, branch: 1, start: 700, stop: 50, stopInclusive: true, fullWhenEmpty: false },
+} as const satisfies Record<string, CachePolicy>;
+
+export type CachePresetName = keyof typeof cachePresets;
+/** A preset name, `${preset}:${N}` (interval N), or a policy (missing fields: start 1000, stop -1, both flags true). */
+export type CachePolicyInput = CachePresetName | `${CachePresetName}:${number}` | (Partial<CachePolicy> & Pick<CachePolicy, 'interval' | 'branch'>);
+
+export function resolveCachePolicy(input: CachePolicyInput, where = 'cache'): CachePolicy {
+  if (typeof input === 'string') {
+    const [name, n, ...rest] = input.split(':');
+    if (!(name in cachePresets) || rest.length > 0) {
+      throw InvalidArgumentError.expected(where, `a preset (${Object.keys(cachePresets).join(', ')}), optionally ':N', or a policy object`, input);
+    }
+    const policy: CachePolicy = { ...cachePresets[name as CachePresetName] };
+    if (n !== undefined) {
+      const interval = Number(n);
+      if (n === '' || !Number.isInteger(interval) || interval < 1) throw InvalidArgumentError.expected(`${where} interval`, 'a positive integer after the colon', n);
+      policy.interval = interval;
+    }
+    return policy;
+  }
+  if (typeof input !== 'object' || input === null) throw InvalidArgumentError.expected(where, 'a preset name or a policy object', input);
+  const known = ['interval', 'branch', 'start', 'stop', 'stopInclusive', 'fullWhenEmpty'];
+  for (const key of Object.keys(input)) if (!known.includes(key)) throw InvalidArgumentError.expected(`${where}.${key}`, `one of ${known.join(', ')}`, key);
+  const p: CachePolicy = { start: 1000, stop: -1, stopInclusive: true, fullWhenEmpty: true, ...input };
+  for (const key of ['interval', 'branch'] as const) {
+    if (!Number.isInteger(p[key]) || p[key] < 1) throw InvalidArgumentError.expected(`${where}.${key}`, 'a positive integer', p[key]);
+  }
+  for (const key of ['start', 'stop'] as const) {
+    if (typeof p[key] !== 'number' || !Number.isFinite(p[key])) throw InvalidArgumentError.expected(`${where}.${key}`, 'a finite timestep', p[key]);
+  }
+  for (const key of ['stopInclusive', 'fullWhenEmpty'] as const) {
+    if (typeof p[key] !== 'boolean') throw InvalidArgumentError.expected(`${where}.${key}`, 'a boolean', p[key]);
+  }
+  return p;
+}
+
+export interface CacheStats {
+  /** Model calls made with this cache. */
+  calls: number;
+  fullSteps: number;
+  cachedSteps: number;
+  /** Transformer blocks that ran, and that would have run without a cache. */
+  blocksExecuted: number;
+  blocksTotal: number;
+}
+
+/**
+ * The Skip-Cache state of one sampling run: created by model.createCache(policy), passed to
+ * model.forward / forwardWithCfg as { cache }, advanced once per call. Never shared between runs.
+ */
+export class SkipCache {
+  /** @internal */
+  readonly native: NativeCache;
+  /** @internal */
+  readonly owner: object;
+
+  /** @internal Use model.createCache(). */
+  constructor(native: NativeCache, owner: object) {
+    this.native = native;
+    this.owner = owner;
+  }
+
+  get policy(): CachePolicy {
+    return this.native.policy();
+  }
+
+  /** Replaces the policy; the state restarts (the next call is full). */
+  setPolicy(policy: CachePolicyInput): void {
+    this.native.setPolicy(resolveCachePolicy(policy));
+  }
+
+  /** Forgets the feature and the counter (a new run); statistics are kept. */
+  reset(): void {
+    this.native.reset();
+  }
+
+  stats(): CacheStats {
+    const s = this.native.stats();
+    return { calls: s.calls, fullSteps: s.fullSteps, cachedSteps: s.cachedSteps, blocksExecuted: s.blocksExecuted, blocksTotal: s.blocksTotal };
+  }
+
+  toString(): string {
+    return `SkipCache(${describe(this.policy)})`;
+  }
+}

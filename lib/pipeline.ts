@@ -1,0 +1,333 @@
+// Pipeline: the official sampling loop (sample.py / sample_ddp.py) as an object you drive step by step:
+// initial noise, one batched cond+uncond forward per step when guiding, the sampler update, and an
+// optional Skip-Cache state owned by this pipeline.
+import { SkipCache, resolveCachePolicy, type CachePolicy, type CachePolicyInput, type CacheStats } from './cache.js';
+import { AbortError, InvalidArgumentError, describe } from './errors.js';
+import { callFlops, forwardFlops } from './flops.js';
+import type { Model } from './model.js';
+import { gaussianNoise } from './random.js';
+import { createSampler, type Sampler, type SamplerName, type VarianceType } from './samplers.js';
+import { checkTensor, numel, type Tensor } from './tensor.js';
+
+export interface PipelineOptions {
+  /** 'ddim' (default) or 'ddpm'. */
+  sampler?: SamplerName;
+  /** Sampling steps: S (section respacing "S", as create_diffusion(str(S))), "S1,S2,..." or "ddimS". Default 50. */
+  steps?: number | string;
+  /** DDIM eta (default 0). */
+  eta?: number;
+  /** DDPM variance; default learned_range for learn_sigma models, fixed_large otherwise (as the official code). */
+  variance?: VarianceType;
+  /** Classifier-free guidance scale; guidance is on when > 1 (the official `using_cfg = cfg_scale > 1`). */
+  cfgScale?: number;
+  /** 'official' (default: DiT guides 3 channels, Latte 4) or 'all' (every noise channel). */
+  cfgChannels?: 'official' | 'all';
+  /** Skip-Cache: false (default), a preset ('dit', 'latte', 'latte-t2v', 'hunyuan'), 'dit:3' (interval 3) or a policy. */
+  cache?: false | CachePolicyInput;
+}
+
+export interface InitOptions {
+  /** Class labels of the samples (conditional models). */
+  labels?: ArrayLike<number>;
+  /** Number of samples (unconditional models, when neither labels nor noise give it). */
+  batch?: number;
+  /** Seed of the initial noise and of every per-step noise (default 0); see lib/random.ts for the algorithm. */
+  seed?: number;
+  /**
+   * The initial latent instead of seeded noise. With guidance it may be the conditional half z (n rows, then
+   * duplicated as the official cat([z, z])) or the whole 2n-row batch; without guidance n rows.
+   */
+  noise?: Tensor;
+  /**
+   * Per-step noise for DDPM (and DDIM with eta > 0), shaped like the whole latent batch: a tensor
+   * (steps, ...latent shape) or a function of the step index. Default: seeded noise (stream index + 1).
+   */
+  stepNoise?: Tensor | ((index: number) => Float32Array | Tensor);
+}
+
+export interface StepInfo {
+  /** Step number in call order, 0 .. steps-1. */
+  index: number;
+  /** Original timestep the model was called with. */
+  timestep: number;
+  /** The model call was a cached Skip-Cache step. */
+  cached: boolean;
+  blocksExecuted: number;
+  /** FLOPs of this model call. */
+  flops: number;
+  /** Wall time of the step (model call and sampler update). */
+  ms: number;
+}
+
+export interface PipelineCacheStats extends CacheStats {
+  /** FLOPs of this run's model calls so far, of the same calls without a cache, and their difference. */
+  flopsExecuted: number;
+  flopsUncached: number;
+  flopsSaved: number;
+  /** flopsUncached / flopsExecuted: the speedup the FLOP count predicts. */
+  predictedSpeedup: number;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Called after every step; may read or replace pipeline.latents. */
+  onStep?: (info: StepInfo, pipeline: Pipeline) => void | Promise<void>;
+}
+
+export class Pipeline {
+  readonly model: Model;
+  readonly sampler: Sampler;
+  readonly cfgScale: number | undefined;
+  readonly cfgChannels: 'official' | 'all';
+  #cache: SkipCache | undefined;
+  #latents: Tensor | undefined;
+  #labels: number[] | undefined;
+  #seed = 0;
+  #stepNoise: InitOptions['stepNoise'];
+  #index = 0;
+  #busy = false;
+  #history: StepInfo[] = [];
+
+  constructor(model: Model, options: PipelineOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
+    this.model = model;
+    const c = model.config;
+    const steps = options.steps ?? 50;
+    if (typeof steps === 'number' && (!Number.isInteger(steps) || steps < 1 || steps > 1000)) {
+      throw InvalidArgumentError.expected('steps', 'an integer in [1, 1000]', steps);
+    }
+    const variance = options.variance ?? (c.learn_sigma ? 'learned_range' : 'fixed_large');
+    this.sampler = createSampler(options.sampler ?? 'ddim', steps, { eta: options.eta, variance });
+    if (options.cfgScale !== undefined) {
+      if (typeof options.cfgScale !== 'number' || !Number.isFinite(options.cfgScale)) throw InvalidArgumentError.expected('cfgScale', 'a finite number', options.cfgScale);
+      if (options.cfgScale > 1 && (c.num_classes === 0 || !c.class_dropout)) {
+        throw InvalidArgumentError.expected('cfgScale', 'no guidance (<= 1) for a model without a null class', options.cfgScale);
+      }
+    }
+    this.cfgScale = options.cfgScale !== undefined && options.cfgScale > 1 ? options.cfgScale : undefined;
+    const channels = options.cfgChannels ?? 'official';
+    if (channels !== 'official' && channels !== 'all') throw InvalidArgumentError.expected('cfgChannels', "'official' or 'all'", channels);
+    this.cfgChannels = channels;
+    if (options.cache !== undefined && options.cache !== false) this.#cache = model.createCache(options.cache);
+  }
+
+  get guided(): boolean {
+    return this.cfgScale !== undefined;
+  }
+
+  /** Original timesteps of the steps, in call order. */
+  get timesteps(): number[] {
+    return this.sampler.timesteps;
+  }
+
+  /** Index of the next step (= steps completed since init). */
+  get index(): number {
+    return this.#index;
+  }
+
+  get done(): boolean {
+    return this.#latents !== undefined && this.#index >= this.sampler.steps;
+  }
+
+  /** The whole sampler state (2n rows when guiding: conditional rows, then unconditional). */
+  get latents(): Tensor {
+    if (!this.#latents) throw new InvalidArgumentError('Expected init() before reading latents');
+    return this.#latents;
+  }
+
+  /** Replaces the state between steps (same shape). */
+  set latents(value: Tensor) {
+    this.#idle('set latents');
+    const t = checkTensor(value, 'latents');
+    const current = this.latents;
+    if (t.shape.length !== current.shape.length || t.shape.some((d, i) => d !== current.shape[i])) {
+      throw InvalidArgumentError.expected('latents.shape', `[${current.shape.join(', ')}]`, t.shape);
+    }
+    this.#latents = { data: Float32Array.from(t.data), shape: t.shape };
+  }
+
+  /** The samples: the conditional half when guiding (the official samples.chunk(2)[0]), else all latents. */
+  get samples(): Tensor {
+    const { data, shape } = this.latents;
+    if (!this.guided) return { data: data.slice(), shape: [...shape] };
+    const half = shape[0] / 2;
+    return { data: data.slice(0, data.length / 2), shape: [half, ...shape.slice(1)] };
+  }
+
+  get cachePolicy(): CachePolicy | undefined {
+    return this.#cache?.policy;
+  }
+
+  /** Enables, changes (the state restarts) or disables (false) Skip-Cache between steps. */
+  setCachePolicy(policy: false | CachePolicyInput): void {
+    this.#idle('setCachePolicy');
+    if (policy === false) this.#cache = undefined;
+    else if (this.#cache) this.#cache.setPolicy(policy);
+    else this.#cache = this.model.createCache(resolveCachePolicy(policy));
+  }
+
+  /** Skip-Cache statistics of the current run (since init). */
+  get cacheStats(): PipelineCacheStats {
+    const batch = this.#latents?.shape[0] ?? 0;
+    let flopsExecuted = 0, blocksExecuted = 0, cachedSteps = 0;
+    for (const s of this.#history) {
+      flopsExecuted += s.flops;
+      blocksExecuted += s.blocksExecuted;
+      if (s.cached) cachedSteps++;
+    }
+    const calls = this.#history.length;
+    const flopsUncached = calls * forwardFlops(this.model.config, batch);
+    return {
+      calls, fullSteps: calls - cachedSteps, cachedSteps, blocksExecuted, blocksTotal: calls * this.model.config.depth,
+      flopsExecuted, flopsUncached, flopsSaved: flopsUncached - flopsExecuted,
+      predictedSpeedup: flopsExecuted > 0 ? flopsUncached / flopsExecuted : 1,
+    };
+  }
+
+  /** Steps done since init. */
+  get history(): readonly StepInfo[] {
+    return this.#history;
+  }
+
+  /** Starts a run: the initial latent, the labels, a fresh cache state. */
+  init(options: InitOptions = {}): this {
+    this.#idle('init');
+    if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
+    const c = this.model.config;
+    const seed = options.seed ?? 0;
+    if (!Number.isSafeInteger(seed) || seed < 0) throw InvalidArgumentError.expected('seed', 'a non-negative integer', seed);
+    const perSample = numel(c.family === 'latte' ? [c.num_frames, c.in_channels, c.input_size, c.input_size] : [c.in_channels, c.input_size, c.input_size]);
+    const sampleShape = c.family === 'latte' ? [c.num_frames, c.in_channels, c.input_size, c.input_size] : [c.in_channels, c.input_size, c.input_size];
+
+    let n: number | undefined;
+    if (c.num_classes > 0) {
+      if (!options.labels || typeof options.labels.length !== 'number' || options.labels.length < 1) {
+        throw InvalidArgumentError.expected('labels', 'one class label per sample', options.labels);
+      }
+      n = options.labels.length;
+      const labels = Array.from(options.labels, Number);
+      labels.forEach((v, i) => {
+        if (!Number.isInteger(v) || v < 0 || v >= c.num_classes) throw InvalidArgumentError.expected(`labels[${i}]`, `a class in [0, ${c.num_classes - 1}]`, options.labels![i]);
+      });
+      this.#labels = this.guided ? [...labels, ...labels.map(() => c.num_classes)] : labels;
+    } else {
+      if (options.labels !== undefined) throw InvalidArgumentError.expected('labels', 'no labels (the model is unconditional)', options.labels);
+      this.#labels = undefined;
+    }
+
+    let latents: Float32Array;
+    const rows = (m: number) => (this.guided ? 2 * m : m);
+    if (options.noise !== undefined) {
+      const z = checkTensor(options.noise, 'noise');
+      const expectedTail = sampleShape;
+      if (z.shape.length !== expectedTail.length + 1 || z.shape.slice(1).some((d, i) => d !== expectedTail[i])) {
+        throw InvalidArgumentError.expected('noise.shape', `[n, ${expectedTail.join(', ')}]`, z.shape);
+      }
+      const given = z.shape[0];
+      n ??= this.guided ? given / 2 : given;
+      if (given === rows(n)) latents = Float32Array.from(z.data);
+      else if (this.guided && given === n) latents = concat(z.data, z.data);
+      else throw InvalidArgumentError.expected('noise.shape[0]', this.guided ? `${n} (the conditional half) or ${2 * n} rows` : `${n} rows`, given);
+    } else {
+      n ??= options.batch ?? 1;
+      if (!Number.isInteger(n) || n < 1) throw InvalidArgumentError.expected('batch', 'a positive integer', options.batch);
+      const z = gaussianNoise(n * perSample, seed, 0);
+      latents = this.guided ? concat(z, z) : z;
+    }
+    if (!Number.isInteger(n) || n < 1) throw InvalidArgumentError.expected('noise.shape[0]', 'an even number of rows when guiding', options.noise?.shape[0]);
+    if (options.stepNoise !== undefined && typeof options.stepNoise !== 'function') checkTensor(options.stepNoise, 'stepNoise');
+    this.#latents = { data: latents, shape: [rows(n), ...sampleShape] };
+    this.#seed = seed;
+    this.#stepNoise = options.stepNoise;
+    this.#index = 0;
+    this.#history = [];
+    this.#cache?.reset();
+    return this;
+  }
+
+  /** Runs the next step: one model call (batched cond+uncond when guiding) and the sampler update. */
+  async step(options: { forceFull?: boolean } = {}): Promise<StepInfo> {
+    this.#idle('step');
+    const latents = this.latents;
+    if (this.done) throw new InvalidArgumentError(`Expected a step index below ${this.sampler.steps} but the run is finished (call init() to start again)`);
+    this.#busy = true;
+    try {
+      const start = performance.now();
+      const j = this.#index;
+      const t = this.sampler.timesteps[j];
+      const forwardOptions = this.#cache ? { cache: this.#cache, forceFull: options.forceFull === true } : {};
+      const out = this.guided
+        ? await this.model.forwardWithCfg(
+            { x: latents, t, y: this.#labels!, cfgScale: this.cfgScale!, cfgChannels: this.cfgChannels === 'all' ? 'eps' : undefined },
+            forwardOptions,
+          )
+        : await this.model.forward({ x: latents, t, y: this.#labels }, forwardOptions);
+      const noise = this.sampler.needsNoise(j) ? this.#noiseFor(j, latents.data.length) : undefined;
+      const result = this.sampler.step(out, j, latents, noise);
+      this.#latents = { data: result.prevSample, shape: latents.shape };
+      this.#index = j + 1;
+      const info: StepInfo = {
+        index: j, timestep: t, cached: out.cached, blocksExecuted: out.blocksExecuted,
+        flops: callFlops(this.model.config, latents.shape[0], out.blocksExecuted), ms: performance.now() - start,
+      };
+      this.#history.push(info);
+      return info;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * Runs the remaining steps and returns the samples. On abort the step in flight completes, then AbortError
+   * is thrown: the pipeline stays consistent (latents after the last completed step) and can continue with
+   * run()/step() or restart with init().
+   */
+  async run(options: RunOptions = {}): Promise<Tensor> {
+    const { signal, onStep } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('signal', 'an AbortSignal', signal);
+    if (onStep !== undefined && typeof onStep !== 'function') throw InvalidArgumentError.expected('onStep', 'a function', onStep);
+    while (!this.done) {
+      if (signal?.aborted) throw new AbortError(`Sampling aborted after ${this.#index} of ${this.sampler.steps} steps`, { cause: signal.reason });
+      const info = await this.step();
+      await onStep?.(info, this);
+    }
+    return this.samples;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<StepInfo> {
+    while (!this.done) yield await this.step();
+  }
+
+  /** Drops the cache state and latents (the model is not disposed). */
+  dispose(): void {
+    this.#cache = undefined;
+    this.#latents = undefined;
+  }
+
+  #idle(what: string): void {
+    if (this.#busy) throw new InvalidArgumentError(`Expected no step in progress for ${what} but a step is running`);
+  }
+
+  #noiseFor(j: number, n: number): Float32Array {
+    const src = this.#stepNoise;
+    if (src === undefined) return gaussianNoise(n, this.#seed, j + 1);
+    if (typeof src === 'function') {
+      const v = src(j);
+      const data = v instanceof Float32Array ? v : (v as Tensor)?.data;
+      if (!(data instanceof Float32Array) || data.length !== n) throw InvalidArgumentError.expected(`stepNoise(${j})`, `${n} float32 values`, describe(v));
+      return data;
+    }
+    const per = src.data.length / src.shape[0];
+    if (per !== n || src.shape[0] < this.sampler.steps) {
+      throw InvalidArgumentError.expected('stepNoise.shape', `[${this.sampler.steps}, ${this.latents.shape.join(', ')}]`, src.shape);
+    }
+    return src.data.subarray(j * n, (j + 1) * n);
+  }
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
