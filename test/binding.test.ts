@@ -5,20 +5,20 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { native, packageRoot } from '../lib/native.js';
 
-function declaredMembers(): { binding: string[]; modelMethods: string[] } {
+function declaredMembers(): { binding: string[]; classMethods: Record<string, string[]> } {
   const file = path.join(packageRoot(), 'binding.d.ts');
   const src = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
   let binding: string[] = [];
-  let modelMethods: string[] = [];
+  const classMethods: Record<string, string[]> = {};
   src.forEachChild((node) => {
     if (ts.isInterfaceDeclaration(node) && node.name.text === 'NativeBinding') {
       binding = node.members.map((m) => (m.name as ts.Identifier).text);
     }
-    if (ts.isClassDeclaration(node) && node.name?.text === 'NativeModel') {
-      modelMethods = node.members.filter(ts.isMethodDeclaration).map((m) => (m.name as ts.Identifier).text);
+    if (ts.isClassDeclaration(node) && node.name) {
+      classMethods[node.name.text] = node.members.filter(ts.isMethodDeclaration).map((m) => (m.name as ts.Identifier).text);
     }
   });
-  return { binding, modelMethods };
+  return { binding, classMethods };
 }
 
 describe('binding.d.ts', () => {
@@ -29,15 +29,20 @@ describe('binding.d.ts', () => {
     for (const name of binding) expect(typeof (native() as unknown as Record<string, unknown>)[name], name).toBe('function');
   });
 
-  it('declares exactly the methods of NativeModel', () => {
-    const { modelMethods } = declaredMembers();
-    const proto = native().NativeModel.prototype as object;
-    const runtime = Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor');
-    expect(runtime.sort()).toEqual([...modelMethods].sort());
+  it('declares exactly the methods of each native class (NativeModel, NativeCache)', () => {
+    const { classMethods } = declaredMembers();
+    expect(Object.keys(classMethods).sort()).toEqual(['NativeCache', 'NativeModel']);
+    for (const [name, methods] of Object.entries(classMethods)) {
+      const proto = (native() as unknown as Record<string, { prototype: object }>)[name].prototype;
+      const runtime = Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor');
+      expect(runtime.sort(), name).toEqual([...methods].sort());
+    }
   });
 
-  it('NativeModel cannot be constructed from JS', () => {
-    const Ctor = native().NativeModel as unknown as new () => unknown;
-    expect(() => new Ctor()).toThrow(/loadModel/);
+  it('native classes cannot be constructed from JS', () => {
+    const Model = native().NativeModel as unknown as new () => unknown;
+    expect(() => new Model()).toThrow(/loadModel/);
+    const Cache = native().NativeCache as unknown as new () => unknown;
+    expect(() => new Cache()).toThrow(/createCache/);
   });
 });

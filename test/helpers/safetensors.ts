@@ -1,5 +1,5 @@
 // A plain TypeScript safetensors reader/writer for tests (independent of the native reader).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 export interface StTensor {
   dtype: string;
@@ -24,24 +24,5 @@ export function readSafetensors(path: string): { tensors: Record<string, StTenso
   return { tensors, metadata: header.__metadata__ ?? {} };
 }
 
-export interface WriteTensor {
-  shape: number[];
-  data: Float32Array;
-  dtype?: 'F32';
-}
-
-export function writeSafetensors(path: string, tensors: Record<string, WriteTensor>, metadata?: Record<string, string>): void {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const [name, t] of Object.entries(tensors)) {
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  while ((8 + json.length) % 8 !== 0) json += ' ';
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const parts = [head, Buffer.from(json, 'utf8'), ...Object.values(tensors).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
-  writeFileSync(path, Buffer.concat(parts));
-}
+// Writing uses the library's writer; reading above is independent of the native reader.
+export { writeSafetensors } from '../../lib/safetensors.js';

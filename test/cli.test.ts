@@ -1,0 +1,44 @@
+// The skipdit CLI (run from source with tsx): sample with and without cache, JSON report, errors.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fixturePath } from './helpers/fixtures.js';
+import { readSafetensors } from './helpers/safetensors.js';
+import { packageRoot } from '../lib/native.js';
+
+const run = promisify(execFile);
+const root = packageRoot();
+const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', path.join(root, 'lib', 'cli.ts'), ...args], { cwd: root });
+const dir = mkdtempSync(path.join(tmpdir(), 'skipdit-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('skipdit sample', () => {
+  const model = fixturePath('dit-skip-tiny', 'model.safetensors');
+
+  it('writes the samples with and without cache; the JSON report shows the cached steps', async () => {
+    const plain = path.join(dir, 'plain.safetensors');
+    const cached = path.join(dir, 'cached.safetensors');
+    const a = await cli('sample', '--model', model, '--class', '3', '7', '--steps', '10', '--cfg', '4', '--seed', '1', '--out', plain);
+    expect(a.stdout).toMatch(/wrote .*plain\.safetensors: samples \[2, 4, 8, 8\]/);
+    const b = await cli('sample', '--model', model, '--class', '3', '7', '--steps', '10', '--cfg', '4', '--seed', '1', '--cache', 'dit:3', '--out', cached, '--json');
+    const report = JSON.parse(b.stdout);
+    expect(report.stepsDetail.map((s: { cached: boolean }) => s.cached)).toEqual([false, true, true, false, true, true, false, true, true, false]);
+    expect(report.cachedSteps).toBe(6);
+    const fa = readSafetensors(plain), fb = readSafetensors(cached);
+    expect(fa.tensors.samples.shape).toEqual([2, 4, 8, 8]);
+    expect(JSON.parse(fb.metadata.cache)).toMatchObject({ interval: 3, branch: 4 });
+    expect(fa.metadata.seed).toBe('1');
+    expect(fa.tensors.samples.data).not.toEqual(fb.tensors.samples.data); // the cache changes the result
+  });
+
+  it('fails with a typed message and a non-zero exit on bad input', async () => {
+    const err = await cli('sample', '--model', model, '--class', '12', '--out', path.join(dir, 'x.safetensors')).catch((e) => e);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toMatch(/InvalidArgumentError: Expected a class in \[0, 9\] for labels\[0\] but received 12/);
+    const err2 = await cli('sample', '--model', model, '--cache', 'dit:x').catch((e) => e);
+    expect(err2.stderr).toMatch(/interval/);
+  });
+});
