@@ -2,12 +2,13 @@
 // achieved GFLOP/s. The side-by-side comparison with ONNX Runtime and the measured FMA peak come with the
 // CPU speed work; this is the baseline harness.
 //   node dist/bench/forward.js [--model S|B|tiny] [--batch 2] [--runs 5]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModel, normalizeConfig, type ModelConfig } from '../lib/index.js';
 import { forwardFlops } from '../lib/flops.js';
+import { writeRandomCheckpoint } from './random-checkpoint.js';
 
 const { values } = parseArgs({
   options: { model: { type: 'string', default: 'S' }, batch: { type: 'string', default: '2' }, runs: { type: 'string', default: '5' } },
@@ -21,50 +22,6 @@ if (!(values.model! in shapes)) throw new Error(`--model must be one of ${Object
 const config = normalizeConfig({ family: 'dit', skip: true, patch_size: 2, in_channels: 4, num_classes: 1000, ...shapes[values.model!] });
 const batch = Number(values.batch);
 const runs = Number(values.runs);
-
-// Deterministic random weights with the official names, written as a safetensors file.
-function writeRandomCheckpoint(file: string, c: ModelConfig): void {
-  const D = c.hidden_size, p = c.patch_size, Hm = Math.floor(D * c.mlp_ratio), Cout = 2 * c.in_channels, T = (c.input_size / p) ** 2;
-  const shapesByName: Record<string, number[]> = {
-    pos_embed: [1, T, D], 'x_embedder.proj.weight': [D, c.in_channels, p, p], 'x_embedder.proj.bias': [D],
-    't_embedder.mlp.0.weight': [D, 256], 't_embedder.mlp.0.bias': [D], 't_embedder.mlp.2.weight': [D, D], 't_embedder.mlp.2.bias': [D],
-    'y_embedder.embedding_table.weight': [c.num_classes + 1, D],
-    'final_layer.adaLN_modulation.1.weight': [2 * D, D], 'final_layer.adaLN_modulation.1.bias': [2 * D],
-    'final_layer.linear.weight': [p * p * Cout, D], 'final_layer.linear.bias': [p * p * Cout],
-  };
-  for (let i = 0; i < c.depth; i++) {
-    for (const [n, o, k] of [['attn.qkv', 3 * D, D], ['attn.proj', D, D], ['mlp.fc1', Hm, D], ['mlp.fc2', D, Hm], ['adaLN_modulation.1', 6 * D, D]] as const) {
-      shapesByName[`blocks.${i}.${n}.weight`] = [o, k];
-      shapesByName[`blocks.${i}.${n}.bias`] = [o];
-    }
-  }
-  for (let j = 0; j < c.depth / 2; j++) {
-    shapesByName[`skip_norms.${j}.weight`] = [2 * D];
-    shapesByName[`skip_norms.${j}.bias`] = [2 * D];
-    shapesByName[`skip_linears.${j}.linear.weight`] = [D, 2 * D];
-    shapesByName[`skip_linears.${j}.linear.bias`] = [D];
-  }
-  let seed = 12345;
-  const header: Record<string, unknown> = { __metadata__: { config: JSON.stringify(c) } };
-  const chunks: Buffer[] = [];
-  let offset = 0;
-  for (const [name, shape] of Object.entries(shapesByName)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    const scale = shape.length > 1 ? 1 / Math.sqrt(shape[1]) : 0.1;
-    for (let i = 0; i < n; i++) {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      data[i] = ((seed / 2 ** 32) * 2 - 1) * scale;
-    }
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
-    offset += data.byteLength;
-    chunks.push(Buffer.from(data.buffer));
-  }
-  const json = Buffer.from(JSON.stringify(header));
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(file, Buffer.concat([len, json, ...chunks]));
-}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'skipdit-bench-'));
 try {

@@ -29,16 +29,20 @@ export function forwardFlops(c: ModelConfig, batch: number): number {
 }
 
 /**
- * FLOPs of one model call that ran `blocksExecuted` of the depth blocks (Skip-Cache skips whole blocks, or
- * whole spatial+temporal pairs for Latte, so the skipped cost is exact).
+ * FLOPs of one model call that ran `blocksExecuted` of the depth blocks. Skip-Cache skips whole units (DiT
+ * blocks, Latte spatial+temporal pairs) and, with them, the skip fusions of the skipped decoder units (half of
+ * the skipped units), so the skipped cost is exact.
  */
 export function callFlops(c: ModelConfig, batch: number, blocksExecuted: number): number {
-  const skipped = c.depth - blocksExecuted;
-  if (skipped === 0) return forwardFlops(c, batch);
+  const skippedBlocks = c.depth - blocksExecuted;
+  if (skippedBlocks === 0) return forwardFlops(c, batch);
   const D = c.hidden_size, T = (c.input_size / c.patch_size) ** 2;
+  const F = c.family === 'latte' ? c.num_frames : 1;
   const adaLN = 2 * batch * D * 6 * D;
-  if (c.family === 'dit') return forwardFlops(c, batch) - skipped * (blockFlops(c, batch, T) + adaLN);
-  const F = c.num_frames;
-  const pair = blockFlops(c, batch * F, T) + blockFlops(c, batch * T, F) + 2 * adaLN;
-  return forwardFlops(c, batch) - (skipped / 2) * pair;
+  const unit = c.family === 'dit'
+    ? blockFlops(c, batch, T) + adaLN
+    : blockFlops(c, batch * F, T) + blockFlops(c, batch * T, F) + 2 * adaLN;
+  const skippedUnits = c.family === 'dit' ? skippedBlocks : skippedBlocks / 2;
+  const fusion = 2 * batch * F * T * 2 * D * D;
+  return forwardFlops(c, batch) - skippedUnits * unit - (skippedUnits / 2) * fusion;
 }
