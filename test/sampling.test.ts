@@ -34,6 +34,24 @@ describe('diffusion schedule', () => {
     expect(createDiffusion(250).timestepMap).toHaveLength(250);
     expect(new DDIMSampler(10).timesteps).toEqual([999, 888, 777, 666, 555, 444, 333, 222, 111, 0]);
   });
+
+  it('fixed variances (models without learn_sigma): FIXED_LARGE = log(append(posterior_variance[1], betas[1:])), FIXED_SMALL = clipped posterior', () => {
+    const d = createDiffusion(10);
+    const x = { data: Float32Array.from([0.5, -1, 2, 0]), shape: [1, 4, 1, 1] };
+    const eps = { data: Float32Array.from([0.1, 0.2, -0.3, 0.4]), shape: [1, 4, 1, 1] };
+    const noise = new Float32Array(4).fill(1);
+    for (const [variance, table] of [['fixed_large', (i: number) => (i === 0 ? d.posteriorVariance[1] : d.betas[i])], ['fixed_small', (i: number) => (i === 0 ? d.posteriorVariance[1] : d.posteriorVariance[i])]] as const) {
+      const s = new DDPMSampler(10, { variance });
+      for (const j of [0, 5, 9]) {
+        const i = 9 - j;
+        const r = s.step(eps, j, x, j === 9 ? undefined : noise);
+        expect(r.logVariance![0]).toBe(Math.fround(Math.log(table(i))));
+        const expected = j === 9 ? r.mean![2] : Math.fround(r.mean![2] + Math.fround(Math.exp(Math.fround(0.5 * r.logVariance![2]))));
+        expect(r.prevSample[2]).toBe(expected);
+      }
+    }
+    expect(() => new DDPMSampler(10).step(eps, 0, x, noise)).toThrow(/learned_range/);
+  });
 });
 
 for (const name of ['dit-skip-tiny', 'latte-skip-tiny'] as const) {
