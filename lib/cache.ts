@@ -13,7 +13,10 @@ export interface CachePolicy {
   /** After a call with t <= stop (t < stop when !stopInclusive) the state resets (count 0, no feature). */
   stop: number;
   stopInclusive: boolean;
-  /** A call without a saved feature is full (false: the Hunyuan rule, a cached call starts from zeros). */
+  /**
+   * The official `feature is None` test (false: Hunyuan's rule, which has none). The feature is empty only when
+   * the counter is 0, which already forces a full step, so both settings give the same schedule.
+   */
   fullWhenEmpty: boolean;
 }
 

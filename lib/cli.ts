@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import path from 'node:path';
 import { presets, type PresetName } from './config.js';
 import { cachePresets, type CachePolicyInput } from './cache.js';
-import { SkipditError } from './errors.js';
+import { InvalidArgumentError, SkipditError } from './errors.js';
 import { backends, loadModel } from './model.js';
 import { Pipeline, type StepInfo } from './pipeline.js';
 import { writeSafetensors } from './safetensors.js';
@@ -46,7 +46,9 @@ async function sample(opts: SampleOptions): Promise<void> {
     const cache = opts.cache === undefined || opts.cache === 'none' ? false : (opts.cache as CachePolicyInput);
     const pipe = new Pipeline(model, { sampler: opts.sampler, steps: opts.steps, eta: opts.eta, cfgScale: opts.cfg, cfgChannels: opts.cfgChannels, cache });
     const conditional = model.config.num_classes > 0;
-    pipe.init({ labels: conditional ? opts.class ?? [0] : undefined, batch: conditional ? undefined : opts.batch ?? 1, seed: opts.seed });
+    if (conditional && !opts.class) throw new InvalidArgumentError(`Expected --class <label...> for a class-conditional model (classes 0..${model.config.num_classes - 1})`);
+    if (!conditional && opts.class) throw new InvalidArgumentError('Expected no --class for an unconditional model (use --batch)');
+    pipe.init({ labels: conditional ? opts.class : undefined, batch: conditional ? undefined : opts.batch ?? 1, seed: opts.seed });
 
     const bar = opts.json ? undefined : new cliProgress.SingleBar(
       { format: 'sampling [{bar}] {value}/{total} steps | t={timestep} {kind} | {duration_formatted}', hideCursor: true },
@@ -65,7 +67,7 @@ async function sample(opts: SampleOptions): Promise<void> {
       sampler: opts.sampler,
       steps: String(pipe.sampler.steps),
       seed: String(opts.seed),
-      labels: JSON.stringify(conditional ? opts.class ?? [0] : []),
+      labels: JSON.stringify(opts.class ?? []),
       cfg_scale: String(pipe.cfgScale ?? 1),
       cache: JSON.stringify(pipe.cachePolicy ?? false),
     };

@@ -38,7 +38,9 @@ describe('skipdit sample', () => {
     const err = await cli('sample', '--model', model, '--class', '12', '--out', path.join(dir, 'x.safetensors')).catch((e) => e);
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/InvalidArgumentError: Expected a class in \[0, 9\] for labels\[0\] but received 12/);
-    const err2 = await cli('sample', '--model', model, '--cache', 'dit:x').catch((e) => e);
+    const err2 = await cli('sample', '--model', model, '--class', '1', '--cache', 'dit:x').catch((e) => e);
     expect(err2.stderr).toMatch(/interval/);
+    const err3 = await cli('sample', '--model', model).catch((e) => e);
+    expect(err3.stderr).toMatch(/Expected --class <label\.\.\.> for a class-conditional model \(classes 0\.\.9\)/);
   });
 });

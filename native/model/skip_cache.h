@@ -6,8 +6,9 @@
 // On a full step every block runs and the hidden state entering the first kept deep unit (block depth-k for
 // DiT, pair depth-2k for Latte), before its skip fusion, is saved as the feature. On a cached step the middle
 // units are skipped entirely and that input is replaced by the saved feature; the early units still run and
-// their skip outputs feed the late units exactly as in a full step. With no feature and !full_when_empty (the
-// Hunyuan rule) a cached step starts from zeros, like the official force_cache path.
+// their skip outputs feed the late units exactly as in a full step. full_when_empty mirrors the official
+// `feature is None` test (absent in Hunyuan's rule); the feature is only ever empty when count == 0, so such a
+// call is full either way and both rules give the same schedule.
 //
 // The state belongs to one sampling run (a pipeline), never to the model; it resets itself when the input
 // shape changes. The feature buffer is allocated once and reused.
