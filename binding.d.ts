@@ -46,12 +46,21 @@ export interface NativeForwardResult extends NativeTensor {
   blocksExecuted: number;
 }
 
+/** Skip-Cache policy (native/model/skip_cache.h). */
 export interface NativeCachePolicy {
+  /** N: a full step every N model calls. */
   interval: number;
+  /** k: blocks (DiT) or spatial+temporal pairs (Latte) kept at each end on a cached step. */
   branch: number;
+  /** Calls with t >= start are always full. */
   start: number;
+  /** After a call with t <= stop (t < stop when !stopInclusive) the state resets (count 0, no feature). */
   stop: number;
   stopInclusive: boolean;
+  /**
+   * The official `feature is None` test (false: Hunyuan's rule, which has none). The feature is empty only when
+   * the counter is 0, which already forces a full step, so both settings give the same schedule.
+   */
   fullWhenEmpty: boolean;
 }
 

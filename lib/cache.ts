@@ -1,24 +1,10 @@
 // Skip-Cache policies (TypeScript owns the policy; the state machine runs natively, see
 // native/model/skip_cache.h) and the SkipCache handle of one sampling run.
-import type { NativeCache } from '../binding.js';
+import type { NativeCache, NativeCachePolicy } from '../binding.js';
 import { InvalidArgumentError, describe } from './errors.js';
 
-export interface CachePolicy {
-  /** N: a full step every N model calls. */
-  interval: number;
-  /** k: blocks (DiT) or spatial+temporal pairs (Latte) kept at each end on a cached step. */
-  branch: number;
-  /** Calls with t >= start are always full. */
-  start: number;
-  /** After a call with t <= stop (t < stop when !stopInclusive) the state resets (count 0, no feature). */
-  stop: number;
-  stopInclusive: boolean;
-  /**
-   * The official `feature is None` test (false: Hunyuan's rule, which has none). The feature is empty only when
-   * the counter is 0, which already forces a full step, so both settings give the same schedule.
-   */
-  fullWhenEmpty: boolean;
-}
+/** A Skip-Cache policy; the fields are documented on NativeCachePolicy (binding.d.ts), which is the same type. */
+export type CachePolicy = NativeCachePolicy;
 
 /** The constants the official code hard-codes per model (SPEC.md), with its default interval. */
 export const cachePresets = {
