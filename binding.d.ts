@@ -134,16 +134,31 @@ export interface NativeCudaBackendInfo {
   devices: NativeCudaDeviceInfo[];
 }
 
-export interface NativeSafetensorsInfo {
-  metadata: Record<string, string>;
+/** A weights file as bindings/checkpoint_wrap.cc describes it. */
+export interface NativeCheckpointInfo {
+  format: 'safetensors' | 'torch-zip';
+  /** Tensors of the picked state dict (stored dtype, shape). */
   tensors: Record<string, { dtype: string; shape: number[] }>;
+  /** safetensors __metadata__ ({} for torch files). */
+  metadata: Record<string, string>;
+  /** torch files: which state dict was used ('ema', 'model', 'root', ...), the top-level keys holding one, the archive folder. */
+  picked?: string;
+  candidates?: string[];
+  rootFolder?: string;
+  /** torch files: a bounded, never-executed view of the other top-level entries (args, opt, epoch...). */
+  extras?: Record<string, unknown>;
 }
 
 export interface NativeBinding {
   NativeModel: typeof NativeModel;
   NativeCache: typeof NativeCache;
-  loadModel(path: string, config: NativeModelConfig, backend: 'cpu' | 'cuda'): Promise<NativeModel>;
-  inspectSafetensors(path: string): NativeSafetensorsInfo;
+  /** key: which state dict of a torch training checkpoint ('' or undefined: ema, then model, ...). */
+  loadModel(path: string, config: NativeModelConfig, backend: 'cpu' | 'cuda', key?: string): Promise<NativeModel>;
+  inspectCheckpoint(path: string, key?: string | null): NativeCheckpointInfo;
+  /** Parses a checkpoint held in memory and reads every float tensor (for tests and fuzzing). */
+  inspectCheckpointBytes(bytes: Buffer, key?: string | null): NativeCheckpointInfo & { checksum: number };
+  /** Writes the picked state dict as safetensors with `metadata`; resolves to the bytes written. */
+  convertCheckpoint(input: string, output: string, key: string | null, metadata: Record<string, string>): Promise<number>;
   backends(): [NativeCpuBackendInfo, NativeCudaBackendInfo];
   /** '' when the CUDA device layer works (upload, kernel, download), otherwise why not. */
   cudaSelfTest(): string;

@@ -3,7 +3,6 @@
 #include <napi.h>
 
 #include "convert.h"
-#include "core/safetensors.h"
 #include "core/thread_pool.h"
 #include "cuda/cuda_device.h"
 #include "native_cache.h"
@@ -12,30 +11,9 @@
 namespace skipdit::bindings {
 
 Napi::Object InitKernels(Napi::Env env, Napi::Object exports);  // kernels.cc
+void InitCheckpoints(Napi::Env env, Napi::Object exports);       // checkpoint_wrap.cc
 
 namespace {
-
-// inspectSafetensors(path) -> { metadata: Record<string,string>, tensors: Record<string,{dtype, shape}> }
-Napi::Value InspectSafetensors(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SKIPDIT_JS_TRY
-  if (info.Length() < 1 || !info[0].IsString()) throw_invalid("Expected a file path string for path");
-  SafetensorsFile f = SafetensorsFile::open(info[0].As<Napi::String>().Utf8Value());
-  Napi::Object out = Napi::Object::New(env);
-  Napi::Object meta = Napi::Object::New(env);
-  for (auto& [k, v] : f.metadata()) meta.Set(k, v);
-  Napi::Object tensors = Napi::Object::New(env);
-  for (auto& e : f.entries()) {
-    Napi::Object t = Napi::Object::New(env);
-    t.Set("dtype", e.dtype);
-    t.Set("shape", from_shape(env, e.shape));
-    tensors.Set(e.name, t);
-  }
-  out.Set("metadata", meta);
-  out.Set("tensors", tensors);
-  return out;
-  SKIPDIT_JS_CATCH(env)
-}
 
 // backends() -> [{ name, available, reason?, devices? , ...}]
 Napi::Value Backends(const Napi::CallbackInfo& info) {
@@ -85,10 +63,10 @@ Napi::Value CudaSelfTest(const Napi::CallbackInfo& info) { return Napi::String::
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NativeModel::Init(env, exports);
   NativeCache::Init(env, exports);
-  exports.Set("inspectSafetensors", Napi::Function::New(env, InspectSafetensors, "inspectSafetensors"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("cudaSelfTest", Napi::Function::New(env, CudaSelfTest, "cudaSelfTest"));
   InitKernels(env, exports);
+  InitCheckpoints(env, exports);
   return exports;
 }
 

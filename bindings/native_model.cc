@@ -2,7 +2,7 @@
 
 #include "convert.h"
 #include "native_cache.h"
-#include "core/safetensors.h"
+#include "checkpoint/checkpoint.h"
 #include "cuda/cuda_device.h"
 
 namespace skipdit::bindings {
@@ -54,14 +54,14 @@ std::shared_ptr<Backend> make_backend(const std::string& name) {
 
 class LoadWorker final : public TypedWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, ModelConfig config, std::string backend)
-      : TypedWorker(env), path_(std::move(path)), config_(config), backend_(std::move(backend)) {}
+  LoadWorker(Napi::Env env, std::string path, ModelConfig config, std::string backend, std::string key)
+      : TypedWorker(env), path_(std::move(path)), config_(config), backend_(std::move(backend)), key_(std::move(key)) {}
 
  protected:
   void Run() override {
     std::shared_ptr<Backend> backend = make_backend(backend_);
-    SafetensorsSource source(SafetensorsFile::open(path_));
-    model_ = std::make_shared<Model>(config_, backend, source);
+    Checkpoint checkpoint = open_checkpoint_file(path_, key_);
+    model_ = std::make_shared<Model>(config_, backend, *checkpoint.source);
   }
   void OnOK() override { deferred_.Resolve(NativeModel::Wrap(Env(), model_)); }
 
@@ -69,6 +69,7 @@ class LoadWorker final : public TypedWorker {
   std::string path_;
   ModelConfig config_;
   std::string backend_;
+  std::string key_;
   std::shared_ptr<Model> model_;
 };
 
@@ -176,9 +177,10 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SKIPDIT_JS_TRY
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsString())
-    throw_invalid("loadModel(path: string, config: object, backend: string)");
+    throw_invalid("loadModel(path: string, config: object, backend: string, key?: string)");
+  std::string key = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), config_from_js(info[1].As<Napi::Object>()),
-                                info[2].As<Napi::String>().Utf8Value());
+                                info[2].As<Napi::String>().Utf8Value(), std::move(key));
   Napi::Promise p = worker->promise();
   worker->Queue();
   return p;

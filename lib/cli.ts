@@ -4,7 +4,8 @@
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import path from 'node:path';
-import { presets, type PresetName } from './config.js';
+import { convertCheckpoint, inspectCheckpoint } from './checkpoint.js';
+import { presets, type ModelConfig, type PresetName } from './config.js';
 import { cachePresets, type CachePolicyInput } from './cache.js';
 import { InvalidArgumentError, SkipditError } from './errors.js';
 import { backends, loadModel } from './model.js';
@@ -21,10 +22,24 @@ const number = (name: string) => (value: string) => {
   if (!Number.isFinite(n)) throw new CommanderArgumentError(`${name} must be a number, got '${value}'`);
   return n;
 };
+/** --config '{"num_heads": 4}': fields the file cannot tell (merged over what it can). */
+const configJson = (value: string): Partial<ModelConfig> => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new CommanderArgumentError(`--config must be a JSON object, got '${value}'`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CommanderArgumentError('--config must be a JSON object');
+  return parsed as Partial<ModelConfig>;
+};
+const configOption = () => new Option('--config <json>', 'config fields as JSON (e.g. \'{"num_heads": 4}\'), merged over what the file tells').argParser(configJson);
 const collect = (parse: (v: string) => number) => (value: string, previous: number[] = []) => [...previous, parse(value)];
 
 interface SampleOptions {
   model: string;
+  key?: string;
+  config?: Partial<ModelConfig>;
   preset?: PresetName;
   backend: 'auto' | 'cpu' | 'cuda';
   class?: number[];
@@ -41,7 +56,7 @@ interface SampleOptions {
 }
 
 async function sample(opts: SampleOptions): Promise<void> {
-  const model = await loadModel(opts.model, { config: opts.preset, backend: opts.backend });
+  const model = await loadModel(opts.model, { config: opts.config ?? opts.preset, backend: opts.backend, checkpointKey: opts.key });
   try {
     const cache = opts.cache === undefined || opts.cache === 'none' ? false : (opts.cache as CachePolicyInput);
     const pipe = new Pipeline(model, { sampler: opts.sampler, steps: opts.steps, eta: opts.eta, cfgScale: opts.cfg, cfgChannels: opts.cfgChannels, cache });
@@ -107,8 +122,10 @@ program.name('skipdit').description('Skip-DiT diffusion transformers with Skip-C
 program
   .command('sample')
   .description('run the sampling loop on a checkpoint and write the latents (safetensors, tensor "samples")')
-  .requiredOption('--model <file>', 'weights (.safetensors with official state_dict names)')
+  .requiredOption('--model <file>', 'weights: .safetensors or torch .pt (official state_dict names)')
+  .option('--key <name>', 'state dict of a training checkpoint (default: ema, then model)')
   .addOption(new Option('--preset <name>', 'model config when the file has none').choices(Object.keys(presets)))
+  .addOption(configOption())
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'cpu', 'cuda']).default('auto'))
   .option('--class <label...>', 'class label(s), one sample each (conditional models)', (v: string, p?: number[]) => collect(integer('--class'))(v, p))
   .option('--batch <n>', 'samples of an unconditional model', integer('--batch'))
@@ -122,6 +139,42 @@ program
   .option('--out <file>', 'output safetensors file', 'latents.safetensors')
   .option('--json', 'print a JSON report (per-step timings, cached steps, blocks, FLOPs)')
   .action(sample);
+
+program
+  .command('inspect <file>')
+  .description('describe a weights file (safetensors or torch .pt): tensors, dtypes, picked state dict, inferred config')
+  .option('--key <name>', 'state dict of a training checkpoint (ema, model, root, ...)')
+  .addOption(new Option('--preset <name>', 'config to check the file against').choices(Object.keys(presets)))
+  .addOption(configOption())
+  .option('--json', 'machine-readable output')
+  .action((file: string, opts: { key?: string; preset?: PresetName; config?: Partial<ModelConfig>; json?: boolean }) => {
+    const info = inspectCheckpoint(file, { key: opts.key, config: opts.config ?? opts.preset });
+    if (opts.json) {
+      console.log(JSON.stringify(info, null, 2));
+      return;
+    }
+    console.log(`${file}: ${info.format}${info.picked ? `, state dict '${info.picked}' (of ${JSON.stringify(info.candidates)}), archive folder '${info.rootFolder}'` : ''}`);
+    console.log(`${Object.keys(info.tensors).length} tensors, ${info.parameters.toLocaleString('en-US')} parameters, ${(info.bytes / 2 ** 20).toFixed(1)} MiB`);
+    for (const [name, t] of Object.entries(info.tensors)) console.log(`  ${name.padEnd(48)} ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]`);
+    if (info.extras && Object.keys(info.extras).length) console.log(`other entries (data only, nothing executed): ${JSON.stringify(info.extras).slice(0, 2000)}`);
+    console.log(`inferred from shapes: ${JSON.stringify(info.inferred.config)}`);
+    for (const a of info.inferred.assumptions) console.log(`  assumed: ${a}`);
+    for (const m of info.inferred.missing) console.log(`  unknown: ${m}`);
+    console.log(info.config ? `config: ${JSON.stringify(info.config)}` : `no config: ${info.configError}`);
+  });
+
+program
+  .command('convert <input> <output>')
+  .description('write the state dict of a checkpoint (.pt or .safetensors) as safetensors, config in the metadata')
+  .option('--key <name>', 'state dict of a training checkpoint (default: ema, then model)')
+  .addOption(new Option('--preset <name>', 'config when the file cannot tell it').choices(Object.keys(presets)))
+  .addOption(configOption())
+  .action(async (input: string, output: string, opts: { key?: string; preset?: PresetName; config?: Partial<ModelConfig> }) => {
+    const started = performance.now();
+    const r = await convertCheckpoint(input, output, { key: opts.key, config: opts.config ?? opts.preset });
+    console.log(`wrote ${output}: ${(r.bytes / 2 ** 20).toFixed(1)} MiB${r.picked ? ` from state dict '${r.picked}'` : ''} in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+    console.log(`config: ${JSON.stringify(r.config)}`);
+  });
 
 program
   .command('backends')

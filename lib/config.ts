@@ -1,6 +1,6 @@
 // Model configurations: the official constructor arguments, named presets for the released checkpoints,
 // and resolution of the config of a weights file (explicit > file metadata, checked against its tensors).
-import type { NativeModelConfig, NativeSafetensorsInfo } from '../binding.js';
+import type { NativeModelConfig } from '../binding.js';
 import { CheckpointError, InvalidArgumentError, describe } from './errors.js';
 
 export type ModelConfig = NativeModelConfig;
@@ -78,12 +78,88 @@ interface MetadataConfig extends Partial<ModelConfig> {
   class_dropout_prob?: number;
 }
 
+/** Heads of the official model sizes (S, B, L, XL), the one thing tensor shapes cannot tell. */
+export const headsByHiddenSize: Record<number, number> = { 384: 6, 768: 12, 1024: 16, 1152: 16 };
+
+export interface InferredConfig {
+  /** What the tensor names and shapes determine. */
+  config: Partial<ModelConfig>;
+  /** Fields they cannot determine (to be given explicitly), with why. */
+  missing: string[];
+  /** Assumptions made, for the user to confirm. */
+  assumptions: string[];
+}
+
+type TensorShapes = Record<string, { shape: number[] }>;
+
 /**
- * The config of a safetensors file: `explicit` when given (a preset name or an object), else the JSON in its
- * `__metadata__.config`. Structural facts visible in the tensor names (Latte vs DiT, skip branches,
- * conditional or not) complete the metadata and must agree with an explicit config.
+ * Infers the architecture from official state_dict names and shapes: family (temp_embed means Latte), skip
+ * branches, hidden size, in-channels and patch size (x_embedder), depth (blocks.N), input size (pos_embed),
+ * frames (temp_embed), classes (label table rows - 1, assuming the null row of class_dropout_prob > 0),
+ * learn_sigma (final_layer output = 2 x in-channels), mlp_ratio (fc1). Heads come from the official sizes.
  */
-export function resolveConfig(info: NativeSafetensorsInfo, file: string, explicit?: PresetName | Partial<ModelConfig>): ModelConfig {
+export function inferConfig(tensors: TensorShapes): InferredConfig {
+  const shape = (name: string) => tensors[name]?.shape;
+  const missing: string[] = [];
+  const assumptions: string[] = [];
+  const c: Partial<ModelConfig> = {};
+  const patch = shape('x_embedder.proj.weight');
+  if (!patch || patch.length !== 4 || patch[2] !== patch[3]) {
+    return { config: c, missing: ['hidden_size, in_channels, patch_size (no x_embedder.proj.weight of shape [D, C, p, p]: not a DiT/Latte state dict)'], assumptions };
+  }
+  const [D, C, p] = patch;
+  Object.assign(c, { family: shape('temp_embed') ? 'latte' : 'dit', skip: shape('skip_linears.0.linear.weight') !== undefined, hidden_size: D, in_channels: C, patch_size: p });
+  let depth = 0;
+  for (const name of Object.keys(tensors)) {
+    const m = /^blocks\.(\d+)\./.exec(name);
+    if (m) depth = Math.max(depth, Number(m[1]) + 1);
+  }
+  if (depth > 0) c.depth = depth;
+  else missing.push('depth (no blocks.N tensors)');
+  const pos = shape('pos_embed');
+  const grid = pos ? Math.round(Math.sqrt(pos[1])) : 0;
+  if (pos && pos.length === 3 && grid * grid === pos[1]) c.input_size = grid * p;
+  else missing.push('input_size (no square pos_embed [1, T, D])');
+  const temp = shape('temp_embed');
+  if (temp) c.num_frames = temp[1];
+  const table = shape('y_embedder.embedding_table.weight');
+  if (table) {
+    c.num_classes = table[0] - 1;
+    c.class_dropout = true;
+    assumptions.push(`num_classes = ${table[0] - 1}: the label table's last row taken as the null class (class_dropout_prob > 0, as in every official model)`);
+  } else {
+    c.num_classes = 0;
+    c.class_dropout = false;
+  }
+  const final = shape('final_layer.linear.weight');
+  if (final && final[0] % (p * p) === 0 && (final[0] / (p * p) === 2 * C || final[0] / (p * p) === C)) c.learn_sigma = final[0] / (p * p) === 2 * C;
+  else missing.push('learn_sigma (final_layer.linear.weight is not [p*p*C or p*p*2C, D])');
+  const fc1 = shape('blocks.0.mlp.fc1.weight');
+  if (fc1) c.mlp_ratio = fc1[0] / D;
+  const heads = headsByHiddenSize[D];
+  if (heads) {
+    c.num_heads = heads;
+    assumptions.push(`num_heads = ${heads}: the official model with hidden size ${D}`);
+  } else {
+    missing.push(`num_heads (hidden size ${D} is not an official size; attention heads cannot be read from shapes)`);
+  }
+  return { config: c, missing, assumptions };
+}
+
+/** The checkpoint description resolveConfig needs (NativeCheckpointInfo has it). */
+interface CheckpointShapes {
+  metadata: Record<string, string>;
+  tensors: TensorShapes;
+}
+
+/**
+ * The config of a weights file, by precedence: `explicit` (a preset name, or an object whose missing fields
+ * come from the file), else the JSON in a safetensors `__metadata__.config`, else inference from the tensor
+ * shapes. Fields nothing determines are a CheckpointError listing them. The structure visible in the
+ * tensor names (Latte vs DiT, skip branches, conditional or not) must agree with the result.
+ */
+export function resolveConfig(info: CheckpointShapes, file: string, explicit?: PresetName | Partial<ModelConfig>): ModelConfig {
+  const inferred = inferConfig(info.tensors);
   const names = Object.keys(info.tensors);
   const structure = {
     family: (names.includes('temp_embed') ? 'latte' : 'dit') as ModelFamily,
@@ -91,20 +167,15 @@ export function resolveConfig(info: NativeSafetensorsInfo, file: string, explici
     conditional: names.includes('y_embedder.embedding_table.weight'),
   };
   let config: ModelConfig;
-  if (explicit !== undefined) {
-    if (typeof explicit === 'string') {
-      if (!(explicit in presets)) throw InvalidArgumentError.expected('config', `a preset name (${Object.keys(presets).join(', ')}) or an object`, explicit);
-      config = { ...presets[explicit] };
-    } else {
-      config = normalizeConfig(explicit as Partial<ModelConfig> & Record<string, unknown>);
-    }
-  } else {
+  if (typeof explicit === 'string') {
+    if (!(explicit in presets)) throw InvalidArgumentError.expected('config', `a preset name (${Object.keys(presets).join(', ')}) or an object`, explicit);
+    config = { ...presets[explicit] };
+  } else if (explicit !== undefined) {
+    if (typeof explicit !== 'object' || explicit === null) throw InvalidArgumentError.expected('config', 'a preset name or a config object', explicit);
+    normalizeConfig({ family: inferred.config.family ?? 'dit', ...explicit } as Partial<ModelConfig> & Record<string, unknown>); // field checks first
+    config = normalizeConfig({ ...inferred.config, ...explicit } as Partial<ModelConfig> & Record<string, unknown>);
+  } else if (info.metadata.config !== undefined) {
     const raw = info.metadata.config;
-    if (raw === undefined) {
-      throw new CheckpointError(
-        `'${file}' has no config in its metadata: pass { config: '<preset>' } (one of ${Object.keys(presets).join(', ')}) or a config object`,
-      );
-    }
     let meta: MetadataConfig;
     try {
       meta = JSON.parse(raw) as MetadataConfig;
@@ -118,6 +189,14 @@ export function resolveConfig(info: NativeSafetensorsInfo, file: string, explici
     if (merged.num_classes === 0) merged.class_dropout = false;
     for (const key of Object.keys(merged)) if (!(key in presets['DiT-XL/2-skip'])) delete merged[key];
     config = normalizeConfig(merged as Partial<ModelConfig> & Record<string, unknown>, `'${file}' metadata config`);
+  } else {
+    if (inferred.missing.length > 0) {
+      throw new CheckpointError(
+        `cannot tell the config of '${file}' from its tensors; specify { config: { ... } } with:\n  ${inferred.missing.join('\n  ')}\n` +
+          `or a preset (${Object.keys(presets).join(', ')})`,
+      );
+    }
+    config = normalizeConfig(inferred.config as Partial<ModelConfig> & Record<string, unknown>, `'${file}' inferred config`);
   }
   if (config.family !== structure.family || config.skip !== structure.skip || (config.num_classes > 0) !== structure.conditional) {
     throw new CheckpointError(

@@ -1,8 +1,10 @@
 // skipdit: Skip-DiT diffusion transformers for Node.
 export { loadModel, backends, Model } from './model.js';
 export type { BackendName, BackendInfo, LoadModelOptions, ForwardInput, CfgInput, ForwardOptions, ForwardResult } from './model.js';
-export { presets, normalizeConfig, resolveConfig } from './config.js';
-export type { ModelConfig, ModelFamily, PresetName } from './config.js';
+export { presets, normalizeConfig, resolveConfig, inferConfig, headsByHiddenSize } from './config.js';
+export { inspectCheckpoint, convertCheckpoint } from './checkpoint.js';
+export type { CheckpointInfo } from './checkpoint.js';
+export type { ModelConfig, ModelFamily, PresetName, InferredConfig } from './config.js';
 export type { Tensor } from './tensor.js';
 export { Pipeline } from './pipeline.js';
 export type { PipelineOptions, InitOptions, StepInfo, RunOptions, PipelineCacheStats } from './pipeline.js';

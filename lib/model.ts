@@ -18,8 +18,13 @@ import { checkTensor, type Tensor } from './tensor.js';
 export type BackendName = 'cpu' | 'cuda';
 
 export interface LoadModelOptions {
-  /** A preset name or a config object; default: the config stored in the file's metadata. */
+  /**
+   * A preset name or a config object (missing fields are taken from the file); default: the config in the
+   * file's metadata, else the one inferred from its tensor shapes.
+   */
   config?: PresetName | Partial<ModelConfig>;
+  /** torch training checkpoints: the state dict to use ('ema' is the default when present, then 'model'; 'root' for the top level). */
+  checkpointKey?: string;
   /** 'auto' (default) picks CUDA when it can run the model, else CPU. */
   backend?: 'auto' | BackendName;
 }
@@ -101,19 +106,22 @@ function chooseBackend(requested: unknown): BackendName {
   throw InvalidArgumentError.expected('options.backend', "'auto', 'cpu' or 'cuda'", requested);
 }
 
-/** Loads a model from a safetensors file (official state_dict names). */
+/**
+ * Loads a model from a safetensors file or a torch.save checkpoint (state dict or training dict; the pickle is
+ * interpreted, never executed), with the official state_dict names.
+ */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   if (typeof path !== 'string' || path.length === 0) throw InvalidArgumentError.expected('path', 'a file path string', path);
   if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
   if (!existsSync(path) || !statSync(path).isFile()) throw new CheckpointError(`Cannot open '${path}': no such file`);
-  if (/\.(pt|pth|bin|ckpt)$/i.test(path)) {
-    throw new CheckpointError(`'${path}' is a PyTorch archive; this version reads .safetensors files only`);
+  if (options.checkpointKey !== undefined && (typeof options.checkpointKey !== 'string' || options.checkpointKey === '')) {
+    throw InvalidArgumentError.expected('options.checkpointKey', 'a top-level key such as "ema", "model" or "root"', options.checkpointKey);
   }
   const backend = chooseBackend(options.backend);
   try {
-    const info = native().inspectSafetensors(path);
+    const info = native().inspectCheckpoint(path, options.checkpointKey);
     const config = resolveConfig(info, path, options.config);
-    const handle = await native().loadModel(path, config, backend);
+    const handle = await native().loadModel(path, config, backend, options.checkpointKey);
     return new Model(handle, config, backend);
   } catch (err) {
     throw fromNativeError(err);

@@ -51,17 +51,37 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
     }
   }
   ::close(fd);
-  return std::shared_ptr<MappedFile>(new MappedFile(data, bytes));
+  return std::shared_ptr<MappedFile>(new MappedFile(data, bytes, true));
+}
+
+std::shared_ptr<MappedFile> MappedFile::from_bytes(const void* bytes, size_t size) {
+  void* data = nullptr;
+  if (size > 0) {
+    data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data == MAP_FAILED) fail(ErrorKind::Internal, "cannot allocate " + std::to_string(size) + " bytes");
+    std::memcpy(data, bytes, size);
+  }
+  return std::shared_ptr<MappedFile>(new MappedFile(data, size, false));
 }
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(data_, bytes_);
 }
 
-SafetensorsFile SafetensorsFile::open(const std::string& path) {
+void MappedFile::release(uint64_t offset, uint64_t length) const {
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  if (!data_ || !file_backed_ || offset >= bytes_) return;
+  const uint64_t end = std::min<uint64_t>(offset + length, bytes_);
+  const uint64_t first = (offset + page - 1) / page * page, last = end / page * page;
+  if (last > first) ::madvise(static_cast<char*>(data_) + first, last - first, MADV_DONTNEED);
+}
+
+SafetensorsFile SafetensorsFile::open(const std::string& path) { return from_mapping(MappedFile::open(path), path); }
+
+SafetensorsFile SafetensorsFile::from_mapping(std::shared_ptr<MappedFile> file, const std::string& path) {
   SafetensorsFile f;
   f.path_ = path;
-  f.file_ = MappedFile::open(path);
+  f.file_ = std::move(file);
   const uint64_t size = f.file_->bytes();
   const auto* bytes = static_cast<const unsigned char*>(f.file_->data());
   if (size < 8) bad_file(path, "too short (" + std::to_string(size) + " bytes) to hold a header length");
@@ -142,6 +162,10 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
 const SafetensorsEntry* SafetensorsFile::find(const std::string& name) const {
   auto it = index_.find(name);
   return it == index_.end() ? nullptr : &entries_[it->second];
+}
+
+void SafetensorsFile::release(const std::string& name) const {
+  if (const SafetensorsEntry* e = find(name)) file_->release(data_start_ + e->begin, e->end - e->begin);
 }
 
 Tensor SafetensorsFile::tensor(const std::string& name) const {

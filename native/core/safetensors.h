@@ -19,13 +19,19 @@ namespace skipdit {
 // A read-only private mapping of a whole file; unmapped when the last tensor viewing it is gone.
 class MappedFile final : public Buffer {
  public:
+  // A copy of `bytes` in anonymous memory, for parsing buffers with the same code as files.
+  static std::shared_ptr<MappedFile> from_bytes(const void* bytes, size_t size);
   static std::shared_ptr<MappedFile> open(const std::string& path);
   ~MappedFile() override;
+  // Drops the resident pages fully inside [offset, offset + length) (they are re-read from the file if
+  // touched again): keeps peak memory near the size of the weights while a model copies them out.
+  void release(uint64_t offset, uint64_t length) const;
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
  private:
-  MappedFile(void* data, size_t bytes) : Buffer(data, bytes, Device::CPU) {}
+  MappedFile(void* data, size_t bytes, bool file_backed) : Buffer(data, bytes, Device::CPU), file_backed_(file_backed) {}
+  bool file_backed_;  // only file pages can be dropped and re-read; anonymous ones would read back as zeros
 };
 
 struct SafetensorsEntry {
@@ -47,6 +53,9 @@ class SafetensorsFile {
 
   // A view of the tensor's bytes (F32, F16, BF16 or I64); other dtypes are a Checkpoint error.
   Tensor tensor(const std::string& name) const;
+  void release(const std::string& name) const;
+  // Parses an already mapped file (also used for in-memory buffers in tests).
+  static SafetensorsFile from_mapping(std::shared_ptr<MappedFile> file, const std::string& path);
 
  private:
   std::string path_;

@@ -24,7 +24,9 @@ Tensor WeightBinder::take(const std::string& name, const Shape& shape) {
     misshaped_.push_back(name + ": expected a floating-point tensor, file has int64");
     return {};
   }
-  return backend_.upload_f32(host);
+  Tensor uploaded = backend_.upload_f32(host);
+  source_.release(name);
+  return uploaded;
 }
 
 void WeightBinder::finish() {

@@ -23,6 +23,8 @@ class WeightSource {
   virtual bool has(const std::string& name) const = 0;
   virtual Shape shape(const std::string& name) const = 0;
   virtual Tensor get(const std::string& name) const = 0;  // host view, F32/F16/BF16
+  // The caller has its own copy of `name`: the source may drop the file pages behind it (lean loading).
+  virtual void release(const std::string& name) const {}
 };
 
 class SafetensorsSource final : public WeightSource {
@@ -33,6 +35,8 @@ class SafetensorsSource final : public WeightSource {
   bool has(const std::string& name) const override { return file_.find(name) != nullptr; }
   Shape shape(const std::string& name) const override { return file_.find(name)->shape; }
   Tensor get(const std::string& name) const override { return file_.tensor(name); }
+  void release(const std::string& name) const override { file_.release(name); }
+  const SafetensorsFile& file() const { return file_; }
 
  private:
   SafetensorsFile file_;
