@@ -25,6 +25,11 @@ let cached: NativeBinding | undefined;
 export function native(): NativeBinding {
   if (cached) return cached;
   const root = packageRoot();
+  // SKIPDIT_ADDON: an explicit .node file (e.g. a sanitizer build) instead of the usual search.
+  if (process.env.SKIPDIT_ADDON) {
+    cached = require(path.resolve(process.env.SKIPDIT_ADDON)) as NativeBinding;
+    return cached;
+  }
   try {
     const load = require('node-gyp-build') as (dir: string) => NativeBinding;
     cached = load(root);

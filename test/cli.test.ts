@@ -15,6 +15,26 @@ const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', pat
 const dir = mkdtempSync(path.join(tmpdir(), 'skipdit-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('skipdit inspect / convert', () => {
+  it('inspect shows the picked state dict, the inert extras and the inferred config; convert writes a loadable file', async () => {
+    const ckpt = fixturePath('dit-skip-tiny', 'ckpt-train.pt');
+    const a = await cli('inspect', ckpt);
+    expect(a.stdout).toMatch(/torch-zip, state dict 'ema' \(of \["model","ema"\]\), archive folder 'ckpt-train'/);
+    expect(a.stdout).toMatch(/"args":\{"__class__":"argparse.Namespace"/);
+    expect(a.stdout).toMatch(/unknown: num_heads/);
+    const out = path.join(dir, 'converted.safetensors');
+    const b = await cli('convert', ckpt, out, '--config', '{"num_heads": 4}');
+    expect(b.stdout).toMatch(/from state dict 'ema'/);
+    const c = await cli('inspect', out, '--json');
+    const info = JSON.parse(c.stdout);
+    expect(info.format).toBe('safetensors');
+    expect(info.config.num_heads).toBe(4);
+    expect(info.metadata.state_dict).toBe('ema');
+    const bad = await cli('convert', ckpt, path.join(dir, 'x.safetensors')).catch((e) => e);
+    expect(bad.stderr).toMatch(/CheckpointError: cannot tell the config/);
+  });
+});
+
 describe('skipdit sample', () => {
   const model = fixturePath('dit-skip-tiny', 'model.safetensors');
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { native } from '../lib/native.js';
 import { fixturePath } from './helpers/fixtures.js';
 
-const ITERATIONS_PER_FILE = 1200;
+const ITERATIONS_PER_FILE = Number(process.env.FUZZ_ITERATIONS ?? 1200);
 
 function rng(seed: number) {
   let s = seed >>> 0;
