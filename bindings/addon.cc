@@ -12,6 +12,7 @@ namespace skipdit::bindings {
 
 Napi::Object InitKernels(Napi::Env env, Napi::Object exports);  // kernels.cc
 void InitCheckpoints(Napi::Env env, Napi::Object exports);       // checkpoint_wrap.cc
+void InitVae(Napi::Env env, Napi::Object exports);               // native_vae.cc
 
 namespace {
 
@@ -67,6 +68,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaSelfTest", Napi::Function::New(env, CudaSelfTest, "cudaSelfTest"));
   InitKernels(env, exports);
   InitCheckpoints(env, exports);
+  InitVae(env, exports);
   return exports;
 }
 

@@ -10,6 +10,9 @@
 #include "cpu/ops/activations.h"
 #include "cpu/ops/attention.h"
 #include "cpu/ops/cfg_guidance.h"
+#include "cpu/ops/conv2d.h"
+#include "cpu/ops/group_norm.h"
+#include "cpu/ops/upsample.h"
 #include "cpu/ops/layer_norm.h"
 #include "cpu/ops/linear.h"
 #include "cpu/ops/gate_residual.h"
@@ -183,6 +186,32 @@ const std::map<std::string, Kernel>& kernels() {
          auto x = a.floats("x", B * A1 * A2 * D);
          std::vector<float> y(x.size());
          cpu::swap_token_axes(x.data(), B, A1, A2, D, y.data());
+         return y;
+       }},
+      {"conv2d",
+       [](const Args& a) {
+         const int64_t B = a.i("B"), Cin = a.i("Cin"), H = a.i("H"), W = a.i("W"), Cout = a.i("Cout"), k = a.i("k");
+         if (k % 2 == 0) throw_invalid("conv2d: k must be odd");
+         auto x = a.floats("x", B * Cin * H * W), w = a.floats("w", Cout * Cin * k * k), b = a.floats("bias", Cout);
+         std::vector<float> scratch(cpu::conv_scratch_floats(Cin, Cout, k)), y(B * Cout * H * W);
+         cpu::conv2d_same(x.data(), B, Cin, H, W, w.data(), b.data(), Cout, k, scratch.data(), y.data());
+         return y;
+       }},
+      {"group_norm",
+       [](const Args& a) {
+         const int64_t B = a.i("B"), C = a.i("C"), HW = a.i("HW"), G = a.i("groups");
+         if (G < 1 || C % G) throw_invalid("group_norm: C must be a multiple of groups");
+         auto x = a.floats("x", B * C * HW), g = a.floats("gamma", C), b = a.floats("beta", C);
+         std::vector<float> y(x.size());
+         cpu::group_norm(x.data(), B, C, HW, G, a.f("eps"), g.data(), b.data(), a.has("silu") && a.i("silu"), y.data());
+         return y;
+       }},
+      {"upsample_nearest2x",
+       [](const Args& a) {
+         const int64_t N = a.i("N"), H = a.i("H"), W = a.i("W");
+         auto x = a.floats("x", N * H * W);
+         std::vector<float> y(N * 4 * H * W);
+         cpu::upsample_nearest2x(x.data(), N, H, W, y.data());
          return y;
        }},
       {"cfg_guidance",

@@ -2,6 +2,7 @@
 
 #include "convert.h"
 #include "native_cache.h"
+#include "worker.h"
 #include "checkpoint/checkpoint.h"
 #include "cuda/cuda_device.h"
 
@@ -14,31 +15,7 @@ Napi::FunctionReference& constructor() {
   return ref;
 }
 
-// Base for workers whose Execute may throw a skipdit::Error: keeps its kind for the JS error code.
-class TypedWorker : public Napi::AsyncWorker {
- public:
-  explicit TypedWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  virtual void Run() = 0;
-  void Execute() override {
-    try {
-      Run();
-    } catch (const Error& e) {
-      kind_ = e.kind();
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      kind_ = ErrorKind::Internal;
-      SetError(e.what());
-    }
-  }
-  void OnError(const Napi::Error& e) override {
-    deferred_.Reject(to_js_error(Env(), kind_, e.Message()).Value());
-  }
-  Napi::Promise::Deferred deferred_;
-  ErrorKind kind_ = ErrorKind::Internal;
-};
+}  // namespace
 
 std::shared_ptr<Backend> make_backend(const std::string& name) {
   if (name == "cpu") return make_cpu_backend();
@@ -51,6 +28,8 @@ std::shared_ptr<Backend> make_backend(const std::string& name) {
   }
   fail(ErrorKind::InvalidArgument, "Expected 'cpu' or 'cuda' for backend but received '" + name + "'");
 }
+
+namespace {
 
 class LoadWorker final : public TypedWorker {
  public:

@@ -8,6 +8,8 @@ import { convertCheckpoint, inspectCheckpoint } from './checkpoint.js';
 import { presets, type ModelConfig, type PresetName } from './config.js';
 import { cachePresets, type CachePolicyInput } from './cache.js';
 import { InvalidArgumentError, SkipditError } from './errors.js';
+import { bundledModel } from './bundled.js';
+import { imageGrid, writePng } from './image.js';
 import { backends, loadModel } from './model.js';
 import { Pipeline, type StepInfo } from './pipeline.js';
 import { writeSafetensors } from './safetensors.js';
@@ -139,6 +141,74 @@ program
   .option('--out <file>', 'output safetensors file', 'latents.safetensors')
   .option('--json', 'print a JSON report (per-step timings, cached steps, blocks, FLOPs)')
   .action(sample);
+
+interface GenerateOptions {
+  model?: string;
+  key?: string;
+  config?: Partial<ModelConfig>;
+  backend: 'auto' | 'cpu' | 'cuda';
+  class: number[];
+  n?: number;
+  steps?: number;
+  sampler?: 'ddim' | 'ddpm';
+  cfg?: number;
+  cache?: string;
+  seed: number;
+  nrow?: number;
+  out: string;
+  json?: boolean;
+}
+
+async function generate(opts: GenerateOptions): Promise<void> {
+  const file = opts.model ?? bundledModel.path();
+  const model = await loadModel(file, { config: opts.config, backend: opts.backend, checkpointKey: opts.key });
+  try {
+    const c = model.config;
+    if (c.family !== 'dit' || (c.in_channels !== 1 && c.in_channels !== 3)) {
+      throw new InvalidArgumentError(`Expected a pixel-space image model (DiT with 1 or 3 channels) for generate but '${file}' makes ${c.family === 'latte' ? 'video ' : ''}latents with ${c.in_channels} channels: decoding latents needs the VAE (use 'skipdit sample' for the latents)`);
+    }
+    const n = opts.n ?? opts.class.length;
+    if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError(`Expected --n in [1, 1024] but received ${opts.n}`);
+    const labels = Array.from({ length: n }, (_, i) => opts.class[i % opts.class.length]);
+    const defaults = opts.model ? { sampler: 'ddim' as const, steps: 50, cfgScale: 4 } : bundledModel.defaults;
+    const cache = opts.cache === undefined || opts.cache === 'none' ? false : (opts.cache as CachePolicyInput);
+    const pipe = new Pipeline(model, { sampler: opts.sampler ?? defaults.sampler, steps: opts.steps ?? defaults.steps, cfgScale: opts.cfg ?? defaults.cfgScale, cache });
+    pipe.init({ labels, seed: opts.seed });
+    const bar = opts.json ? undefined : new cliProgress.SingleBar({ format: 'generating [{bar}] {value}/{total} steps | {duration_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic);
+    bar?.start(pipe.sampler.steps, 0);
+    const started = performance.now();
+    const samples = await pipe.run({ onStep: (info) => bar?.update(info.index + 1) });
+    const ms = performance.now() - started;
+    bar?.stop();
+    const grid = imageGrid(samples, { nrow: opts.nrow ?? Math.ceil(Math.sqrt(n)) });
+    writePng(opts.out, grid);
+    const stats = pipe.cacheStats;
+    const report = { model: file, out: opts.out, labels, width: grid.width, height: grid.height, ms, steps: pipe.sampler.steps, cachedSteps: stats.cachedSteps, predictedSpeedup: stats.predictedSpeedup };
+    if (opts.json) console.log(JSON.stringify(report, null, 2));
+    else console.log(`wrote ${opts.out} (${grid.width}x${grid.height}, ${n} image${n > 1 ? 's' : ''} of class ${[...new Set(labels)].join(', ')}) in ${(ms / 1000).toFixed(2)} s, ${stats.cachedSteps} of ${stats.calls} steps cached`);
+  } finally {
+    model.dispose();
+  }
+}
+
+program
+  .command('generate')
+  .description('generate images with a pixel-space model (default: the bundled MNIST digits Skip-DiT) and write a PNG grid')
+  .option('--model <file>', 'weights (default: the bundled digits model)')
+  .option('--key <name>', 'state dict of a training checkpoint')
+  .addOption(configOption())
+  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'cpu', 'cuda']).default('auto'))
+  .requiredOption('--class <label...>', 'class label(s); with --n they repeat to fill the batch', (v: string, p?: number[]) => collect(integer('--class'))(v, p))
+  .option('--n <count>', 'number of images (default: one per --class)', integer('--n'))
+  .option('--steps <n>', 'sampling steps (default 50)', integer('--steps'))
+  .addOption(new Option('--sampler <name>', 'sampler (default ddim)').choices(['ddim', 'ddpm']))
+  .option('--cfg <scale>', 'classifier-free guidance scale (bundled model default 3)', number('--cfg'))
+  .option('--cache <policy>', `Skip-Cache: none, ${Object.keys(cachePresets).join(', ')}, optionally ':N', e.g. dit:2`)
+  .option('--seed <n>', 'seed of all noise', integer('--seed'), 0)
+  .option('--nrow <n>', 'images per grid row (default: a square grid)', integer('--nrow'))
+  .option('--out <file>', 'output PNG', 'samples.png')
+  .option('--json', 'print a JSON report')
+  .action(generate);
 
 program
   .command('inspect <file>')

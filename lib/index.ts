@@ -16,6 +16,9 @@ export { createDiffusion, spaceTimesteps } from './diffusion.js';
 export type { DiffusionTables } from './diffusion.js';
 export { gaussianNoise, NoiseGenerator } from './random.js';
 export { forwardFlops, callFlops } from './flops.js';
+export { imageGrid, encodePng, writePng, toByte } from './image.js';
+export type { Image } from './image.js';
+export { bundledModel } from './bundled.js';
 export {
   SkipditError,
   InvalidArgumentError,

@@ -1,0 +1,319 @@
+#include "vae/vae_decoder.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <set>
+
+#include "cpu/ops/activations.h"
+#include "cpu/ops/attention.h"
+#include "cpu/ops/conv2d.h"
+#include "cpu/ops/group_norm.h"
+#include "cpu/ops/linear.h"
+#include "cpu/ops/relayout.h"
+#include "cpu/ops/upsample.h"
+
+namespace skipdit {
+
+namespace {
+constexpr float kNormEps = 1e-6f;
+
+bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
+std::string replace_prefix(const std::string& s, const std::string& from, const std::string& to) {
+  return starts_with(s, from) ? to + s.substr(from.size()) : "";
+}
+}  // namespace
+
+void VaeConfig::validate() const {
+  auto bad = [](const std::string& f, const std::string& e, int64_t got) {
+    fail(ErrorKind::InvalidArgument, "Expected " + e + " for vae config." + f + " but received " + std::to_string(got));
+  };
+  if (latent_channels < 1) bad("latent_channels", "a positive integer", latent_channels);
+  if (out_channels < 1) bad("out_channels", "a positive integer", out_channels);
+  if (block_out_channels.empty() || block_out_channels.size() > 8) bad("block_out_channels", "1 to 8 levels", block_out_channels.size());
+  if (layers_per_block < 1) bad("layers_per_block", "a positive integer", layers_per_block);
+  if (norm_num_groups < 1) bad("norm_num_groups", "a positive integer", norm_num_groups);
+  for (int64_t c : block_out_channels)
+    if (c < 1 || c % norm_num_groups) bad("block_out_channels", "multiples of norm_num_groups " + std::to_string(norm_num_groups), c);
+}
+
+const char* vae_layout_name(VaeLayout layout) {
+  switch (layout) {
+    case VaeLayout::Diffusers: return "diffusers";
+    case VaeLayout::DiffusersLegacy: return "legacy diffusers";
+    case VaeLayout::Ldm: return "LDM";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------------------------- names
+VaeWeights::VaeWeights(const WeightSource& inner, const VaeConfig& config)
+    : inner_(inner), levels_(static_cast<int64_t>(config.block_out_channels.size())) {
+  if (inner.has("decoder.mid.attn_1.q.weight") || inner.has("decoder.mid.block_1.conv1.weight")) {
+    layout_ = VaeLayout::Ldm;
+  } else if (inner.has("first_stage_model.decoder.mid.block_1.conv1.weight")) {
+    layout_ = VaeLayout::Ldm;
+    prefix_ = "first_stage_model.";
+  } else if (inner.has("decoder.mid_block.attentions.0.query.weight")) {
+    layout_ = VaeLayout::DiffusersLegacy;
+  } else {
+    layout_ = VaeLayout::Diffusers;
+  }
+}
+
+std::string VaeWeights::source_name(const std::string& name) const {
+  if (layout_ == VaeLayout::Diffusers) return name;
+  if (layout_ == VaeLayout::DiffusersLegacy) {
+    static const std::pair<const char*, const char*> attn[] = {
+        {".to_q.", ".query."}, {".to_k.", ".key."}, {".to_v.", ".value."}, {".to_out.0.", ".proj_attn."}};
+    for (auto& [now, old] : attn) {
+      const size_t at = name.find(now);
+      if (at != std::string::npos && name.find("attentions.") != std::string::npos)
+        return name.substr(0, at) + old + name.substr(at + std::strlen(now));
+    }
+    return name;
+  }
+  // LDM: decoder.mid.block_1/attn_1/block_2, decoder.up.{n-1-i}.block.{j} / .upsample, norm_out, nin_shortcut
+  std::string n = name;
+  auto sub = [&](const std::string& from, const std::string& to) {
+    const size_t at = n.find(from);
+    if (at != std::string::npos) n = n.substr(0, at) + to + n.substr(at + from.size());
+  };
+  if (starts_with(n, "decoder.mid_block.resnets.0.")) n = replace_prefix(n, "decoder.mid_block.resnets.0.", "decoder.mid.block_1.");
+  else if (starts_with(n, "decoder.mid_block.resnets.1.")) n = replace_prefix(n, "decoder.mid_block.resnets.1.", "decoder.mid.block_2.");
+  else if (starts_with(n, "decoder.mid_block.attentions.0.")) {
+    n = replace_prefix(n, "decoder.mid_block.attentions.0.", "decoder.mid.attn_1.");
+    sub(".group_norm.", ".norm.");
+    sub(".to_q.", ".q.");
+    sub(".to_k.", ".k.");
+    sub(".to_v.", ".v.");
+    sub(".to_out.0.", ".proj_out.");
+  } else if (starts_with(n, "decoder.up_blocks.")) {
+    const size_t dot = n.find('.', 18);
+    const int64_t i = std::stoll(n.substr(18, dot - 18));
+    const std::string rest = n.substr(dot + 1);
+    const std::string level = "decoder.up." + std::to_string(levels_ - 1 - i) + ".";
+    if (starts_with(rest, "resnets.")) n = level + "block." + rest.substr(8);
+    else if (starts_with(rest, "upsamplers.0.conv.")) n = level + "upsample.conv." + rest.substr(18);
+    sub(".conv_shortcut.", ".nin_shortcut.");
+  } else if (starts_with(n, "decoder.conv_norm_out.")) {
+    n = replace_prefix(n, "decoder.conv_norm_out.", "decoder.norm_out.");
+  }
+  return prefix_ + n;
+}
+
+std::vector<std::string> VaeWeights::names() const {
+  std::vector<std::string> out;
+  std::set<std::string> reached;
+  for (auto& e : expected_) {
+    reached.insert(source_name(e));
+    if (has(e)) out.push_back(e);
+  }
+  // Only the decoder side counts: encoder.* and quant_conv.* of a full AutoencoderKL file are ignored.
+  for (auto& n : inner_.names()) {
+    const std::string bare = starts_with(n, prefix_) ? n.substr(prefix_.size()) : n;
+    if ((starts_with(bare, "decoder.") || starts_with(bare, "post_quant_conv.")) && !reached.count(n)) out.push_back(n);
+  }
+  return out;
+}
+
+bool VaeWeights::has(const std::string& name) const { return inner_.has(source_name(name)); }
+
+Shape VaeWeights::shape(const std::string& name) const {
+  Shape s = inner_.shape(source_name(name));
+  // LDM attention projections are 1x1 convs [C, C, 1, 1]; diffusers stores Linear [C, C].
+  if (layout_ == VaeLayout::Ldm && name.find("attentions.0.to_") != std::string::npos && s.size() == 4) s.resize(2);
+  return s;
+}
+
+Tensor VaeWeights::get(const std::string& name) const {
+  Tensor t = inner_.get(source_name(name));
+  return t.reshape(shape(name));
+}
+
+void VaeWeights::release(const std::string& name) const { inner_.release(source_name(name)); }
+
+// ---------------------------------------------------------------------------------------------- decoder
+VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source)
+    : config_(config), backend_(std::move(backend)) {
+  config_.validate();
+  VaeWeights renamed(source, config_);
+  layout_ = renamed.layout();
+  // Expected decoder names, built below; anything else of the decoder side in the file is "unexpected".
+  std::vector<std::string> expected;
+  auto note = [&](const std::string& n) { expected.push_back(n); return n; };
+  std::vector<std::function<void(WeightBinder&)>> binds;
+
+  const VaeConfig& c = config_;
+  const int64_t n = static_cast<int64_t>(c.block_out_channels.size()), top = c.block_out_channels.back();
+  // Map every expected current name to its source name, so "unexpected" can be judged in source names.
+  auto conv_spec = [&](const std::string& p, int64_t cout, int64_t cin, int64_t k, Conv& out) {
+    out.k = k;
+    binds.push_back([=, &out](WeightBinder& b) {
+      out.w = b.take(p + ".weight", {cout, cin, k, k});
+      out.b = b.take(p + ".bias", {cout});
+    });
+    note(p + ".weight");
+    note(p + ".bias");
+  };
+  auto norm_spec = [&](const std::string& p, int64_t ch, Norm& out) {
+    binds.push_back([=, &out](WeightBinder& b) {
+      out.w = b.take(p + ".weight", {ch});
+      out.b = b.take(p + ".bias", {ch});
+    });
+    note(p + ".weight");
+    note(p + ".bias");
+  };
+  auto resnet_spec = [&](const std::string& p, int64_t cin, int64_t cout, Resnet& r) {
+    r.cin = cin;
+    r.cout = cout;
+    norm_spec(p + ".norm1", cin, r.norm1);
+    conv_spec(p + ".conv1", cout, cin, 3, r.conv1);
+    norm_spec(p + ".norm2", cout, r.norm2);
+    conv_spec(p + ".conv2", cout, cout, 3, r.conv2);
+    if (cin != cout) conv_spec(p + ".conv_shortcut", cout, cin, 1, r.shortcut);
+  };
+
+  conv_spec("post_quant_conv", c.latent_channels, c.latent_channels, 1, post_quant_conv_);
+  conv_spec("decoder.conv_in", top, c.latent_channels, 3, conv_in_);
+  resnet_spec("decoder.mid_block.resnets.0", top, top, mid_resnet0_);
+  if (c.mid_block_add_attention) {
+    const std::string p = "decoder.mid_block.attentions.0";
+    norm_spec(p + ".group_norm", top, mid_attn_.norm);
+    for (const char* proj : {".to_q", ".to_k", ".to_v", ".to_out.0"}) {
+      note(p + proj + ".weight");
+      note(p + proj + ".bias");
+    }
+    binds.push_back([=, this](WeightBinder& b) {
+      // q, k, v fused into one [3C, C] projection so the attention kernel reads [q | k | v] per token.
+      Tensor q = b.take(p + ".to_q.weight", {top, top}), k = b.take(p + ".to_k.weight", {top, top}),
+             v = b.take(p + ".to_v.weight", {top, top});
+      Tensor qb = b.take(p + ".to_q.bias", {top}), kb = b.take(p + ".to_k.bias", {top}), vb = b.take(p + ".to_v.bias", {top});
+      mid_attn_.out_w = b.take(p + ".to_out.0.weight", {top, top});
+      mid_attn_.out_b = b.take(p + ".to_out.0.bias", {top});
+      if (q.defined() && k.defined() && v.defined() && qb.defined() && kb.defined() && vb.defined()) {
+        mid_attn_.qkv_w = backend_->empty(DType::F32, {3 * top, top});
+        mid_attn_.qkv_b = backend_->empty(DType::F32, {3 * top});
+        for (int i = 0; i < 3; ++i) {
+          Tensor wi = mid_attn_.qkv_w.slice_rows(i * top, (i + 1) * top), bi = mid_attn_.qkv_b.slice_rows(i * top, (i + 1) * top);
+          backend_->copy(i == 0 ? q : i == 1 ? k : v, wi);
+          backend_->copy(i == 0 ? qb : i == 1 ? kb : vb, bi);
+        }
+      }
+    });
+  }
+  resnet_spec("decoder.mid_block.resnets.1", top, top, mid_resnet1_);
+  up_.resize(n);
+  int64_t prev = top;
+  for (int64_t i = 0; i < n; ++i) {
+    UpBlock& blk = up_[i];
+    blk.channels = c.block_out_channels[n - 1 - i];
+    blk.resnets.resize(c.layers_per_block + 1);
+    for (int64_t j = 0; j <= c.layers_per_block; ++j) {
+      resnet_spec("decoder.up_blocks." + std::to_string(i) + ".resnets." + std::to_string(j), j == 0 ? prev : blk.channels,
+                  blk.channels, blk.resnets[j]);
+    }
+    blk.has_upsample = i < n - 1;
+    if (blk.has_upsample)
+      conv_spec("decoder.up_blocks." + std::to_string(i) + ".upsamplers.0.conv", blk.channels, blk.channels, 3, blk.upsample);
+    prev = blk.channels;
+  }
+  norm_spec("decoder.conv_norm_out", prev, norm_out_);
+  conv_spec("decoder.conv_out", c.out_channels, prev, 3, conv_out_);
+
+  renamed.set_expected(expected);
+  WeightBinder binder(renamed, *backend_);
+  for (auto& bind : binds) bind(binder);
+  binder.finish();
+  for (auto& e : expected) weight_bytes_ += shape_numel(renamed.shape(e)) * sizeof(float);
+}
+
+Tensor VaeDecoder::group_norm(const Tensor& x, const Norm& n, bool silu) {
+  const int64_t B = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3);
+  Tensor y = backend_->empty(DType::F32, x.shape());
+  cpu::group_norm(x.f32(), B, C, HW, config_.norm_num_groups, kNormEps, n.w.f32(), n.b.f32(), silu, y.f32());
+  return y;
+}
+
+Tensor VaeDecoder::conv(const Tensor& x, const Conv& c, int64_t cout) {
+  const int64_t B = x.dim(0), Cin = x.dim(1), H = x.dim(2), W = x.dim(3);
+  Tensor y = backend_->empty(DType::F32, {B, cout, H, W});
+  Tensor scratch = backend_->empty(DType::F32, {cpu::conv_scratch_floats(Cin, cout, c.k)});
+  cpu::conv2d_same(x.f32(), B, Cin, H, W, c.w.f32(), c.b.f32(), cout, c.k, scratch.f32(), y.f32());
+  return y;
+}
+
+Tensor VaeDecoder::resnet(const Tensor& x, const Resnet& r) {
+  Tensor h = conv(group_norm(x, r.norm1, true), r.conv1, r.cout);
+  h = conv(group_norm(h, r.norm2, true), r.conv2, r.cout);
+  Tensor skip = r.cin != r.cout ? conv(x, r.shortcut, r.cout) : x;
+  backend_->add(h, skip);  // (shortcut(x) + h) / output_scale_factor, which is 1
+  return h;
+}
+
+Tensor VaeDecoder::attention(const Tensor& x, const Attention& a) {
+  const int64_t B = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3);
+  Tensor normed = group_norm(x, a.norm, false);
+  Tensor tokens = backend_->empty(DType::F32, {B, HW, C});  // (B, C, HW) -> (B, HW, C)
+  cpu::swap_token_axes(normed.f32(), B, C, HW, 1, tokens.f32());
+  Tensor qkv = backend_->empty(DType::F32, {B, HW, 3 * C});
+  backend_->linear(tokens, a.qkv_w, a.qkv_b, qkv);
+  Tensor attended = backend_->empty(DType::F32, {B, HW, C});
+  backend_->attention(qkv, 1, attended);  // one head of dim C
+  Tensor projected = backend_->empty(DType::F32, {B, HW, C});
+  backend_->linear(attended, a.out_w, a.out_b, projected);
+  Tensor out = backend_->empty(DType::F32, x.shape());
+  cpu::swap_token_axes(projected.f32(), B, HW, C, 1, out.f32());
+  backend_->add(out, x);  // residual, rescale_output_factor 1
+  return out;
+}
+
+Tensor VaeDecoder::decode_chunk(const Tensor& z, Taps* taps) {
+  Backend& be = *backend_;
+  const int64_t top = config_.block_out_channels.back();
+  Tensor h = conv(z, post_quant_conv_, config_.latent_channels);
+  if (taps) taps->record(be, "post_quant_conv", h);
+  h = conv(h, conv_in_, top);
+  if (taps) taps->record(be, "conv_in", h);
+  h = resnet(h, mid_resnet0_);
+  if (taps) taps->record(be, "mid_resnet0", h);
+  if (config_.mid_block_add_attention) {
+    h = attention(h, mid_attn_);
+    if (taps) taps->record(be, "mid_attn", h);
+  }
+  h = resnet(h, mid_resnet1_);
+  if (taps) taps->record(be, "mid_block", h);
+  for (size_t i = 0; i < up_.size(); ++i) {
+    for (auto& r : up_[i].resnets) h = resnet(h, r);
+    if (taps) taps->record(be, "up_block" + std::to_string(i) + "_resnets", h);
+    if (up_[i].has_upsample) {
+      Tensor up = be.empty(DType::F32, {h.dim(0), h.dim(1), 2 * h.dim(2), 2 * h.dim(3)});
+      cpu::upsample_nearest2x(h.f32(), h.dim(0) * h.dim(1), h.dim(2), h.dim(3), up.f32());
+      h = conv(up, up_[i].upsample, up_[i].channels);
+    }
+    if (taps) taps->record(be, "up_block" + std::to_string(i), h);
+  }
+  h = group_norm(h, norm_out_, true);
+  if (taps) taps->record(be, "norm_out_act", h);
+  return conv(h, conv_out_, config_.out_channels);
+}
+
+Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps) {
+  const VaeConfig& c = config_;
+  if (z.dtype() != DType::F32 || z.ndim() != 4 || z.dim(1) != c.latent_channels || z.dim(0) < 1 || z.dim(2) < 1 || z.dim(3) < 1)
+    fail(ErrorKind::InvalidArgument, "Expected float32 latents (B, " + std::to_string(c.latent_channels) +
+                                         ", h, w) for z but received " + z.describe());
+  if (chunk < 1) chunk = 1;
+  const int64_t B = z.dim(0), scale = int64_t(1) << (c.block_out_channels.size() - 1);
+  Tensor out = Tensor::host(DType::F32, {B, c.out_channels, z.dim(2) * scale, z.dim(3) * scale});
+  const int64_t per_image = out.numel() / B;
+  for (int64_t b0 = 0; b0 < B; b0 += chunk) {
+    const int64_t b1 = std::min(B, b0 + chunk);
+    Tensor part = backend_->upload_f32(z.slice_rows(b0, b1));
+    Tensor img = decode_chunk(part, taps);
+    backend_->download(img, out.f32() + b0 * per_image);
+  }
+  return out;
+}
+
+}  // namespace skipdit

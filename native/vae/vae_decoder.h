@@ -1,0 +1,92 @@
+// The Stable Diffusion VAE decoder (diffusers AutoencoderKL.decode, the `decoder.*` and `post_quant_conv.*`
+// weights): post_quant_conv -> conv_in -> mid block (resnet, single-head spatial attention, resnet) -> up
+// blocks (resnets, nearest 2x + conv except the last) -> GroupNorm + SiLU -> conv_out. CPU only for now; the
+// ops are the CPU kernels of native/cpu/ops. Weights load from the current diffusers names, the legacy
+// attention names (query/key/value/proj_attn) or the original LDM names (optionally `first_stage_model.`
+// prefixed); encoder.* and quant_conv.* are ignored.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "model/weights.h"
+
+namespace skipdit {
+
+struct VaeConfig {
+  int64_t latent_channels = 4;
+  int64_t out_channels = 3;
+  std::vector<int64_t> block_out_channels{128, 256, 512, 512};
+  int64_t layers_per_block = 2;
+  int64_t norm_num_groups = 32;
+  bool mid_block_add_attention = true;
+  void validate() const;
+};
+
+enum class VaeLayout { Diffusers, DiffusersLegacy, Ldm };
+const char* vae_layout_name(VaeLayout layout);
+
+// Presents a VAE checkpoint in any of the three layouts under the current diffusers names.
+class VaeWeights final : public WeightSource {
+ public:
+  VaeWeights(const WeightSource& inner, const VaeConfig& config);
+  VaeLayout layout() const { return layout_; }
+  // The decoder's names (current diffusers form). names() then lists those present plus every decoder-side
+  // tensor of the file that none of them reaches, so the binder reports it as unexpected.
+  void set_expected(std::vector<std::string> expected) { expected_ = std::move(expected); }
+  std::string describe() const override { return inner_.describe() + " (" + vae_layout_name(layout_) + " names)"; }
+  std::vector<std::string> names() const override;
+  bool has(const std::string& name) const override;
+  Shape shape(const std::string& name) const override;
+  Tensor get(const std::string& name) const override;
+  void release(const std::string& name) const override;
+
+ private:
+  std::string source_name(const std::string& name) const;  // "" when it has no counterpart
+  const WeightSource& inner_;
+  VaeLayout layout_;
+  std::string prefix_;  // "first_stage_model." or ""
+  int64_t levels_;
+  std::vector<std::string> expected_;
+};
+
+class VaeDecoder {
+ public:
+  VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights);
+  const VaeConfig& config() const { return config_; }
+  VaeLayout layout() const { return layout_; }
+  std::mutex& mutex() { return mutex_; }
+  size_t weight_bytes() const { return weight_bytes_; }
+
+  // z (B, latent_channels, h, w), already divided by the scaling factor -> image (B, out_channels, h*2^(n-1),
+  // w*2^(n-1)), unclamped. Decodes `chunk` images at a time (activation memory is per chunk).
+  Tensor decode(const Tensor& z, int64_t chunk = 1, Taps* taps = nullptr);
+
+ private:
+  struct Conv { Tensor w, b; int64_t k = 3; };
+  struct Norm { Tensor w, b; };
+  struct Resnet { Norm norm1, norm2; Conv conv1, conv2, shortcut; int64_t cin = 0, cout = 0; };
+  struct Attention { Norm norm; Tensor qkv_w, qkv_b; Tensor out_w, out_b; };
+  struct UpBlock { std::vector<Resnet> resnets; Conv upsample; bool has_upsample = false; int64_t channels = 0; };
+
+  Tensor decode_chunk(const Tensor& z, Taps* taps);
+  Tensor conv(const Tensor& x, const Conv& c, int64_t cout);
+  Tensor resnet(const Tensor& x, const Resnet& r);
+  Tensor attention(const Tensor& x, const Attention& a);
+  Tensor group_norm(const Tensor& x, const Norm& n, bool silu);
+
+  VaeConfig config_;
+  std::shared_ptr<Backend> backend_;
+  VaeLayout layout_;
+  Conv post_quant_conv_, conv_in_, conv_out_;
+  Resnet mid_resnet0_, mid_resnet1_;
+  Attention mid_attn_;
+  std::vector<UpBlock> up_;
+  Norm norm_out_;
+  size_t weight_bytes_ = 0;
+  std::mutex mutex_;
+};
+
+}  // namespace skipdit

