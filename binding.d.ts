@@ -105,6 +105,24 @@ export declare class NativeModel {
   dispose(): void;
 }
 
+/** The decoder fields of a diffusers AutoencoderKL config (bindings/native_vae.cc). */
+export interface NativeVaeConfig {
+  latent_channels: number;
+  out_channels: number;
+  block_out_channels: number[];
+  layers_per_block: number;
+  norm_num_groups: number;
+  mid_block_add_attention: boolean;
+}
+
+export declare class NativeVae {
+  private constructor();
+  /** vae.decode(z).sample of z (B, latent_channels, h, w), `chunk` images at a time; taps: post_quant_conv, conv_in, mid_*, up_block*, norm_out_act. */
+  decode(z: Float32Array, shape: number[], options: { chunk?: number; taps?: boolean }): Promise<NativeTensor & { taps?: Record<string, NativeTensor> }>;
+  info(): { layout: string; weightBytes: number };
+  dispose(): void;
+}
+
 export interface NativeCpuBackendInfo {
   name: 'cpu';
   available: true;
@@ -152,6 +170,9 @@ export interface NativeCheckpointInfo {
 export interface NativeBinding {
   NativeModel: typeof NativeModel;
   NativeCache: typeof NativeCache;
+  NativeVae: typeof NativeVae;
+  /** The VAE decoder of a weights file in diffusers, legacy diffusers or LDM names. */
+  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu'): Promise<NativeVae>;
   /** key: which state dict of a torch training checkpoint ('' or undefined: ema, then model, ...). */
   loadModel(path: string, config: NativeModelConfig, backend: 'cpu' | 'cuda', key?: string): Promise<NativeModel>;
   inspectCheckpoint(path: string, key?: string | null): NativeCheckpointInfo;

@@ -24,6 +24,32 @@ export function toByte(v: number): number {
   return Math.trunc(Math.min(255, Math.max(0, Math.fround(Math.fround(x * 255) + 0.5))));
 }
 
+export type ByteMapping = 'torchvision' | 'dit-ddp' | 'latte';
+
+/**
+ * One float to a byte the way each official script does it, every op rounded to float32:
+ * 'torchvision' (save_image), 'dit-ddp' (DiT sample_ddp.py: clamp(127.5 x + 128, 0, 255)),
+ * 'latte' (((x * 0.5 + 0.5) * 255 + 0.5).clamp(0, 255)); all truncate to uint8.
+ */
+export function mapByte(v: number, mode: ByteMapping): number {
+  const f = Math.fround;
+  if (mode === 'torchvision') return toByte(v);
+  const y = mode === 'dit-ddp' ? f(f(127.5 * v) + 128) : f(f(f(f(v * 0.5) + 0.5) * 255) + 0.5);
+  return Math.trunc(Math.min(255, Math.max(0, y)));
+}
+
+/** (B, C, H, W) floats -> B images as interleaved (H, W, C) bytes. */
+export function toImages(batch: Tensor, mode: ByteMapping = 'torchvision'): Image[] {
+  const [B, C, H, W] = batch.shape;
+  if (batch.shape.length !== 4) throw InvalidArgumentError.expected('images.shape', '(B, C, H, W)', batch.shape);
+  return Array.from({ length: B }, (_, b) => {
+    const data = new Uint8Array(H * W * C);
+    for (let c = 0; c < C; c++)
+      for (let p = 0; p < H * W; p++) data[p * C + c] = mapByte(batch.data[(b * C + c) * H * W + p], mode);
+    return { width: W, height: H, channels: C, data };
+  });
+}
+
 /**
  * make_grid of a batch (B, C, H, W) with values in [-1, 1]: `nrow` images per row (default 8, as torchvision),
  * `padding` pixels of 0 around and between them. C must be 1 or 3.

@@ -16,8 +16,10 @@ export { createDiffusion, spaceTimesteps } from './diffusion.js';
 export type { DiffusionTables } from './diffusion.js';
 export { gaussianNoise, NoiseGenerator } from './random.js';
 export { forwardFlops, callFlops } from './flops.js';
-export { imageGrid, encodePng, writePng, toByte } from './image.js';
-export type { Image } from './image.js';
+export { imageGrid, encodePng, writePng, toByte, mapByte, toImages } from './image.js';
+export type { Image, ByteMapping } from './image.js';
+export { loadVae, Vae, sdVaeConfig } from './vae.js';
+export type { VaeConfig } from './vae.js';
 export { bundledModel } from './bundled.js';
 export {
   SkipditError,

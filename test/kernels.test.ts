@@ -13,8 +13,9 @@ const TOL = 2e-6; // float32 kernels vs float64 math, O(1) inputs
 describe('kernels', () => {
   it('every kernel is covered by this file', () => {
     expect(native().kernelNames().sort()).toEqual(
-      ['attention', 'cfg_guidance', 'embedding', 'gate_residual', 'gelu_tanh', 'layer_norm', 'layer_norm_concat', 'linear',
-        'modulate', 'patch_embed', 'pos_embed_1d', 'pos_embed_2d', 'silu', 'swap_token_axes', 'timestep_frequencies', 'unpatchify'].sort(),
+      ['attention', 'cfg_guidance', 'conv2d', 'embedding', 'gate_residual', 'gelu_tanh', 'group_norm', 'layer_norm', 'layer_norm_concat', 'linear',
+        'modulate', 'patch_embed', 'pos_embed_1d', 'pos_embed_2d', 'silu', 'swap_token_axes', 'timestep_frequencies', 'unpatchify',
+        'upsample_nearest2x'].sort(),
     );
   });
 
@@ -153,6 +154,30 @@ describe('kernels', () => {
             const expected = c < guided ? uncond + scale * (cond - uncond) : raw[at(b)];
             expect(out[at(b)]).toBeCloseTo(expected, 5);
           }
+  });
+
+  for (const [B, Cin, H, W, Cout, k] of [[2, 3, 5, 7, 4, 3], [1, 6, 9, 9, 5, 1], [1, 2, 70, 65, 3, 3], [1, 1, 1, 1, 2, 3]]) {
+    it(`conv2d B=${B} Cin=${Cin} ${H}x${W} Cout=${Cout} k=${k} (tiled im2col, ${H * W > 4096 ? 'several tiles' : 'one tile'})`, () => {
+      const x = randn(B * Cin * H * W, 30), w = randn(Cout * Cin * k * k, 31, 1 / Math.sqrt(Cin * k * k)), b = randn(Cout, 32);
+      expect(relErr(run('conv2d', { x, B, Cin, H, W, Cout, k, w, bias: b }), ref.conv2d(x, B, Cin, H, W, w, b, Cout, k))).toBeLessThan(TOL);
+    });
+  }
+
+  for (const [B, C, HW, G] of [[2, 8, 15, 4], [1, 32, 49, 32], [1, 6, 1, 1]]) {
+    it(`group_norm B=${B} C=${C} HW=${HW} groups=${G}, plain and with fused SiLU`, () => {
+      const x = randn(B * C * HW, 33, 2), g = randn(C, 34), be = randn(C, 35);
+      for (let i = 0; i < x.length; i++) x[i] += 3;
+      expect(relErr(run('group_norm', { x, B, C, HW, groups: G, eps: 1e-6, gamma: g, beta: be }), ref.groupNorm(x, B, C, HW, G, 1e-6, g, be))).toBeLessThan(TOL);
+      expect(relErr(run('group_norm', { x, B, C, HW, groups: G, eps: 1e-6, gamma: g, beta: be, silu: 1 }), ref.groupNorm(x, B, C, HW, G, 1e-6, g, be, true))).toBeLessThan(TOL);
+    });
+  }
+
+  it('upsample_nearest2x (odd sizes)', () => {
+    const N = 3, H = 3, W = 5, x = randn(N * H * W, 36);
+    const y = run('upsample_nearest2x', { x, N, H, W });
+    for (let n = 0; n < N; n++) for (let oy = 0; oy < 2 * H; oy++) for (let ox = 0; ox < 2 * W; ox++) {
+      expect(y[(n * 2 * H + oy) * 2 * W + ox]).toBe(x[(n * H + (oy >> 1)) * W + (ox >> 1)]);
+    }
   });
 
   it('rejects bad kernel arguments with a typed error', () => {

@@ -134,3 +134,44 @@ export function swapAxes(x: Arr, B: number, A1: number, A2: number, D: number): 
         for (let d = 0; d < D; d++) y[((b * A2 + j) * A1 + i) * D + d] = x[((b * A1 + i) * A2 + j) * D + d];
   return y;
 }
+
+/** Conv2d, stride 1, zero padding (k-1)/2: x (B, Cin, H, W), w (Cout, Cin, k, k). */
+export function conv2d(x: Arr, B: number, Cin: number, H: number, W: number, w: Arr, bias: Arr, Cout: number, k: number): Float64Array {
+  const pad = (k - 1) / 2;
+  const y = new Float64Array(B * Cout * H * W);
+  for (let b = 0; b < B; b++)
+    for (let co = 0; co < Cout; co++)
+      for (let oy = 0; oy < H; oy++)
+        for (let ox = 0; ox < W; ox++) {
+          let s = bias[co];
+          for (let ci = 0; ci < Cin; ci++)
+            for (let ky = 0; ky < k; ky++)
+              for (let kx = 0; kx < k; kx++) {
+                const iy = oy + ky - pad, ix = ox + kx - pad;
+                if (iy >= 0 && iy < H && ix >= 0 && ix < W) s += w[((co * Cin + ci) * k + ky) * k + kx] * x[((b * Cin + ci) * H + iy) * W + ix];
+              }
+          y[((b * Cout + co) * H + oy) * W + ox] = s;
+        }
+  return y;
+}
+
+/** GroupNorm over (B, C, HW), optional SiLU after. */
+export function groupNorm(x: Arr, B: number, C: number, HW: number, G: number, eps: number, g: Arr, beta: Arr, applySilu = false): Float64Array {
+  const y = new Float64Array(B * C * HW), cg = C / G;
+  for (let b = 0; b < B; b++)
+    for (let gi = 0; gi < G; gi++) {
+      const base = (b * C + gi * cg) * HW, n = cg * HW;
+      let mean = 0;
+      for (let i = 0; i < n; i++) mean += x[base + i];
+      mean /= n;
+      let v = 0;
+      for (let i = 0; i < n; i++) v += (x[base + i] - mean) ** 2;
+      const rstd = 1 / Math.sqrt(v / n + eps);
+      for (let c = 0; c < cg; c++)
+        for (let p = 0; p < HW; p++) {
+          const o = (x[base + c * HW + p] - mean) * rstd * g[gi * cg + c] + beta[gi * cg + c];
+          y[base + c * HW + p] = applySilu ? silu(o) : o;
+        }
+    }
+  return y;
+}
