@@ -3,6 +3,7 @@
 // on a checkpoint and writes the latents; `skipdit backends` says what can run here.
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { convertCheckpoint, inspectCheckpoint } from './checkpoint.js';
 import { presets, type ModelConfig, type PresetName } from './config.js';
@@ -11,6 +12,8 @@ import { InvalidArgumentError, SkipditError } from './errors.js';
 import { bundledModel } from './bundled.js';
 import { imageGrid, writePng } from './image.js';
 import { backends, loadModel } from './model.js';
+import { loadVae } from './vae.js';
+import { encodeGif, writeMp4, writePngSequence } from './video.js';
 import { Pipeline, type StepInfo } from './pipeline.js';
 import { writeSafetensors } from './safetensors.js';
 
@@ -146,67 +149,141 @@ interface GenerateOptions {
   model?: string;
   key?: string;
   config?: Partial<ModelConfig>;
+  preset?: PresetName;
+  vae?: string;
   backend: 'auto' | 'cpu' | 'cuda';
-  class: number[];
+  class?: number[];
   n?: number;
+  frames?: number;
   steps?: number;
   sampler?: 'ddim' | 'ddpm';
   cfg?: number;
   cache?: string;
   seed: number;
   nrow?: number;
+  fps: number;
   out: string;
   json?: boolean;
 }
 
+/** The official sample scripts' defaults: DiT sample.py DDPM 250 / CFG 4; Latte ucf101 DDIM 50 / CFG 7. */
+function officialDefaults(c: ModelConfig, bundled: boolean) {
+  if (bundled) return bundledModel.defaults;
+  if (c.family === 'latte') return c.num_classes > 0 ? { sampler: 'ddim' as const, steps: 50, cfgScale: 7 } : { sampler: 'ddpm' as const, steps: 250, cfgScale: 1 };
+  return { sampler: 'ddpm' as const, steps: 250, cfgScale: 4 };
+}
+
 async function generate(opts: GenerateOptions): Promise<void> {
+  const bundled = opts.model === undefined;
   const file = opts.model ?? bundledModel.path();
-  const model = await loadModel(file, { config: opts.config, backend: opts.backend, checkpointKey: opts.key });
+  const model = await loadModel(file, { config: opts.config ?? opts.preset, backend: opts.backend, checkpointKey: opts.key });
+  const vae = opts.vae ? await loadVae(opts.vae) : undefined;
   try {
     const c = model.config;
-    if (c.family !== 'dit' || (c.in_channels !== 1 && c.in_channels !== 3)) {
-      throw new InvalidArgumentError(`Expected a pixel-space image model (DiT with 1 or 3 channels) for generate but '${file}' makes ${c.family === 'latte' ? 'video ' : ''}latents with ${c.in_channels} channels: decoding latents needs the VAE (use 'skipdit sample' for the latents)`);
+    const pixelModel = c.family === 'dit' && (c.in_channels === 1 || c.in_channels === 3);
+    if (!vae && !pixelModel) {
+      throw new InvalidArgumentError(`Expected --vae <sd-vae-ft-ema folder or file> for '${file}': it makes ${c.family === 'latte' ? 'video ' : ''}latents with ${c.in_channels} channels`);
     }
-    const n = opts.n ?? opts.class.length;
+    if (vae && vae.config.latent_channels !== c.in_channels) {
+      throw new InvalidArgumentError(`Expected a VAE with ${c.in_channels} latent channels for this model but '${opts.vae}' has ${vae.config.latent_channels}`);
+    }
+    if (opts.frames !== undefined && (c.family !== 'latte' || opts.frames !== c.num_frames)) {
+      throw new InvalidArgumentError(`Expected --frames ${c.family === 'latte' ? c.num_frames : '(only for Latte models)'} (the model's num_frames) but received ${opts.frames}`);
+    }
+    const conditional = c.num_classes > 0;
+    if (conditional && !opts.class) throw new InvalidArgumentError(`Expected --class <label...> for a class-conditional model (classes 0..${c.num_classes - 1})`);
+    if (!conditional && opts.class) throw new InvalidArgumentError('Expected no --class for an unconditional model (use --n)');
+    const n = opts.n ?? opts.class?.length ?? 1;
     if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError(`Expected --n in [1, 1024] but received ${opts.n}`);
-    const labels = Array.from({ length: n }, (_, i) => opts.class[i % opts.class.length]);
-    const defaults = opts.model ? { sampler: 'ddim' as const, steps: 50, cfgScale: 4 } : bundledModel.defaults;
+    const labels = conditional ? Array.from({ length: n }, (_, i) => opts.class![i % opts.class!.length]) : undefined;
+    const defaults = officialDefaults(c, bundled);
     const cache = opts.cache === undefined || opts.cache === 'none' ? false : (opts.cache as CachePolicyInput);
-    const pipe = new Pipeline(model, { sampler: opts.sampler ?? defaults.sampler, steps: opts.steps ?? defaults.steps, cfgScale: opts.cfg ?? defaults.cfgScale, cache });
-    pipe.init({ labels, seed: opts.seed });
-    const bar = opts.json ? undefined : new cliProgress.SingleBar({ format: 'generating [{bar}] {value}/{total} steps | {duration_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic);
-    bar?.start(pipe.sampler.steps, 0);
+    const pipe = new Pipeline(model, { sampler: opts.sampler ?? defaults.sampler, steps: opts.steps ?? defaults.steps, cfgScale: conditional ? opts.cfg ?? defaults.cfgScale : undefined, cache });
+    pipe.init({ labels, batch: conditional ? undefined : n, seed: opts.seed });
+
+    const bars = opts.json || !process.stderr.isTTY ? undefined : new cliProgress.MultiBar({ format: '{task} [{bar}] {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+    const stepBar = bars?.create(pipe.sampler.steps, 0, { task: 'sampling' });
     const started = performance.now();
-    const samples = await pipe.run({ onStep: (info) => bar?.update(info.index + 1) });
-    const ms = performance.now() - started;
-    bar?.stop();
-    const grid = imageGrid(samples, { nrow: opts.nrow ?? Math.ceil(Math.sqrt(n)) });
-    writePng(opts.out, grid);
+    const samples = await pipe.run({ onStep: (info) => stepBar?.update(info.index + 1) });
+    const sampleMs = performance.now() - started;
+
+    // Pixels: the model's own output for pixel models, else the VAE decode of every image / video frame.
+    const F = c.family === 'latte' ? c.num_frames : 1;
+    let pixels = samples;
+    const decodeStarted = performance.now();
+    if (vae) {
+      const frames = { data: samples.data, shape: [n * F, c.in_channels, c.input_size, c.input_size] };
+      const decodeBar = bars?.create(n * F, 0, { task: 'decoding' });
+      const parts: Float32Array[] = [];
+      let shape: number[] = [];
+      for (let i = 0; i < n * F; i++) {
+        const one = await vae.decode({ data: frames.data.subarray(i * frames.data.length / (n * F), (i + 1) * frames.data.length / (n * F)), shape: [1, ...frames.shape.slice(1)] });
+        parts.push(one.data);
+        shape = one.shape;
+        decodeBar?.update(i + 1);
+      }
+      const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+      parts.forEach((p, i) => data.set(p, i * p.length));
+      pixels = { data, shape: [n * F, ...shape.slice(1)] };
+    }
+    const decodeMs = performance.now() - decodeStarted;
+    bars?.stop();
+
+    const [, C, H, W] = pixels.shape.length === 5 ? [0, pixels.shape[2], pixels.shape[3], pixels.shape[4]] : pixels.shape;
+    const nrow = opts.nrow ?? (c.family === 'latte' ? Math.ceil(Math.sqrt(n)) : bundled ? Math.ceil(Math.sqrt(n)) : 4);
+    let written: string;
+    if (c.family === 'latte') {
+      // One frame of the output = frame f of every video, tiled like an image grid.
+      const grids = Array.from({ length: F }, (_, f) => {
+        const batch = { data: new Float32Array(n * C * H * W), shape: [n, C, H, W] };
+        for (let v = 0; v < n; v++) batch.data.set(pixels.data.subarray((v * F + f) * C * H * W, (v * F + f + 1) * C * H * W), v * C * H * W);
+        return imageGrid(batch, { nrow });
+      });
+      const ext = path.extname(opts.out).toLowerCase();
+      if (ext === '.gif') writeFileSync(opts.out, encodeGif(grids, { fps: opts.fps }));
+      else if (ext === '.mp4') writeMp4(opts.out, grids, { fps: opts.fps });
+      else writePngSequence(opts.out, grids);
+      written = `${opts.out} (${F} frames of ${grids[0].width}x${grids[0].height}, ${n} video${n > 1 ? 's' : ''})`;
+    } else {
+      const grid = imageGrid({ data: pixels.data, shape: [n, C, H, W] }, { nrow });
+      writePng(opts.out, grid);
+      written = `${opts.out} (${grid.width}x${grid.height}, ${n} image${n > 1 ? 's' : ''}${labels ? ` of class ${[...new Set(labels)].join(', ')}` : ''})`;
+    }
     const stats = pipe.cacheStats;
-    const report = { model: file, out: opts.out, labels, width: grid.width, height: grid.height, ms, steps: pipe.sampler.steps, cachedSteps: stats.cachedSteps, predictedSpeedup: stats.predictedSpeedup };
+    const report = {
+      model: file, vae: opts.vae ?? null, out: opts.out, labels: labels ?? null, frames: F, sampler: opts.sampler ?? defaults.sampler,
+      steps: pipe.sampler.steps, cfgScale: pipe.cfgScale ?? null, seed: opts.seed, cache: pipe.cachePolicy ?? null,
+      sampleMs, decodeMs, cachedSteps: stats.cachedSteps, fullSteps: stats.fullSteps, predictedSpeedup: stats.predictedSpeedup,
+      steps_detail: pipe.history.map((s) => ({ index: s.index, timestep: s.timestep, cached: s.cached, ms: s.ms })),
+    };
     if (opts.json) console.log(JSON.stringify(report, null, 2));
-    else console.log(`wrote ${opts.out} (${grid.width}x${grid.height}, ${n} image${n > 1 ? 's' : ''} of class ${[...new Set(labels)].join(', ')}) in ${(ms / 1000).toFixed(2)} s, ${stats.cachedSteps} of ${stats.calls} steps cached`);
+    else console.log(`wrote ${written} in ${((sampleMs + decodeMs) / 1000).toFixed(2)} s (sampling ${(sampleMs / 1000).toFixed(2)} s${vae ? `, decoding ${(decodeMs / 1000).toFixed(2)} s` : ''}), ${stats.cachedSteps} of ${stats.calls} steps cached`);
   } finally {
     model.dispose();
+    vae?.dispose();
   }
 }
 
 program
   .command('generate')
-  .description('generate images with a pixel-space model (default: the bundled MNIST digits Skip-DiT) and write a PNG grid')
-  .option('--model <file>', 'weights (default: the bundled digits model)')
+  .description('generate images (PNG grid) or videos (GIF, MP4, PNG frames); default model: the bundled MNIST digits Skip-DiT')
+  .option('--model <file>', 'weights, .safetensors or .pt (default: the bundled digits model)')
   .option('--key <name>', 'state dict of a training checkpoint')
+  .addOption(new Option('--preset <name>', 'model config when the file cannot tell it').choices(Object.keys(presets)))
   .addOption(configOption())
+  .option('--vae <path>', 'VAE for latent models: a diffusers folder (config.json + weights) or a weights file')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'cpu', 'cuda']).default('auto'))
-  .requiredOption('--class <label...>', 'class label(s); with --n they repeat to fill the batch', (v: string, p?: number[]) => collect(integer('--class'))(v, p))
-  .option('--n <count>', 'number of images (default: one per --class)', integer('--n'))
-  .option('--steps <n>', 'sampling steps (default 50)', integer('--steps'))
-  .addOption(new Option('--sampler <name>', 'sampler (default ddim)').choices(['ddim', 'ddpm']))
-  .option('--cfg <scale>', 'classifier-free guidance scale (bundled model default 3)', number('--cfg'))
+  .option('--class <label...>', 'class label(s); with --n they repeat to fill the batch', (v: string, p?: number[]) => collect(integer('--class'))(v, p))
+  .option('--n <count>', 'number of images / videos (default: one per --class)', integer('--n'))
+  .option('--frames <n>', 'Latte: frames per video (must be the model\'s num_frames)', integer('--frames'))
+  .option('--steps <n>', 'sampling steps (default: the official script\'s: DiT 250, Latte 50, bundled 50)', integer('--steps'))
+  .addOption(new Option('--sampler <name>', 'sampler (default: DiT ddpm, Latte ddim, bundled ddim)').choices(['ddim', 'ddpm']))
+  .option('--cfg <scale>', 'classifier-free guidance scale (default: DiT 4, Latte 7, bundled 3)', number('--cfg'))
   .option('--cache <policy>', `Skip-Cache: none, ${Object.keys(cachePresets).join(', ')}, optionally ':N', e.g. dit:2`)
   .option('--seed <n>', 'seed of all noise', integer('--seed'), 0)
-  .option('--nrow <n>', 'images per grid row (default: a square grid)', integer('--nrow'))
-  .option('--out <file>', 'output PNG', 'samples.png')
+  .option('--nrow <n>', 'images per grid row (default: 4 for DiT as sample.py, a square grid otherwise)', integer('--nrow'))
+  .option('--fps <n>', 'video frames per second', integer('--fps'), 8)
+  .option('--out <file>', 'output: .png for images; .gif, .mp4 (needs ffmpeg) or a folder of PNG frames for videos', 'samples.png')
   .option('--json', 'print a JSON report')
   .action(generate);
 
