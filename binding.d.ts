@@ -127,6 +127,8 @@ export interface NativeCpuBackendInfo {
   name: 'cpu';
   available: true;
   threads: number;
+  /** GEMM micro-kernel picked at run time: 'avx512', 'avx2' or 'portable'. */
+  gemm: string;
 }
 
 export interface NativeCudaDeviceInfo {
@@ -181,6 +183,8 @@ export interface NativeBinding {
   /** Writes the picked state dict as safetensors with `metadata`; resolves to the bytes written. */
   convertCheckpoint(input: string, output: string, key: string | null, metadata: Record<string, string>): Promise<number>;
   backends(): [NativeCpuBackendInfo, NativeCudaBackendInfo];
+  /** The fp32 FMA peak of all CPU threads, measured for `seconds` (benchmarks report % of it). */
+  measurePeak(seconds?: number): { gflops: number; threads: number; isa: string };
   /** '' when the CUDA device layer works (upload, kernel, download), otherwise why not. */
   cudaSelfTest(): string;
   /** Runs one CPU kernel on copies of the arrays (for tests). */

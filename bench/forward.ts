@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadModel, normalizeConfig, type ModelConfig } from '../lib/index.js';
+import { backends, loadModel, normalizeConfig, type ModelConfig } from '../lib/index.js';
+import { native } from '../lib/native.js';
 import { forwardFlops } from '../lib/flops.js';
 import { writeRandomCheckpoint } from './random-checkpoint.js';
 
@@ -41,8 +42,11 @@ try {
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
   const gflop = forwardFlops(config, batch) / 1e9;
-  console.log(`DiT-${values.model}/2-skip  batch ${batch}  ${gflop.toFixed(2)} GFLOP/forward`);
-  console.log(`skipdit cpu: median ${median.toFixed(1)} ms over ${runs} runs (min ${times[0].toFixed(1)}), ${(gflop / (median / 1000)).toFixed(1)} GFLOP/s`);
+  const peak = native().measurePeak(0.5);
+  const achieved = gflop / (median / 1000);
+  console.log(`DiT-${values.model}/2-skip  batch ${batch}  ${gflop.toFixed(2)} GFLOP/forward; GEMM kernel ${backends()[0].details.gemm}`);
+  console.log(`measured fp32 FMA peak: ${peak.gflops.toFixed(0)} GFLOP/s (${peak.threads} threads, ${peak.isa})`);
+  console.log(`skipdit cpu: median ${median.toFixed(1)} ms over ${runs} runs (min ${times[0].toFixed(1)}), ${achieved.toFixed(1)} GFLOP/s = ${((100 * achieved) / peak.gflops).toFixed(0)}% of peak`);
   model.dispose();
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -4,6 +4,8 @@
 
 #include "convert.h"
 #include "core/thread_pool.h"
+#include "cpu/ops/gemm.h"
+#include "cpu/peak.h"
 #include "cuda/cuda_device.h"
 #include "native_cache.h"
 #include "native_model.h"
@@ -24,6 +26,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   cpu.Set("name", "cpu");
   cpu.Set("available", true);
   cpu.Set("threads", ThreadPool::global().size());
+  cpu.Set("gemm", cpu::gemm_kernel_name());
   list.Set(0u, cpu);
 
   const cuda::Availability& a = cuda::availability();
@@ -56,6 +59,17 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   return list;
 }
 
+// measurePeak(seconds) -> { gflops, threads, isa }: the fp32 FMA peak of all pool threads (for benchmarks).
+Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
+  const double seconds = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.3;
+  cpu::PeakResult r = cpu::measure_fma_peak(seconds > 0 && seconds < 10 ? seconds : 0.3);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("gflops", r.gflops);
+  o.Set("threads", r.threads);
+  o.Set("isa", r.isa);
+  return o;
+}
+
 // cudaSelfTest() -> "" when the device layer works, otherwise the reason.
 Napi::Value CudaSelfTest(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), cuda::self_test()); }
 
@@ -66,6 +80,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NativeCache::Init(env, exports);
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("cudaSelfTest", Napi::Function::New(env, CudaSelfTest, "cudaSelfTest"));
+  exports.Set("measurePeak", Napi::Function::New(env, MeasurePeak, "measurePeak"));
   InitKernels(env, exports);
   InitCheckpoints(env, exports);
   InitVae(env, exports);

@@ -11,6 +11,7 @@
 #include "cpu/ops/attention.h"
 #include "cpu/ops/cfg_guidance.h"
 #include "cpu/ops/conv2d.h"
+#include "cpu/ops/gemm.h"
 #include "cpu/ops/group_norm.h"
 #include "cpu/ops/upsample.h"
 #include "cpu/ops/layer_norm.h"
@@ -71,6 +72,17 @@ const std::map<std::string, Kernel>& kernels() {
          std::vector<float> y(M * N);
          cpu::linear(x.data(), M, K, w.data(), b.empty() ? nullptr : b.data(), N, y.data(),
                      a.has("gelu") && a.i("gelu") ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None);
+         return y;
+       }},
+      {"gemm_packed",
+       [](const Args& a) {
+         const int64_t M = a.i("M"), K = a.i("K"), N = a.i("N");
+         auto x = a.floats("x", M * K), w = a.floats("w", N * K);
+         std::vector<float> b = a.has("bias") ? a.floats("bias", N) : std::vector<float>();
+         std::vector<float> packed(cpu::gemm_packed_floats(N, K)), y(M * N);
+         cpu::gemm_pack(w.data(), N, K, packed.data());
+         cpu::gemm_packed(x.data(), M, K, K, packed.data(), N, b.empty() ? nullptr : b.data(), y.data(),
+                          a.has("gelu") && a.i("gelu") ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None);
          return y;
        }},
       {"layer_norm",
@@ -193,8 +205,10 @@ const std::map<std::string, Kernel>& kernels() {
          const int64_t B = a.i("B"), Cin = a.i("Cin"), H = a.i("H"), W = a.i("W"), Cout = a.i("Cout"), k = a.i("k");
          if (k % 2 == 0) throw_invalid("conv2d: k must be odd");
          auto x = a.floats("x", B * Cin * H * W), w = a.floats("w", Cout * Cin * k * k), b = a.floats("bias", Cout);
-         std::vector<float> scratch(cpu::conv_scratch_floats(Cin, Cout, k)), y(B * Cout * H * W);
-         cpu::conv2d_same(x.data(), B, Cin, H, W, w.data(), b.data(), Cout, k, scratch.data(), y.data());
+         std::vector<float> packed(cpu::gemm_packed_floats(Cout, Cin * k * k)), scratch(cpu::conv_scratch_floats(Cin, Cout, k)),
+             y(B * Cout * H * W);
+         cpu::gemm_pack(w.data(), Cout, Cin * k * k, packed.data());
+         cpu::conv2d_same(x.data(), B, Cin, H, W, packed.data(), b.data(), Cout, k, scratch.data(), y.data());
          return y;
        }},
       {"group_norm",

@@ -19,21 +19,30 @@ export const cachePresets = {
 } as const satisfies Record<string, CachePolicy>;
 
 export type CachePresetName = keyof typeof cachePresets;
-/** A preset name, `${preset}:${N}` (interval N), or a policy (missing fields: start 1000, stop -1, both flags true). */
-export type CachePolicyInput = CachePresetName | `${CachePresetName}:${number}` | (Partial<CachePolicy> & Pick<CachePolicy, 'interval' | 'branch'>);
+/**
+ * A preset name, `${preset}:${N}` (interval N), `${preset}:${N}:${k}` (also branch k, for models shallower than
+ * the preset's), or a policy (missing fields: start 1000, stop -1, both flags true).
+ */
+export type CachePolicyInput =
+  | CachePresetName
+  | `${CachePresetName}:${number}`
+  | `${CachePresetName}:${number}:${number}`
+  | (Partial<CachePolicy> & Pick<CachePolicy, 'interval' | 'branch'>);
 
 export function resolveCachePolicy(input: CachePolicyInput, where = 'cache'): CachePolicy {
   if (typeof input === 'string') {
-    const [name, n, ...rest] = input.split(':');
+    const [name, n, k, ...rest] = input.split(':');
     if (!(name in cachePresets) || rest.length > 0) {
-      throw InvalidArgumentError.expected(where, `a preset (${Object.keys(cachePresets).join(', ')}), optionally ':N', or a policy object`, input);
+      throw InvalidArgumentError.expected(where, `a preset (${Object.keys(cachePresets).join(', ')}), optionally ':N' and ':k', or a policy object`, input);
     }
     const policy: CachePolicy = { ...cachePresets[name as CachePresetName] };
-    if (n !== undefined) {
-      const interval = Number(n);
-      if (n === '' || !Number.isInteger(interval) || interval < 1) throw InvalidArgumentError.expected(`${where} interval`, 'a positive integer after the colon', n);
-      policy.interval = interval;
-    }
+    const positive = (text: string, what: string) => {
+      const v = Number(text);
+      if (text === '' || !Number.isInteger(v) || v < 1) throw InvalidArgumentError.expected(`${where} ${what}`, 'a positive integer after the colon', text);
+      return v;
+    };
+    if (n !== undefined) policy.interval = positive(n, 'interval');
+    if (k !== undefined) policy.branch = positive(k, 'branch');
     return policy;
   }
   if (typeof input !== 'object' || input === null) throw InvalidArgumentError.expected(where, 'a preset name or a policy object', input);

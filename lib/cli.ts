@@ -279,7 +279,7 @@ program
   .option('--steps <n>', 'sampling steps (default: the official script\'s: DiT 250, Latte 50, bundled 50)', integer('--steps'))
   .addOption(new Option('--sampler <name>', 'sampler (default: DiT ddpm, Latte ddim, bundled ddim)').choices(['ddim', 'ddpm']))
   .option('--cfg <scale>', 'classifier-free guidance scale (default: DiT 4, Latte 7, bundled 3)', number('--cfg'))
-  .option('--cache <policy>', `Skip-Cache: none, ${Object.keys(cachePresets).join(', ')}, optionally ':N', e.g. dit:2`)
+  .option('--cache <policy>', `Skip-Cache: none, ${Object.keys(cachePresets).join(', ')}, optionally ':N[:k]', e.g. dit:2 or dit:2:1`)
   .option('--seed <n>', 'seed of all noise', integer('--seed'), 0)
   .option('--nrow <n>', 'images per grid row (default: 4 for DiT as sample.py, a square grid otherwise)', integer('--nrow'))
   .option('--fps <n>', 'video frames per second', integer('--fps'), 8)

@@ -78,7 +78,7 @@ export interface BackendInfo {
 export function backends(): BackendInfo[] {
   const [cpu, cuda] = native().backends();
   return [
-    { name: 'cpu', available: true, details: { threads: cpu.threads } },
+    { name: 'cpu', available: true, details: { threads: cpu.threads, gemm: cpu.gemm } },
     {
       name: 'cuda',
       available: cuda.available,

@@ -29,9 +29,9 @@ describe('binding.d.ts', () => {
     for (const name of binding) expect(typeof (native() as unknown as Record<string, unknown>)[name], name).toBe('function');
   });
 
-  it('declares exactly the methods of each native class (NativeModel, NativeCache)', () => {
+  it('declares exactly the methods of each native class (NativeModel, NativeCache, NativeVae)', () => {
     const { classMethods } = declaredMembers();
-    expect(Object.keys(classMethods).sort()).toEqual(['NativeCache', 'NativeModel']);
+    expect(Object.keys(classMethods).sort()).toEqual(['NativeCache', 'NativeModel', 'NativeVae']);
     for (const [name, methods] of Object.entries(classMethods)) {
       const proto = (native() as unknown as Record<string, { prototype: object }>)[name].prototype;
       const runtime = Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor');

@@ -45,7 +45,7 @@ describe('the bundled model', () => {
   });
 
   it('skipdit generate --class 7 --n 16 writes a 4x4 PNG grid of 28x28 digits (with and without cache)', async () => {
-    for (const cache of [[], ['--cache', 'dit:2']]) {
+    for (const cache of [[], ['--cache', 'dit:2:1']]) {
       const out = path.join(dir, `sevens${cache.length}.png`);
       const r = await cli('generate', '--class', '7', '--n', '16', '--steps', '10', '--out', out, ...cache);
       expect(r.stdout).toMatch(/wrote .*\(122x122, 16 images of class 7\)/);
@@ -59,5 +59,8 @@ describe('the bundled model', () => {
     }
     const bad = await cli('generate', '--class', '12', '--out', path.join(dir, 'x.png')).catch((e) => e);
     expect(bad.stderr).toMatch(/class in \[0, 9\]/);
+    // the DiT preset keeps 4 blocks at each end: too many for this 6-block model, so k must be given
+    const deep = await cli('generate', '--class', '1', '--cache', 'dit:2', '--out', path.join(dir, 'x.png')).catch((e) => e);
+    expect(deep.stderr).toMatch(/Expected an integer in \[1, 3\] \(blocks kept at each end\) for cache\.branch but received 4/);
   });
 });

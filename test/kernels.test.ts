@@ -13,7 +13,7 @@ const TOL = 2e-6; // float32 kernels vs float64 math, O(1) inputs
 describe('kernels', () => {
   it('every kernel is covered by this file', () => {
     expect(native().kernelNames().sort()).toEqual(
-      ['attention', 'cfg_guidance', 'conv2d', 'embedding', 'gate_residual', 'gelu_tanh', 'group_norm', 'layer_norm', 'layer_norm_concat', 'linear',
+      ['attention', 'cfg_guidance', 'conv2d', 'embedding', 'gate_residual', 'gelu_tanh', 'gemm_packed', 'group_norm', 'layer_norm', 'layer_norm_concat', 'linear',
         'modulate', 'patch_embed', 'pos_embed_1d', 'pos_embed_2d', 'silu', 'swap_token_axes', 'timestep_frequencies', 'unpatchify',
         'upsample_nearest2x'].sort(),
     );
@@ -26,6 +26,15 @@ describe('kernels', () => {
       expect(relErr(run('linear', { x, w, M, K, N }), ref.linear(x, M, K, w, null, N))).toBeLessThan(TOL);
       const g = ref.linear(x, M, K, w, b, N).map(ref.gelu);
       expect(relErr(run('linear', { x, w, bias: b, M, K, N, gelu: 1 }), g)).toBeLessThan(TOL);
+    });
+  }
+
+  for (const [M, K, N] of [[1, 1, 1], [97, 72, 33], [5, 17, 130], [70, 33, 100], [3, 1000, 7], [9, 1152, 65], [2, 64, 384]]) {
+    it(`gemm_packed (packed weight panels, run-time ISA) M=${M} K=${K} N=${N}, bias and GELU`, () => {
+      const x = randn(M * K, 40), w = randn(N * K, 41, 1 / Math.sqrt(K)), b = randn(N, 42);
+      expect(relErr(run('gemm_packed', { x, w, bias: b, M, K, N }), ref.linear(x, M, K, w, b, N))).toBeLessThan(TOL);
+      expect(relErr(run('gemm_packed', { x, w, M, K, N }), ref.linear(x, M, K, w, null, N))).toBeLessThan(TOL);
+      expect(relErr(run('gemm_packed', { x, w, bias: b, M, K, N, gelu: 1 }), ref.linear(x, M, K, w, b, N).map(ref.gelu))).toBeLessThan(TOL);
     });
   }
 

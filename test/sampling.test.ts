@@ -231,6 +231,8 @@ describe('Pipeline behaviour', () => {
     bad(() => model.createCache({ interval: 2, branch: 5 }), /Expected an integer in \[1, 4\] \(blocks kept at each end\) for cache\.branch but received 5/);
     bad(() => model.createCache({ interval: 0, branch: 1 }), /cache\.interval/);
     bad(() => model.createCache('dit:0'), /interval/);
+    bad(() => model.createCache('dit:2:0'), /branch/);
+    expect(model.createCache('dit:3:2').policy).toMatchObject({ interval: 3, branch: 2, start: 1000, stop: 20 });
     bad(() => model.createCache('deepcache' as never), /preset/);
     bad(() => model.createCache({ interval: 2, branch: 1, stop: NaN }), /cache\.stop/);
     bad(() => model.createCache({ interval: 2, branch: 1, every: 3 } as never), /cache\.every/);

@@ -25,8 +25,12 @@ class Backend {
   virtual void download(const Tensor& src, float* dst) = 0;
   virtual void copy(const Tensor& src, Tensor& dst) = 0;
 
+  // A linear layer's weight (N, K) in the backend's preferred layout (CPU: packed GEMM panels, a flat
+  // tensor), prepared once at load. linear() accepts either form. Undefined stays undefined.
+  virtual Tensor prepare_linear(const Tensor& w) { return w; }
+
   // ---- ops
-  // y (M, N) = act(x (M, K) @ w (N, K)^T + bias (N)); bias may be undefined.
+  // y (M, N) = act(x (M, K) @ w^T + bias (N)); w is (N, K) or prepare_linear(w); bias may be undefined.
   virtual void linear(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
                       Activation act = Activation::None) = 0;
   // y (rows, D) = LayerNorm(x) over D, with affine when gamma/beta are defined. y may be x.

@@ -5,6 +5,7 @@
 #include "cpu/ops/activations.h"
 #include "cpu/ops/attention.h"
 #include "cpu/ops/cfg_guidance.h"
+#include "cpu/ops/gemm.h"
 #include "cpu/ops/layer_norm.h"
 #include "cpu/ops/linear.h"
 #include "cpu/ops/gate_residual.h"
@@ -44,13 +45,29 @@ class CpuBackend final : public Backend {
     std::memmove(dst.raw(), src.raw(), src.nbytes());
   }
 
+  Tensor prepare_linear(const Tensor& w) override {
+    if (!w.defined()) return w;
+    EXPECT_SHAPE(w.ndim() == 2, "prepare_linear", w);
+    const int64_t N = w.dim(0), K = w.dim(1);
+    Tensor packed = Tensor::host(DType::F32, {cpu::gemm_packed_floats(N, K)});
+    cpu::gemm_pack(w.f32(), N, K, packed.f32());
+    return packed;
+  }
+
   void linear(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, Activation act) override {
+    const auto ep = act == Activation::GeluTanh ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None;
+    if (w.ndim() == 1) {  // packed by prepare_linear
+      const int64_t K = x.dim(-1), M = x.numel() / K, N = y.dim(-1);
+      EXPECT_SHAPE(w.numel() == cpu::gemm_packed_floats(N, K) && y.numel() == M * N, "linear (packed)", y);
+      EXPECT_SHAPE(!bias.defined() || bias.numel() == N, "linear bias", bias);
+      cpu::gemm_packed(x.f32(), M, K, K, w.f32(), N, bias.defined() ? bias.f32() : nullptr, y.f32(), ep);
+      return;
+    }
     const int64_t K = x.dim(-1), M = x.numel() / K, N = w.dim(0);
     EXPECT_SHAPE(w.ndim() == 2 && w.dim(1) == K, "linear weight", w);
     EXPECT_SHAPE(y.numel() == M * N && y.dim(-1) == N, "linear output", y);
     EXPECT_SHAPE(!bias.defined() || bias.numel() == N, "linear bias", bias);
-    cpu::linear(x.f32(), M, K, w.f32(), bias.defined() ? bias.f32() : nullptr, N, y.f32(),
-                act == Activation::GeluTanh ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None);
+    cpu::linear(x.f32(), M, K, w.f32(), bias.defined() ? bias.f32() : nullptr, N, y.f32(), ep);
   }
 
   void layer_norm(const Tensor& x, float eps, const Tensor& gamma, const Tensor& beta, Tensor& y) override {

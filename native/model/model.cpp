@@ -28,7 +28,7 @@ Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const 
   const int64_t D = c.hidden_size, p = c.patch_size, Hm = c.mlp_hidden();
   WeightBinder bind(source, *backend_);
   auto linear = [&](const std::string& prefix, int64_t out, int64_t in) {
-    return LinearWeights{bind.take(prefix + ".weight", {out, in}), bind.take(prefix + ".bias", {out})};
+    return LinearWeights{backend_->prepare_linear(bind.take(prefix + ".weight", {out, in})), bind.take(prefix + ".bias", {out})};
   };
   w_.pos_embed = bind.take("pos_embed", {1, c.tokens(), D});
   if (c.family == Family::Latte) w_.temp_embed = bind.take("temp_embed", {1, c.num_frames, D});

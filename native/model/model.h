@@ -49,7 +49,7 @@ struct ForwardReport {
 };
 
 struct LinearWeights {
-  Tensor weight;  // (out, in)
+  Tensor weight;  // (out, in), in the backend's layout (Backend::prepare_linear)
   Tensor bias;    // (out)
 };
 

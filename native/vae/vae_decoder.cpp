@@ -150,7 +150,9 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
   auto conv_spec = [&](const std::string& p, int64_t cout, int64_t cin, int64_t k, Conv& out) {
     out.k = k;
     binds.push_back([=, &out](WeightBinder& b) {
-      out.w = b.take(p + ".weight", {cout, cin, k, k});
+      // packed for the GEMM as a (cout, cin*k*k) matrix
+      Tensor w = b.take(p + ".weight", {cout, cin, k, k});
+      out.w = w.defined() ? backend_->prepare_linear(w.reshape({cout, cin * k * k})) : w;
       out.b = b.take(p + ".bias", {cout});
     });
     note(p + ".weight");
@@ -189,7 +191,7 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
       Tensor q = b.take(p + ".to_q.weight", {top, top}), k = b.take(p + ".to_k.weight", {top, top}),
              v = b.take(p + ".to_v.weight", {top, top});
       Tensor qb = b.take(p + ".to_q.bias", {top}), kb = b.take(p + ".to_k.bias", {top}), vb = b.take(p + ".to_v.bias", {top});
-      mid_attn_.out_w = b.take(p + ".to_out.0.weight", {top, top});
+      mid_attn_.out_w = backend_->prepare_linear(b.take(p + ".to_out.0.weight", {top, top}));
       mid_attn_.out_b = b.take(p + ".to_out.0.bias", {top});
       if (q.defined() && k.defined() && v.defined() && qb.defined() && kb.defined() && vb.defined()) {
         mid_attn_.qkv_w = backend_->empty(DType::F32, {3 * top, top});
@@ -199,6 +201,7 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
           backend_->copy(i == 0 ? q : i == 1 ? k : v, wi);
           backend_->copy(i == 0 ? qb : i == 1 ? kb : vb, bi);
         }
+        mid_attn_.qkv_w = backend_->prepare_linear(mid_attn_.qkv_w);
       }
     });
   }

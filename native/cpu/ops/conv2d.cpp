@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "core/thread_pool.h"
-#include "cpu/ops/linear.h"
+#include "cpu/ops/gemm.h"
 
 namespace skipdit::cpu {
 
@@ -27,24 +27,22 @@ void im2col(const float* x, int64_t Cin, int64_t H, int64_t W, int64_t k, int64_
   });
 }
 
-void conv2d_same(const float* x, int64_t B, int64_t Cin, int64_t H, int64_t W, const float* w, const float* bias,
+void conv2d_same(const float* x, int64_t B, int64_t Cin, int64_t H, int64_t W, const float* packed_w, const float* bias,
                  int64_t Cout, int64_t k, float* scratch, float* y) {
   const int64_t HW = H * W, K = Cin * k * k;
   float* cols = scratch;                            // (tile, K)
-  float* tile_out = scratch + kConvTilePixels * K;  // (Cout, tile)
+  float* tile_out = scratch + kConvTilePixels * K;  // (tile, Cout)
   for (int64_t b = 0; b < B; ++b) {
     const float* xb = x + b * Cin * HW;
     float* yb = y + b * Cout * HW;
     for (int64_t p0 = 0; p0 < HW; p0 += kConvTilePixels) {
       const int64_t p1 = std::min(HW, p0 + kConvTilePixels), n = p1 - p0;
       im2col(xb, Cin, H, W, k, (k - 1) / 2, p0, p1, cols);
-      // (Cout, K) @ (n, K)^T = (Cout, n): channel-major, copied into the NCHW output with the bias.
-      linear(w, Cout, K, cols, nullptr, n, tile_out);
+      // (n, K) @ W^T = (n, Cout), pixel-major: transposed into the NCHW output with the bias.
+      gemm_packed(cols, n, K, K, packed_w, Cout, bias, tile_out);
       ThreadPool::global().parallel_for(Cout, 4, [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c) {
-          const float bc = bias ? bias[c] : 0.0f;
-          for (int64_t i = 0; i < n; ++i) yb[c * HW + p0 + i] = tile_out[c * n + i] + bc;
-        }
+        for (int64_t c = c0; c < c1; ++c)
+          for (int64_t i = 0; i < n; ++i) yb[c * HW + p0 + i] = tile_out[i * Cout + c];
       });
     }
   }

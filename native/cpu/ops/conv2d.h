@@ -16,9 +16,10 @@ inline int64_t conv_scratch_floats(int64_t Cin, int64_t Cout, int64_t k) {
   return kConvTilePixels * (Cin * k * k + Cout);
 }
 
-// y (B, Cout, H, W) = conv(x (B, Cin, H, W), w (Cout, Cin, k, k)) + bias (Cout) for odd k with same padding.
-// scratch holds conv_scratch_floats(Cin, Cout, k) floats.
-void conv2d_same(const float* x, int64_t B, int64_t Cin, int64_t H, int64_t W, const float* w, const float* bias,
+// y (B, Cout, H, W) = conv(x (B, Cin, H, W), w) + bias (Cout) for odd k with same padding, where w is the
+// weight (Cout, Cin, k, k) as a (Cout, Cin*k*k) matrix packed by gemm_pack. scratch holds
+// conv_scratch_floats(Cin, Cout, k) floats.
+void conv2d_same(const float* x, int64_t B, int64_t Cin, int64_t H, int64_t W, const float* packed_w, const float* bias,
                  int64_t Cout, int64_t k, float* scratch, float* y);
 
 }  // namespace skipdit::cpu

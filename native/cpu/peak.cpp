@@ -1,0 +1,74 @@
+#include "cpu/peak.h"
+
+#include <immintrin.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+
+#include "core/thread_pool.h"
+#include "cpu/ops/gemm.h"
+
+namespace skipdit::cpu {
+
+namespace {
+
+constexpr int kChains = 12;  // independent accumulators: enough to cover the FMA latency on two pipes
+
+__attribute__((target("avx512f"))) double fma_loop_avx512(int64_t iters) {
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(1.0f + i * 1e-3f);
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  __m512 s = acc[0];
+  for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
+  return double(_mm512_reduce_add_ps(s));  // keeps the loop alive
+}
+
+__attribute__((target("avx2,fma"))) double fma_loop_avx2(int64_t iters) {
+  __m256 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm256_set1_ps(1.0f + i * 1e-3f);
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  alignas(32) float out[8];
+  __m256 s = acc[0];
+  for (int i = 1; i < kChains; ++i) s = _mm256_add_ps(s, acc[i]);
+  _mm256_store_ps(out, s);
+  return out[0];
+}
+
+}  // namespace
+
+PeakResult measure_fma_peak(double seconds) {
+  const bool avx512 = std::strcmp(gemm_kernel_name(), "avx512") == 0;
+  const bool avx2 = std::strcmp(gemm_kernel_name(), "avx2") == 0;
+  const int lanes = avx512 ? 16 : avx2 ? 8 : 1;
+  ThreadPool& pool = ThreadPool::global();
+  const int threads = pool.size();
+  auto run = [&](int64_t iters) {
+    std::atomic<double> sink{0};
+    const auto t0 = std::chrono::steady_clock::now();
+    pool.parallel_for(threads, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        double v = avx512 ? fma_loop_avx512(iters) : avx2 ? fma_loop_avx2(iters) : 0.0;
+        sink.store(sink.load() + v);
+      }
+    });
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  if (lanes == 1) return {0.0, threads, gemm_kernel_name()};
+  int64_t iters = 1 << 16;
+  double t = run(iters);
+  while (t < seconds / 4) {  // grow until the run is long enough to time well
+    iters *= 2;
+    t = run(iters);
+  }
+  iters = static_cast<int64_t>(iters * (seconds / t));
+  t = run(iters);
+  const double flops = double(threads) * double(iters) * kChains * lanes * 2.0;
+  return {flops / t / 1e9, threads, gemm_kernel_name()};
+}
+
+}  // namespace skipdit::cpu
