@@ -1,19 +1,13 @@
 // The Stable Diffusion VAE decoder (diffusers AutoencoderKL), native; TypeScript reads configs and folders.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { NativeVae } from '../binding.js';
+import type { NativeVae, NativeVaeConfig } from '../binding.js';
 import { CheckpointError, DisposedError, InvalidArgumentError, fromNativeError } from './errors.js';
 import { native } from './native.js';
 import { checkTensor, type Tensor } from './tensor.js';
 
-/** The decoder fields of a diffusers AutoencoderKL config.json. */
-export interface VaeConfig {
-  latent_channels: number;
-  out_channels: number;
-  block_out_channels: number[];
-  layers_per_block: number;
-  norm_num_groups: number;
-  mid_block_add_attention: boolean;
+/** The decoder fields of a diffusers AutoencoderKL config.json, and the latent scaling factor. */
+export interface VaeConfig extends NativeVaeConfig {
   scaling_factor: number;
 }
 

@@ -1,17 +1,12 @@
 // The skipdit CLI (run from source with tsx): sample with and without cache, JSON report, errors.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixturePath } from './helpers/fixtures.js';
 import { readSafetensors } from './helpers/safetensors.js';
-import { packageRoot } from '../lib/native.js';
+import { cli } from './helpers/cli.js';
 
-const run = promisify(execFile);
-const root = packageRoot();
-const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', path.join(root, 'lib', 'cli.ts'), ...args], { cwd: root });
 const dir = mkdtempSync(path.join(tmpdir(), 'skipdit-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,19 +1,14 @@
 // End to end on the fixture models: class labels -> sampling (with Skip-Cache) -> VAE -> PNG / GIF / frames,
 // each output decoded back and checked for size and content.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import omggif from 'omggif';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../lib/native.js';
+import { cli } from './helpers/cli.js';
 import { fixturePath, fixturesDir } from './helpers/fixtures.js';
 
-const run = promisify(execFile);
-const root = packageRoot();
-const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', path.join(root, 'lib', 'cli.ts'), ...args], { cwd: root });
 const dir = mkdtempSync(path.join(tmpdir(), 'skipdit-e2e-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const vae = path.join(fixturesDir, 'vae-tiny');

@@ -1,17 +1,12 @@
 // Pictures: save_image semantics of the grid, PNG round trip, and `skipdit generate` on the bundled model.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundledModel, encodePng, imageGrid, inspectCheckpoint, toByte } from '../lib/index.js';
-import { packageRoot } from '../lib/native.js';
+import { cli } from './helpers/cli.js';
 
-const run = promisify(execFile);
-const root = packageRoot();
-const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', path.join(root, 'lib', 'cli.ts'), ...args], { cwd: root });
 const dir = mkdtempSync(path.join(tmpdir(), 'skipdit-gen-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
