@@ -4,6 +4,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "convert.h"
+#include "worker.h"
 #include "core/dtype_convert.h"
 
 #include <algorithm>
@@ -130,34 +131,22 @@ Napi::Value InspectCheckpointBytes(const Napi::CallbackInfo& info) {
   SKIPDIT_JS_CATCH(env)
 }
 
-class ConvertWorker final : public Napi::AsyncWorker {
+class ConvertWorker final : public TypedWorker {
  public:
   ConvertWorker(Napi::Env env, std::string in, std::string out, std::string key, std::map<std::string, std::string> meta)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), in_(std::move(in)), out_(std::move(out)),
-        key_(std::move(key)), meta_(std::move(meta)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
+      : TypedWorker(env), in_(std::move(in)), out_(std::move(out)), key_(std::move(key)), meta_(std::move(meta)) {}
 
  protected:
-  void Execute() override {
-    try {
-      Checkpoint c = open_checkpoint_file(in_, key_);
-      bytes_ = write_safetensors(out_, c, meta_);
-    } catch (const Error& e) {
-      kind_ = e.kind();
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
+  void Run() override {
+    Checkpoint c = open_checkpoint_file(in_, key_);
+    bytes_ = write_safetensors(out_, c, meta_);
   }
   void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), double(bytes_))); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(to_js_error(Env(), kind_, e.Message()).Value()); }
 
  private:
-  Napi::Promise::Deferred deferred_;
   std::string in_, out_, key_;
   std::map<std::string, std::string> meta_;
   uint64_t bytes_ = 0;
-  ErrorKind kind_ = ErrorKind::Internal;
 };
 
 Napi::Value ConvertCheckpoint(const Napi::CallbackInfo& info) {
