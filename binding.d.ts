@@ -169,14 +169,25 @@ export interface NativeCheckpointInfo {
   extras?: Record<string, unknown>;
 }
 
+export type NativeDType = 'float32' | 'bfloat16' | 'float16';
+
+export interface NativeLoadOptions {
+  backend: 'cpu' | 'cuda';
+  dtype?: NativeDType;
+  key?: string;
+}
+
 export interface NativeBinding {
   NativeModel: typeof NativeModel;
   NativeCache: typeof NativeCache;
   NativeVae: typeof NativeVae;
   /** The VAE decoder of a weights file in diffusers, legacy diffusers or LDM names. */
   loadVae(path: string, config: NativeVaeConfig, backend: 'cpu'): Promise<NativeVae>;
-  /** key: which state dict of a torch training checkpoint ('' or undefined: ema, then model, ...). */
-  loadModel(path: string, config: NativeModelConfig, backend: 'cpu' | 'cuda', key?: string): Promise<NativeModel>;
+  /**
+   * dtype: the precision linear weights are stored and multiplied in (default 'float32'; 'float16' only on CUDA).
+   * key: which state dict of a torch training checkpoint (undefined: ema, then model, ...).
+   */
+  loadModel(path: string, config: NativeModelConfig, options: NativeLoadOptions): Promise<NativeModel>;
   inspectCheckpoint(path: string, key?: string | null): NativeCheckpointInfo;
   /** Parses a checkpoint held in memory and reads every float tensor (for tests and fuzzing). */
   inspectCheckpointBytes(bytes: Buffer, key?: string | null): NativeCheckpointInfo & { checksum: number };

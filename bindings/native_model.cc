@@ -17,8 +17,12 @@ Napi::FunctionReference& constructor() {
 
 }  // namespace
 
-std::shared_ptr<Backend> make_backend(const std::string& name) {
-  if (name == "cpu") return make_cpu_backend();
+std::shared_ptr<Backend> make_backend(const std::string& name, Precision precision) {
+  if (name == "cpu") {
+    if (precision == Precision::F16)
+      fail(ErrorKind::InvalidArgument, "Expected 'float32' or 'bfloat16' for dtype on the cpu backend but received 'float16'");
+    return make_cpu_backend(precision);
+  }
   if (name == "cuda") {
     const cuda::Availability& a = cuda::availability();
     if (!a.available) fail(ErrorKind::BackendUnavailable, "CUDA backend unavailable: " + a.reason);
@@ -33,12 +37,14 @@ namespace {
 
 class LoadWorker final : public TypedWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, ModelConfig config, std::string backend, std::string key)
-      : TypedWorker(env), path_(std::move(path)), config_(config), backend_(std::move(backend)), key_(std::move(key)) {}
+  LoadWorker(Napi::Env env, std::string path, ModelConfig config, std::string backend, Precision precision,
+             std::string key)
+      : TypedWorker(env), path_(std::move(path)), config_(config), backend_(std::move(backend)), precision_(precision),
+        key_(std::move(key)) {}
 
  protected:
   void Run() override {
-    std::shared_ptr<Backend> backend = make_backend(backend_);
+    std::shared_ptr<Backend> backend = make_backend(backend_, precision_);
     Checkpoint checkpoint = open_checkpoint_file(path_, key_);
     model_ = std::make_shared<Model>(config_, backend, *checkpoint.source);
   }
@@ -48,6 +54,7 @@ class LoadWorker final : public TypedWorker {
   std::string path_;
   ModelConfig config_;
   std::string backend_;
+  Precision precision_;
   std::string key_;
   std::shared_ptr<Model> model_;
 };
@@ -155,11 +162,16 @@ std::shared_ptr<Model> NativeModel::live(Napi::Env env) {
 Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SKIPDIT_JS_TRY
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsString())
-    throw_invalid("loadModel(path: string, config: object, backend: string, key?: string)");
-  std::string key = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsObject())
+    throw_invalid("loadModel(path: string, config: object, options: { backend, dtype?, key? })");
+  Napi::Object options = info[2].As<Napi::Object>();
+  auto string_option = [&](const char* name, const std::string& fallback) {
+    Napi::Value v = options.Get(name);
+    return v.IsString() ? v.As<Napi::String>().Utf8Value() : fallback;
+  };
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), config_from_js(info[1].As<Napi::Object>()),
-                                info[2].As<Napi::String>().Utf8Value(), std::move(key));
+                                string_option("backend", "cpu"), parse_precision(string_option("dtype", "float32")),
+                                string_option("key", ""));
   Napi::Promise p = worker->promise();
   worker->Queue();
   return p;

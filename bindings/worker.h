@@ -38,7 +38,8 @@ class TypedWorker : public Napi::AsyncWorker {
 };
 
 
-// "cpu", or "cuda" (BackendUnavailable with the reason until the CUDA ops exist).
-std::shared_ptr<Backend> make_backend(const std::string& name);
+// "cpu", or "cuda" (BackendUnavailable with the reason until the CUDA ops exist), storing linear weights in
+// `precision` (InvalidArgument where the backend does not support it).
+std::shared_ptr<Backend> make_backend(const std::string& name, Precision precision = Precision::F32);
 
 }  // namespace skipdit::bindings

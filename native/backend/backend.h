@@ -12,6 +12,14 @@ namespace skipdit {
 
 enum class Activation { None, GeluTanh };
 
+// The precision a model's linear weights are stored and multiplied in. Activations, statistics and
+// accumulation stay float32 on CPU. CPU: F32, or BF16 weights (dot products in bf16 with fp32 accumulation,
+// AVX-512 BF16 where the CPU has it). CUDA: F32, BF16 or F16 weights and activations, fp32 accumulation.
+enum class Precision { F32, BF16, F16 };
+const char* precision_name(Precision p);
+// "float32" | "bfloat16" | "float16" -> Precision; InvalidArgument otherwise.
+Precision parse_precision(const std::string& name);
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -38,12 +46,26 @@ class Backend {
   // y (rows, 2D) = LayerNorm([a, b]) with affine gamma/beta (2D): the skip-fusion norm, concat-free.
   virtual void layer_norm_concat(const Tensor& a, const Tensor& b, float eps, const Tensor& gamma,
                                  const Tensor& beta, Tensor& y) = 0;
+  // y (G, N, D) = LayerNorm(x) * (1 + scale) + shift, no affine: the adaLN pre-norm of a block in one pass.
+  // Chunks of mod as in modulate(). Default: layer_norm then modulate.
+  virtual void layer_norm_modulate(const Tensor& x, float eps, const Tensor& mod, int64_t group_repeat,
+                                   int shift_chunk, int scale_chunk, Tensor& y) {
+    layer_norm(x, eps, {}, {}, y);
+    modulate(y, mod, group_repeat, shift_chunk, scale_chunk, y);
+  }
   // x (G, N, D) -> y = x * (1 + scale) + shift; shift/scale are chunks of mod (Bc, k*D), group g uses
   // conditioning row g / group_repeat.
   virtual void modulate(const Tensor& x, const Tensor& mod, int64_t group_repeat, int shift_chunk, int scale_chunk,
                         Tensor& y) = 0;
   // h (G, N, D) += gate * y, gate a chunk of mod as in modulate.
   virtual void gate_residual(Tensor& h, const Tensor& y, const Tensor& mod, int64_t group_repeat, int gate_chunk) = 0;
+  // h (G, N, D) += gate * (x (G, N, K) @ w^T + bias): a linear whose epilogue is the gated residual. scratch
+  // (G, N, D) may be used for the product. Default: linear into scratch, then gate_residual.
+  virtual void linear_gate_residual(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& mod,
+                                    int64_t group_repeat, int gate_chunk, Tensor& h, Tensor& scratch) {
+    linear(x, w, bias, scratch);
+    gate_residual(h, scratch, mod, group_repeat, gate_chunk);
+  }
   virtual void silu(const Tensor& x, Tensor& y) = 0;
   virtual void gelu_tanh(const Tensor& x, Tensor& y) = 0;
   // x += y, same shape.
@@ -67,7 +89,8 @@ class Backend {
                             Tensor& out) = 0;
 };
 
-// The CPU backend (always available).
-std::shared_ptr<Backend> make_cpu_backend();
+// The CPU backend (always available). BF16 weights need no special CPU: without AVX-512 BF16 they are
+// widened to fp32 inside the GEMM.
+std::shared_ptr<Backend> make_cpu_backend(Precision precision = Precision::F32);
 
 }  // namespace skipdit

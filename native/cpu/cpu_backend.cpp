@@ -27,6 +27,7 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
+  explicit CpuBackend(Precision precision) : precision_(precision) {}
   std::string name() const override { return "cpu"; }
   Device device() const override { return Device::CPU; }
 
@@ -179,10 +180,13 @@ class CpuBackend final : public Backend {
     EXPECT_SHAPE(B % 2 == 0 && out.numel() == raw.numel() && guided_channels <= channels, "cfg_guidance", raw);
     cpu::cfg_guidance(raw.f32(), B, frames, channels, HW, guided_channels, scale, out.f32());
   }
+
+ private:
+  Precision precision_;
 };
 
 }  // namespace
 
-std::shared_ptr<Backend> make_cpu_backend() { return std::make_shared<CpuBackend>(); }
+std::shared_ptr<Backend> make_cpu_backend(Precision precision) { return std::make_shared<CpuBackend>(precision); }
 
 }  // namespace skipdit

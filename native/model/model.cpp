@@ -156,21 +156,17 @@ void Model::run_block(int64_t i, Tensor& h, const Tensor& silu_c, int64_t group_
   Tensor normed = workspace_.get("block_normed", {G, N, D});
   Tensor branch = workspace_.get("block_branch", {G, N, D});
   // attention branch
-  be.layer_norm(h, kLayerNormEps, {}, {}, normed);
-  be.modulate(normed, mod, group_repeat, 0, 1, normed);
+  be.layer_norm_modulate(h, kLayerNormEps, mod, group_repeat, 0, 1, normed);
   Tensor qkv = workspace_.get("block_qkv", {G, N, 3 * D});
   be.linear(normed, w.qkv.weight, w.qkv.bias, qkv);
   Tensor attn = workspace_.get("block_attn", {G, N, D});
   be.attention(qkv, config_.num_heads, attn);
-  be.linear(attn, w.proj.weight, w.proj.bias, branch);
-  be.gate_residual(h, branch, mod, group_repeat, 2);
+  be.linear_gate_residual(attn, w.proj.weight, w.proj.bias, mod, group_repeat, 2, h, branch);
   // MLP branch
-  be.layer_norm(h, kLayerNormEps, {}, {}, normed);
-  be.modulate(normed, mod, group_repeat, 3, 4, normed);
+  be.layer_norm_modulate(h, kLayerNormEps, mod, group_repeat, 3, 4, normed);
   Tensor hidden = workspace_.get("block_mlp_hidden", {G, N, Hm});
   be.linear(normed, w.fc1.weight, w.fc1.bias, hidden, Activation::GeluTanh);
-  be.linear(hidden, w.fc2.weight, w.fc2.bias, branch);
-  be.gate_residual(h, branch, mod, group_repeat, 5);
+  be.linear_gate_residual(hidden, w.fc2.weight, w.fc2.bias, mod, group_repeat, 5, h, branch);
 }
 
 void Model::fuse_skip(int64_t j, Tensor& h, const Tensor& skip) {
@@ -187,8 +183,7 @@ Tensor Model::final_layer(const Tensor& h, const Tensor& silu_c, int64_t group_r
   Tensor mod = workspace_.get("final_mod", {silu_c.dim(0), 2 * D});  // shift, scale
   be.linear(silu_c, w_.final_adaLN.weight, w_.final_adaLN.bias, mod);
   Tensor normed = workspace_.get("block_normed", {G, N, D});
-  be.layer_norm(h, kLayerNormEps, {}, {}, normed);
-  be.modulate(normed, mod, group_repeat, 0, 1, normed);
+  be.layer_norm_modulate(h, kLayerNormEps, mod, group_repeat, 0, 1, normed);
   Tensor patches = workspace_.get("final_tokens", {G, N, p * p * C});
   be.linear(normed, w_.final_linear.weight, w_.final_linear.bias, patches);
   if (taps) taps->record(be, "final_tokens", patches);
