@@ -102,7 +102,26 @@ export declare class NativeModel {
   ): Promise<NativeForwardResult>;
   info(): NativeModelInfo;
   createCache(policy: NativeCachePolicy): NativeCache;
+  /**
+   * Per-op counts, wall time and FLOPs since load or the last reset (native/backend/profiling_backend.h);
+   * null unless loaded with `profile: true`. `reset` clears them after reading.
+   */
+  profile(reset?: boolean): NativeProfile | null;
   dispose(): void;
+}
+
+/** One backend op in a profile: calls, summed wall seconds, FLOPs (0 where not counted: elementwise ops). */
+export interface NativeOpProfile {
+  op: string;
+  calls: number;
+  seconds: number;
+  flops: number;
+}
+
+export interface NativeProfile {
+  /** The profiled (inner) backend. */
+  backend: string;
+  ops: NativeOpProfile[];
 }
 
 /** The decoder fields of a diffusers AutoencoderKL config (bindings/native_vae.cc). */
@@ -175,6 +194,8 @@ export interface NativeLoadOptions {
   backend: 'cpu' | 'cuda';
   dtype?: NativeDType;
   key?: string;
+  /** Wrap the backend in the op profiler (NativeModel.profile()). */
+  profile?: boolean;
 }
 
 export interface NativeBinding {

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { backends, loadModel, normalizeConfig, type ModelConfig } from '../lib/index.js';
 import { native } from '../lib/native.js';
 import { forwardFlops } from '../lib/flops.js';
-import { writeRandomCheckpoint } from './random-checkpoint.js';
+import { writeRandomCheckpoint } from '../lib/random-checkpoint.js';
 
 const { values } = parseArgs({
   options: { model: { type: 'string', default: 'S' }, batch: { type: 'string', default: '2' }, runs: { type: 'string', default: '5' } },

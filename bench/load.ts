@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { normalizeConfig } from '../lib/index.js';
-import { checkpointShapes, writeRandomCheckpoint } from './random-checkpoint.js';
+import { checkpointShapes, writeRandomCheckpoint } from '../lib/random-checkpoint.js';
 import { PickleWriter, writeTorchCheckpoint } from './torch-zip.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'XL' }, keep: { type: 'boolean', default: false } } });

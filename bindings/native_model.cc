@@ -3,6 +3,7 @@
 #include "convert.h"
 #include "native_cache.h"
 #include "worker.h"
+#include "backend/profiling_backend.h"
 #include "checkpoint/checkpoint.h"
 #include "cuda/cuda_device.h"
 
@@ -38,13 +39,14 @@ namespace {
 class LoadWorker final : public TypedWorker {
  public:
   LoadWorker(Napi::Env env, std::string path, ModelConfig config, std::string backend, Precision precision,
-             std::string key)
+             std::string key, bool profile)
       : TypedWorker(env), path_(std::move(path)), config_(config), backend_(std::move(backend)), precision_(precision),
-        key_(std::move(key)) {}
+        key_(std::move(key)), profile_(profile) {}
 
  protected:
   void Run() override {
     std::shared_ptr<Backend> backend = make_backend(backend_, precision_);
+    if (profile_) backend = std::make_shared<ProfilingBackend>(std::move(backend));
     Checkpoint checkpoint = open_checkpoint_file(path_, key_);
     model_ = std::make_shared<Model>(config_, backend, *checkpoint.source);
   }
@@ -56,6 +58,7 @@ class LoadWorker final : public TypedWorker {
   std::string backend_;
   Precision precision_;
   std::string key_;
+  bool profile_;
   std::shared_ptr<Model> model_;
 };
 
@@ -123,7 +126,8 @@ Napi::Function NativeModel::Init(Napi::Env env, Napi::Object exports) {
                                    {InstanceMethod<&NativeModel::Forward>("forward"),
                                     InstanceMethod<&NativeModel::Dispose>("dispose"),
                                     InstanceMethod<&NativeModel::CreateCache>("createCache"),
-                                    InstanceMethod<&NativeModel::Info>("info")});
+                                    InstanceMethod<&NativeModel::Info>("info"),
+                                    InstanceMethod<&NativeModel::Profile>("profile")});
   constructor() = Napi::Persistent(cls);
   constructor().SuppressDestruct();
   exports.Set("NativeModel", cls);
@@ -171,7 +175,7 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
   };
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), config_from_js(info[1].As<Napi::Object>()),
                                 string_option("backend", "cpu"), parse_precision(string_option("dtype", "float32")),
-                                string_option("key", ""));
+                                string_option("key", ""), options.Get("profile").ToBoolean());
   Napi::Promise p = worker->promise();
   worker->Queue();
   return p;
@@ -241,6 +245,30 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   o.Set("weightBytes", double(model->weight_bytes()));
   o.Set("workspaceBytes", double(model->workspace_bytes()));
   return o;
+}
+
+// profile(reset?: boolean) -> { ops: [{ op, calls, seconds, flops }] } | null (null: loaded without profile).
+// The counts cover everything since load or the last reset; reset clears them after reading.
+Napi::Value NativeModel::Profile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Model> model = live(env);
+  auto* profiler = dynamic_cast<ProfilingBackend*>(&model->backend());
+  if (!profiler) return env.Null();
+  std::vector<OpProfile> ops = profiler->snapshot();
+  if (info.Length() > 0 && info[0].ToBoolean()) profiler->reset();
+  Napi::Array list = Napi::Array::New(env, ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("op", ops[i].op);
+    o.Set("calls", double(ops[i].calls));
+    o.Set("seconds", ops[i].seconds);
+    o.Set("flops", ops[i].flops);
+    list.Set(uint32_t(i), o);
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("backend", profiler->inner().name());
+  result.Set("ops", list);
+  return result;
 }
 
 }  // namespace skipdit::bindings

@@ -24,6 +24,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value CreateCache(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Profile(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Model> model_;
   int64_t reported_bytes_ = 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The skipdit command line. `skipdit sample` runs the official sampling loop (optionally with Skip-Cache)
-// on a checkpoint and writes the latents; `skipdit backends` says what can run here.
+// on a checkpoint and writes the latents; `skipdit backends` says what can run here; `skipdit bench` measures
+// this machine (lib/bench.ts).
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { writeFileSync } from 'node:fs';
@@ -11,7 +12,8 @@ import { cachePresets, type CachePolicyInput } from './cache.js';
 import { InvalidArgumentError, SkipditError } from './errors.js';
 import { bundledModel } from './bundled.js';
 import { imageGrid, writePng } from './image.js';
-import { backends, loadModel } from './model.js';
+import { backends, loadModel, type ModelDType } from './model.js';
+import { benchSizes, formatBenchReport, runBench, type BenchFamily, type BenchSize } from './bench.js';
 import { loadVae } from './vae.js';
 import { encodeGif, writeMp4, writePngSequence } from './video.js';
 import { Pipeline, type StepInfo } from './pipeline.js';
@@ -328,6 +330,33 @@ program
   .description('list the compute backends and why any is unavailable')
   .action(() => {
     for (const b of backends()) console.log(`${b.name}: ${b.available ? 'available' : `unavailable (${b.reason})`} ${JSON.stringify(b.details)}`);
+  });
+
+program
+  .command('bench')
+  .description('measure this machine: FMA peak, full and cached steps, runs per cache policy, memory, per-op times')
+  .option('--model <file>', 'a checkpoint to measure (default: random weights of --size)')
+  .addOption(new Option('--size <name>', 'official size of the random weights').choices(Object.keys(benchSizes)).default('S'))
+  .addOption(new Option('--family <name>', 'random weights: DiT (1000 classes) or Latte (16 frames, 101 classes)').choices(['dit', 'latte']).default('dit'))
+  .addOption(new Option('--dtype <name>', 'precision of the linear weights').choices(['float32', 'bfloat16']).default('float32'))
+  .option('--batch <n>', 'batch of the step timings (2 = one image with CFG)', integer('--batch'), 2)
+  .option('--repeats <n>', 'timed rounds per step variant (medians)', integer('--repeats'), 5)
+  .option('--steps <n>', 'DDIM steps of the whole runs (0: skip them)', integer('--steps'), 20)
+  .option('--policies <list>', 'comma-separated cache policies of the runs (default: none, <preset>:2, <preset>:3)')
+  .option('--profile-forwards <n>', 'full forwards in the per-op profile (0: skip it)', integer('--profile-forwards'), 3)
+  .option('--peak-seconds <s>', 'duration of the FMA peak measurement', number('--peak-seconds'), 0.5)
+  .option('--cache-dir <dir>', 'keep random checkpoints here between runs (default: a temporary folder, removed)')
+  .option('--json', 'print the report as JSON')
+  .action(async (opts: {
+    model?: string; size: BenchSize; family: BenchFamily; dtype: ModelDType; batch: number; repeats: number; steps: number;
+    policies?: string; profileForwards: number; peakSeconds: number; cacheDir?: string; json?: boolean;
+  }) => {
+    const report = await runBench({
+      model: opts.model, size: opts.size, family: opts.family, dtype: opts.dtype, batch: opts.batch, repeats: opts.repeats,
+      steps: opts.steps, policies: opts.policies?.split(',').map((p) => p.trim()), profileForwards: opts.profileForwards,
+      peakSeconds: opts.peakSeconds, cacheDir: opts.cacheDir,
+    });
+    console.log(opts.json ? JSON.stringify(report, null, 2) : formatBenchReport(report));
   });
 
 program.parseAsync().catch((err: unknown) => {

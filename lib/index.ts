@@ -1,6 +1,6 @@
 // skipdit: Skip-DiT diffusion transformers for Node.
 export { loadModel, backends, Model } from './model.js';
-export type { BackendName, BackendInfo, LoadModelOptions, ModelDType, ForwardInput, CfgInput, ForwardOptions, ForwardResult } from './model.js';
+export type { BackendName, BackendInfo, LoadModelOptions, ModelProfile, ModelDType, ForwardInput, CfgInput, ForwardOptions, ForwardResult } from './model.js';
 export { presets, normalizeConfig, resolveConfig, inferConfig, headsByHiddenSize } from './config.js';
 export { inspectCheckpoint, convertCheckpoint } from './checkpoint.js';
 export type { CheckpointInfo } from './checkpoint.js';

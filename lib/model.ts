@@ -1,7 +1,7 @@
 // Model: a loaded DiT / Latte network on one backend. The forward pass runs on a worker thread; this
 // file validates every input (typed errors naming the parameter) before anything reaches native code.
 import { existsSync, statSync } from 'node:fs';
-import type { NativeForwardOptions, NativeModel, NativeTensor } from '../binding.js';
+import type { NativeForwardOptions, NativeModel, NativeProfile, NativeTensor } from '../binding.js';
 import { SkipCache, resolveCachePolicy, type CachePolicyInput } from './cache.js';
 import { resolveConfig, type ModelConfig, type PresetName } from './config.js';
 import {
@@ -32,7 +32,12 @@ export interface LoadModelOptions {
    * AVX-512 BF16 where available, fp32 activations and accumulation); 'float16' on CUDA only.
    */
   dtype?: ModelDType;
+  /** Count calls, wall time and FLOPs of every backend op (read with model.profile()); adds a little overhead per op. */
+  profile?: boolean;
 }
+
+/** Per-op totals of a profiled model: `{ backend, ops: [{ op, calls, seconds, flops }] }`. */
+export type ModelProfile = NativeProfile;
 
 export type ModelDType = 'float32' | 'bfloat16' | 'float16';
 const DTYPES: readonly ModelDType[] = ['float32', 'bfloat16', 'float16'];
@@ -127,6 +132,9 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   }
   const dtype = options.dtype ?? 'float32';
   if (!DTYPES.includes(dtype)) throw InvalidArgumentError.expected('options.dtype', "'float32', 'bfloat16' or 'float16'", options.dtype);
+  if (options.profile !== undefined && typeof options.profile !== 'boolean') {
+    throw InvalidArgumentError.expected('options.profile', 'a boolean', options.profile);
+  }
   const backend = chooseBackend(options.backend);
   if (backend === 'cpu' && dtype === 'float16') {
     throw InvalidArgumentError.expected('options.dtype', "'float32' or 'bfloat16' on the cpu backend", dtype);
@@ -134,7 +142,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   try {
     const info = native().inspectCheckpoint(path, options.checkpointKey);
     const config = resolveConfig(info, path, options.config);
-    const handle = await native().loadModel(path, config, { backend, dtype, key: options.checkpointKey });
+    const handle = await native().loadModel(path, config, { backend, dtype, key: options.checkpointKey, profile: options.profile === true });
     return new Model(handle, config, backend, dtype);
   } catch (err) {
     throw fromNativeError(err);
@@ -215,6 +223,14 @@ export class Model {
   memory(): { weightBytes: number; workspaceBytes: number } {
     const info = this.#live().info();
     return { weightBytes: info.weightBytes, workspaceBytes: info.workspaceBytes };
+  }
+
+  /**
+   * The backend ops run since load or the last reset (`{ reset: true }` clears them after reading), for a model
+   * loaded with `{ profile: true }`; null otherwise.
+   */
+  profile(options: { reset?: boolean } = {}): ModelProfile | null {
+    return this.#live().profile(options.reset === true);
   }
 
   /** Releases the native weights now (also after an in-flight forward finishes). Idempotent. */

@@ -1,5 +1,5 @@
 """Exports a DiT / DiT-skip safetensors checkpoint (official state_dict names, e.g. from
-bench/random-checkpoint.ts) to ONNX for the ONNX Runtime comparison in bench/ort.ts.
+lib/random-checkpoint.ts) to ONNX for the ONNX Runtime comparison in bench/ort.ts.
 
     /usr/bin/python3 bench/torch/export_onnx.py model.safetensors out/model.onnx [--batch 2] [--opset 17]
 

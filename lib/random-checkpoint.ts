@@ -1,7 +1,7 @@
 // Deterministic random weights with the official state_dict names, written as a safetensors file, so
 // benchmarks run on real shapes (e.g. DiT-XL/2-skip) without downloads.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { ModelConfig } from '../lib/config.js';
+import type { ModelConfig } from './config.js';
 
 export function checkpointShapes(c: ModelConfig): Record<string, number[]> {
   const D = c.hidden_size, p = c.patch_size, Hm = Math.floor(D * c.mlp_ratio), Cout = c.learn_sigma ? 2 * c.in_channels : c.in_channels;
