@@ -115,7 +115,7 @@ export interface StepRow {
 
 /**
  * A full step and cached steps keeping k units (blocks; Latte: spatial+temporal pairs) at each end, timed
- * interleaved. ks above half the units are left out.
+ * interleaved. ks that would keep every unit (2k >= units: a cached step equal to a full one) are left out.
  */
 export async function measureSteps(
   model: Model, batch: number, repeats: number, peakGflops: number, ks: readonly number[] = [1, 4],
@@ -124,7 +124,7 @@ export async function measureSteps(
   const units = c.family === 'latte' ? c.depth / 2 : c.depth;
   const input = benchInput(c, batch);
   const caches = Object.fromEntries(
-    ks.filter((k) => 2 * k <= units).map((k) => [`cached step k=${k}`, model.createCache({ interval: 1_000_000, branch: k })]),
+    ks.filter((k) => 2 * k < units).map((k) => [`cached step k=${k}`, model.createCache({ interval: 1_000_000, branch: k })]),
   );
   const blocks: Record<string, number> = {};
   const variants: Record<string, () => Promise<unknown>> = {};
@@ -173,12 +173,15 @@ export async function measureRuns(model: Model, steps: number, policies: readonl
   }));
 }
 
-/** The default policies: none, N = 2 and N = 3 of the family's preset, with k capped at half the model's units. */
+/**
+ * The default policies: none, N = 2 and N = 3 of the family's preset. On models too shallow for the preset's k
+ * (cached steps would run every unit) k drops to half the units minus one.
+ */
 export function defaultPolicies(config: ModelConfig): string[] {
   const preset = config.family === 'dit' ? 'dit' : 'latte';
   const presetK = preset === 'dit' ? 4 : 1;
   const half = Math.floor((config.family === 'latte' ? config.depth / 2 : config.depth) / 2);
-  const k = presetK > half ? `:${half}` : '';
+  const k = presetK >= half ? `:${Math.max(1, half - 1)}` : '';
   return ['none', `${preset}:2${k}`, `${preset}:3${k}`];
 }
 
