@@ -12,6 +12,10 @@
 #include "cpu/ops/activations.h"
 #include "cpu/ops/simd_math.h"
 
+// Micro-kernel loops over the MR rows must unroll completely so the accumulators stay in registers (GCC 12
+// otherwise keeps the AVX2 ones in memory, written back on every k step).
+#define UNROLL_ROWS _Pragma("GCC unroll 16")
+
 namespace skipdit::cpu {
 
 namespace {
@@ -43,14 +47,14 @@ void finish_tile(const float* tile, int mr, int nr_tile, const TileSpot& s) {
 
 // ---- AVX-512: 8 rows x 32 columns in 16 zmm accumulators (c[i][0], c[i][1])
 template <int MR>
-__attribute__((target("avx512f"))) inline void store_avx512(__m512 (&c)[MR][2], const TileSpot& s) {
+__attribute__((target("avx512f"), always_inline)) inline void store_avx512(__m512 (&c)[MR][2], const TileSpot& s) {
   const GemmEpilogue& ep = *s.ep;
   for (int h = 0; h < 2; ++h) {
     const int valid = std::min(16, s.ncols - 16 * h);
     if (valid <= 0) break;
     const __mmask16 mask = valid == 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
     const __m512 bias = ep.bias ? _mm512_maskz_loadu_ps(mask, ep.bias + s.n0 + 16 * h) : _mm512_setzero_ps();
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       __m512 v = _mm512_add_ps(c[i][h], bias);
       if (ep.act == Epilogue::GeluTanh) v = simd::gelu_tanh512(v);
       float* dst = s.C + i * s.ldc + 16 * h;
@@ -67,16 +71,19 @@ __attribute__((target("avx512f"))) void f32_avx512(const float* A, int64_t lda, 
                                                    const TileSpot& s) {
   const float* B = static_cast<const float*>(panel);
   __m512 c[MR][2];
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     const __m512 b0 = _mm512_loadu_ps(B + k * 32), b1 = _mm512_loadu_ps(B + k * 32 + 16);
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const __m512 a = _mm512_set1_ps(A[i * lda + k]);
       c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
       c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
     }
   }
-  store_avx512<MR>(c, s);
+  // The epilogue indexes its tile at run time; a separate copy keeps the loop's accumulators in registers.
+  __m512 out[MR][2];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) out[i][0] = c[i][0], out[i][1] = c[i][1];
+  store_avx512<MR>(out, s);
 }
 
 // bf16 weights, AVX-512 BF16: A is bf16 too (pairs as uint32, lda counted in pairs); one vdpbf16ps adds
@@ -88,35 +95,34 @@ __attribute__((target("avx512f,avx512bf16"))) void bf16_avx512(const float* A, i
   const uint16_t* B = static_cast<const uint16_t*>(panel);
   const int64_t pairs = (K + 1) / 2;
   __m512 c[MR][2];
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
   for (int64_t kk = 0; kk < pairs; ++kk) {
     const __m512bh b0 = (__m512bh)_mm512_loadu_si512(B + kk * 64), b1 = (__m512bh)_mm512_loadu_si512(B + kk * 64 + 32);
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ab[i * lda + kk]));
       c[i][0] = _mm512_dpbf16_ps(c[i][0], a, b0);
       c[i][1] = _mm512_dpbf16_ps(c[i][1], a, b1);
     }
   }
-  store_avx512<MR>(c, s);
+  // The epilogue indexes its tile at run time; a separate copy keeps the loop's accumulators in registers.
+  __m512 out[MR][2];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) out[i][0] = c[i][0], out[i][1] = c[i][1];
+  store_avx512<MR>(out, s);
 }
 
-// ---- AVX2 + FMA: 6 rows x 16 columns in 12 ymm accumulators
+// ---- AVX2 + FMA: 6 rows x 16 columns in 12 ymm accumulators. They leave through a float tile: GCC keeps
+// them in memory across the whole k loop when the epilogue reads them as an array.
 template <int MR>
-__attribute__((target("avx2,fma"))) inline void store_avx2(__m256 (&c)[MR][2], const TileSpot& s) {
+__attribute__((target("avx2,fma"))) void store_avx2(const float* tile, const TileSpot& s) {
   const GemmEpilogue& ep = *s.ep;
-  if (s.ncols < 16) {  // edge panel: through memory, scalar epilogue
-    alignas(32) float tile[MR * 16];
-    for (int i = 0; i < MR; ++i) {
-      _mm256_store_ps(tile + i * 16, c[i][0]);
-      _mm256_store_ps(tile + i * 16 + 8, c[i][1]);
-    }
+  if (s.ncols < 16) {  // edge panel: scalar epilogue
     finish_tile(tile, MR, 16, s);
     return;
   }
   for (int h = 0; h < 2; ++h) {
     const __m256 bias = ep.bias ? _mm256_loadu_ps(ep.bias + s.n0 + 8 * h) : _mm256_setzero_ps();
-    for (int i = 0; i < MR; ++i) {
-      __m256 v = _mm256_add_ps(c[i][h], bias);
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
+      __m256 v = _mm256_add_ps(_mm256_load_ps(tile + i * 16 + 8 * h), bias);
       if (ep.act == Epilogue::GeluTanh) v = simd::gelu_tanh256(v);
       float* dst = s.C + i * s.ldc + 8 * h;
       if (const float* gate = s.gate_row(i)) v = _mm256_fmadd_ps(_mm256_loadu_ps(gate + 8 * h), v, _mm256_loadu_ps(dst));
@@ -129,17 +135,22 @@ template <int MR>
 __attribute__((target("avx2,fma"))) void f32_avx2(const float* A, int64_t lda, const void* panel, int64_t K,
                                                  const TileSpot& s) {
   const float* B = static_cast<const float*>(panel);
-  __m256 c[MR][2];
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_ps();
+  __m256 c0[MR], c1[MR];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     const __m256 b0 = _mm256_loadu_ps(B + k * 16), b1 = _mm256_loadu_ps(B + k * 16 + 8);
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const __m256 a = _mm256_broadcast_ss(A + i * lda + k);
-      c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
-      c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
+      c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+      c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
     }
   }
-  store_avx2<MR>(c, s);
+  alignas(32) float tile[MR * 16];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) {
+    _mm256_store_ps(tile + i * 16, c0[i]);
+    _mm256_store_ps(tile + i * 16 + 8, c1[i]);
+  }
+  store_avx2<MR>(tile, s);
 }
 
 // bf16 weights widened to float32 in registers: a 32-bit lane of a pair panel holds (k even, k odd) of one
@@ -149,26 +160,31 @@ __attribute__((target("avx2,fma"))) void bf16_avx2(const float* A, int64_t lda, 
                                                   const TileSpot& s) {
   const uint16_t* B = static_cast<const uint16_t*>(panel);
   const __m256i high = _mm256_set1_epi32(int(0xFFFF0000u));
-  __m256 c[MR][2];
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_ps();
+  __m256 c0[MR], c1[MR];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
   for (int64_t kk = 0; kk < (K + 1) / 2; ++kk) {
     const bool has_odd = 2 * kk + 1 < K;
     const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + kk * 32));
     const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + kk * 32 + 16));
     const __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), o0 = _mm256_castsi256_ps(_mm256_and_si256(v0, high));
     const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16)), o1 = _mm256_castsi256_ps(_mm256_and_si256(v1, high));
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const __m256 a0 = _mm256_broadcast_ss(A + i * lda + 2 * kk);
-      c[i][0] = _mm256_fmadd_ps(a0, e0, c[i][0]);
-      c[i][1] = _mm256_fmadd_ps(a0, e1, c[i][1]);
+      c0[i] = _mm256_fmadd_ps(a0, e0, c0[i]);
+      c1[i] = _mm256_fmadd_ps(a0, e1, c1[i]);
       if (has_odd) {
         const __m256 a1 = _mm256_broadcast_ss(A + i * lda + 2 * kk + 1);
-        c[i][0] = _mm256_fmadd_ps(a1, o0, c[i][0]);
-        c[i][1] = _mm256_fmadd_ps(a1, o1, c[i][1]);
+        c0[i] = _mm256_fmadd_ps(a1, o0, c0[i]);
+        c1[i] = _mm256_fmadd_ps(a1, o1, c1[i]);
       }
     }
   }
-  store_avx2<MR>(c, s);
+  alignas(32) float tile[MR * 16];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) {
+    _mm256_store_ps(tile + i * 16, c0[i]);
+    _mm256_store_ps(tile + i * 16 + 8, c1[i]);
+  }
+  store_avx2<MR>(tile, s);
 }
 
 // ---- portable: 4 rows x 8 columns
@@ -177,7 +193,7 @@ void f32_portable(const float* A, int64_t lda, const void* panel, int64_t K, con
   const float* B = static_cast<const float*>(panel);
   float tile[MR * 8] = {};
   for (int64_t k = 0; k < K; ++k)
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const float a = A[i * lda + k];
       for (int j = 0; j < 8; ++j) tile[i * 8 + j] += a * B[k * 8 + j];
     }
@@ -189,7 +205,7 @@ void bf16_portable(const float* A, int64_t lda, const void* panel, int64_t K, co
   const uint16_t* B = static_cast<const uint16_t*>(panel);
   float tile[MR * 8] = {};
   for (int64_t k = 0; k < K; ++k)
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const float a = A[i * lda + k];
       for (int j = 0; j < 8; ++j) tile[i * 8 + j] += a * bf16_to_f32(B[(k / 2) * 16 + j * 2 + k % 2]);
     }
