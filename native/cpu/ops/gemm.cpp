@@ -40,7 +40,7 @@ void finish_tile(const float* tile, int mr, int nr_tile, const TileSpot& s) {
     for (int j = 0; j < s.ncols; ++j) {
       float v = tile[i * nr_tile + j] + (bias ? bias[j] : 0.0f);
       if (s.ep->act == Epilogue::GeluTanh) v = gelu_tanh(v);
-      c[j] = gate ? c[j] + gate[j] * v : v;
+      c[j] = gate ? c[j] + gate[j] * v : s.ep->accumulate ? c[j] + v : v;
     }
   }
 }
@@ -60,6 +60,8 @@ __attribute__((target("avx512f"), always_inline)) inline void store_avx512(__m51
       float* dst = s.C + i * s.ldc + 16 * h;
       if (const float* gate = s.gate_row(i))
         v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, gate + 16 * h), v, _mm512_maskz_loadu_ps(mask, dst));
+      else if (ep.accumulate)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, dst));
       _mm512_mask_storeu_ps(dst, mask, v);
     }
   }
@@ -126,6 +128,7 @@ __attribute__((target("avx2,fma"))) void store_avx2(const float* tile, const Til
       if (ep.act == Epilogue::GeluTanh) v = simd::gelu_tanh256(v);
       float* dst = s.C + i * s.ldc + 8 * h;
       if (const float* gate = s.gate_row(i)) v = _mm256_fmadd_ps(_mm256_loadu_ps(gate + 8 * h), v, _mm256_loadu_ps(dst));
+      else if (ep.accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(dst));
       _mm256_storeu_ps(dst, v);
     }
   }
@@ -293,13 +296,14 @@ void round_rows_bf16(const float* A, int64_t M, int64_t K, int64_t lda, uint16_t
   });
 }
 
-// Runs `isa`'s kernels over all (panel, row block) items. A_rows/lda describe what the kernel reads.
+// Runs `isa`'s kernels over all (panel, row block) items, on the pool or on the calling thread. lda is in
+// the units the kernel reads (floats, or bf16 pairs for the dot-product kernels).
 void run_packed(const Isa& isa, const float* A, int64_t M, int64_t K, int64_t lda, const void* packed,
-                int64_t panel_bytes, int64_t N, float* C, const GemmEpilogue& ep) {
+                int64_t panel_bytes, int64_t N, float* C, int64_t ldc, const GemmEpilogue& ep, bool parallel = true) {
   const int64_t panels = (N + isa.nr - 1) / isa.nr, row_blocks = (M + kRowBlock - 1) / kRowBlock;
   const char* base = static_cast<const char*>(packed);
   // Items are (panel, row block), panel-major: a thread keeps one K x NR panel hot while it sweeps rows.
-  ThreadPool::global().parallel_for(panels * row_blocks, 1, [&](int64_t i0, int64_t i1) {
+  auto work = [&](int64_t i0, int64_t i1) {
     for (int64_t item = i0; item < i1; ++item) {
       const int64_t p = item / row_blocks, rb = item % row_blocks;
       const int64_t n0 = p * isa.nr;
@@ -307,13 +311,15 @@ void run_packed(const Isa& isa, const float* A, int64_t M, int64_t K, int64_t ld
       const int64_t m_end = std::min(M, (rb + 1) * kRowBlock);
       for (int64_t m = rb * kRowBlock; m < m_end; m += isa.mr) {
         const int rows = static_cast<int>(std::min<int64_t>(isa.mr, m_end - m));
-        const TileSpot spot{C + m * N + n0, N, m, n0, ncols, &ep};
+        const TileSpot spot{C + m * ldc + n0, ldc, m, n0, ncols, &ep};
         const float* a = isa.bf16_activations ? reinterpret_cast<const float*>(reinterpret_cast<const uint32_t*>(A) + m * lda)
                                               : A + m * lda;
         isa.kernels[rows](a, lda, base + p * panel_bytes, K, spot);
       }
     }
-  });
+  };
+  if (parallel) ThreadPool::global().parallel_for(panels * row_blocks, 1, work);
+  else work(0, panels * row_blocks);
 }
 
 }  // namespace
@@ -327,14 +333,31 @@ int64_t gemm_packed_floats(int64_t N, int64_t K) {
   return (N + nr - 1) / nr * K * nr;
 }
 
-void gemm_pack(const float* w, int64_t N, int64_t K, float* packed) {
+void gemm_pack(const float* w, int64_t N, int64_t K, float* packed) { gemm_pack_strided(w, N, K, K, packed); }
+
+void gemm_pack_strided(const float* w, int64_t N, int64_t K, int64_t ldw, float* packed) {
   const int64_t nr = f32_isa().nr, panels = (N + nr - 1) / nr;
   for (int64_t p = 0; p < panels; ++p)
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t j = 0; j < nr; ++j) {
-        const int64_t n = p * nr + j;
-        packed[(p * K + k) * nr + j] = n < N ? w[n * K + k] : 0.0f;
-      }
+    for (int64_t j = 0; j < nr; ++j) {  // column by column: each reads one contiguous source row
+      const int64_t n = p * nr + j;
+      float* dst = packed + p * K * nr + j;
+      if (n < N)
+        for (int64_t k = 0; k < K; ++k) dst[k * nr] = w[n * ldw + k];
+      else
+        for (int64_t k = 0; k < K; ++k) dst[k * nr] = 0.0f;
+    }
+}
+
+void gemm_pack_transposed(const float* v, int64_t N, int64_t K, int64_t ldv, float* packed) {
+  const int64_t nr = f32_isa().nr, panels = (N + nr - 1) / nr;
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t n0 = p * nr, width = std::min<int64_t>(nr, N - n0);
+    for (int64_t k = 0; k < K; ++k) {  // row k of the panel is a slice of source row k
+      float* dst = packed + (p * K + k) * nr;
+      std::memcpy(dst, v + k * ldv + n0, width * sizeof(float));
+      std::fill(dst + width, dst + nr, 0.0f);
+    }
+  }
 }
 
 int64_t gemm_packed_bf16_count(int64_t N, int64_t K) {
@@ -356,7 +379,13 @@ void gemm_pack_bf16(const float* w, int64_t N, int64_t K, uint16_t* packed) {
 void gemm_packed(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, float* C,
                  const GemmEpilogue& epilogue) {
   const Isa& isa = f32_isa();
-  run_packed(isa, A, M, K, lda, packed, K * isa.nr * int64_t(sizeof(float)), N, C, epilogue);
+  run_packed(isa, A, M, K, lda, packed, K * isa.nr * int64_t(sizeof(float)), N, C, N, epilogue);
+}
+
+void gemm_packed_serial(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, float* C,
+                        int64_t ldc, const GemmEpilogue& epilogue) {
+  const Isa& isa = f32_isa();
+  run_packed(isa, A, M, K, lda, packed, K * isa.nr * int64_t(sizeof(float)), N, C, ldc, epilogue, false);
 }
 
 void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const uint16_t* packed, int64_t N, float* C,
@@ -364,7 +393,7 @@ void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const u
   const Isa& isa = bf16_isa();
   const int64_t panel_bytes = (K + 1) / 2 * isa.nr * 2 * int64_t(sizeof(uint16_t));
   if (!isa.bf16_activations) {
-    run_packed(isa, A, M, K, lda, packed, panel_bytes, N, C, epilogue);
+    run_packed(isa, A, M, K, lda, packed, panel_bytes, N, C, N, epilogue);
     return;
   }
   // Grow-only per calling thread: sized by the largest activation seen, then reused every step.
@@ -372,7 +401,7 @@ void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const u
   const int64_t Kp = (K + 1) / 2 * 2;
   if (int64_t(rounded.size()) < M * Kp) rounded.resize(M * Kp);
   round_rows_bf16(A, M, K, lda, rounded.data());
-  run_packed(isa, reinterpret_cast<const float*>(rounded.data()), M, K, Kp / 2, packed, panel_bytes, N, C, epilogue);
+  run_packed(isa, reinterpret_cast<const float*>(rounded.data()), M, K, Kp / 2, packed, panel_bytes, N, C, N, epilogue);
 }
 
 }  // namespace skipdit::cpu
