@@ -201,4 +201,10 @@ export interface NativeBinding {
   /** Runs one CPU kernel on copies of the arrays (for tests). */
   runKernel(name: string, args: Record<string, unknown>): Float32Array;
   kernelNames(): string[];
+  /**
+   * Runs one Backend op (the interface the model graph uses) on 'cpu' or 'cuda' at a precision
+   * ('float32' | 'bfloat16' | 'float16'): arrays uploaded, weights prepared, output downloaded (for tests).
+   */
+  runOp(backend: 'cpu' | 'cuda', dtype: string, name: string, args: Record<string, unknown>): Float32Array;
+  opNames(): string[];
 }
