@@ -127,8 +127,11 @@ export interface NativeCpuBackendInfo {
   name: 'cpu';
   available: true;
   threads: number;
-  /** GEMM micro-kernel picked at run time: 'avx512', 'avx2' or 'portable'. */
+  /** GEMM micro-kernel picked at run time: 'avx512', 'avx2' or 'portable' (SKIPDIT_CPU_ISA caps it). */
   gemm: string;
+  /** Kernel for bfloat16 weights: 'avx512bf16' (bf16 dot products, activations rounded to bf16), or 'avx2' /
+   * 'portable' (weights widened to float32). */
+  gemmBf16: string;
 }
 
 export interface NativeCudaDeviceInfo {

@@ -28,6 +28,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   cpu.Set("available", true);
   cpu.Set("threads", ThreadPool::global().size());
   cpu.Set("gemm", cpu::gemm_kernel_name());
+  cpu.Set("gemmBf16", cpu::gemm_bf16_kernel_name());
   list.Set(0u, cpu);
 
   const cuda::Availability& a = cuda::availability();

@@ -44,15 +44,30 @@ const std::map<std::string, Kernel>& kernels() {
                      a.has("gelu") && a.i("gelu") ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None);
          return y;
        }},
-      {"gemm_packed",
+      {"gemm_packed",  // options: bias, gelu, bf16 (weights packed as bf16), gate + gate_rows + c (gated residual into c)
        [](const Args& a) {
          const int64_t M = a.i("M"), K = a.i("K"), N = a.i("N");
          auto x = a.floats("x", M * K), w = a.floats("w", N * K);
          std::vector<float> b = a.has("bias") ? a.floats("bias", N) : std::vector<float>();
-         std::vector<float> packed(cpu::gemm_packed_floats(N, K)), y(M * N);
-         cpu::gemm_pack(w.data(), N, K, packed.data());
-         cpu::gemm_packed(x.data(), M, K, K, packed.data(), N, b.empty() ? nullptr : b.data(), y.data(),
-                          a.has("gelu") && a.i("gelu") ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None);
+         std::vector<float> y = a.has("c") ? a.floats("c", M * N) : std::vector<float>(M * N), gate;
+         cpu::GemmEpilogue ep;
+         ep.bias = b.empty() ? nullptr : b.data();
+         ep.act = a.has("gelu") && a.i("gelu") ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None;
+         if (a.has("gate_rows")) {
+           ep.gate_rows = std::max<int64_t>(1, a.i("gate_rows"));
+           gate = a.floats("gate", (M + ep.gate_rows - 1) / ep.gate_rows * N);
+           ep.gate = gate.data();
+           ep.gate_stride = N;
+         }
+         if (a.has("bf16") && a.i("bf16")) {
+           std::vector<uint16_t> packed(cpu::gemm_packed_bf16_count(N, K));
+           cpu::gemm_pack_bf16(w.data(), N, K, packed.data());
+           cpu::gemm_packed_bf16(x.data(), M, K, K, packed.data(), N, y.data(), ep);
+         } else {
+           std::vector<float> packed(cpu::gemm_packed_floats(N, K));
+           cpu::gemm_pack(w.data(), N, K, packed.data());
+           cpu::gemm_packed(x.data(), M, K, K, packed.data(), N, y.data(), ep);
+         }
          return y;
        }},
       {"layer_norm",
@@ -83,6 +98,17 @@ const std::map<std::string, Kernel>& kernels() {
          auto x = a.floats("x", G * N * D), mod = a.floats("mod", (G / rep) * stride);
          std::vector<float> y(G * N * D);
          cpu::modulate(x.data(), G, N, D, {mod.data(), stride, rep}, a.i("shiftCol"), a.i("scaleCol"), y.data());
+         return y;
+       }},
+      {"layer_norm_modulate",
+       [](const Args& a) {
+         const int64_t G = a.i("G"), N = a.i("N"), D = a.i("D"), rep = a.i("repeat"), stride = a.i("stride");
+         if (rep < 1 || G % rep || a.i("shiftCol") + D > stride || a.i("scaleCol") + D > stride)
+           throw_invalid("layer_norm_modulate: inconsistent repeat/stride/columns");
+         auto x = a.floats("x", G * N * D), mod = a.floats("mod", (G / rep) * stride);
+         std::vector<float> y(G * N * D);
+         cpu::layer_norm_modulate(x.data(), G, N, D, a.f("eps"), {mod.data(), stride, rep}, a.i("shiftCol"),
+                                  a.i("scaleCol"), y.data());
          return y;
        }},
       {"gate_residual",

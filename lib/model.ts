@@ -86,7 +86,7 @@ export interface BackendInfo {
 export function backends(): BackendInfo[] {
   const [cpu, cuda] = native().backends();
   return [
-    { name: 'cpu', available: true, details: { threads: cpu.threads, gemm: cpu.gemm } },
+    { name: 'cpu', available: true, details: { threads: cpu.threads, gemm: cpu.gemm, gemmBf16: cpu.gemmBf16 } },
     {
       name: 'cuda',
       available: cuda.available,

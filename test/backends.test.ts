@@ -57,6 +57,26 @@ describe('backends()', () => {
   });
 });
 
+describe("dtype: 'bfloat16' weights on CPU", () => {
+  it('approximates the float32 fixture to bf16 accuracy; the error is measured, not zero', async () => {
+    const c = loadCases('dit-skip-tiny');
+    const input = { x: { data: f32(c['forward.x']), shape: c['forward.x'].shape }, t: f32(c['forward.t']), y: ints(c['forward.y']) };
+    const model = await loadModel(fixturePath('dit-skip-tiny', 'model.safetensors'), { backend: 'cpu', dtype: 'bfloat16' });
+    expect(model.dtype).toBe('bfloat16');
+    const err = relErr((await model.forward(input)).data, f32(c['forward.out']));
+    console.log(`  dit-skip-tiny forward with bf16 weights (${backends()[0].details.gemmBf16} kernel): rel. error ${err.toExponential(2)} vs float32 fixture`);
+    expect(err).toBeGreaterThan(1e-6); // really computed in bf16
+    expect(err).toBeLessThan(2e-2); // ~2^-9 per rounded operand, a few layers deep
+    model.dispose();
+  });
+
+  it('rejects float16 on CPU and unknown dtypes with typed errors naming the option', async () => {
+    const file = fixturePath('dit-skip-tiny', 'model.safetensors');
+    await expect(loadModel(file, { backend: 'cpu', dtype: 'float16' })).rejects.toThrow(/'float32' or 'bfloat16' on the cpu backend for options\.dtype.*float16/);
+    await expect(loadModel(file, { backend: 'cpu', dtype: 'int8' as never })).rejects.toMatchObject({ name: 'InvalidArgumentError' });
+  });
+});
+
 describe('off the JS thread', () => {
   it('the event loop keeps ticking during a forward', async () => {
     const config = normalizeConfig({ family: 'dit', skip: true, depth: 4, hidden_size: 256, num_heads: 4, patch_size: 2, input_size: 32, in_channels: 4, num_classes: 10 });

@@ -13,7 +13,7 @@ const TOL = 2e-6; // float32 kernels vs float64 math, O(1) inputs
 describe('kernels', () => {
   it('every kernel is covered by this file', () => {
     expect(native().kernelNames().sort()).toEqual(
-      ['attention', 'cfg_guidance', 'conv2d', 'embedding', 'gate_residual', 'gelu_tanh', 'gemm_packed', 'group_norm', 'layer_norm', 'layer_norm_concat', 'linear',
+      ['attention', 'cfg_guidance', 'conv2d', 'embedding', 'gate_residual', 'gelu_tanh', 'gemm_packed', 'group_norm', 'layer_norm', 'layer_norm_concat', 'layer_norm_modulate', 'linear',
         'modulate', 'patch_embed', 'pos_embed_1d', 'pos_embed_2d', 'silu', 'swap_token_axes', 'timestep_frequencies', 'unpatchify',
         'upsample_nearest2x'].sort(),
     );
@@ -35,6 +35,37 @@ describe('kernels', () => {
       expect(relErr(run('gemm_packed', { x, w, bias: b, M, K, N }), ref.linear(x, M, K, w, b, N))).toBeLessThan(TOL);
       expect(relErr(run('gemm_packed', { x, w, M, K, N }), ref.linear(x, M, K, w, null, N))).toBeLessThan(TOL);
       expect(relErr(run('gemm_packed', { x, w, bias: b, M, K, N, gelu: 1 }), ref.linear(x, M, K, w, b, N).map(ref.gelu))).toBeLessThan(TOL);
+    });
+  }
+
+  // The gated-residual epilogue: c += gate[m / gateRows] * (x W^T + b), the adaLN-Zero residual of a block.
+  for (const [M, K, N, gateRows] of [[97, 72, 33, 97], [26, 40, 130, 13], [7, 1152, 65, 1], [70, 33, 100, 35]]) {
+    it(`gemm_packed gated residual epilogue M=${M} K=${K} N=${N} gate rows ${gateRows}`, () => {
+      const x = randn(M * K, 43), w = randn(N * K, 44, 1 / Math.sqrt(K)), b = randn(N, 45);
+      const c = randn(M * N, 46), gate = randn(Math.ceil(M / gateRows) * N, 47);
+      const lin = ref.linear(x, M, K, w, b, N);
+      const expected = lin.map((v, i) => c[i] + gate[Math.floor(Math.floor(i / N) / gateRows) * N + (i % N)] * v);
+      expect(relErr(run('gemm_packed', { x, w, bias: b, M, K, N, c, gate, gate_rows: gateRows }), expected)).toBeLessThan(TOL);
+    });
+  }
+
+  // bf16 weights: compared with float64 math on the same bf16-rounded weights (and, for the AVX-512 BF16 dot
+  // product kernel, bf16-rounded activations): what is left is float32 accumulation.
+  for (const [M, K, N] of [[1, 1, 1], [97, 72, 33], [5, 17, 130], [9, 1151, 65], [70, 64, 100]]) {
+    it(`gemm_packed with bf16 weights (${native().backends()[0].gemmBf16} kernel) M=${M} K=${K} N=${N}, bias, GELU, gate`, () => {
+      const x = randn(M * K, 50), w = randn(N * K, 51, 1 / Math.sqrt(K)), b = randn(N, 52);
+      const roundsActivations = native().backends()[0].gemmBf16 === 'avx512bf16';
+      const xr = roundsActivations ? ref.roundBf16(x) : x, wr = ref.roundBf16(w);
+      const BF16_TOL = 1e-5;
+      expect(relErr(run('gemm_packed', { x, w, bias: b, M, K, N, bf16: 1 }), ref.linear(xr, M, K, wr, b, N))).toBeLessThan(BF16_TOL);
+      const g = ref.linear(xr, M, K, wr, b, N).map(ref.gelu);
+      expect(relErr(run('gemm_packed', { x, w, bias: b, M, K, N, bf16: 1, gelu: 1 }), g)).toBeLessThan(BF16_TOL);
+      const c = randn(M * N, 53), gate = randn(N, 54);
+      const gated = ref.linear(xr, M, K, wr, b, N).map((v, i) => c[i] + gate[i % N] * v);
+      expect(relErr(run('gemm_packed', { x, w, bias: b, M, K, N, bf16: 1, c, gate, gate_rows: M }), gated)).toBeLessThan(BF16_TOL);
+      // and bf16 is a real approximation of the float32 product: ~2^-9 relative per rounded operand
+      const err = relErr(run('gemm_packed', { x, w, bias: b, M, K, N, bf16: 1 }), ref.linear(x, M, K, w, b, N));
+      expect(err).toBeLessThan(2e-2);
     });
   }
 
@@ -72,6 +103,17 @@ describe('kernels', () => {
         }
     expect(relErr(run('modulate', { x, G, N, D, mod, stride, repeat, shiftCol: 3 * D, scaleCol: 4 * D }), expMod)).toBeLessThan(TOL);
     expect(relErr(run('gate_residual', { h: x, y, G, N, D, mod, stride, repeat, gateCol: 5 * D }), expGate)).toBeLessThan(TOL);
+  });
+
+  it('layer_norm_modulate equals layer_norm then modulate (Latte repeat)', () => {
+    const G = 6, N = 13, D = 72, repeat = 3, stride = 6 * D;
+    const x = randn(G * N * D, 14, 3).map((v) => v + 2), mod = randn((G / repeat) * stride, 15);
+    const normed = ref.layerNorm(x, G * N, D, 1e-6);
+    const expected = normed.map((v, i) => {
+      const g = Math.floor(i / (N * D)), d = i % D, row = Math.floor(g / repeat) * stride;
+      return v * (1 + mod[row + D + d]) + mod[row + d];
+    });
+    expect(relErr(run('layer_norm_modulate', { x, G, N, D, mod, stride, repeat, eps: 1e-6, shiftCol: 0, scaleCol: D }), expected)).toBeLessThan(TOL);
   });
 
   it('gelu_tanh and silu over a wide range', () => {

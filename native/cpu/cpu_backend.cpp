@@ -49,29 +49,49 @@ class CpuBackend final : public Backend {
     std::memmove(dst.raw(), src.raw(), src.nbytes());
   }
 
+  // Packed panels: F32 tensor for float32 weights, BF16 tensor for bfloat16 ones (1-d, see gemm.h).
   Tensor prepare_linear(const Tensor& w) override {
     if (!w.defined()) return w;
     EXPECT_SHAPE(w.ndim() == 2, "prepare_linear", w);
     const int64_t N = w.dim(0), K = w.dim(1);
+    if (precision_ == Precision::BF16) {
+      Tensor packed = Tensor::host(DType::BF16, {cpu::gemm_packed_bf16_count(N, K)});
+      cpu::gemm_pack_bf16(w.f32(), N, K, static_cast<uint16_t*>(packed.raw()));
+      return packed;
+    }
     Tensor packed = Tensor::host(DType::F32, {cpu::gemm_packed_floats(N, K)});
     cpu::gemm_pack(w.f32(), N, K, packed.f32());
     return packed;
   }
 
   void linear(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, Activation act) override {
-    const auto ep = act == Activation::GeluTanh ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None;
-    if (w.ndim() == 1) {  // packed by prepare_linear
-      const int64_t K = x.dim(-1), M = x.numel() / K, N = y.dim(-1);
-      EXPECT_SHAPE(w.numel() == cpu::gemm_packed_floats(N, K) && y.numel() == M * N, "linear (packed)", y);
-      EXPECT_SHAPE(!bias.defined() || bias.numel() == N, "linear bias", bias);
-      cpu::gemm_packed(x.f32(), M, K, K, w.f32(), N, bias.defined() ? bias.f32() : nullptr, y.f32(), ep);
+    cpu::GemmEpilogue ep;
+    ep.act = act == Activation::GeluTanh ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None;
+    if (w.ndim() == 1) {
+      gemm(x, w, bias, y, ep);
       return;
     }
     const int64_t K = x.dim(-1), M = x.numel() / K, N = w.dim(0);
     EXPECT_SHAPE(w.ndim() == 2 && w.dim(1) == K, "linear weight", w);
     EXPECT_SHAPE(y.numel() == M * N && y.dim(-1) == N, "linear output", y);
     EXPECT_SHAPE(!bias.defined() || bias.numel() == N, "linear bias", bias);
-    cpu::linear(x.f32(), M, K, w.f32(), bias.defined() ? bias.f32() : nullptr, N, y.f32(), ep);
+    cpu::linear(x.f32(), M, K, w.f32(), bias.defined() ? bias.f32() : nullptr, N, y.f32(), ep.act);
+  }
+
+  void linear_gate_residual(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& mod,
+                            int64_t group_repeat, int gate_chunk, Tensor& h, Tensor& scratch) override {
+    if (w.ndim() != 1) {  // an unpacked weight: the two-step default
+      Backend::linear_gate_residual(x, w, bias, mod, group_repeat, gate_chunk, h, scratch);
+      return;
+    }
+    EXPECT_SHAPE(h.ndim() == 3, "linear_gate_residual", h);
+    const int64_t G = h.dim(0), N = h.dim(1), D = h.dim(2);
+    const cpu::CondRows cond = cond_rows(mod, group_repeat, G, D);
+    cpu::GemmEpilogue ep;
+    ep.gate = cond.row(0, gate_chunk * D);
+    ep.gate_rows = N * group_repeat;  // the token rows of group_repeat groups share one conditioning row
+    ep.gate_stride = cond.stride;
+    gemm(x, w, bias, h, ep);
   }
 
   void layer_norm(const Tensor& x, float eps, const Tensor& gamma, const Tensor& beta, Tensor& y) override {
@@ -88,6 +108,14 @@ class CpuBackend final : public Backend {
     EXPECT_SHAPE(b.numel() == a.numel() && y.numel() == 2 * a.numel(), "layer_norm_concat", y);
     EXPECT_SHAPE(gamma.numel() == 2 * D && beta.numel() == 2 * D, "layer_norm_concat affine", gamma);
     cpu::layer_norm_concat(a.f32(), b.f32(), rows, D, eps, gamma.f32(), beta.f32(), y.f32());
+  }
+
+  void layer_norm_modulate(const Tensor& x, float eps, const Tensor& mod, int64_t group_repeat, int shift_chunk,
+                           int scale_chunk, Tensor& y) override {
+    EXPECT_SHAPE(x.ndim() == 3 && y.numel() == x.numel(), "layer_norm_modulate", x);
+    const int64_t G = x.dim(0), N = x.dim(1), D = x.dim(2);
+    cpu::layer_norm_modulate(x.f32(), G, N, D, eps, cond_rows(mod, group_repeat, G, D), shift_chunk * D,
+                             scale_chunk * D, y.f32());
   }
 
   cpu::CondRows cond_rows(const Tensor& mod, int64_t group_repeat, int64_t G, int64_t D) {
@@ -208,6 +236,21 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // y (M, N) = epilogue(x (M, K) @ W^T) with W packed by prepare_linear (either precision).
+  void gemm(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, cpu::GemmEpilogue ep) {
+    const int64_t K = x.dim(-1), M = x.numel() / K, N = y.dim(-1);
+    EXPECT_SHAPE(y.numel() == M * N, "linear (packed) output", y);
+    EXPECT_SHAPE(!bias.defined() || bias.numel() == N, "linear bias", bias);
+    ep.bias = bias.defined() ? bias.f32() : nullptr;
+    if (w.dtype() == DType::BF16) {
+      EXPECT_SHAPE(w.numel() == cpu::gemm_packed_bf16_count(N, K), "linear (packed bf16)", w);
+      cpu::gemm_packed_bf16(x.f32(), M, K, K, static_cast<const uint16_t*>(w.raw()), N, y.f32(), ep);
+    } else {
+      EXPECT_SHAPE(w.numel() == cpu::gemm_packed_floats(N, K), "linear (packed)", w);
+      cpu::gemm_packed(x.f32(), M, K, K, w.f32(), N, y.f32(), ep);
+    }
+  }
+
   Precision precision_;
 };
 

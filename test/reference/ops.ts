@@ -31,6 +31,13 @@ export function layerNorm(x: Arr, rows: number, D: number, eps: number, g?: Arr 
 export const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
 export const silu = (v: number) => v / (1 + Math.exp(-v));
 
+/** Each value rounded to bfloat16 (round to nearest even), as float32 -> bf16 conversion does. */
+export function roundBf16(x: Arr): Float32Array {
+  const f = Float32Array.from(x), u = new Uint32Array(f.buffer);
+  for (let i = 0; i < u.length; i++) u[i] = ((u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16) << 16;
+  return f;
+}
+
 /** softmax(q k^T / sqrt(hd)) v per (group, head), full score rows; qkv (G, N, 3, H, hd) -> (G, N, H*hd) */
 export function attention(qkv: Arr, G: number, N: number, H: number, hd: number): Float64Array {
   const D = H * hd;

@@ -39,7 +39,7 @@ void conv2d_same(const float* x, int64_t B, int64_t Cin, int64_t H, int64_t W, c
       const int64_t p1 = std::min(HW, p0 + kConvTilePixels), n = p1 - p0;
       im2col(xb, Cin, H, W, k, (k - 1) / 2, p0, p1, cols);
       // (n, K) @ W^T = (n, Cout), pixel-major: transposed into the NCHW output with the bias.
-      gemm_packed(cols, n, K, K, packed_w, Cout, bias, tile_out);
+      gemm_packed(cols, n, K, K, packed_w, Cout, tile_out, GemmEpilogue{bias});
       ThreadPool::global().parallel_for(Cout, 4, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c)
           for (int64_t i = 0; i < n; ++i) yb[c * HW + p0 + i] = tile_out[i * Cout + c];

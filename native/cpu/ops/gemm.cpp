@@ -3,128 +3,316 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
+#include "core/dtype_convert.h"
 #include "core/thread_pool.h"
 #include "cpu/ops/activations.h"
+#include "cpu/ops/simd_math.h"
 
 namespace skipdit::cpu {
 
 namespace {
 
-// Adds the bias and applies the epilogue to one finished MR x NR tile, then stores its valid part.
-inline void finish_tile(const float* tile, int mr, int nr_tile, int ncols, const float* bias, Epilogue ep, float* C,
-                        int64_t ldc) {
-  for (int i = 0; i < mr; ++i)
-    for (int j = 0; j < ncols; ++j) {
+// Where a micro-tile lands: rows [m0, m0 + MR) and columns [n0, n0 + ncols) of C.
+struct TileSpot {
+  float* C;  // &C[m0][n0]
+  int64_t ldc, m0, n0;
+  int ncols;
+  const GemmEpilogue* ep;
+  const float* gate_row(int i) const {
+    return ep->gate ? ep->gate + ((m0 + i) / ep->gate_rows) * ep->gate_stride + n0 : nullptr;
+  }
+};
+
+// Scalar epilogue for one finished MR x nr_tile tile of sums (the portable kernels and odd edges).
+void finish_tile(const float* tile, int mr, int nr_tile, const TileSpot& s) {
+  const float* bias = s.ep->bias ? s.ep->bias + s.n0 : nullptr;
+  for (int i = 0; i < mr; ++i) {
+    const float* gate = s.gate_row(i);
+    float* c = s.C + i * s.ldc;
+    for (int j = 0; j < s.ncols; ++j) {
       float v = tile[i * nr_tile + j] + (bias ? bias[j] : 0.0f);
-      C[i * ldc + j] = ep == Epilogue::GeluTanh ? gelu_tanh(v) : v;
+      if (s.ep->act == Epilogue::GeluTanh) v = gelu_tanh(v);
+      c[j] = gate ? c[j] + gate[j] * v : v;
     }
+  }
 }
 
-// ---- AVX-512: 8 rows x 32 columns, 16 zmm accumulators
+// ---- AVX-512: 8 rows x 32 columns in 16 zmm accumulators (c[i][0], c[i][1])
 template <int MR>
-__attribute__((target("avx512f"))) void kernel_avx512(const float* A, int64_t lda, const float* B, int64_t K, float* C,
-                                                      int64_t ldc, int ncols, const float* bias, Epilogue ep) {
-  __m512 c0[MR], c1[MR];
-  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+__attribute__((target("avx512f"))) inline void store_avx512(__m512 (&c)[MR][2], const TileSpot& s) {
+  const GemmEpilogue& ep = *s.ep;
+  for (int h = 0; h < 2; ++h) {
+    const int valid = std::min(16, s.ncols - 16 * h);
+    if (valid <= 0) break;
+    const __mmask16 mask = valid == 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
+    const __m512 bias = ep.bias ? _mm512_maskz_loadu_ps(mask, ep.bias + s.n0 + 16 * h) : _mm512_setzero_ps();
+    for (int i = 0; i < MR; ++i) {
+      __m512 v = _mm512_add_ps(c[i][h], bias);
+      if (ep.act == Epilogue::GeluTanh) v = simd::gelu_tanh512(v);
+      float* dst = s.C + i * s.ldc + 16 * h;
+      if (const float* gate = s.gate_row(i))
+        v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, gate + 16 * h), v, _mm512_maskz_loadu_ps(mask, dst));
+      _mm512_mask_storeu_ps(dst, mask, v);
+    }
+  }
+}
+
+// float32 weights: per k, two 16-wide loads of the panel and MR broadcasts of A.
+template <int MR>
+__attribute__((target("avx512f"))) void f32_avx512(const float* A, int64_t lda, const void* panel, int64_t K,
+                                                   const TileSpot& s) {
+  const float* B = static_cast<const float*>(panel);
+  __m512 c[MR][2];
+  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     const __m512 b0 = _mm512_loadu_ps(B + k * 32), b1 = _mm512_loadu_ps(B + k * 32 + 16);
     for (int i = 0; i < MR; ++i) {
       const __m512 a = _mm512_set1_ps(A[i * lda + k]);
-      c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
-      c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+      c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
+      c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
     }
   }
-  if (ncols == 32 && ep == Epilogue::None) {
-    const __m512 bias0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
-    const __m512 bias1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
-    for (int i = 0; i < MR; ++i) {
-      _mm512_storeu_ps(C + i * ldc, _mm512_add_ps(c0[i], bias0));
-      _mm512_storeu_ps(C + i * ldc + 16, _mm512_add_ps(c1[i], bias1));
-    }
-    return;
-  }
-  alignas(64) float tile[MR * 32];
-  for (int i = 0; i < MR; ++i) {
-    _mm512_store_ps(tile + i * 32, c0[i]);
-    _mm512_store_ps(tile + i * 32 + 16, c1[i]);
-  }
-  finish_tile(tile, MR, 32, ncols, bias, ep, C, ldc);
+  store_avx512<MR>(c, s);
 }
 
-// ---- AVX2 + FMA: 6 rows x 16 columns, 12 ymm accumulators
+// bf16 weights, AVX-512 BF16: A is bf16 too (pairs as uint32, lda counted in pairs); one vdpbf16ps adds
+// a[2j] b[2j] + a[2j+1] b[2j+1] into float32 lane j, so each step covers two k.
 template <int MR>
-__attribute__((target("avx2,fma"))) void kernel_avx2(const float* A, int64_t lda, const float* B, int64_t K, float* C,
-                                                    int64_t ldc, int ncols, const float* bias, Epilogue ep) {
-  __m256 c0[MR], c1[MR];
-  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
+__attribute__((target("avx512f,avx512bf16"))) void bf16_avx512(const float* A, int64_t lda, const void* panel,
+                                                               int64_t K, const TileSpot& s) {
+  const uint32_t* Ab = reinterpret_cast<const uint32_t*>(A);
+  const uint16_t* B = static_cast<const uint16_t*>(panel);
+  const int64_t pairs = (K + 1) / 2;
+  __m512 c[MR][2];
+  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < pairs; ++kk) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(B + kk * 64), b1 = (__m512bh)_mm512_loadu_si512(B + kk * 64 + 32);
+    for (int i = 0; i < MR; ++i) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ab[i * lda + kk]));
+      c[i][0] = _mm512_dpbf16_ps(c[i][0], a, b0);
+      c[i][1] = _mm512_dpbf16_ps(c[i][1], a, b1);
+    }
+  }
+  store_avx512<MR>(c, s);
+}
+
+// ---- AVX2 + FMA: 6 rows x 16 columns in 12 ymm accumulators
+template <int MR>
+__attribute__((target("avx2,fma"))) inline void store_avx2(__m256 (&c)[MR][2], const TileSpot& s) {
+  const GemmEpilogue& ep = *s.ep;
+  if (s.ncols < 16) {  // edge panel: through memory, scalar epilogue
+    alignas(32) float tile[MR * 16];
+    for (int i = 0; i < MR; ++i) {
+      _mm256_store_ps(tile + i * 16, c[i][0]);
+      _mm256_store_ps(tile + i * 16 + 8, c[i][1]);
+    }
+    finish_tile(tile, MR, 16, s);
+    return;
+  }
+  for (int h = 0; h < 2; ++h) {
+    const __m256 bias = ep.bias ? _mm256_loadu_ps(ep.bias + s.n0 + 8 * h) : _mm256_setzero_ps();
+    for (int i = 0; i < MR; ++i) {
+      __m256 v = _mm256_add_ps(c[i][h], bias);
+      if (ep.act == Epilogue::GeluTanh) v = simd::gelu_tanh256(v);
+      float* dst = s.C + i * s.ldc + 8 * h;
+      if (const float* gate = s.gate_row(i)) v = _mm256_fmadd_ps(_mm256_loadu_ps(gate + 8 * h), v, _mm256_loadu_ps(dst));
+      _mm256_storeu_ps(dst, v);
+    }
+  }
+}
+
+template <int MR>
+__attribute__((target("avx2,fma"))) void f32_avx2(const float* A, int64_t lda, const void* panel, int64_t K,
+                                                 const TileSpot& s) {
+  const float* B = static_cast<const float*>(panel);
+  __m256 c[MR][2];
+  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     const __m256 b0 = _mm256_loadu_ps(B + k * 16), b1 = _mm256_loadu_ps(B + k * 16 + 8);
     for (int i = 0; i < MR; ++i) {
       const __m256 a = _mm256_broadcast_ss(A + i * lda + k);
-      c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
-      c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+      c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
+      c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
     }
   }
-  alignas(32) float tile[MR * 16];
-  for (int i = 0; i < MR; ++i) {
-    _mm256_store_ps(tile + i * 16, c0[i]);
-    _mm256_store_ps(tile + i * 16 + 8, c1[i]);
+  store_avx2<MR>(c, s);
+}
+
+// bf16 weights widened to float32 in registers: a 32-bit lane of a pair panel holds (k even, k odd) of one
+// column; the even value is the low half shifted up, the odd one the high half with the low bits cleared.
+template <int MR>
+__attribute__((target("avx2,fma"))) void bf16_avx2(const float* A, int64_t lda, const void* panel, int64_t K,
+                                                  const TileSpot& s) {
+  const uint16_t* B = static_cast<const uint16_t*>(panel);
+  const __m256i high = _mm256_set1_epi32(int(0xFFFF0000u));
+  __m256 c[MR][2];
+  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_ps();
+  for (int64_t kk = 0; kk < (K + 1) / 2; ++kk) {
+    const bool has_odd = 2 * kk + 1 < K;
+    const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + kk * 32));
+    const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + kk * 32 + 16));
+    const __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), o0 = _mm256_castsi256_ps(_mm256_and_si256(v0, high));
+    const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16)), o1 = _mm256_castsi256_ps(_mm256_and_si256(v1, high));
+    for (int i = 0; i < MR; ++i) {
+      const __m256 a0 = _mm256_broadcast_ss(A + i * lda + 2 * kk);
+      c[i][0] = _mm256_fmadd_ps(a0, e0, c[i][0]);
+      c[i][1] = _mm256_fmadd_ps(a0, e1, c[i][1]);
+      if (has_odd) {
+        const __m256 a1 = _mm256_broadcast_ss(A + i * lda + 2 * kk + 1);
+        c[i][0] = _mm256_fmadd_ps(a1, o0, c[i][0]);
+        c[i][1] = _mm256_fmadd_ps(a1, o1, c[i][1]);
+      }
+    }
   }
-  finish_tile(tile, MR, 16, ncols, bias, ep, C, ldc);
+  store_avx2<MR>(c, s);
 }
 
 // ---- portable: 4 rows x 8 columns
 template <int MR>
-void kernel_portable(const float* A, int64_t lda, const float* B, int64_t K, float* C, int64_t ldc, int ncols,
-                     const float* bias, Epilogue ep) {
+void f32_portable(const float* A, int64_t lda, const void* panel, int64_t K, const TileSpot& s) {
+  const float* B = static_cast<const float*>(panel);
   float tile[MR * 8] = {};
   for (int64_t k = 0; k < K; ++k)
     for (int i = 0; i < MR; ++i) {
       const float a = A[i * lda + k];
       for (int j = 0; j < 8; ++j) tile[i * 8 + j] += a * B[k * 8 + j];
     }
-  finish_tile(tile, MR, 8, ncols, bias, ep, C, ldc);
+  finish_tile(tile, MR, 8, s);
 }
 
-using Kernel = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, int, const float*, Epilogue);
+template <int MR>
+void bf16_portable(const float* A, int64_t lda, const void* panel, int64_t K, const TileSpot& s) {
+  const uint16_t* B = static_cast<const uint16_t*>(panel);
+  float tile[MR * 8] = {};
+  for (int64_t k = 0; k < K; ++k)
+    for (int i = 0; i < MR; ++i) {
+      const float a = A[i * lda + k];
+      for (int j = 0; j < 8; ++j) tile[i * 8 + j] += a * bf16_to_f32(B[(k / 2) * 16 + j * 2 + k % 2]);
+    }
+  finish_tile(tile, MR, 8, s);
+}
+
+using Kernel = void (*)(const float*, int64_t, const void*, int64_t, const TileSpot&);
 
 struct Isa {
   const char* name;
   int nr, mr;
-  Kernel kernels[9];  // by row count 1..mr
+  bool bf16_activations;  // A is rounded to bf16 pairs before the kernel (dot-product kernels)
+  Kernel kernels[9];      // by row count 1..mr
 };
 
-const Isa& isa() {
+// SKIPDIT_CPU_ISA=avx2|portable caps the choice (never above what the CPU supports).
+int isa_cap() {
+  const char* env = std::getenv("SKIPDIT_CPU_ISA");
+  if (env && std::strcmp(env, "portable") == 0) return 0;
+  if (env && std::strcmp(env, "avx2") == 0) return 1;
+  return 2;
+}
+
+bool cpu_has(int level) {
+  __builtin_cpu_init();
+  if (level == 2) return __builtin_cpu_supports("avx512f");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+const Isa& f32_isa() {
   static const Isa chosen = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-      return Isa{"avx512", 32, 8, {nullptr, kernel_avx512<1>, kernel_avx512<2>, kernel_avx512<3>, kernel_avx512<4>,
-                                   kernel_avx512<5>, kernel_avx512<6>, kernel_avx512<7>, kernel_avx512<8>}};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-      return Isa{"avx2", 16, 6, {nullptr, kernel_avx2<1>, kernel_avx2<2>, kernel_avx2<3>, kernel_avx2<4>, kernel_avx2<5>,
-                                 kernel_avx2<6>, nullptr, nullptr}};
-    return Isa{"portable", 8, 4, {nullptr, kernel_portable<1>, kernel_portable<2>, kernel_portable<3>, kernel_portable<4>,
-                                  nullptr, nullptr, nullptr, nullptr}};
+    const int cap = isa_cap();
+    if (cap >= 2 && cpu_has(2))
+      return Isa{"avx512", 32, 8, false, {nullptr, f32_avx512<1>, f32_avx512<2>, f32_avx512<3>, f32_avx512<4>,
+                                          f32_avx512<5>, f32_avx512<6>, f32_avx512<7>, f32_avx512<8>}};
+    if (cap >= 1 && cpu_has(1))
+      return Isa{"avx2", 16, 6, false, {nullptr, f32_avx2<1>, f32_avx2<2>, f32_avx2<3>, f32_avx2<4>, f32_avx2<5>,
+                                        f32_avx2<6>, nullptr, nullptr}};
+    return Isa{"portable", 8, 4, false, {nullptr, f32_portable<1>, f32_portable<2>, f32_portable<3>, f32_portable<4>,
+                                         nullptr, nullptr, nullptr, nullptr}};
+  }();
+  return chosen;
+}
+
+const Isa& bf16_isa() {
+  static const Isa chosen = [] {
+    const int cap = isa_cap();
+    if (cap >= 2 && cpu_has(2) && __builtin_cpu_supports("avx512bf16"))
+      return Isa{"avx512bf16", 32, 8, true, {nullptr, bf16_avx512<1>, bf16_avx512<2>, bf16_avx512<3>, bf16_avx512<4>,
+                                             bf16_avx512<5>, bf16_avx512<6>, bf16_avx512<7>, bf16_avx512<8>}};
+    if (cap >= 1 && cpu_has(1))
+      return Isa{"avx2", 16, 6, false, {nullptr, bf16_avx2<1>, bf16_avx2<2>, bf16_avx2<3>, bf16_avx2<4>, bf16_avx2<5>,
+                                        bf16_avx2<6>, nullptr, nullptr}};
+    return Isa{"portable", 8, 4, false, {nullptr, bf16_portable<1>, bf16_portable<2>, bf16_portable<3>,
+                                         bf16_portable<4>, nullptr, nullptr, nullptr, nullptr}};
   }();
   return chosen;
 }
 
 constexpr int64_t kRowBlock = 64;  // rows of A per work item (several micro-tiles)
 
+uint16_t round_bf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0;  // NaN stays NaN
+  return uint16_t((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+
+// One row of K floats -> Kp = K rounded up to even bf16 values (zero padded), round to nearest even.
+__attribute__((target("avx512f,avx512bf16"))) void round_row_bf16(const float* a, int64_t K, uint16_t* o) {
+  int64_t k = 0;
+  for (; k + 32 <= K; k += 32) {
+    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(a + k));
+    _mm512_storeu_si512(o + k, (__m512i)v);
+  }
+  for (; k < K; ++k) o[k] = round_bf16(a[k]);
+  if (K % 2) o[K] = 0;
+}
+
+// A (M, K) float32 -> (M, Kp) bf16.
+void round_rows_bf16(const float* A, int64_t M, int64_t K, int64_t lda, uint16_t* out) {
+  const int64_t Kp = (K + 1) / 2 * 2;
+  ThreadPool::global().parallel_for(M, 16, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) round_row_bf16(A + m * lda, K, out + m * Kp);
+  });
+}
+
+// Runs `isa`'s kernels over all (panel, row block) items. A_rows/lda describe what the kernel reads.
+void run_packed(const Isa& isa, const float* A, int64_t M, int64_t K, int64_t lda, const void* packed,
+                int64_t panel_bytes, int64_t N, float* C, const GemmEpilogue& ep) {
+  const int64_t panels = (N + isa.nr - 1) / isa.nr, row_blocks = (M + kRowBlock - 1) / kRowBlock;
+  const char* base = static_cast<const char*>(packed);
+  // Items are (panel, row block), panel-major: a thread keeps one K x NR panel hot while it sweeps rows.
+  ThreadPool::global().parallel_for(panels * row_blocks, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t p = item / row_blocks, rb = item % row_blocks;
+      const int64_t n0 = p * isa.nr;
+      const int ncols = static_cast<int>(std::min<int64_t>(isa.nr, N - n0));
+      const int64_t m_end = std::min(M, (rb + 1) * kRowBlock);
+      for (int64_t m = rb * kRowBlock; m < m_end; m += isa.mr) {
+        const int rows = static_cast<int>(std::min<int64_t>(isa.mr, m_end - m));
+        const TileSpot spot{C + m * N + n0, N, m, n0, ncols, &ep};
+        const float* a = isa.bf16_activations ? reinterpret_cast<const float*>(reinterpret_cast<const uint32_t*>(A) + m * lda)
+                                              : A + m * lda;
+        isa.kernels[rows](a, lda, base + p * panel_bytes, K, spot);
+      }
+    }
+  });
+}
+
 }  // namespace
 
-int gemm_panel_width() { return isa().nr; }
-const char* gemm_kernel_name() { return isa().name; }
+int gemm_panel_width() { return f32_isa().nr; }
+const char* gemm_kernel_name() { return f32_isa().name; }
+const char* gemm_bf16_kernel_name() { return bf16_isa().name; }
 
 int64_t gemm_packed_floats(int64_t N, int64_t K) {
-  const int64_t nr = isa().nr;
+  const int64_t nr = f32_isa().nr;
   return (N + nr - 1) / nr * K * nr;
 }
 
 void gemm_pack(const float* w, int64_t N, int64_t K, float* packed) {
-  const int64_t nr = isa().nr, panels = (N + nr - 1) / nr;
+  const int64_t nr = f32_isa().nr, panels = (N + nr - 1) / nr;
   for (int64_t p = 0; p < panels; ++p)
     for (int64_t k = 0; k < K; ++k)
       for (int64_t j = 0; j < nr; ++j) {
@@ -133,23 +321,42 @@ void gemm_pack(const float* w, int64_t N, int64_t K, float* packed) {
       }
 }
 
-void gemm_packed(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, const float* bias,
-                 float* C, Epilogue epilogue) {
-  const Isa& s = isa();
-  const int64_t panels = (N + s.nr - 1) / s.nr, row_blocks = (M + kRowBlock - 1) / kRowBlock;
-  // Items are (panel, row block), panel-major: a thread keeps one K x NR panel hot while it sweeps rows.
-  ThreadPool::global().parallel_for(panels * row_blocks, 1, [&](int64_t i0, int64_t i1) {
-    for (int64_t item = i0; item < i1; ++item) {
-      const int64_t p = item / row_blocks, rb = item % row_blocks;
-      const int64_t n0 = p * s.nr, ncols = std::min<int64_t>(s.nr, N - n0);
-      const float* B = packed + p * K * s.nr;
-      const int64_t m_end = std::min(M, (rb + 1) * kRowBlock);
-      for (int64_t m = rb * kRowBlock; m < m_end; m += s.mr) {
-        const int rows = static_cast<int>(std::min<int64_t>(s.mr, m_end - m));
-        s.kernels[rows](A + m * lda, lda, B, K, C + m * N + n0, N, static_cast<int>(ncols), bias ? bias + n0 : nullptr, epilogue);
-      }
-    }
-  });
+int64_t gemm_packed_bf16_count(int64_t N, int64_t K) {
+  const int64_t nr = bf16_isa().nr;
+  return (N + nr - 1) / nr * ((K + 1) / 2) * nr * 2;
+}
+
+void gemm_pack_bf16(const float* w, int64_t N, int64_t K, uint16_t* packed) {
+  const int64_t nr = bf16_isa().nr, panels = (N + nr - 1) / nr, pairs = (K + 1) / 2;
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t kk = 0; kk < pairs; ++kk)
+      for (int64_t j = 0; j < nr; ++j)
+        for (int64_t h = 0; h < 2; ++h) {
+          const int64_t n = p * nr + j, k = 2 * kk + h;
+          packed[((p * pairs + kk) * nr + j) * 2 + h] = n < N && k < K ? round_bf16(w[n * K + k]) : 0;
+        }
+}
+
+void gemm_packed(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, float* C,
+                 const GemmEpilogue& epilogue) {
+  const Isa& isa = f32_isa();
+  run_packed(isa, A, M, K, lda, packed, K * isa.nr * int64_t(sizeof(float)), N, C, epilogue);
+}
+
+void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const uint16_t* packed, int64_t N, float* C,
+                      const GemmEpilogue& epilogue) {
+  const Isa& isa = bf16_isa();
+  const int64_t panel_bytes = (K + 1) / 2 * isa.nr * 2 * int64_t(sizeof(uint16_t));
+  if (!isa.bf16_activations) {
+    run_packed(isa, A, M, K, lda, packed, panel_bytes, N, C, epilogue);
+    return;
+  }
+  // Grow-only per calling thread: sized by the largest activation seen, then reused every step.
+  thread_local std::vector<uint16_t> rounded;
+  const int64_t Kp = (K + 1) / 2 * 2;
+  if (int64_t(rounded.size()) < M * Kp) rounded.resize(M * Kp);
+  round_rows_bf16(A, M, K, lda, rounded.data());
+  run_packed(isa, reinterpret_cast<const float*>(rounded.data()), M, K, Kp / 2, packed, panel_bytes, N, C, epilogue);
 }
 
 }  // namespace skipdit::cpu

@@ -1,9 +1,14 @@
-// Packed GEMM: C (M, N) = A (M, K) @ W (N, K)^T + bias, with W pre-packed once into column panels.
+// Packed GEMM: C (M, N) = epilogue(A (M, K) @ W (N, K)^T), with W pre-packed once into column panels.
 //
-// Panel p of the packed W holds columns [p*NR, p*NR + NR) as K rows of NR floats (zero padded past N), so the
-// micro-kernel streams one contiguous K x NR block while MR rows of A are broadcast against it. NR and the
-// micro-kernel are chosen once at run time: AVX-512 (8 x 32), AVX2+FMA (6 x 16) or portable C (4 x 8).
-// Work is split over (panel, row block) pairs on the shared thread pool; no allocation per call.
+// float32 weights: panel p holds columns [p*NR, p*NR + NR) as K rows of NR floats (zero padded past N), so
+// the micro-kernel streams one contiguous K x NR block while MR rows of A are broadcast against it.
+// bfloat16 weights: the same panels with k taken in pairs, (K+1)/2 rows of NR (k, k+1) pairs, the layout of
+// the AVX-512 BF16 dot product (vdpbf16ps), which then also rounds A to bf16; CPUs without it widen the
+// weights to float32 in the kernel and keep A in float32.
+// The micro-kernel is chosen once at run time: AVX-512 (8 x 32), AVX2+FMA (6 x 16) or portable C (4 x 8);
+// SKIPDIT_CPU_ISA=avx2|portable forces a lesser one (to measure what users without AVX-512 get).
+// Work is split over (panel, row block) pairs on the shared thread pool; no allocation per call except a
+// grow-only per-thread buffer for A in bf16.
 #pragma once
 #include <cstdint>
 
@@ -11,16 +16,35 @@
 
 namespace skipdit::cpu {
 
+// What happens to each finished value v = (A W^T)[m][n]: v += bias[n]; v = act(v); then either C[m][n] = v,
+// or, with a gate, C[m][n] += gate_row(m)[n] * v where gate_row(m) = gate + (m / gate_rows) * gate_stride:
+// adaLN-Zero's gated residual h += gate * (x W^T + b) done in the GEMM's store.
+struct GemmEpilogue {
+  const float* bias = nullptr;
+  Epilogue act = Epilogue::None;
+  const float* gate = nullptr;
+  int64_t gate_rows = 1;
+  int64_t gate_stride = 0;
+};
+
 // Columns per panel of the kernel this CPU runs (32, 16 or 8).
 int gemm_panel_width();
-// Name of the kernel in use: "avx512", "avx2" or "portable".
+// Name of the float32 kernel in use: "avx512", "avx2" or "portable".
 const char* gemm_kernel_name();
-// Floats of a packed (N, K) matrix.
+// Name of the bfloat16-weight kernel in use: "avx512bf16" (dot products), "avx2" or "portable" (widening).
+const char* gemm_bf16_kernel_name();
+
+// Floats of a packed float32 (N, K) matrix; w (N, K) row-major -> packed.
 int64_t gemm_packed_floats(int64_t N, int64_t K);
-// w (N, K) row-major -> packed.
 void gemm_pack(const float* w, int64_t N, int64_t K, float* packed);
-// C (M, N) = act(A (M, K) @ W^T + bias (N) or nullptr); A rows are lda floats apart.
-void gemm_packed(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, const float* bias,
-                 float* C, Epilogue epilogue = Epilogue::None);
+// bf16 values (uint16) of a packed bf16 (N, K) matrix; w (N, K) float32 -> packed, rounded to nearest even.
+int64_t gemm_packed_bf16_count(int64_t N, int64_t K);
+void gemm_pack_bf16(const float* w, int64_t N, int64_t K, uint16_t* packed);
+
+// C (M, N) as described above; A rows are lda floats apart. C must not alias A.
+void gemm_packed(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, float* C,
+                 const GemmEpilogue& epilogue);
+void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const uint16_t* packed, int64_t N, float* C,
+                      const GemmEpilogue& epilogue);
 
 }  // namespace skipdit::cpu

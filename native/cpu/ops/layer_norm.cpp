@@ -44,6 +44,23 @@ void layer_norm(const float* x, int64_t rows, int64_t D, float eps, const float*
   });
 }
 
+void layer_norm_modulate(const float* x, int64_t G, int64_t N, int64_t D, float eps, CondRows cond, int64_t shift_col,
+                         int64_t scale_col, float* y) {
+  ThreadPool::global().parallel_for(G * N, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * D;
+      const float* shift = cond.row(r / N, shift_col);
+      const float* scale = cond.row(r / N, scale_col);
+      const Moments m = moments(xr, D, nullptr, 0, eps);
+      float* yr = y + r * D;
+      for (int64_t i = 0; i < D; ++i) {
+        const float normed = (xr[i] - m.mean) * m.rstd;
+        yr[i] = normed * (1.0f + scale[i]) + shift[i];
+      }
+    }
+  });
+}
+
 void layer_norm_concat(const float* a, const float* b, int64_t rows, int64_t D, float eps, const float* gamma,
                        const float* beta, float* y) {
   ThreadPool::global().parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {

@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "cpu/ops/modulate.h"
+
 namespace skipdit::cpu {
 
 // x, y (rows, D); gamma/beta (D) or both nullptr for no affine. y may equal x.
@@ -12,5 +14,10 @@ void layer_norm(const float* x, int64_t rows, int64_t D, float eps, const float*
 // the concat first: the skip-fusion norm. gamma/beta (2D).
 void layer_norm_concat(const float* a, const float* b, int64_t rows, int64_t D, float eps, const float* gamma,
                        const float* beta, float* y);
+
+// y (G, N, D) = LayerNorm(x) * (1 + scale) + shift (no affine), shift/scale from the group's conditioning row:
+// the adaLN pre-norm in one pass, the same float operations as layer_norm then modulate. y may equal x.
+void layer_norm_modulate(const float* x, int64_t G, int64_t N, int64_t D, float eps, CondRows cond, int64_t shift_col,
+                         int64_t scale_col, float* y);
 
 }  // namespace skipdit::cpu
