@@ -185,7 +185,7 @@ export interface NativeBinding {
   NativeCache: typeof NativeCache;
   NativeVae: typeof NativeVae;
   /** The VAE decoder of a weights file in diffusers, legacy diffusers or LDM names. */
-  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu'): Promise<NativeVae>;
+  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu' | 'cuda'): Promise<NativeVae>;
   /**
    * dtype: the precision linear weights are stored and multiplied in (default 'float32'; 'float16' only on CUDA).
    * key: which state dict of a torch training checkpoint (undefined: ema, then model, ...).
