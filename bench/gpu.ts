@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { backends, loadModel, loadVae, normalizeConfig, sdVaeConfig, type Model } from '../lib/index.js';
 import { forwardFlops, callFlops } from '../lib/flops.js';
+import { native } from '../lib/native.js';
 import { writeRandomCheckpoint } from './random-checkpoint.js';
 import { writeVaeWeights } from './vae-weights.js';
 
@@ -67,7 +68,7 @@ const z = { data: Float32Array.from({ length: 4 * 32 * 32 }, (_, i) => Math.cos(
 const vaeMs = await median(() => vae.decode(z));
 vae.dispose();
 
-const result = { device: backends()[1].details.devices?.[0]?.name, config: 'DiT-XL/2-skip 256x256 batch 2, random weights', rows, vae_decode_32_ms: vaeMs, torch: peak };
+const result = { device: native().backends()[1].devices[0]?.name, config: 'DiT-XL/2-skip 256x256 batch 2, random weights', rows, vae_decode_32_ms: vaeMs, torch: peak };
 const outDir = values.out ?? process.env.OUT ?? 'gpu-results';
 mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, 'bench-gpu.json'), JSON.stringify(result, null, 2));

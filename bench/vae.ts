@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadVae, sdVaeConfig } from '../lib/index.js';
+import { loadVae, sdVaeConfig, type VaeConfig } from '../lib/index.js';
 import { writeVaeWeights } from './vae-weights.js';
 
 const { values } = parseArgs({ options: { size: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' } } });
