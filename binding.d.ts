@@ -206,7 +206,7 @@ export interface NativeBinding {
   NativeCache: typeof NativeCache;
   NativeVae: typeof NativeVae;
   /** The VAE decoder of a weights file in diffusers, legacy diffusers or LDM names. */
-  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu'): Promise<NativeVae>;
+  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu' | 'cuda'): Promise<NativeVae>;
   /**
    * dtype: the precision linear weights are stored and multiplied in (default 'float32'; 'float16' only on CUDA).
    * key: which state dict of a torch training checkpoint (undefined: ema, then model, ...).
@@ -225,4 +225,10 @@ export interface NativeBinding {
   /** Runs one CPU kernel on copies of the arrays (for tests). */
   runKernel(name: string, args: Record<string, unknown>): Float32Array;
   kernelNames(): string[];
+  /**
+   * Runs one Backend op (the interface the model graph uses) on 'cpu' or 'cuda' at a precision
+   * ('float32' | 'bfloat16' | 'float16'): arrays uploaded, weights prepared, output downloaded (for tests).
+   */
+  runOp(backend: 'cpu' | 'cuda' | 'profiled:cpu' | 'profiled:cuda', dtype: string, name: string, args: Record<string, unknown>): Float32Array;
+  opNames(): string[];
 }

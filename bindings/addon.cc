@@ -15,6 +15,7 @@ namespace skipdit::bindings {
 Napi::Object InitKernels(Napi::Env env, Napi::Object exports);  // kernels.cc
 void InitCheckpoints(Napi::Env env, Napi::Object exports);       // checkpoint_wrap.cc
 void InitVae(Napi::Env env, Napi::Object exports);               // native_vae.cc
+void InitBackendOps(Napi::Env env, Napi::Object exports);        // backend_ops.cc
 
 namespace {
 
@@ -35,10 +36,9 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   gpu.Set("name", "cuda");
   gpu.Set("compiled", a.compiled);
   gpu.Set("deviceAvailable", a.available);
-  // The model ops are CPU-only in this version: the CUDA device layer alone cannot run a model.
-  gpu.Set("available", false);
-  gpu.Set("reason", a.available ? "the CUDA device layer is built, but the model ops run on CPU only in this version"
-                                : a.reason);
+  // Every model and VAE op has a CUDA kernel: a usable device is all the backend needs.
+  gpu.Set("available", a.available);
+  if (!a.available) gpu.Set("reason", a.reason);
   gpu.Set("driverVersion", a.driver_version);
   gpu.Set("runtimeVersion", a.runtime_version);
   Napi::Array archs = Napi::Array::New(env);
@@ -85,6 +85,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitKernels(env, exports);
   InitCheckpoints(env, exports);
   InitVae(env, exports);
+  InitBackendOps(env, exports);
   return exports;
 }
 

@@ -5,7 +5,7 @@
 #include "worker.h"
 #include "backend/profiling_backend.h"
 #include "checkpoint/checkpoint.h"
-#include "cuda/cuda_device.h"
+#include "cuda/cuda_backend.h"
 
 namespace skipdit::bindings {
 
@@ -24,13 +24,7 @@ std::shared_ptr<Backend> make_backend(const std::string& name, Precision precisi
       fail(ErrorKind::InvalidArgument, "Expected 'float32' or 'bfloat16' for dtype on the cpu backend but received 'float16'");
     return make_cpu_backend(precision);
   }
-  if (name == "cuda") {
-    const cuda::Availability& a = cuda::availability();
-    if (!a.available) fail(ErrorKind::BackendUnavailable, "CUDA backend unavailable: " + a.reason);
-    fail(ErrorKind::BackendUnavailable,
-         "CUDA backend unavailable: the CUDA device layer is built, but the model ops run on CPU only in this "
-         "version");
-  }
+  if (name == "cuda") return make_cuda_backend(precision);  // BackendUnavailable with the reason when it cannot run
   fail(ErrorKind::InvalidArgument, "Expected 'cpu' or 'cuda' for backend but received '" + name + "'");
 }
 

@@ -108,7 +108,7 @@ export function backends(): BackendInfo[] {
   ];
 }
 
-function chooseBackend(requested: unknown): BackendName {
+export function chooseBackend(requested: unknown): BackendName {
   if (requested === undefined || requested === 'auto') return backends()[1].available ? 'cuda' : 'cpu';
   if (requested === 'cpu') return 'cpu';
   if (requested === 'cuda') {

@@ -5,6 +5,7 @@ import type { NativeVae, NativeVaeConfig } from '../binding.js';
 import { CheckpointError, DisposedError, InvalidArgumentError, fromNativeError } from './errors.js';
 import { native } from './native.js';
 import { checkTensor, type Tensor } from './tensor.js';
+import { chooseBackend } from './model.js';
 
 /** The decoder fields of a diffusers AutoencoderKL config.json, and the latent scaling factor. */
 export interface VaeConfig extends NativeVaeConfig {
@@ -24,7 +25,7 @@ const weightFiles = ['diffusion_pytorch_model.safetensors', 'model.safetensors',
  * single weights file (safetensors or .pt, in current diffusers, legacy diffusers or original LDM names; the
  * SD VAE config unless `config` says otherwise).
  */
-export async function loadVae(pathOrDir: string, options: { config?: Partial<VaeConfig>; backend?: 'cpu' } = {}): Promise<Vae> {
+export async function loadVae(pathOrDir: string, options: { config?: Partial<VaeConfig>; backend?: 'auto' | 'cpu' | 'cuda' } = {}): Promise<Vae> {
   if (typeof pathOrDir !== 'string' || !existsSync(pathOrDir)) throw new CheckpointError(`Cannot open '${pathOrDir}': no such file or folder`);
   let file = pathOrDir;
   let fileConfig: Partial<VaeConfig> = {};
@@ -42,8 +43,8 @@ export async function loadVae(pathOrDir: string, options: { config?: Partial<Vae
     file = found;
   }
   const config = normalizeVaeConfig({ ...sdVaeConfig, ...pick(fileConfig), ...pick(options.config ?? {}) });
-  const backend = options.backend ?? 'cpu';
-  if (backend !== 'cpu') throw InvalidArgumentError.expected('options.backend', "'cpu' (the VAE runs on CPU in this version)", backend);
+  // Default cpu (the decoder is cheap next to the sampler); 'auto' / 'cuda' as for loadModel.
+  const backend = chooseBackend(options.backend ?? 'cpu');
   try {
     const handle = await native().loadVae(file, config, backend);
     return new Vae(handle, config, file);

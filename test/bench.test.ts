@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { forwardFlops, loadModel } from '../lib/index.js';
 import { benchConfig, defaultPolicies, median } from '../lib/bench.js';
 import { InvalidArgumentError } from '../lib/errors.js';
+import { native } from '../lib/native.js';
 import { fixturePath } from './helpers/fixtures.js';
+import { opCases } from './helpers/op-cases.js';
 import { cli } from './helpers/cli.js';
 
 const tiny = fixturePath('dit-skip-tiny', 'model.safetensors');
@@ -51,6 +53,16 @@ describe('op profile (loadModel { profile: true })', () => {
     unprofiled.dispose();
     model.dispose();
     await expect(loadModel(tiny, { profile: 'yes' as unknown as boolean })).rejects.toThrow(InvalidArgumentError);
+  });
+});
+
+describe('op profiler as a Backend', () => {
+  it('forwards every Backend op unchanged (runOp through the profiler equals the CPU backend bit for bit)', () => {
+    const cases = opCases();
+    expect(new Set(cases.map((c) => c.op))).toEqual(new Set(native().opNames()));
+    for (const c of cases) {
+      expect(native().runOp('profiled:cpu', 'float32', c.op, c.args), `${c.op} ${c.label}`).toEqual(native().runOp('cpu', 'float32', c.op, c.args));
+    }
   });
 });
 

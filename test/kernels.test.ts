@@ -123,7 +123,7 @@ describe('kernels', () => {
     expect(relErr(run('silu', { x, n }), Array.from(x, ref.silu))).toBeLessThan(TOL);
   });
 
-  for (const [G, N, H, hd] of [[2, 97, 3, 16], [1, 97, 2, 72], [3, 1, 1, 8], [1, 130, 4, 20], [4, 16, 16, 72]]) {
+  for (const [G, N, H, hd] of [[2, 97, 3, 16], [1, 97, 2, 72], [3, 1, 1, 8], [1, 130, 4, 20], [4, 16, 16, 72], [1, 300, 2, 16], [2, 600, 1, 40]]) {
     it(`attention G=${G} N=${N} H=${H} hd=${hd} (online softmax over key tiles)`, () => {
       const qkv = randn(G * N * 3 * H * hd, 14, 2);
       expect(relErr(run('attention', { qkv, G, N, H, hd }), ref.attention(qkv, G, N, H, hd))).toBeLessThan(TOL);

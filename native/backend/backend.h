@@ -87,6 +87,16 @@ class Backend {
   // CFG on raw (B, F, C, ...): see cpu/ops/cfg_guidance.h. frames = F (1 for images).
   virtual void cfg_guidance(const Tensor& raw, int64_t frames, int64_t channels, int64_t guided_channels, float scale,
                             Tensor& out) = 0;
+
+  // ---- VAE decoder ops
+  // y (B, C, H, W) = GroupNorm(x) with `groups` groups and affine gamma/beta (C), then SiLU when silu. y may be x.
+  virtual void group_norm(const Tensor& x, int64_t groups, float eps, const Tensor& gamma, const Tensor& beta,
+                          bool silu, Tensor& y) = 0;
+  // y (B, Cout, H, W) = conv(x (B, Cin, H, W)) + bias (Cout): odd k x k kernel, stride 1, same zero padding;
+  // w is prepare_linear of the weight viewed as (Cout, Cin*k*k).
+  virtual void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t k, Tensor& y) = 0;
+  // y (B, C, 2H, 2W) = nearest 2x upsampling of x (B, C, H, W).
+  virtual void upsample_nearest2x(const Tensor& x, Tensor& y) = 0;
 };
 
 // The CPU backend (always available). BF16 weights need no special CPU: without AVX-512 BF16 they are

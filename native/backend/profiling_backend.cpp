@@ -134,4 +134,17 @@ void ProfilingBackend::cfg_guidance(const Tensor& raw, int64_t frames, int64_t c
         [&] { inner_->cfg_guidance(raw, frames, channels, guided_channels, scale, out); });
 }
 
+void ProfilingBackend::group_norm(const Tensor& x, int64_t groups, float eps, const Tensor& gamma, const Tensor& beta,
+                                  bool silu, Tensor& y) {
+  timed(ProfiledOp::GroupNorm, 0, [&] { inner_->group_norm(x, groups, eps, gamma, beta, silu, y); });
+}
+void ProfilingBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t k, Tensor& y) {
+  // y (B, Cout, H, W) from x (B, Cin, H, W): 2 * B*H*W * Cout * Cin*k*k
+  const double flops = 2.0 * double(y.numel()) * double(x.dim(1) * k * k);
+  timed(ProfiledOp::Conv2d, flops, [&] { inner_->conv2d(x, w, bias, k, y); });
+}
+void ProfilingBackend::upsample_nearest2x(const Tensor& x, Tensor& y) {
+  timed(ProfiledOp::UpsampleNearest2x, 0, [&] { inner_->upsample_nearest2x(x, y); });
+}
+
 }  // namespace skipdit

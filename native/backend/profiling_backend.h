@@ -23,14 +23,15 @@ enum class ProfiledOp {
   Empty, UploadF32, Download, Copy, PrepareLinear,
   Linear, LayerNorm, LayerNormConcat, LayerNormModulate, Modulate, GateResidual, LinearGateResidual,
   Silu, GeluTanh, Add, AddBroadcastRows, Attention, PatchEmbed, TimestepFrequencies, Embedding, Unpatchify,
-  SwapTokenAxes, CfgGuidance,
+  SwapTokenAxes, CfgGuidance, GroupNorm, Conv2d, UpsampleNearest2x,
   Count
 };
 inline constexpr std::array<const char*, static_cast<size_t>(ProfiledOp::Count)> kOpNames = {
     "empty", "upload_f32", "download", "copy", "prepare_linear",
     "linear", "layer_norm", "layer_norm_concat", "layer_norm_modulate", "modulate", "gate_residual",
     "linear_gate_residual", "silu", "gelu_tanh", "add", "add_broadcast_rows", "attention", "patch_embed",
-    "timestep_frequencies", "embedding", "unpatchify", "swap_token_axes", "cfg_guidance"};
+    "timestep_frequencies", "embedding", "unpatchify", "swap_token_axes", "cfg_guidance",
+    "group_norm", "conv2d", "upsample_nearest2x"};
 static_assert(kOpNames.back() != nullptr, "one name per ProfiledOp");
 
 struct OpProfile {
@@ -81,6 +82,10 @@ class ProfilingBackend final : public Backend {
   void swap_token_axes(const Tensor& x, int64_t batch, Tensor& y) override;
   void cfg_guidance(const Tensor& raw, int64_t frames, int64_t channels, int64_t guided_channels, float scale,
                     Tensor& out) override;
+  void group_norm(const Tensor& x, int64_t groups, float eps, const Tensor& gamma, const Tensor& beta, bool silu,
+                  Tensor& y) override;
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t k, Tensor& y) override;
+  void upsample_nearest2x(const Tensor& x, Tensor& y) override;
 
  private:
   struct Stats {

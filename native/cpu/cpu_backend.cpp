@@ -17,6 +17,9 @@
 #include "cpu/ops/relayout.h"
 #include "cpu/ops/unpatchify.h"
 #include "core/dtype_convert.h"
+#include "cpu/ops/conv2d.h"
+#include "cpu/ops/group_norm.h"
+#include "cpu/ops/upsample.h"
 
 namespace skipdit {
 
@@ -207,6 +210,29 @@ class CpuBackend final : public Backend {
     const int64_t B = raw.dim(0), HW = raw.numel() / (B * frames * channels);
     EXPECT_SHAPE(B % 2 == 0 && out.numel() == raw.numel() && guided_channels <= channels, "cfg_guidance", raw);
     cpu::cfg_guidance(raw.f32(), B, frames, channels, HW, guided_channels, scale, out.f32());
+  }
+
+  // ---- VAE decoder ops
+  void group_norm(const Tensor& x, int64_t groups, float eps, const Tensor& gamma, const Tensor& beta, bool silu,
+                  Tensor& y) override {
+    EXPECT_SHAPE(x.ndim() == 4 && y.numel() == x.numel() && groups > 0 && x.dim(1) % groups == 0, "group_norm", x);
+    EXPECT_SHAPE(gamma.numel() == x.dim(1) && beta.numel() == x.dim(1), "group_norm affine", gamma);
+    cpu::group_norm(x.f32(), x.dim(0), x.dim(1), x.dim(2) * x.dim(3), groups, eps, gamma.f32(), beta.f32(), silu,
+                    y.f32());
+  }
+
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t k, Tensor& y) override {
+    EXPECT_SHAPE(x.ndim() == 4 && y.ndim() == 4 && k % 2 == 1, "conv2d", x);
+    const int64_t B = x.dim(0), Cin = x.dim(1), H = x.dim(2), W = x.dim(3), Cout = y.dim(1);
+    EXPECT_SHAPE(y.dim(0) == B && y.dim(2) == H && y.dim(3) == W && bias.numel() == Cout, "conv2d output", y);
+    EXPECT_SHAPE(w.ndim() == 1 && w.numel() == cpu::gemm_packed_floats(Cout, Cin * k * k), "conv2d weight", w);
+    Tensor scratch = Tensor::host(DType::F32, {cpu::conv_scratch_floats(Cin, Cout, k)});
+    cpu::conv2d_same(x.f32(), B, Cin, H, W, w.f32(), bias.f32(), Cout, k, scratch.f32(), y.f32());
+  }
+
+  void upsample_nearest2x(const Tensor& x, Tensor& y) override {
+    EXPECT_SHAPE(x.ndim() == 4 && y.ndim() == 4 && y.numel() == 4 * x.numel(), "upsample_nearest2x", y);
+    cpu::upsample_nearest2x(x.f32(), x.dim(0) * x.dim(1), x.dim(2), x.dim(3), y.f32());
   }
 
  private:

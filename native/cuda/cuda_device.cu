@@ -3,21 +3,12 @@
 #include <cmath>
 #include <vector>
 
+#include "cuda/cuda_common.cuh"
 #include "cuda/cuda_device.h"
 
 namespace skipdit::cuda {
 
 namespace {
-
-// Turns a failed CUDA call into a skipdit::Error (a JS exception), never an exit.
-#define CUDA_CHECK(call)                                                                                 \
-  do {                                                                                                   \
-    cudaError_t err_ = (call);                                                                           \
-    if (err_ != cudaSuccess)                                                                             \
-      ::skipdit::fail(::skipdit::ErrorKind::Internal, std::string("CUDA error ") + cudaGetErrorName(err_) + \
-                                                          " (" + cudaGetErrorString(err_) + ") in " + #call + \
-                                                          " at " + __FILE__ + ":" + std::to_string(__LINE__)); \
-  } while (0)
 
 class DeviceBuffer final : public Buffer {
  public:
@@ -101,7 +92,7 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   const int threads = 256;
   const int blocks = static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, 4096));
   axpy_kernel<<<blocks, threads>>>(a, x, y, n);
-  CUDA_CHECK(cudaGetLastError());
+  check_launch("axpy", nullptr);
   CUDA_CHECK(cudaDeviceSynchronize());
 }
 

@@ -1,11 +1,12 @@
 // Built when nvcc was not found: the CUDA backend reports why it cannot be used.
+#include "cuda/cuda_backend.h"
 #include "cuda/cuda_device.h"
 
 namespace skipdit::cuda {
 
-namespace {
-const char* kReason = "skipdit was built without CUDA (nvcc was not found at build time); rebuild with nvcc on PATH";
-}
+// Shared with make_cuda_backend below (hence not in an anonymous namespace).
+const char* const kReason =
+    "skipdit was built without CUDA (nvcc was not found at build time); rebuild with nvcc on PATH";
 
 const Availability& availability() {
   static const Availability a = [] {
@@ -23,3 +24,9 @@ void axpy(float, const float*, float*, int64_t) { fail(ErrorKind::BackendUnavail
 std::string self_test() { return kReason; }
 
 }  // namespace skipdit::cuda
+
+namespace skipdit {
+std::shared_ptr<Backend> make_cuda_backend(Precision) {
+  fail(ErrorKind::BackendUnavailable, std::string("CUDA backend unavailable: ") + cuda::kReason);
+}
+}  // namespace skipdit

@@ -27,16 +27,24 @@ Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const 
   const ModelConfig& c = config_;
   const int64_t D = c.hidden_size, p = c.patch_size, Hm = c.mlp_hidden();
   WeightBinder bind(source, *backend_);
-  auto linear = [&](const std::string& prefix, int64_t out, int64_t in) {
-    return LinearWeights{backend_->prepare_linear(bind.take(prefix + ".weight", {out, in})), bind.take(prefix + ".bias", {out})};
+  // weight_bytes_ counts what the backend keeps: packed panels in the model's precision, the rest float32.
+  auto take = [&](const std::string& name, const Shape& shape) {
+    Tensor t = bind.take(name, shape);
+    weight_bytes_ += t.nbytes();
+    return t;
   };
-  w_.pos_embed = bind.take("pos_embed", {1, c.tokens(), D});
-  if (c.family == Family::Latte) w_.temp_embed = bind.take("temp_embed", {1, c.num_frames, D});
-  w_.patch_weight = bind.take("x_embedder.proj.weight", {D, c.in_channels, p, p});
-  w_.patch_bias = bind.take("x_embedder.proj.bias", {D});
+  auto linear = [&](const std::string& prefix, int64_t out, int64_t in) {
+    Tensor w = backend_->prepare_linear(bind.take(prefix + ".weight", {out, in}));
+    weight_bytes_ += w.nbytes();
+    return LinearWeights{w, take(prefix + ".bias", {out})};
+  };
+  w_.pos_embed = take("pos_embed", {1, c.tokens(), D});
+  if (c.family == Family::Latte) w_.temp_embed = take("temp_embed", {1, c.num_frames, D});
+  w_.patch_weight = take("x_embedder.proj.weight", {D, c.in_channels, p, p});
+  w_.patch_bias = take("x_embedder.proj.bias", {D});
   w_.t_mlp0 = linear("t_embedder.mlp.0", D, kFrequencyDim);
   w_.t_mlp2 = linear("t_embedder.mlp.2", D, D);
-  if (c.conditional()) w_.label_table = bind.take("y_embedder.embedding_table.weight", {c.label_rows(), D});
+  if (c.conditional()) w_.label_table = take("y_embedder.embedding_table.weight", {c.label_rows(), D});
   for (int64_t i = 0; i < c.depth; ++i) {
     const std::string b = "blocks." + std::to_string(i);
     w_.blocks.push_back({linear(b + ".attn.qkv", 3 * D, D), linear(b + ".attn.proj", D, D),
@@ -45,13 +53,12 @@ Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const 
   }
   for (int64_t j = 0; j < c.num_skips(); ++j) {
     const std::string n = "skip_norms." + std::to_string(j);
-    w_.skips.push_back({bind.take(n + ".weight", {2 * D}), bind.take(n + ".bias", {2 * D}),
+    w_.skips.push_back({take(n + ".weight", {2 * D}), take(n + ".bias", {2 * D}),
                         linear("skip_linears." + std::to_string(j) + ".linear", D, 2 * D)});
   }
   w_.final_adaLN = linear("final_layer.adaLN_modulation.1", 2 * D, D);
   w_.final_linear = linear("final_layer.linear", p * p * c.out_channels(), D);
   bind.finish();
-  for (auto& name : source.names()) weight_bytes_ += shape_numel(source.shape(name)) * sizeof(float);
 }
 
 void Model::validate_inputs(const ForwardInputs& in) const {

@@ -5,13 +5,6 @@
 #include <functional>
 #include <set>
 
-#include "cpu/ops/activations.h"
-#include "cpu/ops/attention.h"
-#include "cpu/ops/conv2d.h"
-#include "cpu/ops/group_norm.h"
-#include "cpu/ops/linear.h"
-#include "cpu/ops/relayout.h"
-#include "cpu/ops/upsample.h"
 
 namespace skipdit {
 
@@ -232,17 +225,14 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
 }
 
 Tensor VaeDecoder::group_norm(const Tensor& x, const Norm& n, bool silu) {
-  const int64_t B = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3);
   Tensor y = backend_->empty(DType::F32, x.shape());
-  cpu::group_norm(x.f32(), B, C, HW, config_.norm_num_groups, kNormEps, n.w.f32(), n.b.f32(), silu, y.f32());
+  backend_->group_norm(x, config_.norm_num_groups, kNormEps, n.w, n.b, silu, y);
   return y;
 }
 
 Tensor VaeDecoder::conv(const Tensor& x, const Conv& c, int64_t cout) {
-  const int64_t B = x.dim(0), Cin = x.dim(1), H = x.dim(2), W = x.dim(3);
-  Tensor y = backend_->empty(DType::F32, {B, cout, H, W});
-  Tensor scratch = backend_->empty(DType::F32, {cpu::conv_scratch_floats(Cin, cout, c.k)});
-  cpu::conv2d_same(x.f32(), B, Cin, H, W, c.w.f32(), c.b.f32(), cout, c.k, scratch.f32(), y.f32());
+  Tensor y = backend_->empty(DType::F32, {x.dim(0), cout, x.dim(2), x.dim(3)});
+  backend_->conv2d(x, c.w, c.b, c.k, y);
   return y;
 }
 
@@ -257,16 +247,18 @@ Tensor VaeDecoder::resnet(const Tensor& x, const Resnet& r) {
 Tensor VaeDecoder::attention(const Tensor& x, const Attention& a) {
   const int64_t B = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3);
   Tensor normed = group_norm(x, a.norm, false);
-  Tensor tokens = backend_->empty(DType::F32, {B, HW, C});  // (B, C, HW) -> (B, HW, C)
-  cpu::swap_token_axes(normed.f32(), B, C, HW, 1, tokens.f32());
+  Tensor tokens = backend_->empty(DType::F32, {B * HW, C, 1});  // (B, C, HW) -> (B, HW, C)
+  backend_->swap_token_axes(normed.reshape({B * C, HW, 1}), B, tokens);
+  tokens = tokens.reshape({B, HW, C});
   Tensor qkv = backend_->empty(DType::F32, {B, HW, 3 * C});
   backend_->linear(tokens, a.qkv_w, a.qkv_b, qkv);
   Tensor attended = backend_->empty(DType::F32, {B, HW, C});
   backend_->attention(qkv, 1, attended);  // one head of dim C
   Tensor projected = backend_->empty(DType::F32, {B, HW, C});
   backend_->linear(attended, a.out_w, a.out_b, projected);
-  Tensor out = backend_->empty(DType::F32, x.shape());
-  cpu::swap_token_axes(projected.f32(), B, HW, C, 1, out.f32());
+  Tensor out = backend_->empty(DType::F32, {B * C, HW, 1});  // (B, HW, C) -> (B, C, HW)
+  backend_->swap_token_axes(projected.reshape({B * HW, C, 1}), B, out);
+  out = out.reshape(x.shape());
   backend_->add(out, x);  // residual, rescale_output_factor 1
   return out;
 }
@@ -291,7 +283,7 @@ Tensor VaeDecoder::decode_chunk(const Tensor& z, Taps* taps) {
     if (taps) taps->record(be, "up_block" + std::to_string(i) + "_resnets", h);
     if (up_[i].has_upsample) {
       Tensor up = be.empty(DType::F32, {h.dim(0), h.dim(1), 2 * h.dim(2), 2 * h.dim(3)});
-      cpu::upsample_nearest2x(h.f32(), h.dim(0) * h.dim(1), h.dim(2), h.dim(3), up.f32());
+      be.upsample_nearest2x(h, up);
       h = conv(up, up_[i].upsample, up_[i].channels);
     }
     if (taps) taps->record(be, "up_block" + std::to_string(i), h);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "cpu/ops/attention.h"
 #include "cpu/ops/gemm.h"
 #include "cpu/peak.h"
 
@@ -42,5 +43,23 @@ int main() {
                   bf16 ? "bf16" : "fp32", (long long)s.M, (long long)s.N, (long long)s.K, times[3] * 1e3, gflops,
                   100 * gflops / peak.gflops);
     }
+  }
+  // attention of DiT-XL/2 (2 images x 256 tokens, 16 heads of 72) and of DiT-S/2 (6 heads of 64)
+  struct AttnShape { const char* name; int64_t G, N, H, hd; };
+  for (const AttnShape& a : {AttnShape{"attn-XL", 2, 256, 16, 72}, AttnShape{"attn-S", 2, 256, 6, 64}}) {
+    const int64_t D = a.H * a.hd;
+    std::vector<float> qkv(a.G * a.N * 3 * D), out(a.G * a.N * D);
+    for (size_t i = 0; i < qkv.size(); ++i) qkv[i] = float(i % 23) * 0.01f;
+    std::vector<double> times;
+    for (int r = 0; r < 7; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      cpu::attention(qkv.data(), a.G, a.N, a.H, a.hd, out.data());
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    const double gflops = 4.0 * a.G * a.N * a.N * D / times[3] / 1e9;
+    std::printf("%-8s G %lld N %lld H %lld hd %lld  %8.2f ms  %6.1f GFLOP/s  %5.1f%% of fp32 peak\n", a.name,
+                (long long)a.G, (long long)a.N, (long long)a.H, (long long)a.hd, times[3] * 1e3, gflops,
+                100 * gflops / peak.gflops);
   }
 }

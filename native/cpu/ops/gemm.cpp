@@ -12,6 +12,10 @@
 #include "cpu/ops/activations.h"
 #include "cpu/ops/simd_math.h"
 
+// Micro-kernel loops over the MR rows must unroll completely so the accumulators stay in registers (GCC 12
+// otherwise keeps the AVX2 ones in memory, written back on every k step).
+#define UNROLL_ROWS _Pragma("GCC unroll 16")
+
 namespace skipdit::cpu {
 
 namespace {
@@ -36,26 +40,28 @@ void finish_tile(const float* tile, int mr, int nr_tile, const TileSpot& s) {
     for (int j = 0; j < s.ncols; ++j) {
       float v = tile[i * nr_tile + j] + (bias ? bias[j] : 0.0f);
       if (s.ep->act == Epilogue::GeluTanh) v = gelu_tanh(v);
-      c[j] = gate ? c[j] + gate[j] * v : v;
+      c[j] = gate ? c[j] + gate[j] * v : s.ep->accumulate ? c[j] + v : v;
     }
   }
 }
 
 // ---- AVX-512: 8 rows x 32 columns in 16 zmm accumulators (c[i][0], c[i][1])
 template <int MR>
-__attribute__((target("avx512f"))) inline void store_avx512(__m512 (&c)[MR][2], const TileSpot& s) {
+__attribute__((target("avx512f"), always_inline)) inline void store_avx512(__m512 (&c)[MR][2], const TileSpot& s) {
   const GemmEpilogue& ep = *s.ep;
   for (int h = 0; h < 2; ++h) {
     const int valid = std::min(16, s.ncols - 16 * h);
     if (valid <= 0) break;
     const __mmask16 mask = valid == 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
     const __m512 bias = ep.bias ? _mm512_maskz_loadu_ps(mask, ep.bias + s.n0 + 16 * h) : _mm512_setzero_ps();
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       __m512 v = _mm512_add_ps(c[i][h], bias);
       if (ep.act == Epilogue::GeluTanh) v = simd::gelu_tanh512(v);
       float* dst = s.C + i * s.ldc + 16 * h;
       if (const float* gate = s.gate_row(i))
         v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, gate + 16 * h), v, _mm512_maskz_loadu_ps(mask, dst));
+      else if (ep.accumulate)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, dst));
       _mm512_mask_storeu_ps(dst, mask, v);
     }
   }
@@ -67,16 +73,19 @@ __attribute__((target("avx512f"))) void f32_avx512(const float* A, int64_t lda, 
                                                    const TileSpot& s) {
   const float* B = static_cast<const float*>(panel);
   __m512 c[MR][2];
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     const __m512 b0 = _mm512_loadu_ps(B + k * 32), b1 = _mm512_loadu_ps(B + k * 32 + 16);
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const __m512 a = _mm512_set1_ps(A[i * lda + k]);
       c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
       c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
     }
   }
-  store_avx512<MR>(c, s);
+  // The epilogue indexes its tile at run time; a separate copy keeps the loop's accumulators in registers.
+  __m512 out[MR][2];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) out[i][0] = c[i][0], out[i][1] = c[i][1];
+  store_avx512<MR>(out, s);
 }
 
 // bf16 weights, AVX-512 BF16: A is bf16 too (pairs as uint32, lda counted in pairs); one vdpbf16ps adds
@@ -88,38 +97,38 @@ __attribute__((target("avx512f,avx512bf16"))) void bf16_avx512(const float* A, i
   const uint16_t* B = static_cast<const uint16_t*>(panel);
   const int64_t pairs = (K + 1) / 2;
   __m512 c[MR][2];
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
   for (int64_t kk = 0; kk < pairs; ++kk) {
     const __m512bh b0 = (__m512bh)_mm512_loadu_si512(B + kk * 64), b1 = (__m512bh)_mm512_loadu_si512(B + kk * 64 + 32);
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ab[i * lda + kk]));
       c[i][0] = _mm512_dpbf16_ps(c[i][0], a, b0);
       c[i][1] = _mm512_dpbf16_ps(c[i][1], a, b1);
     }
   }
-  store_avx512<MR>(c, s);
+  // The epilogue indexes its tile at run time; a separate copy keeps the loop's accumulators in registers.
+  __m512 out[MR][2];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) out[i][0] = c[i][0], out[i][1] = c[i][1];
+  store_avx512<MR>(out, s);
 }
 
-// ---- AVX2 + FMA: 6 rows x 16 columns in 12 ymm accumulators
+// ---- AVX2 + FMA: 6 rows x 16 columns in 12 ymm accumulators. They leave through a float tile: GCC keeps
+// them in memory across the whole k loop when the epilogue reads them as an array.
 template <int MR>
-__attribute__((target("avx2,fma"))) inline void store_avx2(__m256 (&c)[MR][2], const TileSpot& s) {
+__attribute__((target("avx2,fma"))) void store_avx2(const float* tile, const TileSpot& s) {
   const GemmEpilogue& ep = *s.ep;
-  if (s.ncols < 16) {  // edge panel: through memory, scalar epilogue
-    alignas(32) float tile[MR * 16];
-    for (int i = 0; i < MR; ++i) {
-      _mm256_store_ps(tile + i * 16, c[i][0]);
-      _mm256_store_ps(tile + i * 16 + 8, c[i][1]);
-    }
+  if (s.ncols < 16) {  // edge panel: scalar epilogue
     finish_tile(tile, MR, 16, s);
     return;
   }
   for (int h = 0; h < 2; ++h) {
     const __m256 bias = ep.bias ? _mm256_loadu_ps(ep.bias + s.n0 + 8 * h) : _mm256_setzero_ps();
-    for (int i = 0; i < MR; ++i) {
-      __m256 v = _mm256_add_ps(c[i][h], bias);
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
+      __m256 v = _mm256_add_ps(_mm256_load_ps(tile + i * 16 + 8 * h), bias);
       if (ep.act == Epilogue::GeluTanh) v = simd::gelu_tanh256(v);
       float* dst = s.C + i * s.ldc + 8 * h;
       if (const float* gate = s.gate_row(i)) v = _mm256_fmadd_ps(_mm256_loadu_ps(gate + 8 * h), v, _mm256_loadu_ps(dst));
+      else if (ep.accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(dst));
       _mm256_storeu_ps(dst, v);
     }
   }
@@ -129,17 +138,22 @@ template <int MR>
 __attribute__((target("avx2,fma"))) void f32_avx2(const float* A, int64_t lda, const void* panel, int64_t K,
                                                  const TileSpot& s) {
   const float* B = static_cast<const float*>(panel);
-  __m256 c[MR][2];
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_ps();
+  __m256 c0[MR], c1[MR];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     const __m256 b0 = _mm256_loadu_ps(B + k * 16), b1 = _mm256_loadu_ps(B + k * 16 + 8);
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const __m256 a = _mm256_broadcast_ss(A + i * lda + k);
-      c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
-      c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
+      c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+      c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
     }
   }
-  store_avx2<MR>(c, s);
+  alignas(32) float tile[MR * 16];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) {
+    _mm256_store_ps(tile + i * 16, c0[i]);
+    _mm256_store_ps(tile + i * 16 + 8, c1[i]);
+  }
+  store_avx2<MR>(tile, s);
 }
 
 // bf16 weights widened to float32 in registers: a 32-bit lane of a pair panel holds (k even, k odd) of one
@@ -149,26 +163,31 @@ __attribute__((target("avx2,fma"))) void bf16_avx2(const float* A, int64_t lda, 
                                                   const TileSpot& s) {
   const uint16_t* B = static_cast<const uint16_t*>(panel);
   const __m256i high = _mm256_set1_epi32(int(0xFFFF0000u));
-  __m256 c[MR][2];
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_ps();
+  __m256 c0[MR], c1[MR];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
   for (int64_t kk = 0; kk < (K + 1) / 2; ++kk) {
     const bool has_odd = 2 * kk + 1 < K;
     const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + kk * 32));
     const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + kk * 32 + 16));
     const __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), o0 = _mm256_castsi256_ps(_mm256_and_si256(v0, high));
     const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16)), o1 = _mm256_castsi256_ps(_mm256_and_si256(v1, high));
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const __m256 a0 = _mm256_broadcast_ss(A + i * lda + 2 * kk);
-      c[i][0] = _mm256_fmadd_ps(a0, e0, c[i][0]);
-      c[i][1] = _mm256_fmadd_ps(a0, e1, c[i][1]);
+      c0[i] = _mm256_fmadd_ps(a0, e0, c0[i]);
+      c1[i] = _mm256_fmadd_ps(a0, e1, c1[i]);
       if (has_odd) {
         const __m256 a1 = _mm256_broadcast_ss(A + i * lda + 2 * kk + 1);
-        c[i][0] = _mm256_fmadd_ps(a1, o0, c[i][0]);
-        c[i][1] = _mm256_fmadd_ps(a1, o1, c[i][1]);
+        c0[i] = _mm256_fmadd_ps(a1, o0, c0[i]);
+        c1[i] = _mm256_fmadd_ps(a1, o1, c1[i]);
       }
     }
   }
-  store_avx2<MR>(c, s);
+  alignas(32) float tile[MR * 16];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) {
+    _mm256_store_ps(tile + i * 16, c0[i]);
+    _mm256_store_ps(tile + i * 16 + 8, c1[i]);
+  }
+  store_avx2<MR>(tile, s);
 }
 
 // ---- portable: 4 rows x 8 columns
@@ -177,7 +196,7 @@ void f32_portable(const float* A, int64_t lda, const void* panel, int64_t K, con
   const float* B = static_cast<const float*>(panel);
   float tile[MR * 8] = {};
   for (int64_t k = 0; k < K; ++k)
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const float a = A[i * lda + k];
       for (int j = 0; j < 8; ++j) tile[i * 8 + j] += a * B[k * 8 + j];
     }
@@ -189,7 +208,7 @@ void bf16_portable(const float* A, int64_t lda, const void* panel, int64_t K, co
   const uint16_t* B = static_cast<const uint16_t*>(panel);
   float tile[MR * 8] = {};
   for (int64_t k = 0; k < K; ++k)
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const float a = A[i * lda + k];
       for (int j = 0; j < 8; ++j) tile[i * 8 + j] += a * bf16_to_f32(B[(k / 2) * 16 + j * 2 + k % 2]);
     }
@@ -277,13 +296,14 @@ void round_rows_bf16(const float* A, int64_t M, int64_t K, int64_t lda, uint16_t
   });
 }
 
-// Runs `isa`'s kernels over all (panel, row block) items. A_rows/lda describe what the kernel reads.
+// Runs `isa`'s kernels over all (panel, row block) items, on the pool or on the calling thread. lda is in
+// the units the kernel reads (floats, or bf16 pairs for the dot-product kernels).
 void run_packed(const Isa& isa, const float* A, int64_t M, int64_t K, int64_t lda, const void* packed,
-                int64_t panel_bytes, int64_t N, float* C, const GemmEpilogue& ep) {
+                int64_t panel_bytes, int64_t N, float* C, int64_t ldc, const GemmEpilogue& ep, bool parallel = true) {
   const int64_t panels = (N + isa.nr - 1) / isa.nr, row_blocks = (M + kRowBlock - 1) / kRowBlock;
   const char* base = static_cast<const char*>(packed);
   // Items are (panel, row block), panel-major: a thread keeps one K x NR panel hot while it sweeps rows.
-  ThreadPool::global().parallel_for(panels * row_blocks, 1, [&](int64_t i0, int64_t i1) {
+  auto work = [&](int64_t i0, int64_t i1) {
     for (int64_t item = i0; item < i1; ++item) {
       const int64_t p = item / row_blocks, rb = item % row_blocks;
       const int64_t n0 = p * isa.nr;
@@ -291,13 +311,15 @@ void run_packed(const Isa& isa, const float* A, int64_t M, int64_t K, int64_t ld
       const int64_t m_end = std::min(M, (rb + 1) * kRowBlock);
       for (int64_t m = rb * kRowBlock; m < m_end; m += isa.mr) {
         const int rows = static_cast<int>(std::min<int64_t>(isa.mr, m_end - m));
-        const TileSpot spot{C + m * N + n0, N, m, n0, ncols, &ep};
+        const TileSpot spot{C + m * ldc + n0, ldc, m, n0, ncols, &ep};
         const float* a = isa.bf16_activations ? reinterpret_cast<const float*>(reinterpret_cast<const uint32_t*>(A) + m * lda)
                                               : A + m * lda;
         isa.kernels[rows](a, lda, base + p * panel_bytes, K, spot);
       }
     }
-  });
+  };
+  if (parallel) ThreadPool::global().parallel_for(panels * row_blocks, 1, work);
+  else work(0, panels * row_blocks);
 }
 
 }  // namespace
@@ -311,14 +333,31 @@ int64_t gemm_packed_floats(int64_t N, int64_t K) {
   return (N + nr - 1) / nr * K * nr;
 }
 
-void gemm_pack(const float* w, int64_t N, int64_t K, float* packed) {
+void gemm_pack(const float* w, int64_t N, int64_t K, float* packed) { gemm_pack_strided(w, N, K, K, packed); }
+
+void gemm_pack_strided(const float* w, int64_t N, int64_t K, int64_t ldw, float* packed) {
   const int64_t nr = f32_isa().nr, panels = (N + nr - 1) / nr;
   for (int64_t p = 0; p < panels; ++p)
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t j = 0; j < nr; ++j) {
-        const int64_t n = p * nr + j;
-        packed[(p * K + k) * nr + j] = n < N ? w[n * K + k] : 0.0f;
-      }
+    for (int64_t j = 0; j < nr; ++j) {  // column by column: each reads one contiguous source row
+      const int64_t n = p * nr + j;
+      float* dst = packed + p * K * nr + j;
+      if (n < N)
+        for (int64_t k = 0; k < K; ++k) dst[k * nr] = w[n * ldw + k];
+      else
+        for (int64_t k = 0; k < K; ++k) dst[k * nr] = 0.0f;
+    }
+}
+
+void gemm_pack_transposed(const float* v, int64_t N, int64_t K, int64_t ldv, float* packed) {
+  const int64_t nr = f32_isa().nr, panels = (N + nr - 1) / nr;
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t n0 = p * nr, width = std::min<int64_t>(nr, N - n0);
+    for (int64_t k = 0; k < K; ++k) {  // row k of the panel is a slice of source row k
+      float* dst = packed + (p * K + k) * nr;
+      std::memcpy(dst, v + k * ldv + n0, width * sizeof(float));
+      std::fill(dst + width, dst + nr, 0.0f);
+    }
+  }
 }
 
 int64_t gemm_packed_bf16_count(int64_t N, int64_t K) {
@@ -340,7 +379,13 @@ void gemm_pack_bf16(const float* w, int64_t N, int64_t K, uint16_t* packed) {
 void gemm_packed(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, float* C,
                  const GemmEpilogue& epilogue) {
   const Isa& isa = f32_isa();
-  run_packed(isa, A, M, K, lda, packed, K * isa.nr * int64_t(sizeof(float)), N, C, epilogue);
+  run_packed(isa, A, M, K, lda, packed, K * isa.nr * int64_t(sizeof(float)), N, C, N, epilogue);
+}
+
+void gemm_packed_serial(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, float* C,
+                        int64_t ldc, const GemmEpilogue& epilogue) {
+  const Isa& isa = f32_isa();
+  run_packed(isa, A, M, K, lda, packed, K * isa.nr * int64_t(sizeof(float)), N, C, ldc, epilogue, false);
 }
 
 void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const uint16_t* packed, int64_t N, float* C,
@@ -348,7 +393,7 @@ void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const u
   const Isa& isa = bf16_isa();
   const int64_t panel_bytes = (K + 1) / 2 * isa.nr * 2 * int64_t(sizeof(uint16_t));
   if (!isa.bf16_activations) {
-    run_packed(isa, A, M, K, lda, packed, panel_bytes, N, C, epilogue);
+    run_packed(isa, A, M, K, lda, packed, panel_bytes, N, C, N, epilogue);
     return;
   }
   // Grow-only per calling thread: sized by the largest activation seen, then reused every step.
@@ -356,7 +401,7 @@ void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const u
   const int64_t Kp = (K + 1) / 2 * 2;
   if (int64_t(rounded.size()) < M * Kp) rounded.resize(M * Kp);
   round_rows_bf16(A, M, K, lda, rounded.data());
-  run_packed(isa, reinterpret_cast<const float*>(rounded.data()), M, K, Kp / 2, packed, panel_bytes, N, C, epilogue);
+  run_packed(isa, reinterpret_cast<const float*>(rounded.data()), M, K, Kp / 2, packed, panel_bytes, N, C, N, epilogue);
 }
 
 }  // namespace skipdit::cpu

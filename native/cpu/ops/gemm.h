@@ -19,12 +19,14 @@ namespace skipdit::cpu {
 // What happens to each finished value v = (A W^T)[m][n]: v += bias[n]; v = act(v); then either C[m][n] = v,
 // or, with a gate, C[m][n] += gate_row(m)[n] * v where gate_row(m) = gate + (m / gate_rows) * gate_stride:
 // adaLN-Zero's gated residual h += gate * (x W^T + b) done in the GEMM's store.
+// With accumulate (and no gate), C[m][n] += v.
 struct GemmEpilogue {
   const float* bias = nullptr;
   Epilogue act = Epilogue::None;
   const float* gate = nullptr;
   int64_t gate_rows = 1;
   int64_t gate_stride = 0;
+  bool accumulate = false;
 };
 
 // Columns per panel of the kernel this CPU runs (32, 16 or 8).
@@ -37,6 +39,10 @@ const char* gemm_bf16_kernel_name();
 // Floats of a packed float32 (N, K) matrix; w (N, K) row-major -> packed.
 int64_t gemm_packed_floats(int64_t N, int64_t K);
 void gemm_pack(const float* w, int64_t N, int64_t K, float* packed);
+// The same panels from strided sources, for packing activations on the fly (attention): w rows ldw floats
+// apart; or the transpose, W[n][k] = v[k * ldv + n] (v holds K rows of N).
+void gemm_pack_strided(const float* w, int64_t N, int64_t K, int64_t ldw, float* packed);
+void gemm_pack_transposed(const float* v, int64_t N, int64_t K, int64_t ldv, float* packed);
 // bf16 values (uint16) of a packed bf16 (N, K) matrix; w (N, K) float32 -> packed, rounded to nearest even.
 int64_t gemm_packed_bf16_count(int64_t N, int64_t K);
 void gemm_pack_bf16(const float* w, int64_t N, int64_t K, uint16_t* packed);
@@ -46,5 +52,8 @@ void gemm_packed(const float* A, int64_t M, int64_t K, int64_t lda, const float*
                  const GemmEpilogue& epilogue);
 void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const uint16_t* packed, int64_t N, float* C,
                       const GemmEpilogue& epilogue);
+// float32 GEMM on the calling thread only (inside work that is already parallel), C rows ldc floats apart.
+void gemm_packed_serial(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, float* C,
+                        int64_t ldc, const GemmEpilogue& epilogue);
 
 }  // namespace skipdit::cpu

@@ -5,6 +5,9 @@
 #pragma once
 #include <immintrin.h>
 
+// GCC 12's own intrinsics (_mm512_scalef_ps -> _mm512_undefined_ps) self-initialise a variable and warn.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace skipdit::cpu::simd {
 
 constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;

@@ -1,0 +1,116 @@
+// float32 SIMT flash attention. A block of 8 warps takes 8 consecutive queries of one (sequence, head);
+// per tile of 32 keys the block stages K and V in shared memory (rows padded to an odd pitch, so lane j
+// reading key row j hits its own bank), lane j scores key j against the query (held in shared memory),
+// the warp updates its running max / denominator, and each lane accumulates its DPL columns of the output
+// (column lane + 32 i) with the probabilities broadcast by shuffle. DPL = ceil(hd / 32) is a template
+// parameter: 2 (hd <= 64), 3 (<= 96: DiT-XL / Latte-XL hd 72), 4 (<= 128), 16 (<= 512: the VAE).
+#include "cuda/ops/attention.cuh"
+
+#include <cmath>
+
+#include "cuda/cuda_common.cuh"
+
+namespace skipdit::cuda {
+
+namespace {
+
+constexpr int kWarps = 8, kKeys = 32;
+
+template <int DPL>
+__global__ void __launch_bounds__(kWarps * 32, 1) attention_kernel(const float* __restrict__ qkv, int64_t N, int H, int hd,
+                                                                 float scale, float* __restrict__ out) {
+  extern __shared__ float smem[];
+  const int pitch = hd | 1;  // odd
+  float* ks = smem;                         // [kKeys][pitch]
+  float* vs = ks + kKeys * pitch;           // [kKeys][pitch]
+  float* qs = vs + kKeys * pitch;           // [kWarps][hd]
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t D = int64_t(H) * hd, row = 3 * D;
+  const int64_t qblocks = (N + kWarps - 1) / kWarps;
+  const int64_t g = blockIdx.x / (int64_t(H) * qblocks), h = (blockIdx.x / qblocks) % H, qb = blockIdx.x % qblocks;
+  const int64_t i = qb * kWarps + warp;  // this warp's query
+  const bool active = i < N;
+  const float* base = qkv + g * N * row + h * hd;
+  float* q = qs + warp * hd;
+  for (int d = lane; d < hd; d += 32) q[d] = active ? base[i * row + d] * scale : 0.0f;
+
+  float o[DPL];
+#pragma unroll
+  for (int c = 0; c < DPL; ++c) o[c] = 0.0f;
+  float running_max = -INFINITY, denom = 0.0f;
+
+  for (int64_t j0 = 0; j0 < N; j0 += kKeys) {
+    const int nj = N - j0 < kKeys ? int(N - j0) : kKeys;
+    __syncthreads();  // the previous tile is no longer read
+    for (int e = threadIdx.x; e < nj * hd; e += kWarps * 32) {
+      const int j = e / hd, d = e - j * hd;
+      const float* kv = base + (j0 + j) * row + d;
+      ks[j * pitch + d] = kv[D];
+      vs[j * pitch + d] = kv[2 * D];
+    }
+    __syncthreads();
+    float s = -INFINITY;
+    if (lane < nj) {
+      s = 0.0f;
+      const float* kr = ks + lane * pitch;
+      for (int d = 0; d < hd; ++d) s = fmaf(q[d], kr[d], s);
+    }
+    const float new_max = fmaxf(running_max, warp_max(s));  // finite: the tile has at least one key
+    const float p = lane < nj ? expf(s - new_max) : 0.0f;
+    const float correction = expf(running_max - new_max);  // 0 on the first tile
+    denom = denom * correction + warp_sum(p);
+    running_max = new_max;
+#pragma unroll
+    for (int c = 0; c < DPL; ++c) o[c] *= correction;
+    for (int j = 0; j < nj; ++j) {
+      const float pj = __shfl_sync(0xffffffffu, p, j);
+      const float* vr = vs + j * pitch;
+#pragma unroll
+      for (int c = 0; c < DPL; ++c) {
+        const int d = lane + 32 * c;
+        if (d < hd) o[c] = fmaf(pj, vr[d], o[c]);
+      }
+    }
+  }
+  if (!active) return;
+  const float inv = 1.0f / denom;
+  float* orow = out + (g * N + i) * D + h * hd;
+#pragma unroll
+  for (int c = 0; c < DPL; ++c) {
+    const int d = lane + 32 * c;
+    if (d < hd) orow[d] = o[c] * inv;
+  }
+}
+
+template <int DPL>
+void launch(const float* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, float* out, cudaStream_t stream) {
+  const int pitch = int(hd | 1);
+  const size_t smem = (2 * kKeys * pitch + kWarps * hd) * sizeof(float);
+  // Once per instantiation: allow the largest tile of this DPL (over 48 KB needs the opt-in; DPL 16 takes
+  // 144 KB, which sm_80 / sm_90 have and consumer sm_86 / sm_89 parts do not: a clear error there).
+  static const bool raised = [] {
+    CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<DPL>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    int((2 * kKeys * (32 * DPL + 1) + kWarps * 32 * DPL) * sizeof(float))));
+    return true;
+  }();
+  (void)raised;
+  const int64_t blocks = G * H * ((N + kWarps - 1) / kWarps);
+  SKIPDIT_CHECK(blocks <= 0x7fffffff, "attention: too many blocks");
+  attention_kernel<DPL><<<static_cast<unsigned>(blocks), kWarps * 32, smem, stream>>>(
+      qkv, N, int(H), int(hd), static_cast<float>(1.0 / std::sqrt(double(hd))), out);
+  check_launch("attention", stream);
+}
+
+}  // namespace
+
+void attention(const float* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, float* out, cudaStream_t stream) {
+  if (G * N * H == 0) return;
+  if (hd <= 64) launch<2>(qkv, G, N, H, hd, out, stream);
+  else if (hd <= 96) launch<3>(qkv, G, N, H, hd, out, stream);
+  else if (hd <= 128) launch<4>(qkv, G, N, H, hd, out, stream);
+  else if (hd <= kMaxAttentionHeadDim) launch<16>(qkv, G, N, H, hd, out, stream);
+  else fail(ErrorKind::BackendUnavailable, "attention: head dim " + std::to_string(hd) + " > " +
+                                               std::to_string(kMaxAttentionHeadDim) + " is not supported on CUDA");
+}
+
+}  // namespace skipdit::cuda

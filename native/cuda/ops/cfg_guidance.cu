@@ -1,0 +1,34 @@
+#include "cuda/ops/cfg_guidance.cuh"
+
+#include "cuda/cuda_common.cuh"
+
+namespace skipdit::cuda {
+
+namespace {
+// One thread per element of the conditional half; it writes the pair (cond, uncond) so in-place is safe.
+__global__ void cfg_kernel(const float* raw, int64_t half_total, int64_t row, int64_t C, int64_t HW,
+                           int64_t guided, float scale, float* out) {
+  CUDA_FOR(i, half_total) {
+    const int64_t ch = (i / HW) % C;
+    const float c = raw[i], u = raw[i + half_total];
+    if (ch < guided) {
+      const float g = u + scale * (c - u);
+      out[i] = g;
+      out[i + half_total] = g;
+    } else {
+      out[i] = c;
+      out[i + half_total] = u;
+    }
+  }
+}
+}  // namespace
+
+void cfg_guidance(const float* raw, int64_t B, int64_t F, int64_t C, int64_t HW, int64_t guided_channels, float scale,
+                  float* out, cudaStream_t stream) {
+  const int64_t row = F * C * HW, half_total = (B / 2) * row;
+  if (half_total == 0) return;
+  cfg_kernel<<<grid_for(half_total, 256), 256, 0, stream>>>(raw, half_total, row, C, HW, guided_channels, scale, out);
+  check_launch("cfg_guidance", stream);
+}
+
+}  // namespace skipdit::cuda

@@ -1,0 +1,25 @@
+#include "cuda/ops/convert.cuh"
+
+namespace skipdit::cuda {
+
+namespace {
+template <typename T>
+__global__ void convert_kernel(const float* w, int64_t N, int64_t K, int64_t ld, T* out) {
+  CUDA_FOR(i, N * ld) {
+    const int64_t n = i / ld, k = i - n * ld;
+    out[i] = from_float<T>(k < K ? w[n * K + k] : 0.0f);
+  }
+}
+}  // namespace
+
+void convert_weight(const float* w, int64_t N, int64_t K, WeightType type, void* out, cudaStream_t stream) {
+  const int64_t ld = padded_ld(K);
+  if (N * ld == 0) return;
+  if (type == WeightType::BF16)
+    convert_kernel<<<grid_for(N * ld, 256), 256, 0, stream>>>(w, N, K, ld, static_cast<__nv_bfloat16*>(out));
+  else
+    convert_kernel<<<grid_for(N * ld, 256), 256, 0, stream>>>(w, N, K, ld, static_cast<__half*>(out));
+  check_launch("prepare_linear (weight conversion)", stream);
+}
+
+}  // namespace skipdit::cuda

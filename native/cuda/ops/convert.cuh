@@ -1,0 +1,13 @@
+// Weight conversion for the tensor-core GEMM: float32 (N, K) -> bf16 / fp16 (N, ld), ld = K rounded up
+// to 8, zero padded (the cp.async 16-byte chunks of gemm_mma.cu). Run once per weight at load.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "cuda/ops/gemm.cuh"
+
+namespace skipdit::cuda {
+inline int64_t padded_ld(int64_t K) { return (K + 7) / 8 * 8; }
+void convert_weight(const float* w, int64_t N, int64_t K, WeightType type, void* out, cudaStream_t stream);
+}  // namespace skipdit::cuda

@@ -1,0 +1,176 @@
+// Tensor-core GEMM for bf16 / fp16 weights (sm_80+: mma.sync.m16n8k16, ldmatrix, cp.async), fp32 accumulation.
+//
+// Block tile 128 (M) x 128 (N) x 32 (K), 256 threads = 8 warps as 2 (M) x 4 (N), each warp 64 x 32 outputs
+// = 4 x 4 mma tiles (64 fp32 accumulators per thread). Two shared-memory stages: while the tensor cores
+// work on stage s, the next W tile streams into stage s^1 with cp.async and the next A tile (float32
+// activations) is loaded into registers, then rounded to the weight type and stored. Rows are padded to
+// 40 elements (80 bytes): the 8 row addresses of every ldmatrix phase then fall in distinct bank groups.
+#include "cuda/ops/gemm.cuh"
+
+namespace skipdit::cuda {
+
+namespace {
+
+constexpr int kBM = 128, kBN = 128, kBK = 32, kThreads = 256, kPitch = kBK + 8;
+
+template <typename T> struct MmaName;
+template <> struct MmaName<__nv_bfloat16> { static constexpr bool bf16 = true; };
+template <> struct MmaName<__half> { static constexpr bool bf16 = false; };
+
+__device__ __forceinline__ unsigned smem_addr(const void* p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
+
+// 16 bytes global -> shared, asynchronously; src_bytes = 0 fills zeros (rows past N, columns past K).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  if constexpr (MmaName<T>::bf16) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+}
+
+template <typename T>
+struct alignas(8) Quad {
+  T v[4];
+};
+
+// grid (ceil(M/128), ceil(N/128)). w (N, ldw) with ldw % 8 == 0, zero past K.
+template <typename T, class ALoader>
+__global__ void __launch_bounds__(kThreads, 1) gemm_mma_kernel(ALoader a, const T* __restrict__ w, int64_t ldw, int64_t M,
+                                                            int64_t N, int64_t K, GemmEpilogue ep) {
+  __shared__ __align__(128) T As[2][kBM][kPitch];
+  __shared__ __align__(128) T Bs[2][kBN][kPitch];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp / 4, wn = warp % 4;  // warp tile origin: rows wm*64, columns wn*32
+  const int64_t m0 = int64_t(blockIdx.x) * kBM, n0 = int64_t(blockIdx.y) * kBN;
+  const int64_t Kw = (K + 7) / 8 * 8;  // padded weight columns actually present
+
+  // This thread's A loads: rows ar + 32 i (i < 4), columns ak..ak+3 of the tile.
+  const int ar = tid / 8, ak = (tid % 8) * 4;
+  float4 a_regs[4];
+  auto load_a = [&](int64_t k0) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int64_t m = m0 + ar + 32 * i;
+      a_regs[i] = m < M ? a.load4(m, k0 + ak, K) : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+  };
+  auto store_a = [&](int stage) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      Quad<T> q;
+      q.v[0] = from_float<T>(a_regs[i].x), q.v[1] = from_float<T>(a_regs[i].y);
+      q.v[2] = from_float<T>(a_regs[i].z), q.v[3] = from_float<T>(a_regs[i].w);
+      *reinterpret_cast<Quad<T>*>(&As[stage][ar + 32 * i][ak]) = q;
+    }
+  };
+  // W: 128 rows x 4 chunks of 8 elements = 512 chunks, two per thread.
+  auto load_b = [&](int stage, int64_t k0) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int c = tid + kThreads * i, row = c / 4, kc = (c % 4) * 8;
+      const int64_t n = n0 + row, k = k0 + kc;
+      const bool ok = n < N && k < Kw;
+      cp_async16(&Bs[stage][row][kc], ok ? static_cast<const void*>(w + n * ldw + k) : static_cast<const void*>(w),
+                 ok ? 16 : 0);
+    }
+    cp_async_commit();
+  };
+
+  float acc[4][4][4] = {};
+  const int64_t tiles = (K + kBK - 1) / kBK;
+  load_a(0);
+  load_b(0, 0);
+  store_a(0);
+  cp_async_wait_all();
+  __syncthreads();
+
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int cur = int(t & 1);
+    const bool more = t + 1 < tiles;
+    if (more) {
+      load_a((t + 1) * kBK);
+      load_b(cur ^ 1, (t + 1) * kBK);
+    }
+#pragma unroll
+    for (int ks = 0; ks < kBK; ks += 16) {
+      unsigned af[4][4], bf[4][2];
+#pragma unroll
+      for (int mt = 0; mt < 4; ++mt)
+        ldmatrix_x4(af[mt], &As[cur][wm * 64 + mt * 16 + (lane % 16)][ks + (lane / 16) * 8]);
+#pragma unroll
+      for (int np = 0; np < 2; ++np) {  // two n8 tiles per ldmatrix.x4: (lo k, hi k) of tile 2np, then 2np+1
+        unsigned r[4];
+        ldmatrix_x4(r, &Bs[cur][wn * 32 + (2 * np + lane / 16) * 8 + (lane % 8)][ks + ((lane / 8) % 2) * 8]);
+        bf[2 * np][0] = r[0], bf[2 * np][1] = r[1], bf[2 * np + 1][0] = r[2], bf[2 * np + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int mt = 0; mt < 4; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < 4; ++nt) mma16816<T>(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+    }
+    if (more) {
+      store_a(cur ^ 1);  // stage cur^1 was last read before the previous barrier
+      cp_async_wait_all();
+    }
+    __syncthreads();
+  }
+
+  // Accumulator (mt, nt): c0, c1 at row g, columns 2q, 2q+1; c2, c3 at row g+8 (g = lane/4, q = lane%4).
+  const int g = lane / 4, q = lane % 4;
+#pragma unroll
+  for (int mt = 0; mt < 4; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < 4; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int64_t m = m0 + wm * 64 + mt * 16 + g + (e / 2) * 8, n = n0 + wn * 32 + nt * 8 + 2 * q + (e % 2);
+        if (m < M && n < N) ep.store(m, n, N, acc[mt][nt][e]);
+      }
+}
+
+template <typename T, class ALoader>
+void launch(const ALoader& a, int64_t M, int64_t K, const GemmWeight& w, int64_t N, const GemmEpilogue& ep,
+            cudaStream_t stream) {
+  SKIPDIT_CHECK(w.ld % 8 == 0 && w.ld >= K && reinterpret_cast<uintptr_t>(w.data) % 16 == 0,
+                "gemm_mma: weight rows must be padded to 8 elements and 16-byte aligned");
+  const dim3 grid(static_cast<unsigned>((M + kBM - 1) / kBM), static_cast<unsigned>((N + kBN - 1) / kBN));
+  gemm_mma_kernel<T, ALoader><<<grid, kThreads, 0, stream>>>(a, static_cast<const T*>(w.data), w.ld, M, N, K, ep);
+  check_launch(MmaName<T>::bf16 ? "gemm (bfloat16 tensor cores)" : "gemm (float16 tensor cores)", stream);
+}
+
+}  // namespace
+
+template <class ALoader>
+void gemm_mma(const ALoader& a, int64_t M, int64_t K, const GemmWeight& w, int64_t N, const GemmEpilogue& ep,
+              cudaStream_t stream) {
+  if (w.type == WeightType::BF16) launch<__nv_bfloat16>(a, M, K, w, N, ep, stream);
+  else launch<__half>(a, M, K, w, N, ep, stream);
+}
+
+template void gemm_mma<DenseA>(const DenseA&, int64_t, int64_t, const GemmWeight&, int64_t, const GemmEpilogue&,
+                               cudaStream_t);
+template void gemm_mma<Im2colA>(const Im2colA&, int64_t, int64_t, const GemmWeight&, int64_t, const GemmEpilogue&,
+                                cudaStream_t);
+
+}  // namespace skipdit::cuda

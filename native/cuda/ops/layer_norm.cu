@@ -1,0 +1,76 @@
+// One block per row. Two passes over the row (mean, then the centred sum of squares, as the CPU twin does
+// in double) keep the variance accurate when the mean is large; the row stays in L1/L2 between passes.
+#include "cuda/ops/layer_norm.cuh"
+
+#include "cuda/cuda_common.cuh"
+
+namespace skipdit::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+struct NormArgs {
+  const float* a;      // first part (rows, D)
+  const float* b;      // second part (rows, D) or null (then the row is a alone)
+  int64_t D;
+  float eps;
+  const float* gamma;  // (parts * D) or null
+  const float* beta;
+  // adaLN modulation or null: row r uses mod + (r / rows_per_cond) * mod_stride
+  const float* mod;
+  int64_t mod_stride, rows_per_cond, shift_col, scale_col;
+  float* y;            // (rows, parts * D)
+};
+
+__global__ void __launch_bounds__(kThreads) norm_rows_kernel(NormArgs p) {
+  const int64_t r = blockIdx.x, D = p.D, width = p.b ? 2 * D : D;
+  const float* ra = p.a + r * D;
+  const float* rb = p.b ? p.b + r * D : nullptr;
+  auto at = [&](int64_t i) { return i < D ? ra[i] : rb[i - D]; };
+  float s = 0.0f;
+  for (int64_t i = threadIdx.x; i < width; i += kThreads) s += at(i);
+  const float mean = block_sum(s) / float(width);
+  float sq = 0.0f;
+  for (int64_t i = threadIdx.x; i < width; i += kThreads) {
+    const float d = at(i) - mean;
+    sq += d * d;
+  }
+  const float rstd = rsqrtf(block_sum(sq) / float(width) + p.eps);
+  float* ry = p.y + r * width;
+  const float* cond = p.mod ? p.mod + (r / p.rows_per_cond) * p.mod_stride : nullptr;
+  for (int64_t i = threadIdx.x; i < width; i += kThreads) {
+    float v = (at(i) - mean) * rstd;
+    if (p.gamma) v = v * p.gamma[i] + p.beta[i];
+    if (cond) v = v * (1.0f + cond[p.scale_col + i]) + cond[p.shift_col + i];
+    ry[i] = v;  // each element is read only by this thread after the statistics: y may alias x
+  }
+}
+
+void run(const NormArgs& p, int64_t rows, const char* op, cudaStream_t stream) {
+  if (rows == 0) return;
+  SKIPDIT_CHECK(rows <= 0x7fffffff, std::string(op) + ": too many rows");
+  norm_rows_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(p);
+  check_launch(op, stream);
+}
+
+}  // namespace
+
+void layer_norm(const float* x, int64_t rows, int64_t D, float eps, const float* gamma, const float* beta, float* y,
+                cudaStream_t stream) {
+  run({x, nullptr, D, eps, gamma, beta, nullptr, 0, 1, 0, 0, y}, rows, "layer_norm", stream);
+}
+
+void layer_norm_concat(const float* a, const float* b, int64_t rows, int64_t D, float eps, const float* gamma,
+                       const float* beta, float* y, cudaStream_t stream) {
+  run({a, b, D, eps, gamma, beta, nullptr, 0, 1, 0, 0, y}, rows, "layer_norm_concat", stream);
+}
+
+void layer_norm_modulate(const float* x, int64_t G, int64_t N, int64_t D, float eps, const float* mod,
+                         int64_t mod_stride, int64_t group_repeat, int64_t shift_col, int64_t scale_col, float* y,
+                         cudaStream_t stream) {
+  run({x, nullptr, D, eps, nullptr, nullptr, mod, mod_stride, N * group_repeat, shift_col, scale_col, y}, G * N,
+      "layer_norm_modulate", stream);
+}
+
+}  // namespace skipdit::cuda

@@ -1,0 +1,22 @@
+// A short CUDA run for compute-sanitizer (scripts/test-gpu.sh): one tiny DiT-skip forward in each precision,
+// a full + cached Skip-Cache pair, and a VAE decode. Exits non-zero on any error. Needs `npm run build:ts`.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadModel, loadVae } from '../dist/lib/index.js';
+
+const fx = path.resolve('test/fixtures');
+const x = { data: Float32Array.from({ length: 2 * 4 * 8 * 8 }, (_, i) => Math.sin(i)), shape: [2, 4, 8, 8] };
+for (const dtype of ['float32', 'bfloat16', 'float16']) {
+  const model = await loadModel(path.join(fx, 'dit-skip-tiny', 'model.safetensors'), { backend: 'cuda', dtype });
+  const cache = model.createCache({ interval: 2, branch: 1 });
+  const a = await model.forward({ x, t: [500, 500], y: [1, 2] }, { cache });
+  const b = await model.forward({ x, t: [480, 480], y: [1, 2] }, { cache });
+  if (a.cached || !b.cached || !a.data.every(Number.isFinite) || !b.data.every(Number.isFinite)) throw new Error(`bad ${dtype} run`);
+  model.dispose();
+}
+const config = JSON.parse(readFileSync(path.join(fx, 'vae-tiny', 'config.json'), 'utf8'));
+const vae = await loadVae(path.join(fx, 'vae-tiny', 'model.safetensors'), { config, backend: 'cuda' });
+const img = await vae.decode({ data: Float32Array.from({ length: 4 * 4 * 5 }, (_, i) => Math.cos(i)), shape: [1, 4, 4, 5] });
+if (!img.data.every(Number.isFinite)) throw new Error('bad VAE run');
+vae.dispose();
+console.log('gpu-smoke: ok');

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# npm run test:gpu - the one prepared GPU check (fits a 10-minute call on an H200, build included):
+#   1. the -Xptxas -v resource report for the local GPU's architecture (also without a GPU: sm_80 + sm_90a);
+#   2. a build for the local GPU (CMAKE_CUDA_ARCHITECTURES from nvidia-smi's compute capability);
+#   3. vitest run test/cuda.test.ts (every op vs its CPU twin, fixtures, cache sequence, VAE) and the
+#      CPU-side op-hook suite;
+#   4. compute-sanitizer --tool memcheck on a short run (scripts/gpu-smoke.mjs), where installed;
+#   5. the benchmark (bench/torch/gpu_bench.py when torch has CUDA, then bench/gpu.ts);
+# then prints one short table. Details go to $OUT (else ./gpu-results/). Without a GPU it does step 1, says
+# "no GPU: skipped" and exits 0. node_modules must be present (the GPU machine is offline: carry it).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT_DIR=${OUT:-gpu-results}
+mkdir -p "$OUT_DIR"
+declare -A status
+run_step() { # name, command...
+  local name=$1; shift
+  local t0=$SECONDS
+  echo "== $name"
+  if "$@" >"$OUT_DIR/$name.log" 2>&1; then status[$name]="ok ($((SECONDS - t0)) s)"; else status[$name]="FAILED ($((SECONDS - t0)) s, see $name.log)"; fi
+  tail -5 "$OUT_DIR/$name.log"
+}
+
+cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
+if [ -z "$cc" ]; then
+  echo "no GPU found (nvidia-smi gave no compute capability)"
+  if command -v nvcc >/dev/null; then run_step resources scripts/cuda-resources.sh 80 90a; grep -c . "$OUT_DIR/resources.log" >/dev/null
+    echo "kernels with spills or stack:"; awk 'NR>1 && ($NF != "0+0" || $(NF-1) != "0")' "$OUT_DIR/resources.log"
+  else echo "nvcc not found: no resource report"; fi
+  echo "no GPU: skipped (build for the local GPU, cuda tests, memcheck, benchmark)"
+  exit 0
+fi
+arch=$cc; [ "$cc" = 90 ] && arch=90a  # wgmma-capable target on Hopper
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT_DIR/gpu.txt"
+
+run_step resources scripts/cuda-resources.sh "$arch"
+run_step build npx cmake-js rebuild --parallel "$(nproc)" --CDCMAKE_CUDA_ARCHITECTURES="$arch"
+npm run build:ts >/dev/null 2>&1 || status[build]="FAILED (tsc)"
+run_step cuda-tests npx vitest run test/cuda.test.ts test/backend-ops.test.ts test/backends.test.ts
+if command -v compute-sanitizer >/dev/null; then
+  run_step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 node scripts/gpu-smoke.mjs
+else
+  status[memcheck]="not installed"
+fi
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  ckpt=$(mktemp -d)/dit-xl-2-skip.safetensors
+  node -e "import('./dist/lib/random-checkpoint.js').then(async m => { const { normalizeConfig } = await import('./dist/lib/index.js'); m.writeRandomCheckpoint(process.argv[1], normalizeConfig({ family: 'dit', skip: true, depth: 28, hidden_size: 1152, num_heads: 16, patch_size: 2, input_size: 32, in_channels: 4, num_classes: 1000, learn_sigma: true })); })" "$ckpt"
+  run_step torch-bench sh -c "python3 bench/torch/gpu_bench.py '$ckpt' --batch 2 > '$OUT_DIR/torch.json'"
+  run_step bench node dist/bench/gpu.js --ckpt "$ckpt" --torch "$OUT_DIR/torch.json" --out "$OUT_DIR"
+else
+  status[torch-bench]="torch with CUDA not available"
+  run_step bench node dist/bench/gpu.js --out "$OUT_DIR"
+fi
+
+echo
+echo "== resources (spills / stack):"; awk 'NR>1 && ($NF != "0+0" || $(NF-1) != "0")' "$OUT_DIR/resources.log"
+echo "== cuda tests:"; grep -E "Tests +[0-9]" "$OUT_DIR/cuda-tests.log" | tail -1
+echo "== bench:"; sed -n '/^skipdit CUDA/,$p' "$OUT_DIR/bench.log"
+echo "== summary ($(cat "$OUT_DIR/gpu.txt"), sm_$arch)"
+fail=0
+for s in resources build cuda-tests memcheck torch-bench bench; do
+  printf '%-12s %s\n' "$s" "${status[$s]:-skipped}"
+  case "${status[$s]:-}" in FAILED*) fail=1 ;; esac
+done
+exit $fail

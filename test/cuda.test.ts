@@ -1,0 +1,147 @@
+// The CUDA backend against the CPU backend and the golden fixtures. Skipped, with the reason printed,
+// where backends()[1].available is false (no GPU, no driver, or a build without nvcc); run on a GPU
+// machine by `npm run test:gpu` (scripts/test-gpu.sh).
+//
+// Tolerances (docs/cuda.md explains them):
+// - float32: every op within 2e-5 of the CPU twin (max|a-b| / max|b|), fixture forwards within 1e-4.
+// - bfloat16 / float16: only the GEMMs (linear, fused gated linear, conv) change: they round x and w to the
+//   weight type and accumulate in fp32. Their bound is 2x the error of the same rounding done on the CPU
+//   (inputs rounded in JS, CPU float32 op) plus 1e-5 - the flash-attention rule "at most ~2x the error of
+//   the same math in that precision". A fixture forward in bf16 is bounded by 2x the error of the CPU
+//   bfloat16 backend (bf16 weights and operands, fp32 accumulation) against the golden vectors, floored at
+//   1e-3; float16 (3 more mantissa bits) uses the same bound.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends, loadModel, loadVae, type Model } from '../lib/index.js';
+import { native } from '../lib/native.js';
+import { relErr, slice } from './helpers/compare.js';
+import { f32, fixturePath, fixturesDir, ints, loadCases } from './helpers/fixtures.js';
+import { opCases, roundF16 } from './helpers/op-cases.js';
+import { roundBf16 } from './reference/ops.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const cuda = backends()[1];
+const skipReason = cuda.available ? '' : `no usable CUDA device: ${cuda.reason}`;
+if (!cuda.available) console.log(`test/cuda.test.ts skipped - ${skipReason}`);
+const dtypes = ['float32', 'bfloat16', 'float16'] as const;
+const OP_TOL_F32 = 2e-5;
+const FIXTURE_TOL_F32 = 1e-4;
+const report: string[] = [];
+afterAll(() => { if (report.length) console.log('\nCUDA vs reference (max relative error / bound):\n' + report.join('\n')); });
+
+function within(label: string, err: number, bound: number) {
+  report.push(`  ${label.padEnd(64)} ${err.toExponential(2)} / ${bound.toExponential(2)}`);
+  expect(err, label).toBeLessThanOrEqual(bound);
+}
+
+describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  describe('every op against its CPU twin', () => {
+    for (const c of opCases()) {
+      for (const dtype of c.weighted ? dtypes : (['float32'] as const)) {
+        it(`${c.op} ${c.label} ${dtype}`, () => {
+          const ref = native().runOp('cpu', 'float32', c.op, c.args);
+          const got = native().runOp('cuda', dtype, c.op, c.args);
+          expect(got.every(Number.isFinite), 'finite').toBe(true);
+          if (dtype === 'float32') return within(`${c.op} ${c.label} f32`, relErr(got, ref), OP_TOL_F32);
+          const round = dtype === 'bfloat16' ? roundBf16 : roundF16;
+          const rounded = { ...c.args, x: round(c.args.x as Float32Array), w: round(c.args.w as Float32Array) };
+          const sameMath = relErr(native().runOp('cpu', 'float32', c.op, rounded), ref);
+          within(`${c.op} ${c.label} ${dtype}`, relErr(got, ref), 2 * sameMath + 1e-5);
+        });
+      }
+    }
+  });
+
+  for (const name of ['dit-skip-tiny', 'latte-skip-tiny'] as const) {
+    describe(`${name} fixture`, () => {
+      const cases = loadCases(name);
+      const input = (x = cases['forward.x']) => ({ x: { data: f32(x), shape: x.shape }, t: f32(cases['forward.t']), y: ints(cases['forward.y']) });
+      let cpuBf16Err = 0;
+      beforeAll(async () => {
+        const m = await loadModel(fixturePath(name, 'model.safetensors'), { backend: 'cpu', dtype: 'bfloat16' });
+        cpuBf16Err = relErr((await m.forward(input())).data, f32(cases['forward.out']));
+        m.dispose();
+      });
+      const bound = (dtype: string) => (dtype === 'float32' ? FIXTURE_TOL_F32 : Math.max(2 * cpuBf16Err, 1e-3));
+
+      for (const dtype of dtypes) {
+        it(`forward output and taps, ${dtype}`, async () => {
+          const model = await loadModel(fixturePath(name, 'model.safetensors'), { backend: 'cuda', dtype });
+          expect(model.backend).toBe('cuda');
+          const r = await model.forward(input(), { taps: true });
+          within(`${name} forward.out ${dtype}`, relErr(r.data, f32(cases['forward.out'])), bound(dtype));
+          if (dtype === 'float32') {
+            for (const [tap, t] of Object.entries(r.taps ?? {})) {
+              const expected = cases[`forward.tap_${tap}`];
+              if (expected) within(`${name} tap ${tap}`, relErr(t.data, f32(expected)), FIXTURE_TOL_F32);
+            }
+          }
+          model.dispose();
+        });
+      }
+
+      it('forward_with_cfg, float32', async () => {
+        const model = await loadModel(fixturePath(name, 'model.safetensors'), { backend: 'cuda' });
+        const x = cases['cfg.x'];
+        const r = await model.forwardWithCfg({ x: { data: f32(x), shape: x.shape }, t: f32(cases['cfg.t']), y: ints(cases['cfg.y']), cfgScale: f32(cases['cfg.cfg_scale'])[0] });
+        within(`${name} cfg.out`, relErr(r.data, f32(cases['cfg.out'])), FIXTURE_TOL_F32);
+        model.dispose();
+      });
+
+      it('a Skip-Cache sequence: the same full/cached pattern and outputs as the CPU, feature kept on the device', async () => {
+        const seq = name === 'dit-skip-tiny' ? 'cacheseq_n2_k4' : 'cacheseq';
+        const xs = cases[`${seq}.x`], ts = ints(cases[`${seq}.t`]), y = ints(cases[`${seq}.y`]);
+        const run = async (backend: 'cpu' | 'cuda') => {
+          const model = await loadModel(fixturePath(name, 'model.safetensors'), { backend });
+          const cache = model.createCache({ interval: 2, branch: 1 });
+          const outs: { data: Float32Array; cached: boolean }[] = [];
+          for (let j = 0; j < ts.length; j++) {
+            const r = await model.forward({ x: { data: slice(f32(xs), xs.shape, j), shape: xs.shape.slice(1) }, t: ts[j], y }, { cache });
+            outs.push({ data: r.data, cached: r.cached });
+          }
+          model.dispose();
+          return outs;
+        };
+        const [cpu, gpu] = [await run('cpu'), await run('cuda')];
+        expect(gpu.map((o) => o.cached)).toEqual(cpu.map((o) => o.cached));
+        expect(gpu.some((o) => o.cached)).toBe(true);
+        within(`${name} ${seq} cached sequence vs cpu`, Math.max(...gpu.map((o, j) => relErr(o.data, cpu[j].data))), FIXTURE_TOL_F32);
+      });
+    });
+  }
+
+  it('VAE decoder fixture (vae-tiny), float32', async () => {
+    const dir = path.join(fixturesDir, 'vae-tiny');
+    const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    const buf = readFileSync(path.join(dir, 'cases.safetensors'));
+    const n = Number(buf.readBigUInt64LE(0));
+    const h = JSON.parse(buf.subarray(8, 8 + n).toString());
+    const get = (k: string) => {
+      const b = buf.subarray(8 + n + h[k].data_offsets[0], 8 + n + h[k].data_offsets[1]);
+      return { data: new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)), shape: h[k].shape as number[] };
+    };
+    const [cpuVae, gpuVae] = [await loadVae(path.join(dir, 'model.safetensors'), { config }), await loadVae(path.join(dir, 'model.safetensors'), { config, backend: 'cuda' })];
+    const z = get('decode.z');
+    const [a, b] = [await cpuVae.decodeScaled(z, { taps: true }), await gpuVae.decodeScaled(z, { taps: true })];
+    within('vae decode.image vs fixture', relErr(b.data, get('decode.image').data), FIXTURE_TOL_F32);
+    for (const t of Object.keys(a.taps ?? {})) within(`vae tap ${t} vs cpu`, relErr(b.taps![t].data, a.taps![t].data), FIXTURE_TOL_F32);
+    cpuVae.dispose();
+    gpuVae.dispose();
+  });
+
+  it('an out-of-range label is an InvalidArgument before any kernel runs', async () => {
+    const model = await loadModel(fixturePath('dit-skip-tiny', 'model.safetensors'), { backend: 'cuda' });
+    const c = loadCases('dit-skip-tiny');
+    await expect(model.forward({ x: { data: f32(c['forward.x']), shape: c['forward.x'].shape }, t: f32(c['forward.t']), y: ints(c['forward.y']).map(() => 10_000) })).rejects.toThrow(/label/);
+    model.dispose();
+  });
+});
+
+describe.skipIf(cuda.available)('CUDA backend where it cannot run', () => {
+  it('loadModel(..., { backend: "cuda" }) is a BackendUnavailableError naming the reason', async () => {
+    await expect(loadModel(fixturePath('dit-skip-tiny', 'model.safetensors'), { backend: 'cuda' })).rejects.toThrow(/CUDA backend unavailable: .{8,}/);
+  });
+  it('runOp on cuda fails with the same reason', () => {
+    expect(() => native().runOp('cuda', 'float32', 'silu', { n: 1, x: new Float32Array([1]) })).toThrow(/CUDA backend unavailable|CUDA unavailable/);
+  });
+});

@@ -1,0 +1,87 @@
+// The Backend-op cases shared by test/backend-ops.test.ts (the runOp hook on CPU) and test/cuda.test.ts
+// (every CUDA op against its CPU twin): awkward sizes (97, 257, 1025 tokens; head dims 16, 40, 64, 72, 97,
+// 128, 512; K not a multiple of 8 or of the tiles), seeded inputs, never zeros.
+import { randn } from './compare.js';
+
+export interface OpCase {
+  op: string;
+  label: string;
+  args: Record<string, unknown>;
+  /** The op multiplies by a prepared weight (w): its bf16 / fp16 error follows the rounding of x and w. */
+  weighted?: boolean;
+}
+
+let seed = 1000;
+const r = (n: number, scale = 1) => randn(n, seed++, scale);
+
+export function opCases(): OpCase[] {
+  seed = 1000;
+  const cases: OpCase[] = [];
+  const add = (op: string, label: string, args: Record<string, unknown>, weighted = false) => cases.push({ op, label, args, weighted });
+
+  for (const [M, K, N] of [[1, 1, 1], [97, 72, 33], [5, 17, 130], [130, 1152, 257], [3, 1000, 7], [257, 256, 200]]) {
+    const x = r(M * K), w = r(N * K, 1 / Math.sqrt(K)), bias = r(N);
+    add('linear', `M=${M} K=${K} N=${N} bias`, { M, K, N, x, w, bias }, true);
+    add('linear', `M=${M} K=${K} N=${N} no bias, GELU`, { M, K, N, x, w, gelu: 1 }, true);
+  }
+  for (const [G, N, D, K, repeat] of [[4, 97, 72, 144, 2], [3, 17, 33, 40, 1], [2, 129, 130, 36, 2]]) {
+    add('linear_gate_residual', `G=${G} N=${N} D=${D} K=${K} repeat=${repeat}`,
+      { G, N, D, K, repeat, chunks: 6, gateChunk: 2, x: r(G * N * K), w: r(D * K, 1 / Math.sqrt(K)), bias: r(D), mod: r((G / repeat) * 6 * D), h: r(G * N * D) }, true);
+  }
+  for (const [rows, D] of [[97, 72], [3, 1152], [10, 2304], [5, 1]]) {
+    const x = r(rows * D, 3).map((v) => v + 5); // an offset mean exercises the variance
+    add('layer_norm', `rows=${rows} D=${D}`, { rows, D, x, eps: 1e-6 });
+    add('layer_norm', `rows=${rows} D=${D} affine`, { rows, D, x, eps: 1e-6, gamma: r(D), beta: r(D) });
+  }
+  for (const [rows, D] of [[97, 40], [5, 1152]]) {
+    add('layer_norm_concat', `rows=${rows} D=${D}`, { rows, D, a: r(rows * D), b: r(rows * D, 10), gamma: r(2 * D), beta: r(2 * D), eps: 1e-6 });
+  }
+  for (const [G, N, D, repeat] of [[6, 17, 72, 3], [2, 257, 64, 1]]) {
+    const base = { G, N, D, repeat, chunks: 6, mod: r((G / repeat) * 6 * D) };
+    add('layer_norm_modulate', `G=${G} N=${N} D=${D} repeat=${repeat}`, { ...base, x: r(G * N * D, 2), eps: 1e-6, shiftChunk: 3, scaleChunk: 4 });
+    add('modulate', `G=${G} N=${N} D=${D} repeat=${repeat}`, { ...base, x: r(G * N * D), shiftChunk: 0, scaleChunk: 1 });
+    add('gate_residual', `G=${G} N=${N} D=${D} repeat=${repeat}`, { ...base, h: r(G * N * D), y: r(G * N * D), gateChunk: 5 });
+  }
+  for (const n of [1, 100003]) {
+    add('silu', `n=${n}`, { n, x: r(n, 4) });
+    add('gelu_tanh', `n=${n}`, { n, x: r(n, 4) });
+    add('add', `n=${n}`, { n, x: r(n), y: r(n) });
+  }
+  add('add_broadcast_rows', 'G=5 N=97 D=33', { G: 5, N: 97, D: 33, x: r(5 * 97 * 33), e: r(97 * 33) });
+  for (const [G, N, H, hd] of [[2, 97, 3, 16], [1, 257, 2, 72], [3, 33, 2, 64], [1, 1025, 1, 40], [32, 16, 4, 72], [1, 100, 1, 128], [1, 31, 2, 97], [1, 70, 1, 512]]) {
+    add('attention', `G=${G} N=${N} H=${H} hd=${hd}`, { G, N, H, hd, qkv: r(G * N * 3 * H * hd, 2) });
+  }
+  for (const [B, C, H, W, p, D] of [[2, 4, 8, 12, 2, 72], [1, 3, 9, 9, 3, 33]]) {
+    add('patch_embed', `B=${B} C=${C} ${H}x${W} p=${p} D=${D}`, { B, C, H, W, p, D, x: r(B * C * H * W), w: r(D * C * p * p, 0.3), bias: r(D) });
+  }
+  add('timestep_frequencies', 'B=5 dim=256', { B: 5, dim: 256, t: new Float32Array([0, 1, 500.5, 999, 37]) });
+  add('timestep_frequencies', 'B=2 dim=33', { B: 2, dim: 33, t: new Float32Array([999, 3]) });
+  add('embedding', 'rows=11 D=72 B=5', { rows: 11, D: 72, B: 5, table: r(11 * 72), labels: new Int32Array([0, 10, 3, 3, 7]) });
+  add('unpatchify', 'B=2 G=4 p=2 C=8', { B: 2, G: 4, p: 2, C: 8, tokens: r(2 * 16 * 4 * 8) });
+  add('unpatchify', 'B=1 G=3 p=3 C=5', { B: 1, G: 3, p: 3, C: 5, tokens: r(9 * 9 * 5) });
+  add('swap_token_axes', 'B=2 A1=5 A2=97 D=33', { B: 2, A1: 5, A2: 97, D: 33, x: r(2 * 5 * 97 * 33) });
+  add('cfg_guidance', 'B=4 F=3 C=8 HW=20 guided=4', { B: 4, F: 3, C: 8, HW: 20, guided: 4, scale: 4, raw: r(4 * 3 * 8 * 20) });
+  add('cfg_guidance', 'B=2 F=1 C=3 HW=17 guided=3', { B: 2, F: 1, C: 3, HW: 17, guided: 3, scale: 1.5, raw: r(2 * 3 * 17) });
+  for (const [B, C, H, W, groups, silu] of [[2, 64, 9, 7, 32, 1], [1, 32, 33, 31, 8, 0]]) {
+    add('group_norm', `B=${B} C=${C} ${H}x${W} groups=${groups} silu=${silu}`,
+      { B, C, H, W, groups, silu, eps: 1e-6, x: r(B * C * H * W, 2).map((v) => v + 1), gamma: r(C), beta: r(C) });
+  }
+  for (const [B, Cin, H, W, Cout, k] of [[2, 4, 9, 7, 33, 3], [1, 64, 16, 16, 64, 3], [1, 5, 10, 3, 7, 1], [1, 130, 5, 6, 129, 3]]) {
+    add('conv2d', `B=${B} Cin=${Cin} ${H}x${W} Cout=${Cout} k=${k}`,
+      { B, Cin, H, W, Cout, k, x: r(B * Cin * H * W), w: r(Cout * Cin * k * k, 1 / Math.sqrt(Cin * k * k)), bias: r(Cout) }, true);
+  }
+  add('upsample_nearest2x', 'B=2 C=3 5x7', { B: 2, C: 3, H: 5, W: 7, x: r(2 * 3 * 5 * 7) });
+  return cases;
+}
+
+/** float32 values rounded to the nearest float16 (the weights / activations of a float16 GEMM). */
+export function roundF16(x: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i], a = Math.abs(v);
+    if (a === 0 || !Number.isFinite(v)) { out[i] = v; continue; }
+    const ulp = 2 ** (Math.max(Math.floor(Math.log2(a)), -14) - 10); // subnormals below 2^-14
+    out[i] = Math.round(v / ulp) * ulp;
+  }
+  return out;
+}

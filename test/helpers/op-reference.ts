@@ -1,0 +1,36 @@
+// What each Backend op of op-cases.ts must return, computed by the CPU kernels through runKernel (or a
+// one-line composition of them), so the runOp hook is checked on every machine.
+import { native } from '../../lib/native.js';
+import type { OpCase } from './op-cases.js';
+
+type A = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const k = (name: string, args: A) => native().runKernel(name, args);
+
+export function cpuExpected(c: OpCase): Float32Array {
+  const a = c.args as A;
+  const cols = (chunk: number) => chunk * a.D;
+  switch (c.op) {
+    case 'linear_gate_residual': {
+      const y = k('linear', { M: a.G * a.N, K: a.K, N: a.D, x: a.x, w: a.w, bias: a.bias });
+      return k('gate_residual', { ...a, y, stride: a.chunks * a.D, gateCol: cols(a.gateChunk) });
+    }
+    case 'layer_norm_modulate': {
+      const x = k('layer_norm', { rows: a.G * a.N, D: a.D, x: a.x, eps: a.eps });
+      return k('modulate', { ...a, x, stride: a.chunks * a.D, shiftCol: cols(a.shiftChunk), scaleCol: cols(a.scaleChunk) });
+    }
+    case 'modulate':
+      return k('modulate', { ...a, stride: a.chunks * a.D, shiftCol: cols(a.shiftChunk), scaleCol: cols(a.scaleChunk) });
+    case 'gate_residual':
+      return k('gate_residual', { ...a, stride: a.chunks * a.D, gateCol: cols(a.gateChunk) });
+    case 'add':
+      return Float32Array.from(a.x as Float32Array, (v, i) => v + a.y[i]);
+    case 'add_broadcast_rows':
+      return Float32Array.from(a.x as Float32Array, (v, i) => v + a.e[i % (a.N * a.D)]);
+    case 'group_norm':
+      return k('group_norm', { ...a, HW: a.H * a.W });
+    case 'upsample_nearest2x':
+      return k('upsample_nearest2x', { N: a.B * a.C, H: a.H, W: a.W, x: a.x });
+    default:
+      return k(c.op, a);
+  }
+}
