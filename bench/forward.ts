@@ -1,6 +1,6 @@
 // npm run bench: forward-pass timing of skipdit's CPU backend on random weights (no downloads), with
-// achieved GFLOP/s. The side-by-side comparison with ONNX Runtime and the measured FMA peak come with the
-// CPU speed work; this is the baseline harness.
+// achieved GFLOP/s against the measured FMA peak. The side-by-side comparison with ONNX Runtime is
+// bench/ort.ts (npm run bench:ort); cached steps, whole runs and per-op times are `skipdit bench` (lib/bench.ts).
 //   node dist/bench/forward.js [--model S|B|tiny] [--batch 2] [--runs 5]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { backends, loadModel, normalizeConfig, type ModelConfig } from '../lib/index.js';
 import { native } from '../lib/native.js';
 import { forwardFlops } from '../lib/flops.js';
+import { median as medianOf } from '../lib/bench.js';
 import { writeRandomCheckpoint } from '../lib/random-checkpoint.js';
 
 const { values } = parseArgs({
@@ -39,14 +40,13 @@ try {
     await model.forward(input);
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)];
+  const median = medianOf(times);
   const gflop = forwardFlops(config, batch) / 1e9;
   const peak = native().measurePeak(0.5);
   const achieved = gflop / (median / 1000);
   console.log(`DiT-${values.model}/2-skip  batch ${batch}  ${gflop.toFixed(2)} GFLOP/forward; GEMM kernel ${backends()[0].details.gemm}`);
   console.log(`measured fp32 FMA peak: ${peak.gflops.toFixed(0)} GFLOP/s (${peak.threads} threads, ${peak.isa})`);
-  console.log(`skipdit cpu: median ${median.toFixed(1)} ms over ${runs} runs (min ${times[0].toFixed(1)}), ${achieved.toFixed(1)} GFLOP/s = ${((100 * achieved) / peak.gflops).toFixed(0)}% of peak`);
+  console.log(`skipdit cpu: median ${median.toFixed(1)} ms over ${runs} runs (min ${Math.min(...times).toFixed(1)}), ${achieved.toFixed(1)} GFLOP/s = ${((100 * achieved) / peak.gflops).toFixed(0)}% of peak`);
   model.dispose();
 } finally {
   rmSync(dir, { recursive: true, force: true });
