@@ -17,6 +17,7 @@ import { relErr, slice } from './helpers/compare.js';
 import { f32, fixturePath, fixturesDir, ints, loadCases } from './helpers/fixtures.js';
 import { opCases, roundF16 } from './helpers/op-cases.js';
 import { roundBf16 } from './reference/ops.js';
+import { FIXTURE_TOL_CUDA_F32, OP_TOL_CUDA_F32 } from './helpers/tolerances.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -24,8 +25,8 @@ const cuda = backends()[1];
 const skipReason = cuda.available ? '' : `no usable CUDA device: ${cuda.reason}`;
 if (!cuda.available) console.log(`test/cuda.test.ts skipped - ${skipReason}`);
 const dtypes = ['float32', 'bfloat16', 'float16'] as const;
-const OP_TOL_F32 = 2e-5;
-const FIXTURE_TOL_F32 = 1e-4;
+const OP_TOL_F32 = OP_TOL_CUDA_F32;
+const FIXTURE_TOL_F32 = FIXTURE_TOL_CUDA_F32;
 const report: string[] = [];
 afterAll(() => { if (report.length) console.log('\nCUDA vs reference (max relative error / bound):\n' + report.join('\n')); });
 
