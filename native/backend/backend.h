@@ -27,6 +27,10 @@ class Backend {
   virtual Device device() const = 0;
 
   // ---- memory
+  // The element type of a model's token activations between ops (Workspace::activations): F32 unless the
+  // backend stores them in the model precision (CUDA with bfloat16 / float16 weights). Conditioning vectors,
+  // adaLN modulation, inputs and outputs stay F32 on every backend.
+  virtual DType activation_dtype() const { return DType::F32; }
   virtual Tensor empty(DType dtype, const Shape& shape) = 0;
   // A backend-owned float32 copy of a host tensor (F32, F16 or BF16 source; converted once).
   virtual Tensor upload_f32(const Tensor& host) = 0;

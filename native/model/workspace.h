@@ -20,6 +20,11 @@ class Workspace {
     return Tensor(slot.buffer(), 0, dtype, shape);
   }
 
+  // A token-activation buffer, in the backend's activation dtype (see Backend::activation_dtype).
+  Tensor activations(const std::string& role, const Shape& shape) {
+    return get(role, shape, backend_.activation_dtype());
+  }
+
   size_t bytes() const {
     size_t total = 0;
     for (auto& [role, t] : slots_) total += t.nbytes();
