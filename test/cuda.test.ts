@@ -15,7 +15,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, loadModel, loadVae, type Model } from '../lib/index.js';
 import { native } from '../lib/native.js';
-import { relErr, slice } from './helpers/compare.js';
+import { randn, relErr, slice } from './helpers/compare.js';
 import { f32, fixturePath, fixturesDir, ints, loadCases, loadFixtureModel } from './helpers/fixtures.js';
 import { opCases, roundF16 } from './helpers/op-cases.js';
 import { referenceForward } from './reference/model.js';
@@ -120,6 +120,46 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
         within(`${name} ${seq} cached sequence vs cpu`, Math.max(...gpu.map((o, j) => relErr(o.data, cpu[j].data))), FIXTURE_TOL_F32);
       });
     });
+  }
+
+  // CUDA graphs (docs/cuda.md): per key (model, input shape, workspace generation, cache state) the 1st call
+  // is eager, the 2nd is captured and launched, later ones replay. Fresh inputs every call: the staged x / t / y must reach the graph.
+  for (const name of ['dit-skip-tiny', 'latte-skip-tiny'] as const) {
+    for (const dtype of ['float32', 'bfloat16'] as const) {
+      it(`CUDA graph replay equals eager output exactly: ${name} ${dtype}, plain and Skip-Cache calls`, async () => {
+        const cases = loadCases(name);
+        const shape = cases['forward.x'].shape, y = ints(cases['forward.y']);
+        const n = shape.reduce((a, b) => a * b, 1);
+        const run = async (graphs: boolean) => {
+          process.env.SKIPDIT_CUDA_GRAPHS = graphs ? '1' : '0';
+          try {
+            const model = await loadModel(fixturePath(name, 'model.safetensors'), { backend: 'cuda', dtype });
+            const call = (j: number, cache?: ReturnType<Model['createCache']>) =>
+              model.forward({ x: { data: randn(n, 100 + j), shape }, t: new Array(shape[0]).fill(950 - 60 * j), y }, cache ? { cache } : {});
+            const outs = [];
+            for (let j = 0; j < 5; j++) outs.push(await call(j));
+            const cache = model.createCache({ interval: 2, branch: 1 });
+            for (let j = 0; j < 8; j++) outs.push(await call(j, cache));
+            model.dispose();
+            return outs;
+          } finally {
+            delete process.env.SKIPDIT_CUDA_GRAPHS;
+          }
+        };
+        const [eager, graphed] = [await run(false), await run(true)];
+        expect(eager.map((o) => o.graph)).toEqual(eager.map(() => false));
+        // plain: the first call sizes the workspace (its key is then stale), the second is the key's eager run,
+        // then capture, replay, replay. Cached sequence (full/cached alternate; the full calls' key changes once
+        // the cache holds a feature): eager x3, then capture (cached), capture (full), replays.
+        expect(graphed.map((o) => o.graph)).toEqual([false, false, true, true, true, false, false, false, true, true, true, true, true]);
+        expect(graphed.map((o) => o.cached)).toEqual(eager.map((o) => o.cached));
+        for (let j = 0; j < eager.length; j++) {
+          const same = graphed[j].data.every((v, i) => Object.is(v, eager[j].data[i]));
+          expect(same, `call ${j}: graph output bit-identical to eager`).toBe(true);
+        }
+        expect(relErr(graphed[1].data, graphed[2].data), 'different inputs give different outputs').toBeGreaterThan(0);
+      });
+    }
   }
 
   it('VAE decoder fixture (vae-tiny), float32', async () => {

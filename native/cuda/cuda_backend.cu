@@ -4,6 +4,7 @@
 // outputs stay float32, and every kernel computes in float32 (statistics, softmax, accumulation).
 #include "cuda/cuda_backend.h"
 
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "cpu/ops/cfg_guidance.h"
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_device.h"
+#include "cuda/cuda_graph.h"
 #include "cuda/ops/activations.cuh"
 #include "cuda/ops/add_rows.cuh"
 #include "cuda/ops/attention.cuh"
@@ -157,6 +159,9 @@ class CudaBackend final : public Backend {
   }
 
   Tensor empty(DType dtype, const Shape& shape) override {
+    SKIPDIT_CHECK(!regions_.staging(), "allocation inside a CUDA graph region (" + std::string(dtype_name(dtype)) +
+                                           shape_str(shape) + "): its key misses a buffer change; " +
+                                           "SKIPDIT_CUDA_GRAPHS=0 avoids it");
     const size_t bytes = DevicePool::size_class(std::max<size_t>(1, shape_numel(shape) * dtype_size(dtype)));
     void* p = pool_->take(bytes);
     auto buffer = std::make_shared<PooledBuffer>(pool_, p, bytes);
@@ -166,6 +171,15 @@ class CudaBackend final : public Backend {
   }
 
   Tensor upload_f32(const Tensor& host) override {
+    if (regions_.staging() && host.device() == Device::CPU) {  // fixed pinned buffer -> fixed device tensor
+      GraphRegions::Slot slot = regions_.next_slot(DType::F32, host.shape(), allocate_);
+      float* staged = static_cast<float*>(slot.host);
+      if (host.dtype() == DType::F32) std::memcpy(staged, host.raw(), host.nbytes());
+      else convert_to_f32(host, staged);
+      if (regions_.mode() == GraphRegions::Mode::Capture)
+        CUDA_CHECK(cudaMemcpyAsync(slot.device.raw(), staged, slot.device.nbytes(), cudaMemcpyHostToDevice, stream_));
+      return slot.device;
+    }
     Tensor out = empty(DType::F32, host.shape());
     if (host.device() == Device::CUDA) {
       SKIPDIT_CHECK(host.dtype() == DType::F32, "upload_f32 of a device tensor must be float32");
@@ -184,6 +198,7 @@ class CudaBackend final : public Backend {
   }
 
   void download(const Tensor& src, float* dst) override {
+    SKIPDIT_CHECK(!regions_.staging(), "download inside a CUDA graph region");
     const bool low = src.dtype() == DType::BF16 || src.dtype() == DType::F16;
     SKIPDIT_CHECK(src.dtype() == DType::F32 || (low && src.device() == Device::CUDA), "download of " + src.describe());
     Tensor wide = src;
@@ -197,6 +212,9 @@ class CudaBackend final : public Backend {
 
   void copy(const Tensor& src, Tensor& dst) override {
     EXPECT_SHAPE(src.numel() == dst.numel() && src.dtype() == dst.dtype(), "copy", dst);
+    const bool on_device = src.device() == Device::CUDA && dst.device() == Device::CUDA;
+    SKIPDIT_CHECK(on_device || !regions_.staging(), "host copy inside a CUDA graph region");
+    if (regions_.replaying()) return;
     CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDefault, stream_));
     if (src.device() == Device::CPU || dst.device() == Device::CPU) CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
@@ -213,6 +231,7 @@ class CudaBackend final : public Backend {
 
   // x and y float32, or both of the activation type.
   void linear(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, Activation act) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     with_act_type(x, "linear", [&](auto tag) {
       using T = typename decltype(tag)::type;
       GemmEpilogue<T> ep;
@@ -224,6 +243,7 @@ class CudaBackend final : public Backend {
 
   void linear_gate_residual(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& mod,
                             int64_t group_repeat, int gate_chunk, Tensor& h, Tensor& scratch) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(h.ndim() == 3, "linear_gate_residual", h);
     const int64_t G = h.dim(0), N = h.dim(1), D = h.dim(2);
     check_cond(mod, group_repeat, G, D);
@@ -239,6 +259,7 @@ class CudaBackend final : public Backend {
   }
 
   void layer_norm(const Tensor& x, float eps, const Tensor& gamma, const Tensor& beta, Tensor& y) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     const int64_t D = x.dim(-1);
     EXPECT_SHAPE(y.numel() == x.numel(), "layer_norm output", y);
     EXPECT_SHAPE(!gamma.defined() || (gamma.numel() == D && beta.numel() == D), "layer_norm affine", gamma);
@@ -250,6 +271,7 @@ class CudaBackend final : public Backend {
 
   void layer_norm_concat(const Tensor& a, const Tensor& b, float eps, const Tensor& gamma, const Tensor& beta,
                          Tensor& y) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     const int64_t D = a.dim(-1), rows = a.numel() / D;
     EXPECT_SHAPE(b.numel() == a.numel() && y.numel() == 2 * a.numel(), "layer_norm_concat", y);
     EXPECT_SHAPE(gamma.numel() == 2 * D && beta.numel() == 2 * D, "layer_norm_concat affine", gamma);
@@ -261,6 +283,7 @@ class CudaBackend final : public Backend {
 
   void layer_norm_modulate(const Tensor& x, float eps, const Tensor& mod, int64_t group_repeat, int shift_chunk,
                            int scale_chunk, Tensor& y) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(x.ndim() == 3 && y.numel() == x.numel(), "layer_norm_modulate", x);
     const int64_t G = x.dim(0), N = x.dim(1), D = x.dim(2);
     check_cond(mod, group_repeat, G, D);
@@ -273,6 +296,7 @@ class CudaBackend final : public Backend {
 
   void modulate(const Tensor& x, const Tensor& mod, int64_t group_repeat, int shift_chunk, int scale_chunk,
                 Tensor& y) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(x.ndim() == 3 && y.numel() == x.numel(), "modulate", x);
     const int64_t G = x.dim(0), N = x.dim(1), D = x.dim(2);
     check_cond(mod, group_repeat, G, D);
@@ -281,6 +305,7 @@ class CudaBackend final : public Backend {
   }
 
   void gate_residual(Tensor& h, const Tensor& y, const Tensor& mod, int64_t group_repeat, int gate_chunk) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(h.ndim() == 3 && y.numel() == h.numel(), "gate_residual", h);
     const int64_t G = h.dim(0), N = h.dim(1), D = h.dim(2);
     check_cond(mod, group_repeat, G, D);
@@ -288,21 +313,25 @@ class CudaBackend final : public Backend {
   }
 
   void silu(const Tensor& x, Tensor& y) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(y.numel() == x.numel(), "silu", y);
     cuda::silu(fp(x), x.numel(), fp(y), stream_);
   }
 
   void gelu_tanh(const Tensor& x, Tensor& y) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(y.numel() == x.numel(), "gelu_tanh", y);
     cuda::gelu_tanh(fp(x), x.numel(), fp(y), stream_);
   }
 
   void add(Tensor& x, const Tensor& y) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(y.numel() == x.numel(), "add", y);
     cuda::add(fp(x), fp(y), x.numel(), stream_);
   }
 
   void add_broadcast_rows(Tensor& x, const Tensor& e) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(x.ndim() == 3 && e.numel() == x.dim(1) * x.dim(2), "add_broadcast_rows", e);
     with_act_type(x, "add_broadcast_rows", [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -311,6 +340,7 @@ class CudaBackend final : public Backend {
   }
 
   void attention(const Tensor& qkv, int64_t heads, Tensor& out) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(qkv.ndim() == 3 && qkv.dim(2) % (3 * heads) == 0, "attention qkv", qkv);
     const int64_t G = qkv.dim(0), N = qkv.dim(1), D = qkv.dim(2) / 3;
     EXPECT_SHAPE(out.numel() == G * N * D, "attention output", out);
@@ -321,6 +351,7 @@ class CudaBackend final : public Backend {
   }
 
   void patch_embed(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& cols, Tensor& tokens) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(x.ndim() == 4 && w.ndim() == 4 && w.dim(1) == x.dim(1) && w.dim(2) == w.dim(3), "patch_embed", w);
     const int64_t B = x.dim(0), C = x.dim(1), Hs = x.dim(2), Ws = x.dim(3), p = w.dim(2), D = w.dim(0);
     EXPECT_SHAPE(Hs % p == 0 && Ws % p == 0, "patch_embed input", x);
@@ -340,6 +371,7 @@ class CudaBackend final : public Backend {
   }
 
   void timestep_frequencies(const Tensor& t, Tensor& out) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(out.ndim() == 2 && out.dim(0) == t.numel(), "timestep_frequencies", out);
     cuda::timestep_frequencies(fp(t), t.numel(), out.dim(1), fp(out), stream_);
   }
@@ -353,12 +385,21 @@ class CudaBackend final : public Backend {
       if (y[b] < 0 || y[b] >= rows)
         fail(ErrorKind::InvalidArgument, "label " + std::to_string(y[b]) + " at index " + std::to_string(b) +
                                              " is outside the embedding table [0, " + std::to_string(rows) + ")");
+    if (regions_.staging()) {  // as upload_f32: fixed pinned buffer -> fixed device tensor
+      GraphRegions::Slot slot = regions_.next_slot(DType::I64, {B}, allocate_);
+      std::memcpy(slot.host, y, B * sizeof(int64_t));
+      if (regions_.replaying()) return;
+      CUDA_CHECK(cudaMemcpyAsync(slot.device.raw(), slot.host, B * sizeof(int64_t), cudaMemcpyHostToDevice, stream_));
+      embedding_lookup(fp(table), D, static_cast<const int64_t*>(slot.device.raw()), B, fp(out), stream_);
+      return;
+    }
     if (!labels_.defined() || labels_.numel() < B) labels_ = empty(DType::I64, {B});
     CUDA_CHECK(cudaMemcpyAsync(labels_.raw(), y, B * sizeof(int64_t), cudaMemcpyHostToDevice, stream_));
     embedding_lookup(fp(table), D, static_cast<const int64_t*>(labels_.raw()), B, fp(out), stream_);
   }
 
   void unpatchify(const Tensor& tokens, int64_t patch, Tensor& out) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(tokens.ndim() == 3 && out.ndim() == 4, "unpatchify", out);
     const int64_t B = tokens.dim(0), C = out.dim(1), G = out.dim(2) / patch;
     EXPECT_SHAPE(tokens.dim(1) == G * G && tokens.dim(2) == patch * patch * C && out.dim(0) == B, "unpatchify", tokens);
@@ -369,6 +410,7 @@ class CudaBackend final : public Backend {
   }
 
   void swap_token_axes(const Tensor& x, int64_t batch, Tensor& y) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(x.ndim() == 3 && x.dim(0) % batch == 0 && y.numel() == x.numel(), "swap_token_axes", x);
     const int64_t A1 = x.dim(0) / batch, A2 = x.dim(1), D = x.dim(2);
     EXPECT_SHAPE(y.ndim() == 3 && y.dim(0) == batch * A2 && y.dim(1) == A1, "swap_token_axes output", y);
@@ -380,6 +422,7 @@ class CudaBackend final : public Backend {
 
   void cfg_guidance(const Tensor& raw, int64_t frames, int64_t channels, int64_t guided_channels, float scale,
                     Tensor& out) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     const int64_t B = raw.dim(0), HW = raw.numel() / (B * frames * channels);
     EXPECT_SHAPE(B % 2 == 0 && out.numel() == raw.numel() && guided_channels <= channels, "cfg_guidance", raw);
     if (raw.device() == Device::CPU && out.device() == Device::CPU) {
@@ -392,6 +435,7 @@ class CudaBackend final : public Backend {
 
   void group_norm(const Tensor& x, int64_t groups, float eps, const Tensor& gamma, const Tensor& beta, bool silu,
                   Tensor& y) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(x.ndim() == 4 && y.numel() == x.numel() && groups > 0 && x.dim(1) % groups == 0, "group_norm", x);
     EXPECT_SHAPE(gamma.numel() == x.dim(1) && beta.numel() == x.dim(1), "group_norm affine", gamma);
     cuda::group_norm(fp(x), x.dim(0), x.dim(1), x.dim(2) * x.dim(3), groups, eps, fp(gamma), fp(beta), silu, fp(y),
@@ -399,6 +443,7 @@ class CudaBackend final : public Backend {
   }
 
   void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t k, Tensor& y) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(x.ndim() == 4 && y.ndim() == 4 && k % 2 == 1, "conv2d", x);
     const int64_t B = x.dim(0), Cin = x.dim(1), H = x.dim(2), W = x.dim(3), Cout = y.dim(1), K = Cin * k * k;
     EXPECT_SHAPE(y.dim(0) == B && y.dim(2) == H && y.dim(3) == W && bias.numel() == Cout, "conv2d output", y);
@@ -411,7 +456,12 @@ class CudaBackend final : public Backend {
     gemm(a, B * H * W, K, GemmWeight{w.raw(), weight_type(w.dtype()), w.dim(1)}, Cout, ep, stream_);
   }
 
+  void begin_region(const std::string& key) override { regions_.begin(key, stream_); }
+  void end_region(bool ok) override { regions_.end(ok, stream_); }
+  int64_t region_launches() const override { return regions_.launches(); }
+
   void upsample_nearest2x(const Tensor& x, Tensor& y) override {
+    if (regions_.replaying()) return;  // the region's graph does it
     EXPECT_SHAPE(x.ndim() == 4 && y.ndim() == 4 && y.numel() == 4 * x.numel(), "upsample_nearest2x", y);
     cuda::upsample_nearest2x(fp(x), x.dim(0) * x.dim(1), x.dim(2), x.dim(3), fp(y), stream_);
   }
@@ -442,14 +492,21 @@ class CudaBackend final : public Backend {
     EXPECT_SHAPE(!bias.defined() || bias.numel() == N, op, bias);
     GemmEpilogue<T> ep = base;
     ep.bias = fp_or_null(bias);
-    gemm(DenseA<T>{ap<T>(x), K, aligned(x) && K % 4 == 0}, M, K, GemmWeight{w.raw(), weight_type(w.dtype()), w.dim(1)}, N,
+    gemm(DenseA<T>{ap<T>(x), K, aligned(x) && K % 4 == 0}, M, K,
+         GemmWeight{w.raw(), weight_type(w.dtype()), w.dim(1)}, N,
          ep, stream_);
   }
 
   Precision precision_;
   std::shared_ptr<DevicePool> pool_;
   cudaStream_t stream_ = nullptr;
-  Tensor labels_;  // device copy of the labels of the last embedding call
+  Tensor labels_;  // device copy of the labels of the last embedding call (outside graph regions)
+  // Device memory for graph input slots: from the pool, not zeroed (no stream work while capturing).
+  GraphRegions::Allocate allocate_ = [this](DType dtype, const Shape& shape) {
+    const size_t bytes = DevicePool::size_class(std::max<size_t>(1, shape_numel(shape) * dtype_size(dtype)));
+    return Tensor(std::make_shared<PooledBuffer>(pool_, pool_->take(bytes), bytes), 0, dtype, shape);
+  };
+  GraphRegions regions_;  // destroyed first: its graphs and slots go before the pool
 };
 
 }  // namespace

@@ -20,6 +20,8 @@ namespace skipdit::cuda {
 // After every launch: a bad configuration shows up here at once; a fault inside the kernel shows up at the
 // next synchronizing call, or right here when SKIPDIT_CUDA_SYNC=1 (debugging, compute-sanitizer runs).
 void check_launch(const char* op, cudaStream_t stream);
+// SKIPDIT_CUDA_SYNC is set (and not "0"): read once.
+bool sync_after_launch();
 
 }  // namespace skipdit::cuda
 

@@ -80,6 +80,19 @@ void Model::validate_inputs(const ForwardInputs& in) const {
   }
 }
 
+std::string Model::region_key(const ForwardInputs& in, Taps* taps, SkipCache* cache,
+                              const ForwardReport& report) const {
+  if (taps) return "";
+  std::string key = std::to_string(reinterpret_cast<uintptr_t>(this)) + " x" + shape_str(in.x.shape()) +
+                    " workspace " + std::to_string(workspace_.generation());
+  if (cache) {  // which blocks run, and the feature buffer a full call saves into / a cached call restores from
+    key += " cache " + std::to_string(reinterpret_cast<uintptr_t>(cache)) + " feature " +
+           std::to_string(reinterpret_cast<uintptr_t>(cache->feature_data())) + (report.cached ? " cached " : " full ");
+    for (int64_t i = 0; i < config_.depth; ++i) key += cache->skips(i) ? '-' : 'b';
+  }
+  return key;
+}
+
 Tensor Model::forward(const ForwardInputs& in, const ForwardOptions& options, ForwardReport* report) {
   validate_inputs(in);
   ForwardReport local;
@@ -91,8 +104,10 @@ Tensor Model::forward(const ForwardInputs& in, const ForwardOptions& options, Fo
     cache_lock = std::unique_lock<std::mutex>(cache->mutex());
     r.cached = !cache->begin_call(in.t.f32()[0], in.x.shape(), options.force_full);
   }
+  const int64_t launches = backend_->region_launches();
   Tensor out = config_.family == Family::DiT ? forward_dit(in, options.taps, cache, r)
                                              : forward_latte(in, options.taps, cache, r);
+  r.graph = backend_->region_launches() > launches;
   if (cache) cache->end_call(in.t.f32()[0], r.blocks_executed);
   workspace_bytes_ = workspace_.bytes();
   return out;

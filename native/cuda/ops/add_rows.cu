@@ -28,7 +28,8 @@ void add_broadcast_rows(T* x, int64_t G, int64_t N, int64_t D, const float* e, c
   check_launch("add_broadcast_rows", stream);
 }
 
-#define SKIPDIT_ADD_ROWS(T) template void add_broadcast_rows<T>(T*, int64_t, int64_t, int64_t, const float*, cudaStream_t);
+#define SKIPDIT_ADD_ROWS(T) \
+  template void add_broadcast_rows<T>(T*, int64_t, int64_t, int64_t, const float*, cudaStream_t);
 SKIPDIT_FOR_ACT_TYPES(SKIPDIT_ADD_ROWS)
 #undef SKIPDIT_ADD_ROWS
 
