@@ -44,6 +44,8 @@ export interface NativeForwardResult extends NativeTensor {
   cached: boolean;
   /** Transformer blocks that ran (depth on a full step). */
   blocksExecuted: number;
+  /** The call ran as a recorded CUDA graph (captured now or replayed). */
+  graph: boolean;
 }
 
 /** Skip-Cache policy (native/model/skip_cache.h). */

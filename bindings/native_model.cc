@@ -80,6 +80,7 @@ class ForwardWorker final : public TypedWorker {
     result.Set("shape", from_shape(env, out_.shape()));
     result.Set("cached", report_.cached);
     result.Set("blocksExecuted", double(report_.blocks_executed));
+    result.Set("graph", report_.graph);
     if (want_taps_) {
       Napi::Object taps = Napi::Object::New(env);
       for (auto& [name, entry] : taps_.entries) {

@@ -76,6 +76,9 @@ export interface ForwardResult extends Tensor {
   cached: boolean;
   /** Transformer blocks that ran. */
   blocksExecuted: number;
+  /** The call ran as a recorded CUDA graph (the CUDA backend replays a forward from its third call with the
+   * same shapes and cache state; SKIPDIT_CUDA_GRAPHS=0 turns this off). Always false on the CPU. */
+  graph: boolean;
 }
 
 export interface BackendInfo {
@@ -320,7 +323,7 @@ export class Model {
     }
     // A single forward is not interruptible; an abort during it discards the result.
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-    const out: ForwardResult = { data: result.data, shape: result.shape, cached: result.cached, blocksExecuted: result.blocksExecuted };
+    const out: ForwardResult = { data: result.data, shape: result.shape, cached: result.cached, blocksExecuted: result.blocksExecuted, graph: result.graph };
     if (result.taps) out.taps = Object.fromEntries(Object.entries(result.taps).map(([k, v]: [string, NativeTensor]) => [k, { data: v.data, shape: v.shape }]));
     return out;
   }

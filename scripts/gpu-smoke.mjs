@@ -1,5 +1,6 @@
 // A short CUDA run for compute-sanitizer (scripts/test-gpu.sh): one tiny DiT-skip forward in each precision,
-// a full + cached Skip-Cache pair, and a VAE decode. Exits non-zero on any error. Needs `npm run build:ts`.
+// a full + cached Skip-Cache pair, four plain calls (CUDA graph capture and replay among them), and a VAE
+// decode. Exits non-zero on any error. Needs `npm run build:ts`.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadModel, loadVae } from '../dist/lib/index.js';
@@ -12,6 +13,10 @@ for (const dtype of ['float32', 'bfloat16', 'float16']) {
   const a = await model.forward({ x, t: [500, 500], y: [1, 2] }, { cache });
   const b = await model.forward({ x, t: [480, 480], y: [1, 2] }, { cache });
   if (a.cached || !b.cached || !a.data.every(Number.isFinite) || !b.data.every(Number.isFinite)) throw new Error(`bad ${dtype} run`);
+  // four plain calls: eager, eager, CUDA graph capture, replay (docs/cuda.md), all under the memory checker
+  const plain = [];
+  for (let j = 0; j < 4; j++) plain.push(await model.forward({ x, t: [400 - j, 400 - j], y: [1, 2] }));
+  if (!plain[2].graph || !plain[3].graph || !plain.every((r) => r.data.every(Number.isFinite))) throw new Error(`bad ${dtype} graph run`);
   model.dispose();
 }
 const config = JSON.parse(readFileSync(path.join(fx, 'vae-tiny', 'config.json'), 'utf8'));

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel, normalizeConfig, type ModelConfig } from '../lib/index.js';
 import { randn, relErr } from './helpers/compare.js';
-import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
-import { readSafetensors, writeSafetensors } from './helpers/safetensors.js';
+import { f32, ints, loadCases, loadFixtureModel } from './helpers/fixtures.js';
+import { writeSafetensors } from './helpers/safetensors.js';
 import { randomWeights, referenceForward } from './reference/model.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'skipdit-configs-'));
@@ -18,15 +18,8 @@ afterAll(() => console.log('\nnative vs float64 reference (max relative error):\
 
 describe('reference model', () => {
   it('itself matches the official fixtures (so it can judge other configs)', () => {
-    for (const name of ['dit-skip-tiny', 'latte-skip-tiny']) {
-      const file = readSafetensors(fixturePath(name, 'model.safetensors'));
-      const meta = JSON.parse(file.metadata.config);
-      const config = normalizeConfig({
-        family: name.startsWith('dit') ? 'dit' : 'latte', skip: true, input_size: meta.input_size, patch_size: meta.patch_size,
-        in_channels: meta.in_channels, hidden_size: meta.hidden_size, depth: meta.depth, num_heads: meta.num_heads,
-        num_classes: meta.num_classes, learn_sigma: meta.learn_sigma, ...(meta.num_frames ? { num_frames: meta.num_frames } : {}),
-      });
-      const weights = Object.fromEntries(Object.entries(file.tensors).map(([k, v]) => [k, f32(v)]));
+    for (const name of ['dit-skip-tiny', 'latte-skip-tiny'] as const) {
+      const { config, weights } = loadFixtureModel(name);
       const cases = loadCases(name);
       const out = referenceForward(config, weights, f32(cases['forward.x']), Array.from(f32(cases['forward.t'])), ints(cases['forward.y']));
       expect(relErr(out, f32(cases['forward.out']))).toBeLessThan(1e-5);

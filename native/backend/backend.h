@@ -27,6 +27,10 @@ class Backend {
   virtual Device device() const = 0;
 
   // ---- memory
+  // The element type of a model's token activations between ops (Workspace::activations): F32 unless the
+  // backend stores them in the model precision (CUDA with bfloat16 / float16 weights). Conditioning vectors,
+  // adaLN modulation, inputs and outputs stay F32 on every backend.
+  virtual DType activation_dtype() const { return DType::F32; }
   virtual Tensor empty(DType dtype, const Shape& shape) = 0;
   // A backend-owned float32 copy of a host tensor (F32, F16 or BF16 source; converted once).
   virtual Tensor upload_f32(const Tensor& host) = 0;
@@ -97,6 +101,39 @@ class Backend {
   virtual void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t k, Tensor& y) = 0;
   // y (B, C, 2H, 2W) = nearest 2x upsampling of x (B, C, H, W).
   virtual void upsample_nearest2x(const Tensor& x, Tensor& y) = 0;
+
+  // ---- replayable regions (CUDA graphs)
+  // A model brackets the ops of one forward, its input uploads included and its download excluded, between
+  // begin_region(key) and end_region(ok); key names everything the op sequence and its buffers depend on
+  // (model, shapes, cache state). A backend may record a region and replay it for later calls of the same
+  // key: meanwhile its ops may return without launching and upload_f32 / embedding only stage their host
+  // data. Results are defined after end_region(true). Default: nothing (every op runs eagerly).
+  virtual void begin_region(const std::string& key) {}
+  virtual void end_region(bool ok) {}
+  // Recorded regions launched so far (0 where nothing is recorded): lets a test see that replay happened.
+  virtual int64_t region_launches() const { return 0; }
+};
+
+// begin_region / end_region as a scope: end() on the normal path, end_region(false) when unwinding. An
+// empty key opens no region (taps, for instance, download inside the forward).
+class BackendRegion {
+ public:
+  BackendRegion(Backend& backend, const std::string& key) : backend_(key.empty() ? nullptr : &backend) {
+    if (backend_) backend_->begin_region(key);
+  }
+  BackendRegion(const BackendRegion&) = delete;
+  BackendRegion& operator=(const BackendRegion&) = delete;
+  void end() {
+    Backend* b = backend_;
+    backend_ = nullptr;
+    if (b) b->end_region(true);
+  }
+  ~BackendRegion() {
+    if (backend_) backend_->end_region(false);
+  }
+
+ private:
+  Backend* backend_;
 };
 
 // The CPU backend (always available). BF16 weights need no special CPU: without AVX-512 BF16 they are

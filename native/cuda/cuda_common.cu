@@ -4,7 +4,6 @@
 
 namespace skipdit::cuda {
 
-namespace {
 bool sync_after_launch() {
   static const bool on = [] {
     const char* v = std::getenv("SKIPDIT_CUDA_SYNC");
@@ -12,7 +11,6 @@ bool sync_after_launch() {
   }();
   return on;
 }
-}  // namespace
 
 void throw_cuda_error(cudaError_t err, const char* what, const char* file, int line) {
   std::string msg = std::string("CUDA error ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ") in " +

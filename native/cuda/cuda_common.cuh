@@ -20,6 +20,8 @@ namespace skipdit::cuda {
 // After every launch: a bad configuration shows up here at once; a fault inside the kernel shows up at the
 // next synchronizing call, or right here when SKIPDIT_CUDA_SYNC=1 (debugging, compute-sanitizer runs).
 void check_launch(const char* op, cudaStream_t stream);
+// SKIPDIT_CUDA_SYNC is set (and not "0"): read once.
+bool sync_after_launch();
 
 }  // namespace skipdit::cuda
 
@@ -77,9 +79,17 @@ __device__ __forceinline__ float gelu_tanh_f(float x) {
 }
 __device__ __forceinline__ float silu_f(float x) { return x / (1.0f + expf(-x)); }
 
-// Storage conversion for the low-precision weights.
+// Storage conversion for low-precision weights and activations (float: the identity, so the float32 path
+// of a kernel templated on its element type is the float32 kernel it was).
 template <typename T> __device__ __forceinline__ T from_float(float v);
+template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
 template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+
+// Explicit instantiation of a host entry for the three activation types (float, bf16, fp16).
+#define SKIPDIT_FOR_ACT_TYPES(X) X(float) X(__nv_bfloat16) X(__half)
 
 }  // namespace skipdit::cuda

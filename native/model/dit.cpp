@@ -8,9 +8,10 @@ Tensor Model::forward_dit(const ForwardInputs& in, Taps* taps, SkipCache* cache,
   const ModelConfig& c = config_;
   const int64_t B = in.x.dim(0), T = c.tokens(), D = c.hidden_size, half = c.depth / 2;
 
+  BackendRegion region(be, region_key(in, taps, cache, report));  // inputs staged, graph replayed on CUDA
   Tensor x = be.upload_f32(in.x);  // (B, C, H, W)
   Tensor cols = workspace_.get("patch_cols", {B, T, c.in_channels * c.patch_size * c.patch_size});
-  Tensor h = workspace_.get("h", {B, T, D});
+  Tensor h = workspace_.activations("h", {B, T, D});
   be.patch_embed(x, w_.patch_weight, w_.patch_bias, cols, h);
   be.add_broadcast_rows(h, w_.pos_embed);
   if (taps) taps->record(be, "tokens", h);
@@ -27,19 +28,20 @@ Tensor Model::forward_dit(const ForwardInputs& in, Taps* taps, SkipCache* cache,
     }
     if (c.skip && i >= half) {
       const int64_t j = i - half;
-      fuse_skip(j, h, workspace_.get("skip" + std::to_string(half - 1 - j), {B, T, D}));
+      fuse_skip(j, h, workspace_.activations("skip" + std::to_string(half - 1 - j), {B, T, D}));
       if (taps) taps->record(be, "skip_fused", h);
     }
     run_block(i, h, silu_c, 1);
     report.blocks_executed++;
     if (c.skip && i < half) {
-      Tensor saved = workspace_.get("skip" + std::to_string(i), {B, T, D});
+      Tensor saved = workspace_.activations("skip" + std::to_string(i), {B, T, D});
       be.copy(h, saved);
     }
     if (taps) taps->record(be, "blocks_out", h);
   }
 
   Tensor image = final_layer(h, silu_c, 1, taps);  // (B, Cout, H, W)
+  region.end();
   Tensor out = Tensor::host(DType::F32, image.shape());
   be.download(image, out.f32());
   return out;

@@ -10,14 +10,15 @@ Tensor Model::forward_latte(const ForwardInputs& in, Taps* taps, SkipCache* cach
   const int64_t BF = B * F, BT = B * T;
 
   // 'b f c h w -> (b f) c h w', patch embed: h ((b f), T, D)
+  BackendRegion region(be, region_key(in, taps, cache, report));  // inputs staged, graph replayed on CUDA
   Tensor x = be.upload_f32(in.x).reshape({BF, c.in_channels, c.input_size, c.input_size});
   Tensor cols = workspace_.get("patch_cols", {BF, T, c.in_channels * c.patch_size * c.patch_size});
-  Tensor h = workspace_.get("h", {BF, T, D});
+  Tensor h = workspace_.activations("h", {BF, T, D});
   be.patch_embed(x, w_.patch_weight, w_.patch_bias, cols, h);
   be.add_broadcast_rows(h, w_.pos_embed);
   if (taps) taps->record(be, "tokens", h);
   Tensor silu_c = conditioning(in, taps);  // (B, D): spatial rows repeat F times, temporal rows T times
-  Tensor ht = workspace_.get("h_temporal", {BT, F, D});
+  Tensor ht = workspace_.activations("h_temporal", {BT, F, D});
 
   // Skip-Cache works on pairs: a cached call skips pairs 2k .. depth-2k-1 and resumes at pair depth-2k.
   for (int64_t i = 0; i < c.depth; i += 2) {
@@ -29,7 +30,7 @@ Tensor Model::forward_latte(const ForwardInputs& in, Taps* taps, SkipCache* cach
     if (c.skip && i >= half) {
       const int64_t j = (i - half) / 2;  // official: (i - 14) // 2, i.e. depth 28
       const int64_t pushed = (half + 1) / 2;  // pairs that pushed a skip
-      fuse_skip(j, h, workspace_.get("skip" + std::to_string(pushed - 1 - j), {BF, T, D}));
+      fuse_skip(j, h, workspace_.activations("skip" + std::to_string(pushed - 1 - j), {BF, T, D}));
       if (taps) taps->record(be, "skip_fused", h);
     }
     run_block(i, h, silu_c, F);
@@ -41,12 +42,13 @@ Tensor Model::forward_latte(const ForwardInputs& in, Taps* taps, SkipCache* cach
     if (taps) taps->record(be, "temporal_out", ht);
     be.swap_token_axes(ht, B, h);  // '(b t) f d -> (b f) t d'
     if (c.skip && i < half) {
-      Tensor saved = workspace_.get("skip" + std::to_string(i / 2), {BF, T, D});
+      Tensor saved = workspace_.activations("skip" + std::to_string(i / 2), {BF, T, D});
       be.copy(h, saved);
     }
   }
 
   Tensor frames = final_layer(h, silu_c, F, taps);  // ((b f), Cout, H, W)
+  region.end();
   Tensor out = Tensor::host(DType::F32, {B, F, c.out_channels(), c.input_size, c.input_size});
   be.download(frames, out.f32());
   return out;

@@ -87,6 +87,19 @@ void Model::validate_inputs(const ForwardInputs& in) const {
   }
 }
 
+std::string Model::region_key(const ForwardInputs& in, Taps* taps, SkipCache* cache,
+                              const ForwardReport& report) const {
+  if (taps) return "";
+  std::string key = std::to_string(reinterpret_cast<uintptr_t>(this)) + " x" + shape_str(in.x.shape()) +
+                    " workspace " + std::to_string(workspace_.generation());
+  if (cache) {  // which blocks run, and the feature buffer a full call saves into / a cached call restores from
+    key += " cache " + std::to_string(reinterpret_cast<uintptr_t>(cache)) + " feature " +
+           std::to_string(reinterpret_cast<uintptr_t>(cache->feature_data())) + (report.cached ? " cached " : " full ");
+    for (int64_t i = 0; i < config_.depth; ++i) key += cache->skips(i) ? '-' : 'b';
+  }
+  return key;
+}
+
 Tensor Model::forward(const ForwardInputs& in, const ForwardOptions& options, ForwardReport* report) {
   validate_inputs(in);
   ForwardReport local;
@@ -98,8 +111,10 @@ Tensor Model::forward(const ForwardInputs& in, const ForwardOptions& options, Fo
     cache_lock = std::unique_lock<std::mutex>(cache->mutex());
     r.cached = !cache->begin_call(in.t.f32()[0], in.x.shape(), options.force_full);
   }
+  const int64_t launches = backend_->region_launches();
   Tensor out = config_.family == Family::DiT ? forward_dit(in, options.taps, cache, r)
                                              : forward_latte(in, options.taps, cache, r);
+  r.graph = backend_->region_launches() > launches;
   if (cache) cache->end_call(in.t.f32()[0], r.blocks_executed);
   workspace_bytes_ = workspace_.bytes();
   return out;
@@ -160,18 +175,18 @@ void Model::run_block(int64_t i, Tensor& h, const Tensor& silu_c, int64_t group_
   // shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = adaLN_modulation(c).chunk(6)
   Tensor mod = workspace_.get("block_mod", {silu_c.dim(0), 6 * D});
   be.linear(silu_c, w.adaLN.weight, w.adaLN.bias, mod);
-  Tensor normed = workspace_.get("block_normed", {G, N, D});
-  Tensor branch = workspace_.get("block_branch", {G, N, D});
+  Tensor normed = workspace_.activations("block_normed", {G, N, D});
+  Tensor branch = workspace_.activations("block_branch", {G, N, D});
   // attention branch
   be.layer_norm_modulate(h, kLayerNormEps, mod, group_repeat, 0, 1, normed);
-  Tensor qkv = workspace_.get("block_qkv", {G, N, 3 * D});
+  Tensor qkv = workspace_.activations("block_qkv", {G, N, 3 * D});
   be.linear(normed, w.qkv.weight, w.qkv.bias, qkv);
-  Tensor attn = workspace_.get("block_attn", {G, N, D});
+  Tensor attn = workspace_.activations("block_attn", {G, N, D});
   be.attention(qkv, config_.num_heads, attn);
   be.linear_gate_residual(attn, w.proj.weight, w.proj.bias, mod, group_repeat, 2, h, branch);
   // MLP branch
   be.layer_norm_modulate(h, kLayerNormEps, mod, group_repeat, 3, 4, normed);
-  Tensor hidden = workspace_.get("block_mlp_hidden", {G, N, Hm});
+  Tensor hidden = workspace_.activations("block_mlp_hidden", {G, N, Hm});
   be.linear(normed, w.fc1.weight, w.fc1.bias, hidden, Activation::GeluTanh);
   be.linear_gate_residual(hidden, w.fc2.weight, w.fc2.bias, mod, group_repeat, 5, h, branch);
 }
@@ -179,7 +194,7 @@ void Model::run_block(int64_t i, Tensor& h, const Tensor& silu_c, int64_t group_
 void Model::fuse_skip(int64_t j, Tensor& h, const Tensor& skip) {
   Backend& be = *backend_;
   const SkipWeights& w = w_.skips[j];
-  Tensor cat = workspace_.get("skip_cat", {h.dim(0), h.dim(1), 2 * h.dim(2)});
+  Tensor cat = workspace_.activations("skip_cat", {h.dim(0), h.dim(1), 2 * h.dim(2)});
   be.layer_norm_concat(h, skip, kLayerNormEps, w.norm_weight, w.norm_bias, cat);
   be.linear(cat, w.linear.weight, w.linear.bias, h);
 }
@@ -189,9 +204,9 @@ Tensor Model::final_layer(const Tensor& h, const Tensor& silu_c, int64_t group_r
   const int64_t G = h.dim(0), N = h.dim(1), D = h.dim(2), p = config_.patch_size, C = config_.out_channels();
   Tensor mod = workspace_.get("final_mod", {silu_c.dim(0), 2 * D});  // shift, scale
   be.linear(silu_c, w_.final_adaLN.weight, w_.final_adaLN.bias, mod);
-  Tensor normed = workspace_.get("block_normed", {G, N, D});
+  Tensor normed = workspace_.activations("block_normed", {G, N, D});
   be.layer_norm_modulate(h, kLayerNormEps, mod, group_repeat, 0, 1, normed);
-  Tensor patches = workspace_.get("final_tokens", {G, N, p * p * C});
+  Tensor patches = workspace_.activations("final_tokens", {G, N, p * p * C});
   be.linear(normed, w_.final_linear.weight, w_.final_linear.bias, patches);
   if (taps) taps->record(be, "final_tokens", patches);
   Tensor image = workspace_.get("image", {G, C, config_.input_size, config_.input_size});

@@ -46,6 +46,7 @@ struct ForwardOptions {
 struct ForwardReport {
   bool cached = false;          // a cached (partial) step
   int64_t blocks_executed = 0;  // transformer blocks that ran
+  bool graph = false;           // the backend ran the call as a recorded graph (CUDA graphs; see backend.h)
 };
 
 struct LinearWeights {
@@ -102,6 +103,8 @@ class Model {
 
  private:
   void validate_inputs(const ForwardInputs& in) const;
+  // The backend region key of a forward (Backend::begin_region): empty with taps (they download mid-way).
+  std::string region_key(const ForwardInputs& in, Taps* taps, SkipCache* cache, const ForwardReport& report) const;
   // Returns silu(c) (B, D) where c = t_emb [+ y_emb].
   Tensor conditioning(const ForwardInputs& in, Taps* taps);
   // Runs block i on h (G, N, D); conditioning rows are shared by group_repeat consecutive groups.

@@ -68,7 +68,8 @@ bool SkipCache::begin_call(double t, const Shape& input_shape, bool force_full) 
 }
 
 void SkipCache::save_feature(Backend& backend, const Tensor& h) {
-  if (!feature_.defined() || feature_.shape() != h.shape()) feature_ = backend.empty(DType::F32, h.shape());
+  if (!feature_.defined() || feature_.shape() != h.shape() || feature_.dtype() != h.dtype())
+    feature_ = backend.empty(h.dtype(), h.shape());
   backend.copy(h, feature_);
   has_feature_ = true;
 }

@@ -48,6 +48,8 @@ class SkipCache {
   CacheStats stats() const;
   int64_t count() const { return count_; }
   bool has_feature() const { return has_feature_; }
+  // The saved feature's device memory (null before the first save): part of a graph region's key.
+  const void* feature_data() const { return feature_.defined() ? feature_.raw() : nullptr; }
 
   // Serialises whole calls: held by the forward for its duration, and by set_policy/reset.
   std::mutex& mutex() { return mutex_; }

@@ -16,9 +16,20 @@ class Workspace {
   Tensor get(const std::string& role, const Shape& shape, DType dtype = DType::F32) {
     const size_t bytes = shape_numel(shape) * dtype_size(dtype);
     Tensor& slot = slots_[role];
-    if (!slot.defined() || slot.nbytes() < bytes) slot = backend_.empty(DType::F32, {int64_t((bytes + 3) / 4)});
+    if (!slot.defined() || slot.nbytes() < bytes) {
+      slot = backend_.empty(DType::F32, {int64_t((bytes + 3) / 4)});
+      ++generation_;
+    }
     return Tensor(slot.buffer(), 0, dtype, shape);
   }
+
+  // A token-activation buffer, in the backend's activation dtype (see Backend::activation_dtype).
+  Tensor activations(const std::string& role, const Shape& shape) {
+    return get(role, shape, backend_.activation_dtype());
+  }
+
+  // Bumped whenever a buffer is replaced: a recorded graph (Backend::begin_region) holds the old addresses.
+  uint64_t generation() const { return generation_; }
 
   size_t bytes() const {
     size_t total = 0;
@@ -29,6 +40,7 @@ class Workspace {
  private:
   Backend& backend_;
   std::map<std::string, Tensor> slots_;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace skipdit

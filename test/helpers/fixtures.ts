@@ -1,6 +1,7 @@
 // Access to the golden fixtures copied from ../shared/fixtures (see test/fixtures/*/README.md).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { normalizeConfig, type ModelConfig } from '../../lib/config.js';
 import { readSafetensors, type StTensor } from './safetensors.js';
 
 export const fixturesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
@@ -20,4 +21,16 @@ export function f32(t: StTensor): Float32Array {
 
 export function ints(t: StTensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
+}
+
+/** A model fixture's config (from the checkpoint metadata) and float32 weights by name. */
+export function loadFixtureModel(name: 'dit-skip-tiny' | 'latte-skip-tiny'): { config: ModelConfig; weights: Record<string, Float32Array> } {
+  const file = readSafetensors(fixturePath(name, 'model.safetensors'));
+  const meta = JSON.parse(file.metadata.config);
+  const config = normalizeConfig({
+    family: name.startsWith('dit') ? 'dit' : 'latte', skip: true, input_size: meta.input_size, patch_size: meta.patch_size,
+    in_channels: meta.in_channels, hidden_size: meta.hidden_size, depth: meta.depth, num_heads: meta.num_heads,
+    num_classes: meta.num_classes, learn_sigma: meta.learn_sigma, ...(meta.num_frames ? { num_frames: meta.num_frames } : {}),
+  });
+  return { config, weights: Object.fromEntries(Object.entries(file.tensors).map(([k, v]) => [k, f32(v)])) };
 }

@@ -5,12 +5,29 @@ import * as op from './ops.js';
 
 export type Weights = Record<string, Float32Array>;
 
-export function referenceForward(c: ModelConfig, w: Weights, x: Float32Array, t: number[], y: number[] | null): Float64Array {
+// lowPrecision (e.g. roundBf16): the CUDA backend's bfloat16 / float16 math, emulated - every GEMM rounds its
+// A operand and its weight (prepare_linear's weights only), and the token activations it keeps in that type
+// (docs/cuda.md: patch tokens, normed, qkv, attention output, MLP hidden, residual stream, skip-norm output,
+// final tokens) are rounded where they are stored. Conditioning and adaLN modulation stay unrounded.
+export function referenceForward(c: ModelConfig, w: Weights, x: Float32Array, t: number[], y: number[] | null,
+                                 lowPrecision?: (a: op.Arr) => ArrayLike<number>): Float64Array {
   const B = t.length, D = c.hidden_size, p = c.patch_size, G = c.input_size / p, T = G * G;
   const Cout = c.learn_sigma ? 2 * c.in_channels : c.in_channels;
   const F = c.family === 'latte' ? c.num_frames : 1;
   const Hm = Math.floor(D * c.mlp_ratio);
-  const lin = (v: op.Arr, rows: number, name: string, out: number, inp: number) => op.linear(v, rows, inp, w[name + '.weight'], w[name + '.bias'], out);
+  const rounded = new Map<string, op.Arr>();
+  const weight = (name: string) => {
+    if (!lowPrecision) return w[name + '.weight'];
+    if (!rounded.has(name)) rounded.set(name, lowPrecision(w[name + '.weight']));
+    return rounded.get(name)!;
+  };
+  const lin = (v: op.Arr, rows: number, name: string, out: number, inp: number) =>
+    op.linear(lowPrecision ? lowPrecision(v) : v, rows, inp, weight(name), w[name + '.bias'], out);
+  // a token activation as stored: rounded in place to the activation type
+  const st = (a: Float64Array) => {
+    if (lowPrecision) a.set(lowPrecision(a));
+    return a;
+  };
 
   // conditioning
   const tf = op.timestepFrequencies(t, 256);
@@ -19,8 +36,9 @@ export function referenceForward(c: ModelConfig, w: Weights, x: Float32Array, t:
   const siluC = cvec.map(op.silu);
 
   // tokens ((b f), T, D)
-  let h = op.patchEmbed(x, B * F, c.in_channels, c.input_size, c.input_size, p, w['x_embedder.proj.weight'], w['x_embedder.proj.bias'], D);
+  let h = st(op.patchEmbed(x, B * F, c.in_channels, c.input_size, c.input_size, p, w['x_embedder.proj.weight'], w['x_embedder.proj.bias'], D));
   for (let r = 0; r < B * F * T; r++) for (let i = 0; i < D; i++) h[r * D + i] += w.pos_embed[(r % T) * D + i];
+  st(h);
 
   // block on h (groups, N, D): group g uses conditioning row floor(g / repeat)
   const block = (i: number, hin: Float64Array, groups: number, N: number, repeat: number) => {
@@ -31,13 +49,15 @@ export function referenceForward(c: ModelConfig, w: Weights, x: Float32Array, t:
     const modulated = (k: number) => {
       const n = op.layerNorm(hin, rows, D, 1e-6);
       for (let r = 0; r < rows; r++) for (let d = 0; d < D; d++) n[r * D + d] = n[r * D + d] * (1 + chunk(Math.floor(r / N), k + 1, d)) + chunk(Math.floor(r / N), k, d);
-      return n;
+      return st(n);
     };
-    const qkv = lin(modulated(0), rows, pre + '.attn.qkv', 3 * D, D);
-    const a = lin(op.attention(qkv, groups, N, c.num_heads, D / c.num_heads), rows, pre + '.attn.proj', D, D);
+    const qkv = st(lin(modulated(0), rows, pre + '.attn.qkv', 3 * D, D));
+    const a = lin(st(op.attention(qkv, groups, N, c.num_heads, D / c.num_heads)), rows, pre + '.attn.proj', D, D);
     for (let r = 0; r < rows; r++) for (let d = 0; d < D; d++) hin[r * D + d] += chunk(Math.floor(r / N), 2, d) * a[r * D + d];
-    const m = lin(lin(modulated(3), rows, pre + '.mlp.fc1', Hm, D).map(op.gelu), rows, pre + '.mlp.fc2', D, Hm);
+    st(hin);
+    const m = lin(st(lin(modulated(3), rows, pre + '.mlp.fc1', Hm, D).map(op.gelu)), rows, pre + '.mlp.fc2', D, Hm);
     for (let r = 0; r < rows; r++) for (let d = 0; d < D; d++) hin[r * D + d] += chunk(Math.floor(r / N), 5, d) * m[r * D + d];
+    st(hin);
   };
   const fuse = (j: number, hin: Float64Array, skip: Float64Array, rows: number) => {
     const cat = new Float64Array(rows * 2 * D);
@@ -45,8 +65,8 @@ export function referenceForward(c: ModelConfig, w: Weights, x: Float32Array, t:
       cat.set(hin.subarray(r * D, (r + 1) * D), r * 2 * D);
       cat.set(skip.subarray(r * D, (r + 1) * D), r * 2 * D + D);
     }
-    const n = op.layerNorm(cat, rows, 2 * D, 1e-6, w[`skip_norms.${j}.weight`], w[`skip_norms.${j}.bias`]);
-    return lin(n, rows, `skip_linears.${j}.linear`, D, 2 * D);
+    const n = st(op.layerNorm(cat, rows, 2 * D, 1e-6, w[`skip_norms.${j}.weight`], w[`skip_norms.${j}.bias`]));
+    return st(lin(n, rows, `skip_linears.${j}.linear`, D, 2 * D));
   };
 
   const skips: Float64Array[] = [];
@@ -63,6 +83,7 @@ export function referenceForward(c: ModelConfig, w: Weights, x: Float32Array, t:
       block(i, h, B * F, T, F);
       let ht = op.swapAxes(h, B, F, T, D);
       if (i === 0) for (let r = 0; r < B * T * F; r++) for (let d = 0; d < D; d++) ht[r * D + d] += w.temp_embed[(r % F) * D + d];
+      if (i === 0) st(ht);
       block(i + 1, ht, B * T, F, T);
       h = op.swapAxes(ht, B, T, F, D);
       if (c.skip && i < half) skips.push(h.slice());
@@ -77,7 +98,7 @@ export function referenceForward(c: ModelConfig, w: Weights, x: Float32Array, t:
     const cr = Math.floor(r / (F * T));
     for (let d = 0; d < D; d++) n[r * D + d] = n[r * D + d] * (1 + fmod[cr * 2 * D + D + d]) + fmod[cr * 2 * D + d];
   }
-  const tok = lin(n, rows, 'final_layer.linear', p * p * Cout, D);
+  const tok = st(lin(st(n), rows, 'final_layer.linear', p * p * Cout, D));
   return op.unpatchify(tok, B * F, G, p, Cout);
 }
 

@@ -8,8 +8,9 @@ namespace {
 __global__ void add_kernel(float* x, const float* y, int64_t n) {
   CUDA_FOR(i, n) x[i] += y[i];
 }
-__global__ void add_rows_kernel(float* x, int64_t total, int64_t per_group, const float* e) {
-  CUDA_FOR(i, total) x[i] += e[i % per_group];
+template <typename T>
+__global__ void add_rows_kernel(T* x, int64_t total, int64_t per_group, const float* e) {
+  CUDA_FOR(i, total) x[i] = from_float<T>(to_float(x[i]) + e[i % per_group]);
 }
 }  // namespace
 
@@ -19,11 +20,17 @@ void add(float* x, const float* y, int64_t n, cudaStream_t stream) {
   check_launch("add", stream);
 }
 
-void add_broadcast_rows(float* x, int64_t G, int64_t N, int64_t D, const float* e, cudaStream_t stream) {
+template <typename T>
+void add_broadcast_rows(T* x, int64_t G, int64_t N, int64_t D, const float* e, cudaStream_t stream) {
   const int64_t total = G * N * D;
   if (total == 0) return;
   add_rows_kernel<<<grid_for(total, 256), 256, 0, stream>>>(x, total, N * D, e);
   check_launch("add_broadcast_rows", stream);
 }
+
+#define SKIPDIT_ADD_ROWS(T) \
+  template void add_broadcast_rows<T>(T*, int64_t, int64_t, int64_t, const float*, cudaStream_t);
+SKIPDIT_FOR_ACT_TYPES(SKIPDIT_ADD_ROWS)
+#undef SKIPDIT_ADD_ROWS
 
 }  // namespace skipdit::cuda

@@ -4,6 +4,8 @@
 // the warp updates its running max / denominator, and each lane accumulates its DPL columns of the output
 // (column lane + 32 i) with the probabilities broadcast by shuffle. DPL = ceil(hd / 32) is a template
 // parameter: 2 (hd <= 64), 3 (<= 96: DiT-XL / Latte-XL hd 72), 4 (<= 128), 16 (<= 512: the VAE).
+// T is the element type of qkv and out (float, or a low-precision model's bf16 / fp16 activations): the
+// tiles are widened to float32 as they are staged, so scores, softmax and accumulation are float32.
 #include "cuda/ops/attention.cuh"
 
 #include <cmath>
@@ -16,9 +18,9 @@ namespace {
 
 constexpr int kWarps = 8, kKeys = 32;
 
-template <int DPL>
-__global__ void __launch_bounds__(kWarps * 32, 1) attention_kernel(const float* __restrict__ qkv, int64_t N, int H, int hd,
-                                                                 float scale, float* __restrict__ out) {
+template <int DPL, typename T>
+__global__ void __launch_bounds__(kWarps * 32, 1) attention_kernel(const T* __restrict__ qkv, int64_t N, int H, int hd,
+                                                                 float scale, T* __restrict__ out) {
   extern __shared__ float smem[];
   const int pitch = hd | 1;  // odd
   float* ks = smem;                         // [kKeys][pitch]
@@ -30,9 +32,9 @@ __global__ void __launch_bounds__(kWarps * 32, 1) attention_kernel(const float* 
   const int64_t g = blockIdx.x / (int64_t(H) * qblocks), h = (blockIdx.x / qblocks) % H, qb = blockIdx.x % qblocks;
   const int64_t i = qb * kWarps + warp;  // this warp's query
   const bool active = i < N;
-  const float* base = qkv + g * N * row + h * hd;
+  const T* base = qkv + g * N * row + h * hd;
   float* q = qs + warp * hd;
-  for (int d = lane; d < hd; d += 32) q[d] = active ? base[i * row + d] * scale : 0.0f;
+  for (int d = lane; d < hd; d += 32) q[d] = active ? to_float(base[i * row + d]) * scale : 0.0f;
 
   float o[DPL];
 #pragma unroll
@@ -44,9 +46,9 @@ __global__ void __launch_bounds__(kWarps * 32, 1) attention_kernel(const float* 
     __syncthreads();  // the previous tile is no longer read
     for (int e = threadIdx.x; e < nj * hd; e += kWarps * 32) {
       const int j = e / hd, d = e - j * hd;
-      const float* kv = base + (j0 + j) * row + d;
-      ks[j * pitch + d] = kv[D];
-      vs[j * pitch + d] = kv[2 * D];
+      const T* kv = base + (j0 + j) * row + d;
+      ks[j * pitch + d] = to_float(kv[D]);
+      vs[j * pitch + d] = to_float(kv[2 * D]);
     }
     __syncthreads();
     float s = -INFINITY;
@@ -74,36 +76,37 @@ __global__ void __launch_bounds__(kWarps * 32, 1) attention_kernel(const float* 
   }
   if (!active) return;
   const float inv = 1.0f / denom;
-  float* orow = out + (g * N + i) * D + h * hd;
+  T* orow = out + (g * N + i) * D + h * hd;
 #pragma unroll
   for (int c = 0; c < DPL; ++c) {
     const int d = lane + 32 * c;
-    if (d < hd) orow[d] = o[c] * inv;
+    if (d < hd) orow[d] = from_float<T>(o[c] * inv);
   }
 }
 
-template <int DPL>
-void launch(const float* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, float* out, cudaStream_t stream) {
+template <int DPL, typename T>
+void launch(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, cudaStream_t stream) {
   const int pitch = int(hd | 1);
   const size_t smem = (2 * kKeys * pitch + kWarps * hd) * sizeof(float);
   // Once per instantiation: allow the largest tile of this DPL (over 48 KB needs the opt-in; DPL 16 takes
   // 144 KB, which sm_80 / sm_90 have and consumer sm_86 / sm_89 parts do not: a clear error there).
   static const bool raised = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<DPL>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<DPL, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     int((2 * kKeys * (32 * DPL + 1) + kWarps * 32 * DPL) * sizeof(float))));
     return true;
   }();
   (void)raised;
   const int64_t blocks = G * H * ((N + kWarps - 1) / kWarps);
   SKIPDIT_CHECK(blocks <= 0x7fffffff, "attention: too many blocks");
-  attention_kernel<DPL><<<static_cast<unsigned>(blocks), kWarps * 32, smem, stream>>>(
+  attention_kernel<DPL, T><<<static_cast<unsigned>(blocks), kWarps * 32, smem, stream>>>(
       qkv, N, int(H), int(hd), static_cast<float>(1.0 / std::sqrt(double(hd))), out);
   check_launch("attention", stream);
 }
 
 }  // namespace
 
-void attention(const float* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, float* out, cudaStream_t stream) {
+template <typename T>
+void attention(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, cudaStream_t stream) {
   if (G * N * H == 0) return;
   if (hd <= 64) launch<2>(qkv, G, N, H, hd, out, stream);
   else if (hd <= 96) launch<3>(qkv, G, N, H, hd, out, stream);
@@ -112,5 +115,9 @@ void attention(const float* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, fl
   else fail(ErrorKind::BackendUnavailable, "attention: head dim " + std::to_string(hd) + " > " +
                                                std::to_string(kMaxAttentionHeadDim) + " is not supported on CUDA");
 }
+
+#define SKIPDIT_ATTENTION(T) template void attention<T>(const T*, int64_t, int64_t, int64_t, int64_t, T*, cudaStream_t);
+SKIPDIT_FOR_ACT_TYPES(SKIPDIT_ATTENTION)
+#undef SKIPDIT_ATTENTION
 
 }  // namespace skipdit::cuda

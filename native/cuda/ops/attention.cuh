@@ -10,6 +10,8 @@ namespace skipdit::cuda {
 
 constexpr int64_t kMaxAttentionHeadDim = 512;
 
-void attention(const float* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, float* out, cudaStream_t stream);
+// T: float, __nv_bfloat16 or __half (qkv and out; float32 arithmetic).
+template <typename T>
+void attention(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, cudaStream_t stream);
 
 }  // namespace skipdit::cuda

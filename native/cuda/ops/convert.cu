@@ -10,7 +10,18 @@ __global__ void convert_kernel(const float* w, int64_t N, int64_t K, int64_t ld,
     out[i] = from_float<T>(k < K ? w[n * K + k] : 0.0f);
   }
 }
+template <typename T>
+__global__ void widen_kernel(const T* x, int64_t n, float* y) {
+  CUDA_FOR(i, n) y[i] = to_float(x[i]);
+}
 }  // namespace
+
+void widen_to_f32(const void* x, bool bf16, int64_t n, float* y, cudaStream_t stream) {
+  if (n == 0) return;
+  if (bf16) widen_kernel<<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const __nv_bfloat16*>(x), n, y);
+  else widen_kernel<<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const __half*>(x), n, y);
+  check_launch("download (widen to float32)", stream);
+}
 
 void convert_weight(const float* w, int64_t N, int64_t K, WeightType type, void* out, cudaStream_t stream) {
   const int64_t ld = padded_ld(K);

@@ -2,10 +2,13 @@
 //
 // Block tile 128 (M) x 128 (N) x 32 (K), 256 threads = 8 warps as 2 (M) x 4 (N), each warp 64 x 32 outputs
 // = 4 x 4 mma tiles (64 fp32 accumulators per thread). Two shared-memory stages: while the tensor cores
-// work on stage s, the next W tile streams into stage s^1 with cp.async and the next A tile (float32
-// activations) is loaded into registers, then rounded to the weight type and stored. Rows are padded to
+// work on stage s, the next W tile streams into stage s^1 with cp.async and the next A tile is loaded into
+// registers (float32 activations rounded to the weight type; bf16 / fp16 activations of the weight type
+// pass through float32 unchanged) and stored. Rows are padded to
 // 40 elements (80 bytes): the 8 row addresses of every ldmatrix phase then fall in distinct bank groups.
 #include "cuda/ops/gemm.cuh"
+
+#include <type_traits>
 
 namespace skipdit::cuda {
 
@@ -55,9 +58,9 @@ struct alignas(8) Quad {
 };
 
 // grid (ceil(M/128), ceil(N/128)). w (N, ldw) with ldw % 8 == 0, zero past K.
-template <typename T, class ALoader>
+template <typename T, class ALoader, typename Y>
 __global__ void __launch_bounds__(kThreads, 1) gemm_mma_kernel(ALoader a, const T* __restrict__ w, int64_t ldw, int64_t M,
-                                                            int64_t N, int64_t K, GemmEpilogue ep) {
+                                                            int64_t N, int64_t K, GemmEpilogue<Y> ep) {
   __shared__ __align__(128) T As[2][kBM][kPitch];
   __shared__ __align__(128) T Bs[2][kBN][kPitch];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -149,28 +152,42 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_mma_kernel(ALoader a, const 
       }
 }
 
-template <typename T, class ALoader>
-void launch(const ALoader& a, int64_t M, int64_t K, const GemmWeight& w, int64_t N, const GemmEpilogue& ep,
+template <typename T, class ALoader, typename Y>
+void launch(const ALoader& a, int64_t M, int64_t K, const GemmWeight& w, int64_t N, const GemmEpilogue<Y>& ep,
             cudaStream_t stream) {
   SKIPDIT_CHECK(w.ld % 8 == 0 && w.ld >= K && reinterpret_cast<uintptr_t>(w.data) % 16 == 0,
                 "gemm_mma: weight rows must be padded to 8 elements and 16-byte aligned");
   const dim3 grid(static_cast<unsigned>((M + kBM - 1) / kBM), static_cast<unsigned>((N + kBN - 1) / kBN));
-  gemm_mma_kernel<T, ALoader><<<grid, kThreads, 0, stream>>>(a, static_cast<const T*>(w.data), w.ld, M, N, K, ep);
+  gemm_mma_kernel<T, ALoader, Y><<<grid, kThreads, 0, stream>>>(a, static_cast<const T*>(w.data), w.ld, M, N, K, ep);
   check_launch(MmaName<T>::bf16 ? "gemm (bfloat16 tensor cores)" : "gemm (float16 tensor cores)", stream);
 }
 
 }  // namespace
 
-template <class ALoader>
-void gemm_mma(const ALoader& a, int64_t M, int64_t K, const GemmWeight& w, int64_t N, const GemmEpilogue& ep,
+// float32 A and output (the conditioning GEMMs, runOp, the VAE's conv): both weight types. A and output of
+// activation type T: only weights of that same type T (the backend keeps them consistent), checked here.
+template <class ALoader, typename Y>
+void gemm_mma(const ALoader& a, int64_t M, int64_t K, const GemmWeight& w, int64_t N, const GemmEpilogue<Y>& ep,
               cudaStream_t stream) {
-  if (w.type == WeightType::BF16) launch<__nv_bfloat16>(a, M, K, w, N, ep, stream);
-  else launch<__half>(a, M, K, w, N, ep, stream);
+  constexpr bool f32_out = std::is_same_v<Y, float>;
+  if (w.type == WeightType::BF16) {
+    SKIPDIT_CHECK((f32_out || std::is_same_v<Y, __nv_bfloat16>), "gemm_mma: bfloat16 weights with float16 activations");
+    if constexpr (f32_out || std::is_same_v<Y, __nv_bfloat16>) launch<__nv_bfloat16>(a, M, K, w, N, ep, stream);
+  } else {
+    SKIPDIT_CHECK((f32_out || std::is_same_v<Y, __half>), "gemm_mma: float16 weights with bfloat16 activations");
+    if constexpr (f32_out || std::is_same_v<Y, __half>) launch<__half>(a, M, K, w, N, ep, stream);
+  }
 }
 
-template void gemm_mma<DenseA>(const DenseA&, int64_t, int64_t, const GemmWeight&, int64_t, const GemmEpilogue&,
+#define SKIPDIT_GEMM_MMA(A, Y)                                                                                \
+  template void gemm_mma<A, Y>(const A&, int64_t, int64_t, const GemmWeight&, int64_t, const GemmEpilogue<Y>&, \
                                cudaStream_t);
-template void gemm_mma<Im2colA>(const Im2colA&, int64_t, int64_t, const GemmWeight&, int64_t, const GemmEpilogue&,
-                                cudaStream_t);
+SKIPDIT_GEMM_MMA(DenseA<float>, float)
+SKIPDIT_GEMM_MMA(Im2colA, float)
+SKIPDIT_GEMM_MMA(DenseA<float>, __nv_bfloat16)  // instantiated by gemm()'s dispatch; the patch embedding's
+SKIPDIT_GEMM_MMA(DenseA<float>, __half)         // float32 weight always takes the SIMT kernel
+SKIPDIT_GEMM_MMA(DenseA<__nv_bfloat16>, __nv_bfloat16)
+SKIPDIT_GEMM_MMA(DenseA<__half>, __half)
+#undef SKIPDIT_GEMM_MMA
 
 }  // namespace skipdit::cuda

@@ -21,10 +21,10 @@ __device__ __forceinline__ float4 load_w4(const float* w, int64_t ldw, int64_t n
 }
 
 // grid (ceil(M/64), ceil(N/64)): A (M, K) via the loader, W (N, ldw), epilogue per output.
-template <class ALoader>
+template <class ALoader, typename Y>
 __global__ void __launch_bounds__(kThreads) gemm_simt_kernel(ALoader a, const float* __restrict__ w, int64_t ldw,
                                                              bool w_vec, int64_t M, int64_t N, int64_t K,
-                                                             GemmEpilogue ep) {
+                                                             GemmEpilogue<Y> ep) {
   __shared__ float As[kStep][kTile + 4];  // [k][m]
   __shared__ float Bs[kStep][kTile + 4];  // [k][n]
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
@@ -60,18 +60,26 @@ __global__ void __launch_bounds__(kThreads) gemm_simt_kernel(ALoader a, const fl
 
 }  // namespace
 
-template <class ALoader>
-void gemm_simt(const ALoader& a, int64_t M, int64_t K, const float* w, int64_t ldw, int64_t N, const GemmEpilogue& ep,
-               cudaStream_t stream) {
+template <class ALoader, typename Y>
+void gemm_simt(const ALoader& a, int64_t M, int64_t K, const float* w, int64_t ldw, int64_t N,
+               const GemmEpilogue<Y>& ep, cudaStream_t stream) {
   const bool w_vec = reinterpret_cast<uintptr_t>(w) % 16 == 0 && ldw % 4 == 0;
   const dim3 grid(static_cast<unsigned>((M + kTile - 1) / kTile), static_cast<unsigned>((N + kTile - 1) / kTile));
-  gemm_simt_kernel<ALoader><<<grid, kThreads, 0, stream>>>(a, w, ldw, w_vec, M, N, K, ep);
+  gemm_simt_kernel<ALoader, Y><<<grid, kThreads, 0, stream>>>(a, w, ldw, w_vec, M, N, K, ep);
   check_launch("gemm (float32)", stream);
 }
 
-template void gemm_simt<DenseA>(const DenseA&, int64_t, int64_t, const float*, int64_t, int64_t, const GemmEpilogue&,
+// float32 weights: float32 A (every model's patch embedding, the float32 models, the VAE in float32); the
+// output is float32 or, for a low-precision model's patch embedding, its activation type.
+#define SKIPDIT_GEMM_SIMT(A, Y)                                                                              \
+  template void gemm_simt<A, Y>(const A&, int64_t, int64_t, const float*, int64_t, int64_t, const GemmEpilogue<Y>&, \
                                 cudaStream_t);
-template void gemm_simt<Im2colA>(const Im2colA&, int64_t, int64_t, const float*, int64_t, int64_t,
-                                 const GemmEpilogue&, cudaStream_t);
+SKIPDIT_GEMM_SIMT(DenseA<float>, float)
+SKIPDIT_GEMM_SIMT(Im2colA, float)
+SKIPDIT_GEMM_SIMT(DenseA<float>, __nv_bfloat16)
+SKIPDIT_GEMM_SIMT(DenseA<float>, __half)
+SKIPDIT_GEMM_SIMT(DenseA<__nv_bfloat16>, __nv_bfloat16)  // instantiated by gemm()'s dispatch, not reached:
+SKIPDIT_GEMM_SIMT(DenseA<__half>, __half)                // float32 weights always come with float32 activations
+#undef SKIPDIT_GEMM_SIMT
 
 }  // namespace skipdit::cuda

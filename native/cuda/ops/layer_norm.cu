@@ -10,9 +10,10 @@ namespace {
 
 constexpr int kThreads = 256;
 
+template <typename T>  // element type of x / a / b and y; statistics, affine and mod are float32
 struct NormArgs {
-  const float* a;      // first part (rows, D)
-  const float* b;      // second part (rows, D) or null (then the row is a alone)
+  const T* a;          // first part (rows, D)
+  const T* b;          // second part (rows, D) or null (then the row is a alone)
   int64_t D;
   float eps;
   const float* gamma;  // (parts * D) or null
@@ -20,14 +21,15 @@ struct NormArgs {
   // adaLN modulation or null: row r uses mod + (r / rows_per_cond) * mod_stride
   const float* mod;
   int64_t mod_stride, rows_per_cond, shift_col, scale_col;
-  float* y;            // (rows, parts * D)
+  T* y;                // (rows, parts * D)
 };
 
-__global__ void __launch_bounds__(kThreads) norm_rows_kernel(NormArgs p) {
+template <typename T>
+__global__ void __launch_bounds__(kThreads) norm_rows_kernel(NormArgs<T> p) {
   const int64_t r = blockIdx.x, D = p.D, width = p.b ? 2 * D : D;
-  const float* ra = p.a + r * D;
-  const float* rb = p.b ? p.b + r * D : nullptr;
-  auto at = [&](int64_t i) { return i < D ? ra[i] : rb[i - D]; };
+  const T* ra = p.a + r * D;
+  const T* rb = p.b ? p.b + r * D : nullptr;
+  auto at = [&](int64_t i) { return to_float(i < D ? ra[i] : rb[i - D]); };
   float s = 0.0f;
   for (int64_t i = threadIdx.x; i < width; i += kThreads) s += at(i);
   const float mean = block_sum(s) / float(width);
@@ -37,17 +39,18 @@ __global__ void __launch_bounds__(kThreads) norm_rows_kernel(NormArgs p) {
     sq += d * d;
   }
   const float rstd = rsqrtf(block_sum(sq) / float(width) + p.eps);
-  float* ry = p.y + r * width;
+  T* ry = p.y + r * width;
   const float* cond = p.mod ? p.mod + (r / p.rows_per_cond) * p.mod_stride : nullptr;
   for (int64_t i = threadIdx.x; i < width; i += kThreads) {
     float v = (at(i) - mean) * rstd;
     if (p.gamma) v = v * p.gamma[i] + p.beta[i];
     if (cond) v = v * (1.0f + cond[p.scale_col + i]) + cond[p.shift_col + i];
-    ry[i] = v;  // each element is read only by this thread after the statistics: y may alias x
+    ry[i] = from_float<T>(v);  // each element is read only by this thread after the statistics: y may alias x
   }
 }
 
-void run(const NormArgs& p, int64_t rows, const char* op, cudaStream_t stream) {
+template <typename T>
+void run(const NormArgs<T>& p, int64_t rows, const char* op, cudaStream_t stream) {
   if (rows == 0) return;
   SKIPDIT_CHECK(rows <= 0x7fffffff, std::string(op) + ": too many rows");
   norm_rows_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(p);
@@ -56,21 +59,33 @@ void run(const NormArgs& p, int64_t rows, const char* op, cudaStream_t stream) {
 
 }  // namespace
 
-void layer_norm(const float* x, int64_t rows, int64_t D, float eps, const float* gamma, const float* beta, float* y,
+template <typename T>
+void layer_norm(const T* x, int64_t rows, int64_t D, float eps, const float* gamma, const float* beta, T* y,
                 cudaStream_t stream) {
-  run({x, nullptr, D, eps, gamma, beta, nullptr, 0, 1, 0, 0, y}, rows, "layer_norm", stream);
+  run<T>({x, nullptr, D, eps, gamma, beta, nullptr, 0, 1, 0, 0, y}, rows, "layer_norm", stream);
 }
 
-void layer_norm_concat(const float* a, const float* b, int64_t rows, int64_t D, float eps, const float* gamma,
-                       const float* beta, float* y, cudaStream_t stream) {
-  run({a, b, D, eps, gamma, beta, nullptr, 0, 1, 0, 0, y}, rows, "layer_norm_concat", stream);
+template <typename T>
+void layer_norm_concat(const T* a, const T* b, int64_t rows, int64_t D, float eps, const float* gamma,
+                       const float* beta, T* y, cudaStream_t stream) {
+  run<T>({a, b, D, eps, gamma, beta, nullptr, 0, 1, 0, 0, y}, rows, "layer_norm_concat", stream);
 }
 
-void layer_norm_modulate(const float* x, int64_t G, int64_t N, int64_t D, float eps, const float* mod,
-                         int64_t mod_stride, int64_t group_repeat, int64_t shift_col, int64_t scale_col, float* y,
+template <typename T>
+void layer_norm_modulate(const T* x, int64_t G, int64_t N, int64_t D, float eps, const float* mod,
+                         int64_t mod_stride, int64_t group_repeat, int64_t shift_col, int64_t scale_col, T* y,
                          cudaStream_t stream) {
-  run({x, nullptr, D, eps, nullptr, nullptr, mod, mod_stride, N * group_repeat, shift_col, scale_col, y}, G * N,
+  run<T>({x, nullptr, D, eps, nullptr, nullptr, mod, mod_stride, N * group_repeat, shift_col, scale_col, y}, G * N,
       "layer_norm_modulate", stream);
 }
+
+#define SKIPDIT_LAYER_NORM(T)                                                                                    \
+  template void layer_norm<T>(const T*, int64_t, int64_t, float, const float*, const float*, T*, cudaStream_t);     \
+  template void layer_norm_concat<T>(const T*, const T*, int64_t, int64_t, float, const float*, const float*, T*, \
+                                     cudaStream_t);                                                                \
+  template void layer_norm_modulate<T>(const T*, int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t, \
+                                       int64_t, int64_t, T*, cudaStream_t);
+SKIPDIT_FOR_ACT_TYPES(SKIPDIT_LAYER_NORM)
+#undef SKIPDIT_LAYER_NORM
 
 }  // namespace skipdit::cuda

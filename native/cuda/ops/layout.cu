@@ -8,16 +8,18 @@ namespace skipdit::cuda {
 
 namespace {
 
-__global__ void unpatchify_kernel(const float* tokens, int64_t total, int64_t G, int64_t p, int64_t C, float* out) {
+template <typename T>
+__global__ void unpatchify_kernel(const T* tokens, int64_t total, int64_t G, int64_t p, int64_t C, float* out) {
   const int64_t S = G * p;
   CUDA_FOR(i, total) {  // i = ((b*C + ch)*S + y)*S + x
     const int64_t x = i % S, y = (i / S) % S, bc = i / (S * S), b = bc / C, ch = bc % C;
     const int64_t token = (y / p) * G + x / p, feature = ((y % p) * p + x % p) * C + ch;
-    out[i] = tokens[(b * G * G + token) * p * p * C + feature];
+    out[i] = to_float(tokens[(b * G * G + token) * p * p * C + feature]);
   }
 }
 
-__global__ void swap_axes_kernel(const float* x, int64_t total, int64_t A1, int64_t A2, int64_t D, float* y) {
+template <typename T>
+__global__ void swap_axes_kernel(const T* x, int64_t total, int64_t A1, int64_t A2, int64_t D, T* y) {
   CUDA_FOR(i, total) {  // i indexes y (b, a2, a1, d)
     const int64_t d = i % D, a1 = (i / D) % A1, a2 = (i / (D * A1)) % A2, b = i / (D * A1 * A2);
     y[i] = x[((b * A1 + a1) * A2 + a2) * D + d];
@@ -33,14 +35,16 @@ __global__ void upsample_kernel(const float* x, int64_t total, int64_t H, int64_
 
 }  // namespace
 
-void unpatchify(const float* tokens, int64_t B, int64_t G, int64_t p, int64_t C, float* out, cudaStream_t stream) {
+template <typename T>
+void unpatchify(const T* tokens, int64_t B, int64_t G, int64_t p, int64_t C, float* out, cudaStream_t stream) {
   const int64_t total = B * C * G * p * G * p;
   if (total == 0) return;
   unpatchify_kernel<<<grid_for(total, 256), 256, 0, stream>>>(tokens, total, G, p, C, out);
   check_launch("unpatchify", stream);
 }
 
-void swap_token_axes(const float* x, int64_t B, int64_t A1, int64_t A2, int64_t D, float* y, cudaStream_t stream) {
+template <typename T>
+void swap_token_axes(const T* x, int64_t B, int64_t A1, int64_t A2, int64_t D, T* y, cudaStream_t stream) {
   const int64_t total = B * A1 * A2 * D;
   if (total == 0) return;
   swap_axes_kernel<<<grid_for(total, 256), 256, 0, stream>>>(x, total, A1, A2, D, y);
@@ -53,5 +57,11 @@ void upsample_nearest2x(const float* x, int64_t N, int64_t H, int64_t W, float* 
   upsample_kernel<<<grid_for(total, 256), 256, 0, stream>>>(x, total, H, W, y);
   check_launch("upsample_nearest2x", stream);
 }
+
+#define SKIPDIT_LAYOUT(T)                                                                                  \
+  template void unpatchify<T>(const T*, int64_t, int64_t, int64_t, int64_t, float*, cudaStream_t);          \
+  template void swap_token_axes<T>(const T*, int64_t, int64_t, int64_t, int64_t, T*, cudaStream_t);
+SKIPDIT_FOR_ACT_TYPES(SKIPDIT_LAYOUT)
+#undef SKIPDIT_LAYOUT
 
 }  // namespace skipdit::cuda
