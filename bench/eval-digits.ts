@@ -5,6 +5,7 @@
 // - Generated digits for no cache and Skip-Cache intervals 2, 3, 4 with branch depths 1 and 2; PSNR and SSIM of
 //   cached vs uncached images from the same seeds; wall time and speedup vs uncached.
 //   node dist/bench/eval-digits.js [--per-class 20] [--steps 50] [--cfg 3] [--out-dir docs] [--json]
+//                                  [--model weights.safetensors (default: the bundled model)] [--no-cache-only]
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -15,6 +16,7 @@ const { values } = parseArgs({
   options: {
     'per-class': { type: 'string', default: '20' }, steps: { type: 'string', default: '50' }, cfg: { type: 'string', default: '3' },
     k: { type: 'string', default: '3' }, 'out-dir': { type: 'string' }, json: { type: 'boolean', default: false },
+    model: { type: 'string' }, 'no-cache-only': { type: 'boolean', default: false },
   },
 });
 const perClass = Number(values['per-class']), steps = Number(values.steps), cfg = Number(values.cfg), K = Number(values.k);
@@ -89,15 +91,16 @@ function ssim(a: Float32Array, b: Float32Array, W = 28, H = 28): number {
 }
 
 // ---- generation
-const model = await loadModel(bundledModel.path(), { backend: 'cpu' });
+const modelPath = values.model ?? bundledModel.path();
+const model = await loadModel(modelPath, { backend: 'cpu' });
 const labels = Array.from({ length: 10 * perClass }, (_, i) => Math.floor(i / perClass));
 const toUnit = (samples: Tensor) => labels.map((_, i) => samples.data.slice(i * 784, (i + 1) * 784).map((v) => Math.min(1, Math.max(0, (v + 1) / 2))));
 
 interface Row { name: string; policy: CachePolicy | false; accuracy: number; psnr: number; ssim: number; seconds: number; speedup: number; predicted: number; cachedSteps: number }
 const settings: Array<[string, CachePolicy | false]> = [['no cache', false]];
-for (const branch of [1, 2]) for (const interval of [2, 3, 4]) settings.push([`N=${interval} k=${branch}`, { interval, branch, start: 1000, stop: 20, stopInclusive: true, fullWhenEmpty: true }]);
+if (!values['no-cache-only']) for (const branch of [1, 2]) for (const interval of [2, 3, 4]) settings.push([`N=${interval} k=${branch}`, { interval, branch, start: 1000, stop: 20, stopInclusive: true, fullWhenEmpty: true }]);
 
-log(`bundled model ${bundledModel.path()}: ${labels.length} digits per setting (${perClass} per class), DDIM ${steps} steps, CFG ${cfg}, seed 0`);
+log(`model ${modelPath}: ${labels.length} digits per setting (${perClass} per class), DDIM ${steps} steps, CFG ${cfg}, seed 0`);
 const testAccuracy = accuracy(split.test.x, split.test.y);
 log(`k-NN (k=${K}) classifier: ${split.train.x.length} reference digits, accuracy on the ${split.test.x.length} real test digits: ${(100 * testAccuracy).toFixed(1)}%\n`);
 
