@@ -136,7 +136,7 @@ const std::map<std::string, Kernel>& kernels() {
          const int64_t G = a.i("G"), N = a.i("N"), H = a.i("H"), hd = a.i("hd");
          auto qkv = a.floats("qkv", G * N * 3 * H * hd);
          std::vector<float> out(G * N * H * hd);
-         cpu::attention(qkv.data(), G, N, H, hd, out.data());
+         cpu::attention(qkv.data(), G, N, H, hd, out.data(), a.has("bf16") && a.i("bf16"));
          return out;
        }},
       {"patch_embed",

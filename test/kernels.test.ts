@@ -130,6 +130,21 @@ describe('kernels', () => {
     });
   }
 
+  // bf16 attention (models loaded with bfloat16 weights): Q, K, softmax weights and V rounded to bf16 for the
+  // two products where the CPU has AVX-512 BF16; elsewhere the float32 kernel.
+  for (const [G, N, H, hd] of [[2, 97, 3, 16], [1, 300, 2, 72], [2, 600, 1, 40]]) {
+    it(`attention with bf16 products G=${G} N=${N} H=${H} hd=${hd}`, () => {
+      const qkv = randn(G * N * 3 * H * hd, 16, 1);
+      const err = relErr(run('attention', { qkv, G, N, H, hd, bf16: 1 }), ref.attention(qkv, G, N, H, hd));
+      if (native().backends()[0].gemmBf16 === 'avx512bf16') {
+        expect(err).toBeGreaterThan(1e-5); // really rounded
+        expect(err).toBeLessThan(1e-2); // a few bf16 roundings (2^-9) deep
+      } else {
+        expect(err).toBeLessThan(TOL);
+      }
+    });
+  }
+
   it('attention stays finite with large logits', () => {
     const G = 1, N = 97, H = 1, hd = 16;
     const qkv = randn(G * N * 3 * H * hd, 15, 30);

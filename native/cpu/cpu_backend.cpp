@@ -163,7 +163,7 @@ class CpuBackend final : public Backend {
     EXPECT_SHAPE(qkv.ndim() == 3 && qkv.dim(2) % (3 * heads) == 0, "attention qkv", qkv);
     const int64_t G = qkv.dim(0), N = qkv.dim(1), D = qkv.dim(2) / 3;
     EXPECT_SHAPE(out.numel() == G * N * D, "attention output", out);
-    cpu::attention(qkv.f32(), G, N, heads, D / heads, out.f32());
+    cpu::attention(qkv.f32(), G, N, heads, D / heads, out.f32(), precision_ == Precision::BF16);
   }
 
   void patch_embed(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& cols, Tensor& tokens) override {

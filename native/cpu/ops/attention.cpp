@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -65,67 +66,109 @@ float exp_shifted(float* s, int64_t n, float scale, float max, int width) {
 // Per-thread buffers, grown once to the largest shapes seen and then reused: no allocation per call.
 struct Scratch {
   std::vector<float> packed_k, packed_v, scores, out, max, sum;
+  std::vector<uint16_t> packed_k16, packed_v16;
+};
+
+// The packed K and V tiles of one head in the precision of the products, and the two products on them.
+struct HeadPanels {
+  bool bf16;
+  size_t k_tile, v_tile;  // elements per packed tile
+  void pack(Scratch& t, const float* k, const float* v, int64_t ti, int64_t nj, int64_t hd, int64_t row) const {
+    if (bf16) {
+      gemm_pack_bf16_strided(k, nj, hd, row, t.packed_k16.data() + ti * k_tile);     // K_tile^T
+      gemm_pack_bf16_transposed(v, hd, nj, row, t.packed_v16.data() + ti * v_tile);  // V_tile
+    } else {
+      gemm_pack_strided(k, nj, hd, row, t.packed_k.data() + ti * k_tile);
+      gemm_pack_transposed(v, hd, nj, row, t.packed_v.data() + ti * v_tile);
+    }
+  }
+  // C (M, N) = A (M, K) @ (K or V tile)^T
+  void product(const Scratch& t, bool keys, int64_t ti, const float* A, int64_t M, int64_t K, int64_t lda, int64_t N,
+               float* C, const GemmEpilogue& ep) const {
+    if (bf16)
+      gemm_packed_bf16_serial(A, M, K, lda, (keys ? t.packed_k16.data() + ti * k_tile : t.packed_v16.data() + ti * v_tile),
+                              N, C, N, ep);
+    else
+      gemm_packed_serial(A, M, K, lda, (keys ? t.packed_k.data() + ti * k_tile : t.packed_v.data() + ti * v_tile), N, C,
+                         N, ep);
+  }
 };
 
 }  // namespace
 
-void attention(const float* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, float* out) {
+void attention(const float* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, float* out, bool bf16) {
   const int64_t D = H * hd;
   const int64_t row = 3 * D;  // floats per token in qkv
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  const int64_t qblocks = (N + kQueryBlock - 1) / kQueryBlock;
   const int width = gemm_panel_width();
   const float kNegInf = -std::numeric_limits<float>::infinity();
-  // One work item = one (sequence, head, block of queries). Per key tile: S = Q K^T (packed GEMM), the online
-  // softmax update (running max and sum, earlier output rows rescaled), then O += P V (packed GEMM).
-  ThreadPool::global().parallel_for(G * H * qblocks, 1, [&](int64_t w0, int64_t w1) {
+  const int64_t tile = std::min(kKeyTile, N), tiles = (N + tile - 1) / tile;
+  const int64_t qblocks = (N + kQueryBlock - 1) / kQueryBlock;
+  // Work items = (sequence, head, chunk of query blocks). K and V of the head are packed once per item, so
+  // chunks only split a head when there are too few heads to keep every thread busy (the VAE has one).
+  const int64_t threads = ThreadPool::global().size();
+  const int64_t chunks = std::clamp<int64_t>((4 * threads + G * H - 1) / (G * H), 1, qblocks);
+  const int64_t blocks_per_chunk = (qblocks + chunks - 1) / chunks;
+  HeadPanels panels;
+  panels.bf16 = bf16 && std::strcmp(gemm_bf16_kernel_name(), "avx512bf16") == 0;
+  panels.k_tile = panels.bf16 ? gemm_packed_bf16_count(tile, hd) : gemm_packed_floats(tile, hd);
+  panels.v_tile = panels.bf16 ? gemm_packed_bf16_count(hd, tile) : gemm_packed_floats(hd, tile);
+  ThreadPool::global().parallel_for(G * H * chunks, 1, [&](int64_t w0, int64_t w1) {
     thread_local Scratch t;
-    const int64_t tile = std::min(kKeyTile, N);
-    const size_t k_size = gemm_packed_floats(tile, hd), v_size = gemm_packed_floats(hd, tile);
-    if (t.packed_k.size() < k_size) t.packed_k.resize(k_size);
-    if (t.packed_v.size() < v_size) t.packed_v.resize(v_size);
+    if (panels.bf16) {
+      if (t.packed_k16.size() < panels.k_tile * tiles) t.packed_k16.resize(panels.k_tile * tiles);
+      if (t.packed_v16.size() < panels.v_tile * tiles) t.packed_v16.resize(panels.v_tile * tiles);
+    } else {
+      if (t.packed_k.size() < panels.k_tile * tiles) t.packed_k.resize(panels.k_tile * tiles);
+      if (t.packed_v.size() < panels.v_tile * tiles) t.packed_v.resize(panels.v_tile * tiles);
+    }
     if (t.scores.size() < size_t(kQueryBlock * tile)) t.scores.resize(kQueryBlock * tile);
     if (t.out.size() < size_t(kQueryBlock * hd)) t.out.resize(kQueryBlock * hd);
     t.max.resize(kQueryBlock);
     t.sum.resize(kQueryBlock);
     for (int64_t w = w0; w < w1; ++w) {
-      const int64_t g = w / (H * qblocks), h = (w / qblocks) % H, qb = w % qblocks;
-      const int64_t i0 = qb * kQueryBlock, ni = std::min(kQueryBlock, N - i0);
+      const int64_t g = w / (H * chunks), h = (w / chunks) % H, chunk = w % chunks;
       const float* base = qkv + g * N * row;
-      const float* q = base + i0 * row + h * hd;  // (ni, hd), rows `row` apart
-      const float* k = base + D + h * hd;         // (N, hd)
-      const float* v = base + 2 * D + h * hd;     // (N, hd)
-      std::fill(t.max.begin(), t.max.end(), kNegInf);
-      std::fill(t.sum.begin(), t.sum.end(), 0.0f);
-      for (int64_t j0 = 0; j0 < N; j0 += tile) {
-        const int64_t nj = std::min(tile, N - j0);
-        // S (ni, nj) = Q K_tile^T, unscaled
-        gemm_pack_strided(k + j0 * row, nj, hd, row, t.packed_k.data());
-        gemm_packed_serial(q, ni, hd, row, t.packed_k.data(), nj, t.scores.data(), nj, GemmEpilogue{});
-        for (int64_t i = 0; i < ni; ++i) {
-          float* s = t.scores.data() + i * nj;
-          float tile_max = kNegInf;
-          for (int64_t j = 0; j < nj; ++j) tile_max = std::max(tile_max, s[j]);
-          const float new_max = std::max(t.max[i], tile_max * scale);
-          if (j0 > 0) {  // rescale what earlier tiles accumulated
-            const float correction = std::exp(t.max[i] - new_max);
-            t.sum[i] *= correction;
-            float* o = t.out.data() + i * hd;
-            for (int64_t d = 0; d < hd; ++d) o[d] *= correction;
-          }
-          t.sum[i] += exp_shifted(s, nj, scale, new_max, width);
-          t.max[i] = new_max;
-        }
-        // O (ni, hd) (+)= P V_tile
-        gemm_pack_transposed(v + j0 * row, hd, nj, row, t.packed_v.data());
-        GemmEpilogue ep;
-        ep.accumulate = j0 > 0;
-        gemm_packed_serial(t.scores.data(), ni, nj, nj, t.packed_v.data(), hd, t.out.data(), hd, ep);
+      const float* k = base + D + h * hd;      // (N, hd), rows `row` apart
+      const float* v = base + 2 * D + h * hd;  // (N, hd)
+      for (int64_t ti = 0; ti < tiles; ++ti) {
+        const int64_t j0 = ti * tile, nj = std::min(tile, N - j0);
+        panels.pack(t, k + j0 * row, v + j0 * row, ti, nj, hd, row);
       }
-      for (int64_t i = 0; i < ni; ++i) {
-        float* o = out + (g * N + i0 + i) * D + h * hd;
-        const float inv = 1.0f / t.sum[i];
-        for (int64_t d = 0; d < hd; ++d) o[d] = t.out[i * hd + d] * inv;
+      const int64_t qb_end = std::min(qblocks, (chunk + 1) * blocks_per_chunk);
+      for (int64_t qb = chunk * blocks_per_chunk; qb < qb_end; ++qb) {
+        const int64_t i0 = qb * kQueryBlock, ni = std::min(kQueryBlock, N - i0);
+        const float* q = base + i0 * row + h * hd;  // (ni, hd)
+        std::fill(t.max.begin(), t.max.end(), kNegInf);
+        std::fill(t.sum.begin(), t.sum.end(), 0.0f);
+        for (int64_t ti = 0; ti < tiles; ++ti) {
+          const int64_t j0 = ti * tile, nj = std::min(tile, N - j0);
+          // S (ni, nj) = Q K_tile^T, unscaled
+          panels.product(t, true, ti, q, ni, hd, row, nj, t.scores.data(), GemmEpilogue{});
+          for (int64_t i = 0; i < ni; ++i) {
+            float* s = t.scores.data() + i * nj;
+            float tile_max = kNegInf;
+            for (int64_t j = 0; j < nj; ++j) tile_max = std::max(tile_max, s[j]);
+            const float new_max = std::max(t.max[i], tile_max * scale);
+            if (ti > 0) {  // rescale what earlier tiles accumulated
+              const float correction = std::exp(t.max[i] - new_max);
+              t.sum[i] *= correction;
+              float* o = t.out.data() + i * hd;
+              for (int64_t d = 0; d < hd; ++d) o[d] *= correction;
+            }
+            t.sum[i] += exp_shifted(s, nj, scale, new_max, width);
+            t.max[i] = new_max;
+          }
+          // O (ni, hd) (+)= P V_tile
+          GemmEpilogue ep;
+          ep.accumulate = ti > 0;
+          panels.product(t, false, ti, t.scores.data(), ni, nj, nj, hd, t.out.data(), ep);
+        }
+        for (int64_t i = 0; i < ni; ++i) {
+          float* o = out + (g * N + i0 + i) * D + h * hd;
+          const float inv = 1.0f / t.sum[i];
+          for (int64_t d = 0; d < hd; ++d) o[d] = t.out[i * hd + d] * inv;
+        }
       }
     }
   });

@@ -337,15 +337,15 @@ void gemm_pack(const float* w, int64_t N, int64_t K, float* packed) { gemm_pack_
 
 void gemm_pack_strided(const float* w, int64_t N, int64_t K, int64_t ldw, float* packed) {
   const int64_t nr = f32_isa().nr, panels = (N + nr - 1) / nr;
-  for (int64_t p = 0; p < panels; ++p)
-    for (int64_t j = 0; j < nr; ++j) {  // column by column: each reads one contiguous source row
-      const int64_t n = p * nr + j;
-      float* dst = packed + p * K * nr + j;
-      if (n < N)
-        for (int64_t k = 0; k < K; ++k) dst[k * nr] = w[n * ldw + k];
-      else
-        for (int64_t k = 0; k < K; ++k) dst[k * nr] = 0.0f;
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t n0 = p * nr, width = std::min<int64_t>(nr, N - n0);
+    float* dst = packed + p * K * nr;
+    // k-major: contiguous stores; the `width` source rows are read in step, each sequentially
+    for (int64_t k = 0; k < K; ++k, dst += nr) {
+      for (int64_t j = 0; j < width; ++j) dst[j] = w[(n0 + j) * ldw + k];
+      for (int64_t j = width; j < nr; ++j) dst[j] = 0.0f;
     }
+  }
 }
 
 void gemm_pack_transposed(const float* v, int64_t N, int64_t K, int64_t ldv, float* packed) {
@@ -365,15 +365,31 @@ int64_t gemm_packed_bf16_count(int64_t N, int64_t K) {
   return (N + nr - 1) / nr * ((K + 1) / 2) * nr * 2;
 }
 
-void gemm_pack_bf16(const float* w, int64_t N, int64_t K, uint16_t* packed) {
+namespace {
+// Pair panels (see gemm.h) of the (N, K) matrix whose element (n, k) is get(n, k), rounded to bf16.
+template <class Get>
+void pack_bf16_panels(int64_t N, int64_t K, uint16_t* packed, Get get) {
   const int64_t nr = bf16_isa().nr, panels = (N + nr - 1) / nr, pairs = (K + 1) / 2;
   for (int64_t p = 0; p < panels; ++p)
     for (int64_t kk = 0; kk < pairs; ++kk)
       for (int64_t j = 0; j < nr; ++j)
         for (int64_t h = 0; h < 2; ++h) {
           const int64_t n = p * nr + j, k = 2 * kk + h;
-          packed[((p * pairs + kk) * nr + j) * 2 + h] = n < N && k < K ? round_bf16(w[n * K + k]) : 0;
+          packed[((p * pairs + kk) * nr + j) * 2 + h] = n < N && k < K ? round_bf16(get(n, k)) : 0;
         }
+}
+}  // namespace
+
+void gemm_pack_bf16(const float* w, int64_t N, int64_t K, uint16_t* packed) {
+  pack_bf16_panels(N, K, packed, [&](int64_t n, int64_t k) { return w[n * K + k]; });
+}
+
+void gemm_pack_bf16_strided(const float* w, int64_t N, int64_t K, int64_t ldw, uint16_t* packed) {
+  pack_bf16_panels(N, K, packed, [&](int64_t n, int64_t k) { return w[n * ldw + k]; });
+}
+
+void gemm_pack_bf16_transposed(const float* v, int64_t N, int64_t K, int64_t ldv, uint16_t* packed) {
+  pack_bf16_panels(N, K, packed, [&](int64_t n, int64_t k) { return v[k * ldv + n]; });
 }
 
 void gemm_packed(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, float* C,
@@ -402,6 +418,22 @@ void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const u
   if (int64_t(rounded.size()) < M * Kp) rounded.resize(M * Kp);
   round_rows_bf16(A, M, K, lda, rounded.data());
   run_packed(isa, reinterpret_cast<const float*>(rounded.data()), M, K, Kp / 2, packed, panel_bytes, N, C, N, epilogue);
+}
+
+void gemm_packed_bf16_serial(const float* A, int64_t M, int64_t K, int64_t lda, const uint16_t* packed, int64_t N,
+                             float* C, int64_t ldc, const GemmEpilogue& epilogue) {
+  const Isa& isa = bf16_isa();
+  const int64_t panel_bytes = (K + 1) / 2 * isa.nr * 2 * int64_t(sizeof(uint16_t));
+  if (!isa.bf16_activations) {
+    run_packed(isa, A, M, K, lda, packed, panel_bytes, N, C, ldc, epilogue, false);
+    return;
+  }
+  thread_local std::vector<uint16_t> rounded;  // grow-only, per pool thread
+  const int64_t Kp = (K + 1) / 2 * 2;
+  if (int64_t(rounded.size()) < M * Kp) rounded.resize(M * Kp);
+  for (int64_t m = 0; m < M; ++m) round_row_bf16(A + m * lda, K, rounded.data() + m * Kp);
+  run_packed(isa, reinterpret_cast<const float*>(rounded.data()), M, K, Kp / 2, packed, panel_bytes, N, C, ldc,
+             epilogue, false);
 }
 
 }  // namespace skipdit::cpu

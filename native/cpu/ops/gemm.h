@@ -46,14 +46,18 @@ void gemm_pack_transposed(const float* v, int64_t N, int64_t K, int64_t ldv, flo
 // bf16 values (uint16) of a packed bf16 (N, K) matrix; w (N, K) float32 -> packed, rounded to nearest even.
 int64_t gemm_packed_bf16_count(int64_t N, int64_t K);
 void gemm_pack_bf16(const float* w, int64_t N, int64_t K, uint16_t* packed);
+void gemm_pack_bf16_strided(const float* w, int64_t N, int64_t K, int64_t ldw, uint16_t* packed);
+void gemm_pack_bf16_transposed(const float* v, int64_t N, int64_t K, int64_t ldv, uint16_t* packed);
 
 // C (M, N) as described above; A rows are lda floats apart. C must not alias A.
 void gemm_packed(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, float* C,
                  const GemmEpilogue& epilogue);
 void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const uint16_t* packed, int64_t N, float* C,
                       const GemmEpilogue& epilogue);
-// float32 GEMM on the calling thread only (inside work that is already parallel), C rows ldc floats apart.
+// GEMMs on the calling thread only (inside work that is already parallel), C rows ldc floats apart.
 void gemm_packed_serial(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, float* C,
                         int64_t ldc, const GemmEpilogue& epilogue);
+void gemm_packed_bf16_serial(const float* A, int64_t M, int64_t K, int64_t lda, const uint16_t* packed, int64_t N,
+                             float* C, int64_t ldc, const GemmEpilogue& epilogue);
 
 }  // namespace skipdit::cpu
