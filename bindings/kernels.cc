@@ -32,6 +32,19 @@ namespace {
 
 using Kernel = std::function<std::vector<float>(const Args&)>;
 
+// modulate / layer_norm_modulate: x (G, N, D), conditioning rows mod (G / repeat, stride), shift/scale columns.
+std::vector<float> modulate_kernel(const Args& a, bool normalize) {
+  const int64_t G = a.i("G"), N = a.i("N"), D = a.i("D"), rep = a.i("repeat"), stride = a.i("stride");
+  if (rep < 1 || G % rep || a.i("shiftCol") + D > stride || a.i("scaleCol") + D > stride)
+    throw_invalid("modulate: inconsistent repeat/stride/columns");
+  auto x = a.floats("x", G * N * D), mod = a.floats("mod", (G / rep) * stride);
+  std::vector<float> y(G * N * D);
+  const cpu::CondRows cond{mod.data(), stride, rep};
+  if (normalize) cpu::layer_norm_modulate(x.data(), G, N, D, a.f("eps"), cond, a.i("shiftCol"), a.i("scaleCol"), y.data());
+  else cpu::modulate(x.data(), G, N, D, cond, a.i("shiftCol"), a.i("scaleCol"), y.data());
+  return y;
+}
+
 const std::map<std::string, Kernel>& kernels() {
   static const std::map<std::string, Kernel> table = {
       {"linear",
@@ -90,27 +103,8 @@ const std::map<std::string, Kernel>& kernels() {
          cpu::layer_norm_concat(x0.data(), x1.data(), rows, D, a.f("eps"), g.data(), b.data(), y.data());
          return y;
        }},
-      {"modulate",
-       [](const Args& a) {
-         const int64_t G = a.i("G"), N = a.i("N"), D = a.i("D"), rep = a.i("repeat"), stride = a.i("stride");
-         if (rep < 1 || G % rep || a.i("shiftCol") + D > stride || a.i("scaleCol") + D > stride)
-           throw_invalid("modulate: inconsistent repeat/stride/columns");
-         auto x = a.floats("x", G * N * D), mod = a.floats("mod", (G / rep) * stride);
-         std::vector<float> y(G * N * D);
-         cpu::modulate(x.data(), G, N, D, {mod.data(), stride, rep}, a.i("shiftCol"), a.i("scaleCol"), y.data());
-         return y;
-       }},
-      {"layer_norm_modulate",
-       [](const Args& a) {
-         const int64_t G = a.i("G"), N = a.i("N"), D = a.i("D"), rep = a.i("repeat"), stride = a.i("stride");
-         if (rep < 1 || G % rep || a.i("shiftCol") + D > stride || a.i("scaleCol") + D > stride)
-           throw_invalid("layer_norm_modulate: inconsistent repeat/stride/columns");
-         auto x = a.floats("x", G * N * D), mod = a.floats("mod", (G / rep) * stride);
-         std::vector<float> y(G * N * D);
-         cpu::layer_norm_modulate(x.data(), G, N, D, a.f("eps"), {mod.data(), stride, rep}, a.i("shiftCol"),
-                                  a.i("scaleCol"), y.data());
-         return y;
-       }},
+      {"modulate", [](const Args& a) { return modulate_kernel(a, false); }},
+      {"layer_norm_modulate", [](const Args& a) { return modulate_kernel(a, true); }},
       {"gate_residual",
        [](const Args& a) {
          const int64_t G = a.i("G"), N = a.i("N"), D = a.i("D"), rep = a.i("repeat"), stride = a.i("stride");

@@ -18,14 +18,17 @@ import json
 import math
 import os
 import struct
+import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, os.path.join(ROOT, 'bench', 'torch'))
+from dit_skip import DiTSkip  # noqa: E402  (the model definition shared with the benchmarks)
+
 CONFIG = dict(family='dit', skip=True, input_size=28, patch_size=4, in_channels=1, hidden_size=96, depth=6,
               num_heads=4, mlp_ratio=4.0, num_classes=10, class_dropout=True, learn_sigma=True, num_frames=1)
 TRAIN_FRACTION = 0.8
@@ -59,135 +62,25 @@ def pos_embed_2d(dim, grid):
     return np.concatenate([sincos_1d(dim // 2, w), sincos_1d(dim // 2, h)], axis=1)
 
 
-def modulate(x, shift, scale):
-    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
-
-
-class Attention(nn.Module):
-    def __init__(self, dim, heads):
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(dim, dim * 3)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x):
-        B, N, C = x.shape
-        q, k, v = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
-        a = (q @ k.transpose(-2, -1)) * (C // self.heads) ** -0.5
-        return self.proj((a.softmax(-1) @ v).transpose(1, 2).reshape(B, N, C))
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x), approximate='tanh'))
-
-
-class Block(nn.Module):
-    def __init__(self, dim, heads, ratio):
-        super().__init__()
-        self.attn = Attention(dim, heads)
-        self.mlp = Mlp(dim, int(dim * ratio))
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
-
-    def forward(self, x, c):
-        s1, sc1, g1, s2, sc2, g2 = self.adaLN_modulation(c).chunk(6, dim=1)
-        x = x + g1.unsqueeze(1) * self.attn(modulate(F.layer_norm(x, x.shape[-1:], eps=1e-6), s1, sc1))
-        return x + g2.unsqueeze(1) * self.mlp(modulate(F.layer_norm(x, x.shape[-1:], eps=1e-6), s2, sc2))
-
-
-class PatchEmbed(nn.Module):
-    def __init__(self, p, cin, dim):
-        super().__init__()
-        self.proj = nn.Conv2d(cin, dim, p, p)
-
-    def forward(self, x):
-        return self.proj(x).flatten(2).transpose(1, 2)
-
-
-class TimestepEmbedder(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(256, dim), nn.SiLU(), nn.Linear(dim, dim))
-
-    def forward(self, t):
-        half = 128
-        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
-        args = t.float()[:, None] * freqs[None]
-        return self.mlp(torch.cat([torch.cos(args), torch.sin(args)], dim=-1))
-
-
-class LabelEmbedder(nn.Module):
-    def __init__(self, classes, dim):
-        super().__init__()
-        self.embedding_table = nn.Embedding(classes + 1, dim)  # + the null class for CFG
-
-
-class SkipLinear(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.linear = nn.Linear(2 * dim, dim)
-
-
-class FinalLayer(nn.Module):
-    def __init__(self, dim, p, cout):
-        super().__init__()
-        self.linear = nn.Linear(dim, p * p * cout)
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
-
-    def forward(self, x, c):
-        shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
-        return self.linear(modulate(F.layer_norm(x, x.shape[-1:], eps=1e-6), shift, scale))
-
-
-class DiTSkip(nn.Module):
-    """DiT with Skip-DiT's long skips: block i >= depth/2 fuses LayerNorm(2D)+Linear of [h, skip] first."""
-
-    def __init__(self, c):
-        super().__init__()
-        D, p = c['hidden_size'], c['patch_size']
-        self.c, self.cout = c, 2 * c['in_channels']
-        self.grid = c['input_size'] // p
-        self.x_embedder = PatchEmbed(p, c['in_channels'], D)
-        self.t_embedder = TimestepEmbedder(D)
-        self.y_embedder = LabelEmbedder(c['num_classes'], D)
-        self.pos_embed = nn.Parameter(torch.from_numpy(pos_embed_2d(D, self.grid)).float().unsqueeze(0), requires_grad=False)
-        self.blocks = nn.ModuleList([Block(D, c['num_heads'], c['mlp_ratio']) for _ in range(c['depth'])])
-        self.skip_norms = nn.ModuleList([nn.LayerNorm(2 * D, eps=1e-6) for _ in range(c['depth'] // 2)])
-        self.skip_linears = nn.ModuleList([SkipLinear(D) for _ in range(c['depth'] // 2)])
-        self.final_layer = FinalLayer(D, p, self.cout)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
-        nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
-        for b in self.blocks:  # adaLN-Zero
-            nn.init.zeros_(b.adaLN_modulation[1].weight)
-            nn.init.zeros_(b.adaLN_modulation[1].bias)
-        nn.init.zeros_(self.final_layer.adaLN_modulation[1].weight)
-        nn.init.zeros_(self.final_layer.adaLN_modulation[1].bias)
-        nn.init.zeros_(self.final_layer.linear.weight)
-        nn.init.zeros_(self.final_layer.linear.bias)
-
-    def forward(self, x, t, y):
-        h = self.x_embedder(x) + self.pos_embed
-        c = self.t_embedder(t) + self.y_embedder.embedding_table(y)
-        half, skips = len(self.blocks) // 2, []
-        for i, blk in enumerate(self.blocks):
-            if i >= half:
-                j = i - half
-                h = self.skip_linears[j].linear(self.skip_norms[j](torch.cat([h, skips.pop()], dim=-1)))
-            h = blk(h, c)
-            if i < half:
-                skips.append(h)
-        out = self.final_layer(h, c)
-        B, p, G = x.shape[0], self.c['patch_size'], self.grid
-        out = out.reshape(B, G, G, p, p, self.cout)
-        return torch.einsum('nhwpqc->nchpwq', out).reshape(B, self.cout, G * p, G * p)
+def build_model(config):
+    """bench/torch/dit_skip.py's DiTSkip (the official module structure and state_dict names), initialised as
+    DiT trains: xavier-uniform linears, zero biases, N(0, 0.02) label table, adaLN-Zero, fixed sin-cos pos_embed."""
+    model = DiTSkip(config)
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    nn.init.normal_(model.y_embedder.embedding_table.weight, std=0.02)
+    for b in model.blocks:  # adaLN-Zero
+        nn.init.zeros_(b.adaLN_modulation[1].weight)
+        nn.init.zeros_(b.adaLN_modulation[1].bias)
+    nn.init.zeros_(model.final_layer.adaLN_modulation[1].weight)
+    nn.init.zeros_(model.final_layer.adaLN_modulation[1].bias)
+    nn.init.zeros_(model.final_layer.linear.weight)
+    nn.init.zeros_(model.final_layer.linear.bias)
+    with torch.no_grad():
+        model.pos_embed.copy_(torch.from_numpy(pos_embed_2d(config['hidden_size'], model.grid)).float().unsqueeze(0))
+    return model
 
 
 # ---------------------------------------------------------------------------------------------- diffusion
@@ -328,14 +221,14 @@ def main():
     data = load_digits()
     x_train = torch.from_numpy(data['train'][0]).unsqueeze(1) * 2 - 1  # [-1, 1]
     y_train = torch.from_numpy(data['train'][1])
-    model = DiTSkip(CONFIG)
+    model = build_model(CONFIG)
     previous = None
     if args.resume:
         weights, meta = read_safetensors(args.resume)
         model.load_state_dict(weights)
         previous = json.load(open(args.record))
         print(f'resuming from {args.resume} ({meta.get("training")})', flush=True)
-    ema = DiTSkip(CONFIG)
+    ema = build_model(CONFIG)
     ema.load_state_dict(model.state_dict())
     for p in ema.parameters():
         p.requires_grad_(False)
