@@ -6,6 +6,7 @@
 //   cached vs uncached images from the same seeds; wall time and speedup vs uncached.
 //   node dist/bench/eval-digits.js [--per-class 20] [--steps 50] [--cfg 3] [--out-dir docs] [--json]
 //                                  [--model weights.safetensors (default: the bundled model)] [--no-cache-only]
+//                                  [--cfg-sweep 3,5,7,10: accuracy without cache per guidance scale, printed first]
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -14,7 +15,8 @@ import { Pipeline, bundledModel, imageGrid, loadModel, writePng, type CachePolic
 
 const { values } = parseArgs({
   options: {
-    'per-class': { type: 'string', default: '20' }, steps: { type: 'string', default: '50' }, cfg: { type: 'string', default: '3' },
+    'per-class': { type: 'string', default: '20' }, steps: { type: 'string', default: '50' },
+    cfg: { type: 'string', default: String(bundledModel.defaults.cfgScale) }, 'cfg-sweep': { type: 'string' },
     k: { type: 'string', default: '3' }, 'out-dir': { type: 'string' }, json: { type: 'boolean', default: false },
     model: { type: 'string' }, 'no-cache-only': { type: 'boolean', default: false },
   },
@@ -104,6 +106,21 @@ log(`model ${modelPath}: ${labels.length} digits per setting (${perClass} per cl
 const testAccuracy = accuracy(split.test.x, split.test.y);
 log(`k-NN (k=${K}) classifier: ${split.train.x.length} reference digits, accuracy on the ${split.test.x.length} real test digits: ${(100 * testAccuracy).toFixed(1)}%\n`);
 
+// Guidance scale vs accuracy (no cache): how the bundled default scale was chosen.
+const sweep: Array<{ cfg: number; accuracy: number; seconds: number }> = [];
+for (const scale of (values['cfg-sweep'] ?? '').split(',').filter(Boolean).map(Number)) {
+  const pipe = new Pipeline(model, { sampler: 'ddim', steps, cfgScale: scale });
+  pipe.init({ labels, seed: 0 });
+  const t0 = performance.now();
+  const images = toUnit(await pipe.run());
+  sweep.push({ cfg: scale, accuracy: accuracy(images, labels), seconds: (performance.now() - t0) / 1000 });
+}
+if (sweep.length) {
+  log('CFG scale   accuracy (no cache)   seconds');
+  for (const r of sweep) log(`${String(r.cfg).padStart(9)} ${(100 * r.accuracy).toFixed(1).padStart(20)}% ${r.seconds.toFixed(1).padStart(9)}`);
+  log('');
+}
+
 const rows: Row[] = [];
 let reference: Float32Array[] = [];
 for (const [name, policy] of settings) {
@@ -135,5 +152,5 @@ log('setting       cached steps   accuracy   PSNR dB (vs no cache)   SSIM    sec
 for (const r of rows) {
   log(`${r.name.padEnd(13)} ${String(r.cachedSteps).padStart(12)} ${(100 * r.accuracy).toFixed(1).padStart(9)}% ${(Number.isFinite(r.psnr) ? r.psnr.toFixed(1) : 'inf').padStart(23)} ${r.ssim.toFixed(3).padStart(7)} ${r.seconds.toFixed(1).padStart(9)} ${r.speedup.toFixed(2).padStart(8)}x ${r.predicted.toFixed(2).padStart(18)}x`);
 }
-if (values.json) console.log(JSON.stringify({ testAccuracy, k: K, perClass, steps, cfg, rows }, null, 2));
+if (values.json) console.log(JSON.stringify({ testAccuracy, k: K, perClass, steps, cfg, sweep, rows }, null, 2));
 model.dispose();
