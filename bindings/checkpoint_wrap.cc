@@ -164,9 +164,7 @@ Napi::Value ConvertCheckpoint(const Napi::CallbackInfo& info) {
   }
   auto* worker = new ConvertWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
                                    key_arg(info, 2), std::move(meta));
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
+  return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }
 

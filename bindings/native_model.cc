@@ -171,9 +171,7 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), config_from_js(info[1].As<Napi::Object>()),
                                 string_option("backend", "cpu"), parse_precision(string_option("dtype", "float32")),
                                 string_option("key", ""), options.Get("profile").ToBoolean());
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
+  return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }
 
@@ -208,9 +206,7 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   }
   auto* worker = new ForwardWorker(env, model, std::move(in), cfg, scale, channels, taps, std::move(cache),
                                    opts.Get("forceFull").ToBoolean());
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
+  return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }
 

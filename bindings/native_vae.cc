@@ -116,9 +116,7 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
     Napi::Object opts = info[2].As<Napi::Object>();
     const int64_t chunk = opts.Get("chunk").IsNumber() ? opts.Get("chunk").As<Napi::Number>().Int64Value() : 1;
     auto* worker = new DecodeWorker(env, vae, std::move(z), chunk, opts.Get("taps").ToBoolean());
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
+    return worker->queue();
     SKIPDIT_JS_CATCH(env)
   }
 
@@ -169,9 +167,7 @@ Napi::Value LoadVae(const Napi::CallbackInfo& info) {
     throw_invalid("loadVae(path: string, config: object, backend: string)");
   auto* worker = new LoadVaeWorker(env, info[0].As<Napi::String>().Utf8Value(), vae_config_from_js(info[1].As<Napi::Object>()),
                                    info[2].As<Napi::String>().Utf8Value());
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
+  return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }
 

@@ -16,6 +16,12 @@ class TypedWorker : public Napi::AsyncWorker {
  public:
   explicit TypedWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
+  // Queues the work and returns its promise (the worker deletes itself once settled).
+  Napi::Promise queue() {
+    Napi::Promise p = promise();
+    Queue();
+    return p;
+  }
 
  protected:
   virtual void Run() = 0;

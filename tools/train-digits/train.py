@@ -27,7 +27,7 @@ import torch.nn as nn
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, os.path.join(ROOT, 'bench', 'torch'))
-from dit_skip import DiTSkip  # noqa: E402  (the model definition shared with the benchmarks)
+from dit_skip import DiTSkip, _header, read_safetensors  # noqa: E402  (model and reader shared with the benchmarks)
 
 CONFIG = dict(family='dit', skip=True, input_size=28, patch_size=4, in_channels=1, hidden_size=96, depth=6,
               num_heads=4, mlp_ratio=4.0, num_classes=10, class_dropout=True, learn_sigma=True, num_frames=1)
@@ -150,21 +150,6 @@ def write_safetensors(path, tensors, metadata):
         f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
 
 
-def read_safetensors(path):
-    with open(path, 'rb') as f:
-        n = struct.unpack('<Q', f.read(8))[0]
-        header = json.loads(f.read(n))
-        body = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == '__metadata__':
-            continue
-        b, end = e['data_offsets']
-        dt = {'F16': np.float16, 'F32': np.float32}[e['dtype']]
-        out[name] = torch.from_numpy(np.frombuffer(body[b:end], dtype=dt).astype(np.float32).reshape(e['shape']).copy())
-    return out, header.get('__metadata__', {})
-
-
 def export(args, ema, params, data, n_train, previous, step, wall, curve):
     """Writes the EMA weights (fp16) and the training record; the record covers the whole training across resumptions."""
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
@@ -228,8 +213,8 @@ def main():
     model = build_model(CONFIG)
     previous = None
     if args.resume:
-        weights, meta = read_safetensors(args.resume)
-        model.load_state_dict(weights)
+        model.load_state_dict(dict(read_safetensors(args.resume)))
+        meta = _header(args.resume)[0].get('__metadata__', {})
         previous = json.load(open(args.record))
         print(f'resuming from {args.resume} ({meta.get("training")})', flush=True)
     ema = build_model(CONFIG)

@@ -82,10 +82,7 @@ __attribute__((target("avx512f"))) void f32_avx512(const float* A, int64_t lda, 
       c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
     }
   }
-  // The epilogue indexes its tile at run time; a separate copy keeps the loop's accumulators in registers.
-  __m512 out[MR][2];
-  UNROLL_ROWS for (int i = 0; i < MR; ++i) out[i][0] = c[i][0], out[i][1] = c[i][1];
-  store_avx512<MR>(out, s);
+  store_avx512<MR>(c, s);
 }
 
 // bf16 weights, AVX-512 BF16: A is bf16 too (pairs as uint32, lda counted in pairs); one vdpbf16ps adds
@@ -106,14 +103,20 @@ __attribute__((target("avx512f,avx512bf16"))) void bf16_avx512(const float* A, i
       c[i][1] = _mm512_dpbf16_ps(c[i][1], a, b1);
     }
   }
-  // The epilogue indexes its tile at run time; a separate copy keeps the loop's accumulators in registers.
-  __m512 out[MR][2];
-  UNROLL_ROWS for (int i = 0; i < MR; ++i) out[i][0] = c[i][0], out[i][1] = c[i][1];
-  store_avx512<MR>(out, s);
+  store_avx512<MR>(c, s);
 }
 
-// ---- AVX2 + FMA: 6 rows x 16 columns in 12 ymm accumulators. They leave through a float tile: GCC keeps
-// them in memory across the whole k loop when the epilogue reads them as an array.
+// ---- AVX2 + FMA: 6 rows x 16 columns in 12 ymm accumulators (c0[i], c1[i]). They leave through a float
+// tile: with 16 ymm registers, an epilogue reading them directly makes GCC spill in the k loop.
+template <int MR>
+__attribute__((target("avx2,fma"), always_inline)) inline void to_tile(const __m256 (&c0)[MR], const __m256 (&c1)[MR],
+                                                                      float* tile) {
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) {
+    _mm256_store_ps(tile + i * 16, c0[i]);
+    _mm256_store_ps(tile + i * 16 + 8, c1[i]);
+  }
+}
+
 template <int MR>
 __attribute__((target("avx2,fma"))) void store_avx2(const float* tile, const TileSpot& s) {
   const GemmEpilogue& ep = *s.ep;
@@ -149,10 +152,7 @@ __attribute__((target("avx2,fma"))) void f32_avx2(const float* A, int64_t lda, c
     }
   }
   alignas(32) float tile[MR * 16];
-  UNROLL_ROWS for (int i = 0; i < MR; ++i) {
-    _mm256_store_ps(tile + i * 16, c0[i]);
-    _mm256_store_ps(tile + i * 16 + 8, c1[i]);
-  }
+  to_tile<MR>(c0, c1, tile);
   store_avx2<MR>(tile, s);
 }
 
@@ -183,10 +183,7 @@ __attribute__((target("avx2,fma"))) void bf16_avx2(const float* A, int64_t lda, 
     }
   }
   alignas(32) float tile[MR * 16];
-  UNROLL_ROWS for (int i = 0; i < MR; ++i) {
-    _mm256_store_ps(tile + i * 16, c0[i]);
-    _mm256_store_ps(tile + i * 16 + 8, c1[i]);
-  }
+  to_tile<MR>(c0, c1, tile);
   store_avx2<MR>(tile, s);
 }
 
