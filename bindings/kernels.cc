@@ -3,6 +3,7 @@
 // at awkward sizes; models never go through it.
 #include <napi.h>
 
+#include <cmath>
 #include <functional>
 #include <map>
 
@@ -57,7 +58,10 @@ const std::map<std::string, Kernel>& kernels() {
                      a.has("gelu") && a.i("gelu") ? cpu::Epilogue::GeluTanh : cpu::Epilogue::None);
          return y;
        }},
-      {"gemm_packed",  // options: bias, gelu, bf16 (weights packed as bf16), gate + gate_rows + c (gated residual into c)
+      // options: bias, gelu, bf16 (weights packed as bf16), gate + gate_rows + c (gated residual into c),
+      // pack: 1 packs w through the strided entry point (rows K + 3 floats apart), 2 through the transposed one
+      // (from w^T), the packings attention uses on activations
+      {"gemm_packed",
        [](const Args& a) {
          const int64_t M = a.i("M"), K = a.i("K"), N = a.i("N");
          auto x = a.floats("x", M * K), w = a.floats("w", N * K);
@@ -72,13 +76,27 @@ const std::map<std::string, Kernel>& kernels() {
            ep.gate = gate.data();
            ep.gate_stride = N;
          }
+         const int64_t layout = a.has("pack") ? a.i("pack") : 0, ld = K + 3;
+         std::vector<float> source;  // w laid out for the chosen packing entry point
+         if (layout == 1) {
+           source.assign(N * ld, std::nanf(""));  // the gap must never be read
+           for (int64_t n = 0; n < N; ++n) std::copy(w.begin() + n * K, w.begin() + (n + 1) * K, source.begin() + n * ld);
+         } else if (layout == 2) {
+           source.resize(K * N);
+           for (int64_t n = 0; n < N; ++n)
+             for (int64_t k = 0; k < K; ++k) source[k * N + n] = w[n * K + k];
+         }
          if (a.has("bf16") && a.i("bf16")) {
            std::vector<uint16_t> packed(cpu::gemm_packed_bf16_count(N, K));
-           cpu::gemm_pack_bf16(w.data(), N, K, packed.data());
+           if (layout == 1) cpu::gemm_pack_bf16_strided(source.data(), N, K, ld, packed.data());
+           else if (layout == 2) cpu::gemm_pack_bf16_transposed(source.data(), N, K, N, packed.data());
+           else cpu::gemm_pack_bf16(w.data(), N, K, packed.data());
            cpu::gemm_packed_bf16(x.data(), M, K, K, packed.data(), N, y.data(), ep);
          } else {
            std::vector<float> packed(cpu::gemm_packed_floats(N, K));
-           cpu::gemm_pack(w.data(), N, K, packed.data());
+           if (layout == 1) cpu::gemm_pack_strided(source.data(), N, K, ld, packed.data());
+           else if (layout == 2) cpu::gemm_pack_transposed(source.data(), N, K, N, packed.data());
+           else cpu::gemm_pack(w.data(), N, K, packed.data());
            cpu::gemm_packed(x.data(), M, K, K, packed.data(), N, y.data(), ep);
          }
          return y;

@@ -69,6 +69,19 @@ describe('kernels', () => {
     });
   }
 
+  // Attention packs K and V on the fly through the strided and transposed entry points (vectorised on AVX-512
+  // BF16): the panels must be exactly those of the plain packing, so the products are bit-identical.
+  for (const [M, K, N] of [[5, 72, 256], [9, 33, 47], [3, 256, 72], [2, 1, 1], [4, 64, 40]]) {
+    it(`gemm_packed strided and transposed packing equal the plain one, fp32 and bf16, M=${M} K=${K} N=${N}`, () => {
+      const x = randn(M * K, 55), w = randn(N * K, 56, 1 / Math.sqrt(K));
+      for (const bf16 of [0, 1]) {
+        const plain = run('gemm_packed', { x, w, M, K, N, bf16 });
+        expect(run('gemm_packed', { x, w, M, K, N, bf16, pack: 1 })).toEqual(plain);
+        expect(run('gemm_packed', { x, w, M, K, N, bf16, pack: 2 })).toEqual(plain);
+      }
+    });
+  }
+
   for (const [rows, D] of [[97, 72], [3, 1], [10, 1152]]) {
     it(`layer_norm rows=${rows} D=${D} with and without affine`, () => {
       const x = randn(rows * D, 4, 3), g = randn(D, 5), b = randn(D, 6);

@@ -50,16 +50,18 @@ int main() {
     const int64_t D = a.H * a.hd;
     std::vector<float> qkv(a.G * a.N * 3 * D), out(a.G * a.N * D);
     for (size_t i = 0; i < qkv.size(); ++i) qkv[i] = float(i % 23) * 0.01f;
-    std::vector<double> times;
-    for (int r = 0; r < 7; ++r) {
-      const auto t0 = std::chrono::steady_clock::now();
-      cpu::attention(qkv.data(), a.G, a.N, a.H, a.hd, out.data());
-      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    for (int bf16 = 0; bf16 < 2; ++bf16) {
+      std::vector<double> times;
+      for (int r = 0; r < 7; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        cpu::attention(qkv.data(), a.G, a.N, a.H, a.hd, out.data(), bf16 != 0);
+        times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::sort(times.begin(), times.end());
+      const double gflops = 4.0 * a.G * a.N * a.N * D / times[3] / 1e9;
+      std::printf("%-8s %-4s G %lld N %lld H %lld hd %lld  %8.2f ms  %6.1f GFLOP/s  %5.1f%% of fp32 peak\n", a.name,
+                  bf16 ? "bf16" : "fp32", (long long)a.G, (long long)a.N, (long long)a.H, (long long)a.hd,
+                  times[3] * 1e3, gflops, 100 * gflops / peak.gflops);
     }
-    std::sort(times.begin(), times.end());
-    const double gflops = 4.0 * a.G * a.N * a.N * D / times[3] / 1e9;
-    std::printf("%-8s G %lld N %lld H %lld hd %lld  %8.2f ms  %6.1f GFLOP/s  %5.1f%% of fp32 peak\n", a.name,
-                (long long)a.G, (long long)a.N, (long long)a.H, (long long)a.hd, times[3] * 1e3, gflops,
-                100 * gflops / peak.gflops);
   }
 }

@@ -253,7 +253,9 @@ const Isa& f32_isa() {
 const Isa& bf16_isa() {
   static const Isa chosen = [] {
     const int cap = isa_cap();
-    if (cap >= 2 && cpu_has(2) && __builtin_cpu_supports("avx512bf16"))
+    // (every CPU with AVX-512 BF16 has BW and VL, which attention's bf16 stores use; checked all the same)
+    if (cap >= 2 && cpu_has(2) && __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl"))
       return Isa{"avx512bf16", 32, 8, true, {nullptr, bf16_avx512<1>, bf16_avx512<2>, bf16_avx512<3>, bf16_avx512<4>,
                                              bf16_avx512<5>, bf16_avx512<6>, bf16_avx512<7>, bf16_avx512<8>}};
     if (cap >= 1 && cpu_has(1))
@@ -276,13 +278,14 @@ uint16_t round_bf16(float f) {
 
 // One row of K floats -> Kp = K rounded up to even bf16 values (zero padded), round to nearest even.
 __attribute__((target("avx512f,avx512bf16"))) void round_row_bf16(const float* a, int64_t K, uint16_t* o) {
-  int64_t k = 0;
-  for (; k + 32 <= K; k += 32) {
-    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(a + k));
-    _mm512_storeu_si512(o + k, (__m512i)v);
+  for (int64_t k = 0; k < K; k += 32) {
+    const int64_t left = K - k;
+    const __mmask16 lo = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+    const __mmask16 hi = left >= 32 ? __mmask16(0xFFFF) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1);
+    const __mmask16 pairs = left >= 32 ? __mmask16(0xFFFF) : __mmask16((1u << (left + 1) / 2) - 1);
+    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, a + k + 16), _mm512_maskz_loadu_ps(lo, a + k));
+    _mm512_mask_storeu_epi32(o + k, pairs, (__m512i)v);  // whole (k, k+1) pairs, the odd tail's partner 0
   }
-  for (; k < K; ++k) o[k] = round_bf16(a[k]);
-  if (K % 2) o[K] = 0;
 }
 
 // A (M, K) float32 -> (M, Kp) bf16.
@@ -377,15 +380,59 @@ void pack_bf16_panels(int64_t N, int64_t K, uint16_t* packed, Get get) {
 }
 }  // namespace
 
-void gemm_pack_bf16(const float* w, int64_t N, int64_t K, uint16_t* packed) {
-  pack_bf16_panels(N, K, packed, [&](int64_t n, int64_t k) { return w[n * K + k]; });
+void gemm_pack_bf16(const float* w, int64_t N, int64_t K, uint16_t* packed) { gemm_pack_bf16_strided(w, N, K, K, packed); }
+
+namespace {
+// AVX-512 BF16 packing (the 32-wide pair panels of the dot-product kernel), for weights at load and for
+// activations packed on the fly in attention: the generic loop above rounds one value at a time.
+
+// Rows n of w (N, K), ldw floats apart: a row rounded to bf16 is already its sequence of (k, k+1) pairs, and
+// pair kk of row n goes to lane n % 32 of row kk of panel n / 32.
+__attribute__((target("avx512f,avx512bf16"))) void pack_bf16_rows_avx512(const float* w, int64_t N, int64_t K,
+                                                                         int64_t ldw, uint16_t* packed) {
+  const int64_t panels = (N + 31) / 32, pairs = (K + 1) / 2;
+  uint32_t* out = reinterpret_cast<uint32_t*>(packed);
+  std::memset(out, 0, sizeof(uint32_t) * panels * pairs * 32);  // lanes past N
+  alignas(64) uint32_t row_pairs[16];
+  for (int64_t n = 0; n < N; ++n) {
+    uint32_t* dst = out + (n / 32) * pairs * 32 + n % 32;
+    const float* src = w + n * ldw;
+    for (int64_t k = 0; k < K; k += 32) {
+      const int64_t count = std::min<int64_t>(32, K - k);
+      round_row_bf16(src + k, count, reinterpret_cast<uint16_t*>(row_pairs));
+      for (int64_t i = 0; i < (count + 1) / 2; ++i) dst[(k / 2 + i) * 32] = row_pairs[i];
+    }
+  }
 }
 
+// W[n][k] = v[k * ldv + n]: panel row kk interleaves source rows 2kk and 2kk+1 (a zero row past K).
+__attribute__((target("avx512f,avx512bf16"))) void pack_bf16_transposed_avx512(const float* v, int64_t N, int64_t K,
+                                                                               int64_t ldv, uint16_t* packed) {
+  const int64_t panels = (N + 31) / 32, pairs = (K + 1) / 2;
+  uint32_t* out = reinterpret_cast<uint32_t*>(packed);
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t kk = 0; kk < pairs; ++kk) {
+      const float* even = v + 2 * kk * ldv + p * 32;
+      const float* odd = 2 * kk + 1 < K ? even + ldv : nullptr;
+      for (int h = 0; h < 2; ++h) {
+        const int64_t left = N - p * 32 - 16 * h;
+        const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+        const __m512i e = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, even + 16 * h)));
+        const __m512i o = odd ? _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, odd + 16 * h)))
+                              : _mm512_setzero_si512();
+        _mm512_storeu_si512(out + (p * pairs + kk) * 32 + 16 * h, _mm512_or_si512(e, _mm512_slli_epi32(o, 16)));
+      }
+    }
+}
+}  // namespace
+
 void gemm_pack_bf16_strided(const float* w, int64_t N, int64_t K, int64_t ldw, uint16_t* packed) {
+  if (bf16_isa().bf16_activations) return pack_bf16_rows_avx512(w, N, K, ldw, packed);
   pack_bf16_panels(N, K, packed, [&](int64_t n, int64_t k) { return w[n * ldw + k]; });
 }
 
 void gemm_pack_bf16_transposed(const float* v, int64_t N, int64_t K, int64_t ldv, uint16_t* packed) {
+  if (bf16_isa().bf16_activations) return pack_bf16_transposed_avx512(v, N, K, ldv, packed);
   pack_bf16_panels(N, K, packed, [&](int64_t n, int64_t k) { return v[k * ldv + n]; });
 }
 
@@ -431,6 +478,13 @@ void gemm_packed_bf16_serial(const float* A, int64_t M, int64_t K, int64_t lda, 
   for (int64_t m = 0; m < M; ++m) round_row_bf16(A + m * lda, K, rounded.data() + m * Kp);
   run_packed(isa, reinterpret_cast<const float*>(rounded.data()), M, K, Kp / 2, packed, panel_bytes, N, C, ldc,
              epilogue, false);
+}
+
+void gemm_packed_bf16_rounded_serial(const uint16_t* A, int64_t M, int64_t K, int64_t lda_pairs, const uint16_t* packed,
+                                     int64_t N, float* C, int64_t ldc, const GemmEpilogue& epilogue) {
+  const Isa& isa = bf16_isa();
+  const int64_t panel_bytes = (K + 1) / 2 * isa.nr * 2 * int64_t(sizeof(uint16_t));
+  run_packed(isa, reinterpret_cast<const float*>(A), M, K, lda_pairs, packed, panel_bytes, N, C, ldc, epilogue, false);
 }
 
 }  // namespace skipdit::cpu

@@ -59,5 +59,9 @@ void gemm_packed_serial(const float* A, int64_t M, int64_t K, int64_t lda, const
                         int64_t ldc, const GemmEpilogue& epilogue);
 void gemm_packed_bf16_serial(const float* A, int64_t M, int64_t K, int64_t lda, const uint16_t* packed, int64_t N,
                              float* C, int64_t ldc, const GemmEpilogue& epilogue);
+// The same with A already rounded: bf16 rows of K values padded to even with zeros, lda_pairs pairs apart. Only
+// for the dot-product kernel (gemm_bf16_kernel_name() == "avx512bf16"), whose input this is.
+void gemm_packed_bf16_rounded_serial(const uint16_t* A, int64_t M, int64_t K, int64_t lda_pairs, const uint16_t* packed,
+                                     int64_t N, float* C, int64_t ldc, const GemmEpilogue& epilogue);
 
 }  // namespace skipdit::cpu
