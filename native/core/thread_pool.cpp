@@ -1,12 +1,29 @@
 #include "core/thread_pool.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 
 namespace skipdit {
 
 namespace {
+// How long a worker polls for the next job, and the caller for the workers to finish, before sleeping.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+// Polls `done` with pause instructions until it holds (true) or kSpin has passed (false).
+template <class Done>
+bool spin_until(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    _mm_pause();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) return false;
+  }
+}
+
 void run_chunk(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int chunks, int index) {
   int64_t begin = n * index / chunks, end = n * (index + 1) / chunks;
   if (begin < end) fn(begin, end);
@@ -43,6 +60,7 @@ void ThreadPool::worker_loop(int worker_index) {
     const std::function<void(int64_t, int64_t)>* job;
     int64_t n;
     int chunks;
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mutex_);
       work_ready_.wait(lock, [&] { return stopping_ || generation_ != seen; });
@@ -91,6 +109,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   } catch (...) {
     err = std::current_exception();
   }
+  spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
   std::unique_lock<std::mutex> lock(mutex_);
   work_done_.wait(lock, [&] { return pending_ == 0; });
   if (!err) err = error_;

@@ -1,7 +1,10 @@
-// One persistent pool of worker threads for all CPU kernels (no thread team per call, no spinning when
-// idle). parallel_for splits [0, n) into contiguous chunks; the calling thread works on the first chunk.
+// One persistent pool of worker threads for all CPU kernels (no thread team per call). parallel_for splits
+// [0, n) into contiguous chunks; the calling thread works on the first chunk. Workers spin briefly after a
+// job (a forward is hundreds of parallel_for calls back to back, and a futex wake-up costs tens of
+// microseconds on a VM) and then sleep: an idle pool uses no CPU.
 // Calls from several threads at once (two models forwarding concurrently) are serialised.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -40,8 +43,9 @@ class ThreadPool {
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int job_chunks_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
+  // Written under mutex_, also read without it while spinning (see kSpin in thread_pool.cpp).
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
   bool stopping_ = false;
   std::exception_ptr error_;
 };
