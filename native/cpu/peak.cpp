@@ -8,6 +8,7 @@
 
 #include "core/thread_pool.h"
 #include "cpu/ops/gemm.h"
+#include "cpu/ops/simd_math.h"
 
 namespace skipdit::cpu {
 
@@ -23,7 +24,7 @@ __attribute__((target("avx512f"))) double fma_loop_avx512(int64_t iters) {
     for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
   __m512 s = acc[0];
   for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
-  return double(_mm512_reduce_add_ps(s));  // keeps the loop alive
+  return double(simd::reduce_add512(s));  // keeps the loop alive
 }
 
 __attribute__((target("avx2,fma"))) double fma_loop_avx2(int64_t iters) {

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -318,8 +319,14 @@ void run_packed(const Isa& isa, const float* A, int64_t M, int64_t K, int64_t ld
       }
     }
   };
-  if (parallel) ThreadPool::global().parallel_for(panels * row_blocks, 1, work);
-  else work(0, panels * row_blocks);
+  if (!parallel) return work(0, panels * row_blocks);
+  // Threads take one panel (all its row blocks) at a time: a thread slowed down by the rest of the machine
+  // then does less, instead of every other thread waiting for its fixed share.
+  std::atomic<int64_t> next_panel{0};
+  ThreadPool& pool = ThreadPool::global();
+  pool.parallel_for(pool.size(), 1, [&](int64_t, int64_t) {
+    for (int64_t p; (p = next_panel.fetch_add(1, std::memory_order_relaxed)) < panels;) work(p * row_blocks, (p + 1) * row_blocks);
+  });
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "core/thread_pool.h"
 #include "cpu/ops/gemm.h"
+#include "cpu/ops/simd_math.h"
 
 namespace skipdit::cpu {
 
@@ -43,7 +44,7 @@ __attribute__((target("avx512f"))) float sum_avx512(const float* p, int64_t n, f
     const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, p + i), vs);
     acc = square ? _mm512_fmadd_ps(d, d, acc) : _mm512_add_ps(acc, d);
   }
-  return _mm512_reduce_add_ps(acc);
+  return simd::reduce_add512(acc);
 }
 
 Moments moments(const float* p0, int64_t n0, const float* p1, int64_t n1, float eps) {

@@ -15,6 +15,18 @@ constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.33345190
                 kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
 constexpr float kGeluBeta = 0.7978845608028654f, kGeluKappa = 0.044715f, kTanhClamp = 9.0f;
 
+// The sum of the 16 lanes, added in the order of GCC's _mm512_reduce_add_ps (halves, then quarters, then pairs),
+// so results are unchanged; GCC 12's own version (and its 512->256 casts) warn about an uninitialised
+// variable inside its header. Once per row: scalar adds are fine.
+__attribute__((target("avx512f"))) inline float reduce_add512(__m512 v) {
+  alignas(64) float l[16];
+  _mm512_store_ps(l, v);
+  float half[8], quarter[4];
+  for (int j = 0; j < 8; ++j) half[j] = l[j + 8] + l[j];
+  for (int j = 0; j < 4; ++j) quarter[j] = half[j + 4] + half[j];
+  return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
+}
+
 __attribute__((target("avx512f"))) inline __m512 exp512(__m512 x) {
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
