@@ -72,6 +72,38 @@ describe("dtype: 'bfloat16' weights on CPU", () => {
     model.dispose();
   });
 
+  // With the dot-product kernel every GEMM input is rounded to bf16 anyway, so the tensors that only feed GEMMs
+  // (pre-norm outputs, MLP hidden, skip concat) are stored rounded: the result must not change by one bit.
+  // Where the CPU lacks AVX-512 BF16 both runs are the float32-operand path.
+  for (const [label, load] of [
+    ['dit-skip-tiny fixture', async () => fixturePath('dit-skip-tiny', 'model.safetensors')],
+    ['Latte-skip, hidden 12, 4 heads of 3', async () => {
+      const config = normalizeConfig({ family: 'latte', skip: true, depth: 4, hidden_size: 12, num_heads: 4, patch_size: 2, input_size: 8, in_channels: 3, num_frames: 2, num_classes: 5 });
+      const file = path.join(mkdtempSync(path.join(tmpdir(), 'skipdit-odd-')), 'm.safetensors');
+      writeSafetensors(file, randomWeights(config, randn), { config: JSON.stringify(config) });
+      return file;
+    }],
+  ] as const) {
+    it(`bf16 operands stored rounded give bit-identical forwards (${label})`, async () => {
+      const file = await load();
+      const forward = async (operands: string | undefined) => {
+        if (operands === undefined) delete process.env.SKIPDIT_CPU_BF16_OPERANDS;
+        else process.env.SKIPDIT_CPU_BF16_OPERANDS = operands;
+        const model = await loadModel(file, { backend: 'cpu', dtype: 'bfloat16' });
+        delete process.env.SKIPDIT_CPU_BF16_OPERANDS;
+        const { input_size: S, in_channels: C, num_frames: F, family } = model.config;
+        const shape = family === 'latte' ? [2, F, C, S, S] : [2, C, S, S];
+        const x = { data: randn(shape.reduce((a, b) => a * b, 1), 7), shape };
+        const out = (await model.forwardWithCfg({ x, t: 321, y: [1, model.config.num_classes], cfgScale: 3 })).data;
+        model.dispose();
+        return out;
+      };
+      const rounded = await forward(undefined), float = await forward('0');
+      expect(Buffer.from(rounded.buffer).equals(Buffer.from(float.buffer))).toBe(true);
+      expect(rounded.some((v) => v !== 0) && rounded.every(Number.isFinite)).toBe(true);
+    });
+  }
+
   it('rejects float16 on CPU and unknown dtypes with typed errors naming the option', async () => {
     const file = fixturePath('dit-skip-tiny', 'model.safetensors');
     await expect(loadModel(file, { backend: 'cpu', dtype: 'float16' })).rejects.toThrow(/'float32' or 'bfloat16' on the cpu backend for options\.dtype.*float16/);

@@ -31,6 +31,10 @@ class Backend {
   // backend stores them in the model precision (CUDA with bfloat16 / float16 weights). Conditioning vectors,
   // adaLN modulation, inputs and outputs stay F32 on every backend.
   virtual DType activation_dtype() const { return DType::F32; }
+  // The element type of tensors whose only readers are linear layers (Workspace::operands: the adaLN pre-norm
+  // outputs, the MLP hidden layer, the skip-fusion concat). The activation dtype unless a backend rounds GEMM
+  // inputs anyway and may as well store them rounded: CPU with bfloat16 weights on AVX-512 BF16.
+  virtual DType operand_dtype() const { return activation_dtype(); }
   virtual Tensor empty(DType dtype, const Shape& shape) = 0;
   // A backend-owned float32 copy of a host tensor (F32, F16 or BF16 source; converted once).
   virtual Tensor upload_f32(const Tensor& host) = 0;

@@ -52,6 +52,9 @@ class ProfilingBackend final : public Backend {
 
   std::string name() const override { return inner_->name(); }
   Device device() const override { return inner_->device(); }
+  // The profiled model must store exactly what the unprofiled one does.
+  DType activation_dtype() const override { return inner_->activation_dtype(); }
+  DType operand_dtype() const override { return inner_->operand_dtype(); }
 
   Tensor empty(DType dtype, const Shape& shape) override;
   Tensor upload_f32(const Tensor& host) override;

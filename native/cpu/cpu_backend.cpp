@@ -1,4 +1,5 @@
 // CpuBackend: checks shapes, then calls the plain kernels of native/cpu/ops on host memory.
+#include <cstdlib>
 #include <cstring>
 
 #include "backend/backend.h"
@@ -30,7 +31,15 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(Precision precision) : precision_(precision) {}
+  explicit CpuBackend(Precision precision) : precision_(precision) {
+    // bf16 weights on the dot-product kernel round every GEMM input to bf16: the tensors that only feed GEMMs
+    // are then stored rounded (half the bytes, no rounding pass; bit-identical results).
+    // SKIPDIT_CPU_BF16_OPERANDS=0 keeps them float32, for comparison.
+    const char* env = std::getenv("SKIPDIT_CPU_BF16_OPERANDS");
+    bf16_operands_ = precision_ == Precision::BF16 && std::strcmp(cpu::gemm_bf16_kernel_name(), "avx512bf16") == 0 &&
+                     !(env && std::strcmp(env, "0") == 0);
+  }
+  DType operand_dtype() const override { return bf16_operands_ ? DType::BF16 : DType::F32; }
   std::string name() const override { return "cpu"; }
   Device device() const override { return Device::CPU; }
 
@@ -42,7 +51,10 @@ class CpuBackend final : public Backend {
     return out;
   }
 
-  void download(const Tensor& src, float* dst) override { std::memcpy(dst, src.f32(), src.numel() * sizeof(float)); }
+  void download(const Tensor& src, float* dst) override {
+    if (src.dtype() == DType::F32) std::memcpy(dst, src.f32(), src.numel() * sizeof(float));
+    else convert_to_f32(src, dst);
+  }
 
   void copy(const Tensor& src, Tensor& dst) override {
     EXPECT_SHAPE(src.numel() == dst.numel() && src.dtype() == dst.dtype(), "copy", dst);
@@ -107,7 +119,7 @@ class CpuBackend final : public Backend {
     const int64_t D = a.dim(-1), rows = a.numel() / D;
     EXPECT_SHAPE(b.numel() == a.numel() && y.numel() == 2 * a.numel(), "layer_norm_concat", y);
     EXPECT_SHAPE(gamma.numel() == 2 * D && beta.numel() == 2 * D, "layer_norm_concat affine", gamma);
-    cpu::layer_norm_concat(a.f32(), b.f32(), rows, D, eps, gamma.f32(), beta.f32(), y.f32());
+    cpu::layer_norm_concat(a.f32(), b.f32(), rows, D, eps, gamma.f32(), beta.f32(), f32_or_null(y), bf16_or_null(y));
   }
 
   void layer_norm_modulate(const Tensor& x, float eps, const Tensor& mod, int64_t group_repeat, int shift_chunk,
@@ -115,7 +127,7 @@ class CpuBackend final : public Backend {
     EXPECT_SHAPE(x.ndim() == 3 && y.numel() == x.numel(), "layer_norm_modulate", x);
     const int64_t G = x.dim(0), N = x.dim(1), D = x.dim(2);
     cpu::layer_norm_modulate(x.f32(), G, N, D, eps, cond_rows(mod, group_repeat, G, D), shift_chunk * D,
-                             scale_chunk * D, y.f32());
+                             scale_chunk * D, f32_or_null(y), bf16_or_null(y));
   }
 
   cpu::CondRows cond_rows(const Tensor& mod, int64_t group_repeat, int64_t G, int64_t D) {
@@ -242,6 +254,22 @@ class CpuBackend final : public Backend {
     EXPECT_SHAPE(y.numel() == M * N, "linear (packed) output", y);
     EXPECT_SHAPE(!bias.defined() || bias.numel() == N, "linear bias", bias);
     ep.bias = bias.defined() ? bias.f32() : nullptr;
+    if (x.dtype() == DType::BF16 || y.dtype() == DType::BF16) {  // operands stored in bf16 (operand_dtype)
+      EXPECT_SHAPE(w.dtype() == DType::BF16 && bf16_operands_, "linear with bf16 operands: weight", w);
+      EXPECT_SHAPE(w.numel() == cpu::gemm_packed_bf16_count(N, K), "linear (packed bf16)", w);
+      ep.out_bf16 = bf16_or_null(y);
+      const auto* packed = static_cast<const uint16_t*>(w.raw());
+      if (x.dtype() != DType::BF16) {
+        EXPECT_SHAPE(!ep.out_bf16, "linear with a float32 input and a bf16 output", y);  // no such use
+        cpu::gemm_packed_bf16(x.f32(), M, K, K, packed, N, f32_or_null(y), ep);
+        return;
+      }
+      // rows of whole (k, k+1) pairs: operand widths are D, 2D and 4D with D a multiple of 4 (2-d sincos)
+      EXPECT_SHAPE(K % 2 == 0, "linear with bf16 operands: an even row length", x);
+      cpu::gemm_packed_bf16_rounded(static_cast<const uint16_t*>(x.raw()), M, K, K / 2, packed, N, f32_or_null(y), N,
+                                    ep);
+      return;
+    }
     if (w.dtype() == DType::BF16) {
       EXPECT_SHAPE(w.numel() == cpu::gemm_packed_bf16_count(N, K), "linear (packed bf16)", w);
       cpu::gemm_packed_bf16(x.f32(), M, K, K, static_cast<const uint16_t*>(w.raw()), N, y.f32(), ep);
@@ -251,7 +279,15 @@ class CpuBackend final : public Backend {
     }
   }
 
+  static float* f32_or_null(const Tensor& t) { return t.dtype() == DType::F32 ? t.f32() : nullptr; }
+  static uint16_t* bf16_or_null(const Tensor& t) {
+    if (t.dtype() == DType::F32) return nullptr;
+    EXPECT_SHAPE(t.dtype() == DType::BF16, "a float32 or bf16 tensor", t);
+    return static_cast<uint16_t*>(t.raw());
+  }
+
   Precision precision_;
+  bool bf16_operands_ = false;
 };
 
 }  // namespace

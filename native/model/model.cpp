@@ -175,7 +175,7 @@ void Model::run_block(int64_t i, Tensor& h, const Tensor& silu_c, int64_t group_
   // shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = adaLN_modulation(c).chunk(6)
   Tensor mod = workspace_.get("block_mod", {silu_c.dim(0), 6 * D});
   be.linear(silu_c, w.adaLN.weight, w.adaLN.bias, mod);
-  Tensor normed = workspace_.activations("block_normed", {G, N, D});
+  Tensor normed = workspace_.operands("block_normed", {G, N, D});
   Tensor branch = workspace_.activations("block_branch", {G, N, D});
   // attention branch
   be.layer_norm_modulate(h, kLayerNormEps, mod, group_repeat, 0, 1, normed);
@@ -186,7 +186,7 @@ void Model::run_block(int64_t i, Tensor& h, const Tensor& silu_c, int64_t group_
   be.linear_gate_residual(attn, w.proj.weight, w.proj.bias, mod, group_repeat, 2, h, branch);
   // MLP branch
   be.layer_norm_modulate(h, kLayerNormEps, mod, group_repeat, 3, 4, normed);
-  Tensor hidden = workspace_.activations("block_mlp_hidden", {G, N, Hm});
+  Tensor hidden = workspace_.operands("block_mlp_hidden", {G, N, Hm});
   be.linear(normed, w.fc1.weight, w.fc1.bias, hidden, Activation::GeluTanh);
   be.linear_gate_residual(hidden, w.fc2.weight, w.fc2.bias, mod, group_repeat, 5, h, branch);
 }
@@ -194,7 +194,7 @@ void Model::run_block(int64_t i, Tensor& h, const Tensor& silu_c, int64_t group_
 void Model::fuse_skip(int64_t j, Tensor& h, const Tensor& skip) {
   Backend& be = *backend_;
   const SkipWeights& w = w_.skips[j];
-  Tensor cat = workspace_.activations("skip_cat", {h.dim(0), h.dim(1), 2 * h.dim(2)});
+  Tensor cat = workspace_.operands("skip_cat", {h.dim(0), h.dim(1), 2 * h.dim(2)});
   be.layer_norm_concat(h, skip, kLayerNormEps, w.norm_weight, w.norm_bias, cat);
   be.linear(cat, w.linear.weight, w.linear.bias, h);
 }
@@ -204,7 +204,7 @@ Tensor Model::final_layer(const Tensor& h, const Tensor& silu_c, int64_t group_r
   const int64_t G = h.dim(0), N = h.dim(1), D = h.dim(2), p = config_.patch_size, C = config_.out_channels();
   Tensor mod = workspace_.get("final_mod", {silu_c.dim(0), 2 * D});  // shift, scale
   be.linear(silu_c, w_.final_adaLN.weight, w_.final_adaLN.bias, mod);
-  Tensor normed = workspace_.activations("block_normed", {G, N, D});
+  Tensor normed = workspace_.operands("block_normed", {G, N, D});
   be.layer_norm_modulate(h, kLayerNormEps, mod, group_repeat, 0, 1, normed);
   Tensor patches = workspace_.activations("final_tokens", {G, N, p * p * C});
   be.linear(normed, w_.final_linear.weight, w_.final_linear.bias, patches);

@@ -28,6 +28,9 @@ class Workspace {
     return get(role, shape, backend_.activation_dtype());
   }
 
+  // A tensor read only by linear layers, in the backend's operand dtype (see Backend::operand_dtype).
+  Tensor operands(const std::string& role, const Shape& shape) { return get(role, shape, backend_.operand_dtype()); }
+
   // Bumped whenever a buffer is replaced: a recorded graph (Backend::begin_region) holds the old addresses.
   uint64_t generation() const { return generation_; }
 

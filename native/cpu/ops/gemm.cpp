@@ -27,6 +27,7 @@ struct TileSpot {
   int64_t ldc, m0, n0;
   int ncols;
   const GemmEpilogue* ep;
+  uint16_t* C16;  // &ep->out_bf16[m0][n0] when the epilogue stores bf16
   const float* gate_row(int i) const {
     return ep->gate ? ep->gate + ((m0 + i) / ep->gate_rows) * ep->gate_stride + n0 : nullptr;
   }
@@ -47,8 +48,27 @@ void finish_tile(const float* tile, int mr, int nr_tile, const TileSpot& s) {
 }
 
 // ---- AVX-512: 8 rows x 32 columns in 16 zmm accumulators (c[i][0], c[i][1])
+// bias + act, rounded to bf16 (GemmEpilogue::out_bf16): only behind the dot-product kernel, so BW/VL are there.
+template <int MR>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"), noinline)) void store_bf16_avx512(
+    const __m512 (&c)[MR][2], const TileSpot& s) {
+  const GemmEpilogue& ep = *s.ep;
+  for (int h = 0; h < 2; ++h) {
+    const int valid = std::min(16, s.ncols - 16 * h);
+    if (valid <= 0) break;
+    const __mmask16 mask = valid == 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
+    const __m512 bias = ep.bias ? _mm512_maskz_loadu_ps(mask, ep.bias + s.n0 + 16 * h) : _mm512_setzero_ps();
+    for (int i = 0; i < MR; ++i) {
+      __m512 v = _mm512_add_ps(c[i][h], bias);
+      if (ep.act == Epilogue::GeluTanh) v = simd::gelu_tanh512(v);
+      _mm256_mask_storeu_epi16(s.C16 + i * s.ldc + 16 * h, mask, (__m256i)_mm512_cvtneps_pbh(v));
+    }
+  }
+}
+
 template <int MR>
 __attribute__((target("avx512f"), always_inline)) inline void store_avx512(__m512 (&c)[MR][2], const TileSpot& s) {
+  if (s.C16) return store_bf16_avx512<MR>(c, s);
   const GemmEpilogue& ep = *s.ep;
   for (int h = 0; h < 2; ++h) {
     const int valid = std::min(16, s.ncols - 16 * h);
@@ -312,7 +332,8 @@ void run_packed(const Isa& isa, const float* A, int64_t M, int64_t K, int64_t ld
       const int64_t m_end = std::min(M, (rb + 1) * kRowBlock);
       for (int64_t m = rb * kRowBlock; m < m_end; m += isa.mr) {
         const int rows = static_cast<int>(std::min<int64_t>(isa.mr, m_end - m));
-        const TileSpot spot{C + m * ldc + n0, ldc, m, n0, ncols, &ep};
+        const TileSpot spot{C ? C + m * ldc + n0 : nullptr, ldc, m, n0, ncols, &ep,
+                            ep.out_bf16 ? ep.out_bf16 + m * ldc + n0 : nullptr};
         const float* a = isa.bf16_activations ? reinterpret_cast<const float*>(reinterpret_cast<const uint32_t*>(A) + m * lda)
                                               : A + m * lda;
         isa.kernels[rows](a, lda, base + p * panel_bytes, K, spot);
@@ -468,7 +489,24 @@ void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const u
   const int64_t Kp = (K + 1) / 2 * 2;
   if (int64_t(rounded.size()) < M * Kp) rounded.resize(M * Kp);
   round_rows_bf16(A, M, K, lda, rounded.data());
-  run_packed(isa, reinterpret_cast<const float*>(rounded.data()), M, K, Kp / 2, packed, panel_bytes, N, C, N, epilogue);
+  gemm_packed_bf16_rounded(rounded.data(), M, K, Kp / 2, packed, N, C, N, epilogue);
+}
+
+void gemm_packed_bf16_rounded(const uint16_t* A, int64_t M, int64_t K, int64_t lda_pairs, const uint16_t* packed,
+                              int64_t N, float* C, int64_t ldc, const GemmEpilogue& epilogue) {
+  const Isa& isa = bf16_isa();
+  const int64_t panel_bytes = (K + 1) / 2 * isa.nr * 2 * int64_t(sizeof(uint16_t));
+  run_packed(isa, reinterpret_cast<const float*>(A), M, K, lda_pairs, packed, panel_bytes, N, C, ldc, epilogue);
+}
+
+void round_to_bf16(const float* x, int64_t K, uint16_t* out) {
+  if (bf16_isa().bf16_activations) {  // whole pairs: a zero after an odd K, hence the copy of the tail
+    if (K % 2 == 0) return round_row_bf16(x, K, out);
+    round_row_bf16(x, K - 1, out);
+    out[K - 1] = round_bf16(x[K - 1]);
+    return;
+  }
+  for (int64_t k = 0; k < K; ++k) out[k] = round_bf16(x[k]);
 }
 
 void gemm_packed_bf16_serial(const float* A, int64_t M, int64_t K, int64_t lda, const uint16_t* packed, int64_t N,

@@ -20,6 +20,8 @@ namespace skipdit::cpu {
 // or, with a gate, C[m][n] += gate_row(m)[n] * v where gate_row(m) = gate + (m / gate_rows) * gate_stride:
 // adaLN-Zero's gated residual h += gate * (x W^T + b) done in the GEMM's store.
 // With accumulate (and no gate), C[m][n] += v.
+// With out_bf16 (no gate, no accumulate; the AVX-512 BF16 kernel only), v goes there rounded to bf16, rows
+// ldc values apart, and C is not written: a product whose only reader is another bf16 GEMM.
 struct GemmEpilogue {
   const float* bias = nullptr;
   Epilogue act = Epilogue::None;
@@ -27,6 +29,7 @@ struct GemmEpilogue {
   int64_t gate_rows = 1;
   int64_t gate_stride = 0;
   bool accumulate = false;
+  uint16_t* out_bf16 = nullptr;
 };
 
 // Columns per panel of the kernel this CPU runs (32, 16 or 8).
@@ -54,6 +57,9 @@ void gemm_packed(const float* A, int64_t M, int64_t K, int64_t lda, const float*
                  const GemmEpilogue& epilogue);
 void gemm_packed_bf16(const float* A, int64_t M, int64_t K, int64_t lda, const uint16_t* packed, int64_t N, float* C,
                       const GemmEpilogue& epilogue);
+// x (K floats) -> K bf16 values, round to nearest even (the rounding of the dot-product kernel's inputs).
+void round_to_bf16(const float* x, int64_t K, uint16_t* out);
+
 // GEMMs on the calling thread only (inside work that is already parallel), C rows ldc floats apart.
 void gemm_packed_serial(const float* A, int64_t M, int64_t K, int64_t lda, const float* packed, int64_t N, float* C,
                         int64_t ldc, const GemmEpilogue& epilogue);
@@ -61,6 +67,8 @@ void gemm_packed_bf16_serial(const float* A, int64_t M, int64_t K, int64_t lda, 
                              float* C, int64_t ldc, const GemmEpilogue& epilogue);
 // The same with A already rounded: bf16 rows of K values padded to even with zeros, lda_pairs pairs apart. Only
 // for the dot-product kernel (gemm_bf16_kernel_name() == "avx512bf16"), whose input this is.
+void gemm_packed_bf16_rounded(const uint16_t* A, int64_t M, int64_t K, int64_t lda_pairs, const uint16_t* packed,
+                              int64_t N, float* C, int64_t ldc, const GemmEpilogue& epilogue);
 void gemm_packed_bf16_rounded_serial(const uint16_t* A, int64_t M, int64_t K, int64_t lda_pairs, const uint16_t* packed,
                                      int64_t N, float* C, int64_t ldc, const GemmEpilogue& epilogue);
 

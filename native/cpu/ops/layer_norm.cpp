@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "cpu/ops/gemm.h"
@@ -75,33 +76,55 @@ void layer_norm(const float* x, int64_t rows, int64_t D, float eps, const float*
   });
 }
 
+// Where row r of width `width` is computed: straight into y, or, for a bf16 output, a per-thread float row
+// that finish() rounds into y16.
+struct RowOut {
+  float* y;
+  uint16_t* y16;
+  int64_t width;
+  float* row(int64_t r, std::vector<float>& scratch) const {
+    if (!y16) return y + r * width;
+    if (int64_t(scratch.size()) < width) scratch.resize(width);
+    return scratch.data();
+  }
+  void finish(int64_t r, const float* row) const {
+    if (y16) round_to_bf16(row, width, y16 + r * width);
+  }
+};
+
 void layer_norm_modulate(const float* x, int64_t G, int64_t N, int64_t D, float eps, CondRows cond, int64_t shift_col,
-                         int64_t scale_col, float* y) {
+                         int64_t scale_col, float* y, uint16_t* y16) {
+  const RowOut out{y, y16, D};
   ThreadPool::global().parallel_for(G * N, 16, [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<float> scratch;
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * D;
       const float* shift = cond.row(r / N, shift_col);
       const float* scale = cond.row(r / N, scale_col);
       const Moments m = moments(xr, D, nullptr, 0, eps);
-      float* yr = y + r * D;
+      float* yr = out.row(r, scratch);
       for (int64_t i = 0; i < D; ++i) {
         const float normed = (xr[i] - m.mean) * m.rstd;
         yr[i] = normed * (1.0f + scale[i]) + shift[i];
       }
+      out.finish(r, yr);
     }
   });
 }
 
 void layer_norm_concat(const float* a, const float* b, int64_t rows, int64_t D, float eps, const float* gamma,
-                       const float* beta, float* y) {
+                       const float* beta, float* y, uint16_t* y16) {
+  const RowOut out{y, y16, 2 * D};
   ThreadPool::global().parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<float> scratch;
     for (int64_t r = r0; r < r1; ++r) {
       const float* ar = a + r * D;
       const float* br = b + r * D;
-      float* yr = y + r * 2 * D;
+      float* yr = out.row(r, scratch);
       Moments m = moments(ar, D, br, D, eps);
       normalize(ar, D, m, gamma, beta, yr);
       normalize(br, D, m, gamma + D, beta + D, yr + D);
+      out.finish(r, yr);
     }
   });
 }
