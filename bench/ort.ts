@@ -112,7 +112,7 @@ const cache = values.cached ? model.createCache({ interval: 1_000_000, branch: 1
 let cachedBlocks = 0;
 const variants: Record<string, () => Promise<unknown>> = { skipdit: runSkipdit, onnxruntime: runOrt };
 if (cache) variants['skipdit cached k=1'] = async () => { cachedBlocks = (await model.forward({ x: input.x, t, y: input.y }, { cache })).blocksExecuted; };
-const times = await interleaved(variants, repeats);
+const times = await interleaved(variants, repeats, 1, 200); // 200 ms apart: ORT's pool spins after a run
 const peak = native().measurePeak(0.5);
 const rows = Object.entries(times).map(([name, ts]) => {
   const flops = callFlops(config as ModelConfig, batch, name.includes('cached') ? cachedBlocks : config.depth);

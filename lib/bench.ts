@@ -46,17 +46,21 @@ export function median(xs: readonly number[]): number {
 
 /**
  * Wall milliseconds of each variant over `repeats` interleaved rounds, after `warmup` untimed rounds (which
- * size workspaces and fill caches).
+ * size workspaces and fill caches), each run after `settleMs` of idle time.
  */
 export async function interleaved<K extends string>(
   variants: Record<K, () => Promise<unknown>>,
   repeats: number,
   warmup = 1,
+  settleMs = 0,
 ): Promise<Record<K, number[]>> {
   const names = Object.keys(variants) as K[];
   const times = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
   for (let round = 0; round < warmup + repeats; round++) {
     for (const n of names) {
+      // An untimed pause first where asked: engines whose threads spin after a run (ONNX Runtime's do, for
+      // ~35 ms here) would otherwise take cores from the variant that follows.
+      if (settleMs > 0) await new Promise((resolve) => setTimeout(resolve, settleMs));
       const t0 = performance.now();
       await variants[n]();
       if (round >= warmup) times[n].push(performance.now() - t0);
