@@ -3,17 +3,21 @@
 // Skip-Cache interval 2 / 3 (derived from the measured step times: 50 = full + cached calls), VAE decode
 // of a 32x32 latent, TFLOP/s against the bf16 matmul peak measured by bench/torch/gpu_bench.py, and the
 // PyTorch eager / CUDA-graphed bf16 step of the same checkpoint side by side when --torch is given.
+// Then timed end to end (bf16): whole 256px generations, 50 DDIM steps through the Pipeline plus the VAE
+// decode, uncached and with dit:2 / dit:3; and Latte-XL/2-skip (16 frames) full and cached steps
+// (`--no-latte` skips them).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { backends, loadModel, loadVae, normalizeConfig, sdVaeConfig, type Model } from '../lib/index.js';
+import { backends, loadModel, loadVae, normalizeConfig, Pipeline, sdVaeConfig, type CachePolicyInput, type Model, type Tensor } from '../lib/index.js';
+import { benchConfig } from '../lib/bench.js';
 import { forwardFlops, callFlops } from '../lib/flops.js';
 import { native } from '../lib/native.js';
 import { writeRandomCheckpoint } from '../lib/random-checkpoint.js';
 import { writeVaeWeights } from './vae-weights.js';
 
-const { values } = parseArgs({ options: { torch: { type: 'string' }, out: { type: 'string' }, ckpt: { type: 'string' }, runs: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { torch: { type: 'string' }, out: { type: 'string' }, ckpt: { type: 'string' }, runs: { type: 'string', default: '10' }, 'no-latte': { type: 'boolean', default: false } } });
 const runs = Number(values.runs);
 if (!backends()[1].available) {
   console.log(`bench/gpu.ts: no GPU: skipped (${backends()[1].reason})`);
@@ -36,13 +40,13 @@ async function median(fn: () => Promise<unknown>): Promise<number> {
   }
   return ts.sort((a, b) => a - b)[ts.length >> 1];
 }
-async function stepTimes(model: Model) {
-  const full = await median(() => model.forward({ x, t: 500, y: [1, 2] }));
+async function stepTimes(model: Model, input: { x: Tensor; t: number; y: number[] } = { x, t: 500, y: [1, 2] }) {
+  const full = await median(() => model.forward(input));
   const cached: Record<number, number> = {};
   for (const k of [1, 4]) {
     const cache = model.createCache({ interval: 1_000_000, branch: k });
-    await model.forward({ x, t: 500, y: [1, 2] }, { cache }); // the one full call
-    cached[k] = await median(() => model.forward({ x, t: 500, y: [1, 2] }, { cache }));
+    await model.forward(input, { cache }); // the one full call
+    cached[k] = await median(() => model.forward(input, { cache }));
   }
   return { full, cached };
 }
@@ -70,9 +74,52 @@ writeVaeWeights(vaeFile, sdVaeConfig);
 const vae = await loadVae(vaeFile, { backend: 'cuda' });
 const z = { data: Float32Array.from({ length: 4 * 32 * 32 }, (_, i) => Math.cos(i * 0.11)), shape: [1, 4, 32, 32] };
 const vaeMs = await median(() => vae.decode(z));
+
+// Whole generations, timed end to end: one 256px image (class 0, CFG 4 = batch 2), 50 DDIM steps through the
+// Pipeline (host-side sampler math, latents up and down each step), then the VAE decode. Median of 3 after
+// one untimed run per policy (which records the CUDA graphs).
+const generations: Record<string, unknown>[] = [];
+{
+  const model = await loadModel(ckpt, { backend: 'cuda', dtype: 'bfloat16' });
+  for (const policy of ['none', 'dit:2', 'dit:3']) {
+    const generate = async () => {
+      const pipe = new Pipeline(model, { sampler: 'ddim', steps: 50, cfgScale: 4, cache: policy === 'none' ? false : (policy as CachePolicyInput) });
+      pipe.init({ labels: [0], seed: 0 });
+      await pipe.run();
+      await vae.decode(pipe.samples);
+      const cachedSteps = pipe.cacheStats.cachedSteps;
+      pipe.dispose();
+      return cachedSteps;
+    };
+    const cachedSteps = await generate();
+    const ts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await generate();
+      ts.push(performance.now() - t0);
+    }
+    generations.push({ policy, cached_steps: cachedSteps, generate_ms: ts.sort((a, b) => a - b)[1] });
+  }
+  model.dispose();
+}
 vae.dispose();
 
-const result = { device: native().backends()[1].devices[0]?.name, config: 'DiT-XL/2-skip 256x256 batch 2, random weights', rows, vae_decode_32_ms: vaeMs, torch: peak };
+// Latte-XL/2-skip, 16 frames of 32x32 latents, batch 2 (one video with CFG): step times only (no PyTorch twin).
+let latte: Record<string, unknown> | null = null;
+if (!values['no-latte']) {
+  const latteConfig = benchConfig('XL', 'latte');
+  const latteFile = path.join(dir, 'latte-xl-2-skip.safetensors');
+  writeRandomCheckpoint(latteFile, latteConfig);
+  const F = latteConfig.num_frames;
+  const lx = { data: Float32Array.from({ length: B * F * 4 * 32 * 32 }, (_, i) => Math.sin(i * 0.37)), shape: [B, F, 4, 32, 32] };
+  const model = await loadModel(latteFile, { backend: 'cuda', dtype: 'bfloat16' });
+  const s = await stepTimes(model, { x: lx, t: 500, y: [1, latteConfig.num_classes] });
+  latte = { full_ms: s.full, cached_k1_ms: s.cached[1], cached_k4_ms: s.cached[4], full_tflops: forwardFlops(latteConfig, B) / (s.full * 1e-3) / 1e12 };
+  model.dispose();
+  rmSync(latteFile, { force: true });
+}
+
+const result = { device: native().backends()[1].devices[0]?.name, config: 'DiT-XL/2-skip 256x256 batch 2, random weights', rows, vae_decode_32_ms: vaeMs, generations, latte_xl_16_frames_bf16: latte, torch: peak };
 const outDir = values.out ?? process.env.OUT ?? 'gpu-results';
 mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, 'bench-gpu.json'), JSON.stringify(result, null, 2));
@@ -83,3 +130,7 @@ console.log('dtype       full   cached k1  cached k4  ddim50  dit:2   dit:3   TF
 for (const r of rows as Record<string, number>[]) console.log([String(r.dtype).padEnd(10), f(r.full_ms), f(r.cached_k1_ms), f(r.cached_k4_ms), f(r.ddim50_ms), f(r.ddim50_dit2_ms), f(r.ddim50_dit3_ms), f(r.full_tflops), f(r.pct_of_bf16_peak)].join('  '));
 if (peak) console.log(`torch bf16 eager step ${f(peak.eager_step_ms)} ms, CUDA-graphed ${f(peak.graphed_step_ms)} ms, bf16 matmul peak ${f(peak.bf16_matmul_tflops)} TFLOP/s`);
 console.log(`VAE decode 32x32 latent -> 256px (fp32): ${f(vaeMs)} ms`);
+for (const g of generations as Record<string, number | string>[]) {
+  console.log(`generation 256px, 50 DDIM steps + VAE decode, bf16, ${String(g.policy).padEnd(5)} (${g.cached_steps} cached steps): ${f(g.generate_ms)} ms`);
+}
+if (latte) console.log(`Latte-XL/2-skip 16 frames bf16: full ${f(latte.full_ms)} ms (${f(latte.full_tflops)} TFLOP/s), cached k1 ${f(latte.cached_k1_ms)} ms, k4 ${f(latte.cached_k4_ms)} ms`);
