@@ -221,7 +221,8 @@ export interface NativeBinding {
   convertCheckpoint(input: string, output: string, key: string | null, metadata: Record<string, string>): Promise<number>;
   backends(): [NativeCpuBackendInfo, NativeCudaBackendInfo];
   /** The fp32 FMA peak of all CPU threads, measured for `seconds` (benchmarks report % of it). */
-  measurePeak(seconds?: number): { gflops: number; threads: number; isa: string };
+  /** fp32 FMA peak of the pool threads; bf16Gflops: the AVX-512 BF16 dot-product peak where the bf16 GEMM uses it, else 0. */
+  measurePeak(seconds?: number): { gflops: number; threads: number; isa: string; bf16Gflops: number };
   /** '' when the CUDA device layer works (upload, kernel, download), otherwise why not. */
   cudaSelfTest(): string;
   /** Runs one CPU kernel on copies of the arrays (for tests). */

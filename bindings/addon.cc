@@ -60,7 +60,8 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   return list;
 }
 
-// measurePeak(seconds) -> { gflops, threads, isa }: the fp32 FMA peak of all pool threads (for benchmarks).
+// measurePeak(seconds) -> { gflops, threads, isa, bf16Gflops }: the fp32 FMA peak of all pool threads, and the
+// AVX-512 BF16 dot-product peak where the bf16 GEMM uses it (else 0), for benchmarks.
 Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
   const double seconds = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.3;
   cpu::PeakResult r = cpu::measure_fma_peak(seconds > 0 && seconds < 10 ? seconds : 0.3);
@@ -68,6 +69,7 @@ Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
   o.Set("gflops", r.gflops);
   o.Set("threads", r.threads);
   o.Set("isa", r.isa);
+  o.Set("bf16Gflops", r.bf16_gflops);
   return o;
 }
 

@@ -110,7 +110,7 @@ export interface StepRow {
   ms: number;
   gflop: number;
   gflops: number;
-  /** Percent of the measured FMA peak. */
+  /** Percent of the measured peak of the model's precision (BenchReport.peakUsed). */
   peakPercent: number;
   /** full-step ms / this ms, and the same ratio of FLOPs. */
   speedup: number;
@@ -250,7 +250,9 @@ export interface BenchOptions {
 export interface BenchReport {
   model: { source: string; config: ModelConfig; dtype: ModelDType; backend: string; weightBytes: number };
   batch: number;
-  peak: { gflops: number; threads: number; isa: string };
+  peak: { gflops: number; threads: number; isa: string; bf16Gflops: number };
+  /** The peak the '% peak' columns use: the bf16 dot-product one for bfloat16 models where it exists, else fp32 FMA. */
+  peakUsed: { name: 'fp32 FMA' | 'bf16 dot product'; gflops: number };
   steps: StepRow[];
   runs: { steps: number; sampler: 'ddim'; rows: RunRow[] } | null;
   memory: { maxRssBytes: number; weightBytes: number; rssPerWeightByte: number };
@@ -281,7 +283,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     const peak = native().measurePeak(peakSeconds);
     const model = await loadModel(file, { backend: 'cpu', dtype: options.dtype, profile: true });
     try {
-      const stepRows = await measureSteps(model, batch, repeats, peak.gflops);
+      const peakUsed = peakFor(model.dtype, peak);
+      const stepRows = await measureSteps(model, batch, repeats, peakUsed.gflops);
       const policies = options.policies ?? defaultPolicies(model.config);
       const runs = steps > 0 ? { steps, sampler: 'ddim' as const, rows: await measureRuns(model, steps, policies) } : null;
       const profile = profileForwards > 0 ? await measureProfile(model, batch, profileForwards) : null;
@@ -289,7 +292,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       const maxRssBytes = process.resourceUsage().maxRSS * 1024; // maxRSS is in KiB
       return {
         model: { source, config: model.config, dtype: model.dtype, backend: model.backend, weightBytes },
-        batch, peak, steps: stepRows, runs,
+        batch, peak, peakUsed, steps: stepRows, runs,
         memory: { maxRssBytes, weightBytes, rssPerWeightByte: maxRssBytes / weightBytes },
         profile,
       };
@@ -308,13 +311,19 @@ export function table(header: string[], rows: Array<Array<string | number>>): st
   return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
 }
 
+/** The peak a model of `dtype` is measured against: bf16 dot products for bfloat16 weights where the CPU has them. */
+export function peakFor(dtype: ModelDType, peak: { gflops: number; bf16Gflops: number }): BenchReport['peakUsed'] {
+  return dtype === 'bfloat16' && peak.bf16Gflops > 0 ? { name: 'bf16 dot product', gflops: peak.bf16Gflops } : { name: 'fp32 FMA', gflops: peak.gflops };
+}
+
 export function formatBenchReport(r: BenchReport): string {
   const c = r.model.config, out: string[] = [];
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   out.push(`${r.model.source}: ${c.family} D ${c.hidden_size} depth ${c.depth}, latent ${c.input_size}x${c.input_size}${c.family === 'latte' ? ` x ${c.num_frames} frames` : ''}, batch ${r.batch}, ${r.model.dtype} weights (${mib(r.model.weightBytes)}), ${r.model.backend}`);
-  out.push(`FMA peak (measured): ${r.peak.gflops.toFixed(0)} GFLOP/s fp32 (${r.peak.threads} threads, ${r.peak.isa})`, '');
+  out.push(`FMA peak (measured): ${r.peak.gflops.toFixed(0)} GFLOP/s fp32 (${r.peak.threads} threads, ${r.peak.isa})` +
+    (r.peak.bf16Gflops > 0 ? `; bf16 dot-product peak ${r.peak.bf16Gflops.toFixed(0)} GFLOP/s` : ''), '');
   out.push(table(
-    ['step', 'blocks', 'median ms', 'GFLOP', 'GFLOP/s', '% peak', 'speedup', 'predicted'],
+    ['step', 'blocks', 'median ms', 'GFLOP', 'GFLOP/s', r.peakUsed.name === 'fp32 FMA' ? '% peak' : '% bf16 peak', 'speedup', 'predicted'],
     r.steps.map((s) => [s.name, s.blocks, s.ms.toFixed(1), s.gflop.toFixed(2), s.gflops.toFixed(1), s.peakPercent.toFixed(0), `${s.speedup.toFixed(2)}x`, `${s.predicted.toFixed(2)}x`]),
   ));
   if (r.runs) {

@@ -109,6 +109,17 @@ describe('skipdit bench', () => {
     expect(r.profile.ops.reduce((a: number, o: { percent: number }) => a + o.percent, 0)).toBeCloseTo(100, 6);
   });
 
+  it('measures bf16 models against the bf16 dot-product peak where the CPU has one', async () => {
+    const { stdout } = await cli('bench', '--model', tiny, '--dtype', 'bfloat16', '--repeats', '1', '--steps', '0',
+      '--profile-forwards', '0', '--peak-seconds', '0.05', '--json');
+    const r = JSON.parse(stdout);
+    const dotProducts = native().backends()[0].gemmBf16 === 'avx512bf16';
+    expect(r.peak.bf16Gflops > 0).toBe(dotProducts);
+    expect(r.peakUsed).toEqual(dotProducts ? { name: 'bf16 dot product', gflops: r.peak.bf16Gflops } : { name: 'fp32 FMA', gflops: r.peak.gflops });
+    const full = r.steps[0];
+    expect(full.peakPercent).toBeCloseTo((100 * full.gflops) / r.peakUsed.gflops, 6);
+  });
+
   it('prints a table, and a typed error for bad input', async () => {
     const { stdout } = await cli('bench', '--model', tiny, '--repeats', '1', '--steps', '0', '--profile-forwards', '1', '--peak-seconds', '0.05');
     expect(stdout).toMatch(/FMA peak \(measured\): \d+ GFLOP\/s/);

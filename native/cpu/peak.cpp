@@ -40,26 +40,34 @@ __attribute__((target("avx2,fma"))) double fma_loop_avx2(int64_t iters) {
   return out[0];
 }
 
+// vdpbf16ps: per fp32 lane a[2j] b[2j] + a[2j+1] b[2j+1] added in, 4 FLOPs.
+__attribute__((target("avx512f,avx512bf16"))) double dot_bf16_loop_avx512(int64_t iters) {
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(1.0f + i * 1e-3f);
+  const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3F7F3F7F), b = (__m512bh)_mm512_set1_epi32(0x33D633D6);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+  __m512 s = acc[0];
+  for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
+  return double(simd::reduce_add512(s));
+}
+
 }  // namespace
 
-PeakResult measure_fma_peak(double seconds) {
-  const bool avx512 = std::strcmp(gemm_kernel_name(), "avx512") == 0;
-  const bool avx2 = std::strcmp(gemm_kernel_name(), "avx2") == 0;
-  const int lanes = avx512 ? 16 : avx2 ? 8 : 1;
+// Runs loop(iters) on every pool thread, growing iters until a run lasts about `seconds`; returns the rate in
+// GFLOP/s for flops_per_iter per thread and iteration.
+template <class Loop>
+double measure(Loop loop, double flops_per_iter, double seconds) {
   ThreadPool& pool = ThreadPool::global();
   const int threads = pool.size();
   auto run = [&](int64_t iters) {
     std::atomic<double> sink{0};
     const auto t0 = std::chrono::steady_clock::now();
     pool.parallel_for(threads, 1, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        double v = avx512 ? fma_loop_avx512(iters) : avx2 ? fma_loop_avx2(iters) : 0.0;
-        sink.store(sink.load() + v);
-      }
+      for (int64_t i = b; i < e; ++i) sink.store(sink.load() + loop(iters));
     });
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  if (lanes == 1) return {0.0, threads, gemm_kernel_name()};
   int64_t iters = 1 << 16;
   double t = run(iters);
   while (t < seconds / 4) {  // grow until the run is long enough to time well
@@ -68,8 +76,18 @@ PeakResult measure_fma_peak(double seconds) {
   }
   iters = static_cast<int64_t>(iters * (seconds / t));
   t = run(iters);
-  const double flops = double(threads) * double(iters) * kChains * lanes * 2.0;
-  return {flops / t / 1e9, threads, gemm_kernel_name()};
+  return double(threads) * double(iters) * flops_per_iter / t / 1e9;
+}
+
+PeakResult measure_fma_peak(double seconds) {
+  const bool avx512 = std::strcmp(gemm_kernel_name(), "avx512") == 0;
+  const bool avx2 = std::strcmp(gemm_kernel_name(), "avx2") == 0;
+  PeakResult result{0.0, ThreadPool::global().size(), gemm_kernel_name()};
+  if (avx512) result.gflops = measure(fma_loop_avx512, kChains * 16 * 2.0, seconds);
+  else if (avx2) result.gflops = measure(fma_loop_avx2, kChains * 8 * 2.0, seconds);
+  if (std::strcmp(gemm_bf16_kernel_name(), "avx512bf16") == 0)
+    result.bf16_gflops = measure(dot_bf16_loop_avx512, kChains * 16 * 4.0, seconds);
+  return result;
 }
 
 }  // namespace skipdit::cpu

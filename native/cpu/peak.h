@@ -8,6 +8,9 @@ struct PeakResult {
   double gflops;      // all threads together
   int threads;
   const char* isa;
+  // The AVX-512 BF16 dot-product peak (vdpbf16ps: 2 products per fp32 lane), the ceiling of models with
+  // bfloat16 weights; 0 where the bf16 GEMM does not use dot products.
+  double bf16_gflops = 0;
 };
 
 PeakResult measure_fma_peak(double seconds = 0.3);
