@@ -88,19 +88,20 @@ __attribute__((target("avx512f"), always_inline)) inline void store_avx512(__m51
   }
 }
 
-// float32 weights: per k, two 16-wide loads of the panel and MR broadcasts of A.
-template <int MR>
+// float32 weights: per k, two 16-wide loads of the panel and MR broadcasts of A. NV = 1 computes only the
+// first 16 columns of the panel: the last panel of an N with N % 32 <= 16 (attention's P V at head dim 72).
+template <int MR, int NV>
 __attribute__((target("avx512f"))) void f32_avx512(const float* A, int64_t lda, const void* panel, int64_t K,
                                                    const TileSpot& s) {
   const float* B = static_cast<const float*>(panel);
   __m512 c[MR][2];
   UNROLL_ROWS for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
-    const __m512 b0 = _mm512_loadu_ps(B + k * 32), b1 = _mm512_loadu_ps(B + k * 32 + 16);
+    const __m512 b0 = _mm512_loadu_ps(B + k * 32), b1 = NV == 2 ? _mm512_loadu_ps(B + k * 32 + 16) : b0;
     UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const __m512 a = _mm512_set1_ps(A[i * lda + k]);
       c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
-      c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
+      if (NV == 2) c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
     }
   }
   store_avx512<MR>(c, s);
@@ -108,7 +109,7 @@ __attribute__((target("avx512f"))) void f32_avx512(const float* A, int64_t lda, 
 
 // bf16 weights, AVX-512 BF16: A is bf16 too (pairs as uint32, lda counted in pairs); one vdpbf16ps adds
 // a[2j] b[2j] + a[2j+1] b[2j+1] into float32 lane j, so each step covers two k.
-template <int MR>
+template <int MR, int NV>
 __attribute__((target("avx512f,avx512bf16"))) void bf16_avx512(const float* A, int64_t lda, const void* panel,
                                                                int64_t K, const TileSpot& s) {
   const uint32_t* Ab = reinterpret_cast<const uint32_t*>(A);
@@ -117,11 +118,12 @@ __attribute__((target("avx512f,avx512bf16"))) void bf16_avx512(const float* A, i
   __m512 c[MR][2];
   UNROLL_ROWS for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
   for (int64_t kk = 0; kk < pairs; ++kk) {
-    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(B + kk * 64), b1 = (__m512bh)_mm512_loadu_si512(B + kk * 64 + 32);
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(B + kk * 64);
+    const __m512bh b1 = NV == 2 ? (__m512bh)_mm512_loadu_si512(B + kk * 64 + 32) : b0;
     UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ab[i * lda + kk]));
       c[i][0] = _mm512_dpbf16_ps(c[i][0], a, b0);
-      c[i][1] = _mm512_dpbf16_ps(c[i][1], a, b1);
+      if (NV == 2) c[i][1] = _mm512_dpbf16_ps(c[i][1], a, b1);
     }
   }
   store_avx512<MR>(c, s);
@@ -240,7 +242,12 @@ struct Isa {
   int nr, mr;
   bool bf16_activations;  // A is rounded to bf16 pairs before the kernel (dot-product kernels)
   Kernel kernels[9];      // by row count 1..mr
+  Kernel half_kernels[9] = {};  // the same for a panel's first nr / 2 columns only (where there are any)
 };
+
+// The AVX-512 kernels by row count, full panels (NV = 2) or their first half (NV = 1).
+#define SKIPDIT_AVX512_KERNELS(fn, NV) \
+  {nullptr, fn<1, NV>, fn<2, NV>, fn<3, NV>, fn<4, NV>, fn<5, NV>, fn<6, NV>, fn<7, NV>, fn<8, NV>}
 
 // SKIPDIT_CPU_ISA=avx2|portable caps the choice (never above what the CPU supports).
 int isa_cap() {
@@ -260,8 +267,7 @@ const Isa& f32_isa() {
   static const Isa chosen = [] {
     const int cap = isa_cap();
     if (cap >= 2 && cpu_has(2))
-      return Isa{"avx512", 32, 8, false, {nullptr, f32_avx512<1>, f32_avx512<2>, f32_avx512<3>, f32_avx512<4>,
-                                          f32_avx512<5>, f32_avx512<6>, f32_avx512<7>, f32_avx512<8>}};
+      return Isa{"avx512", 32, 8, false, SKIPDIT_AVX512_KERNELS(f32_avx512, 2), SKIPDIT_AVX512_KERNELS(f32_avx512, 1)};
     if (cap >= 1 && cpu_has(1))
       return Isa{"avx2", 16, 6, false, {nullptr, f32_avx2<1>, f32_avx2<2>, f32_avx2<3>, f32_avx2<4>, f32_avx2<5>,
                                         f32_avx2<6>, nullptr, nullptr}};
@@ -277,8 +283,8 @@ const Isa& bf16_isa() {
     // (every CPU with AVX-512 BF16 has BW and VL, which attention's bf16 stores use; checked all the same)
     if (cap >= 2 && cpu_has(2) && __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl"))
-      return Isa{"avx512bf16", 32, 8, true, {nullptr, bf16_avx512<1>, bf16_avx512<2>, bf16_avx512<3>, bf16_avx512<4>,
-                                             bf16_avx512<5>, bf16_avx512<6>, bf16_avx512<7>, bf16_avx512<8>}};
+      return Isa{"avx512bf16", 32, 8, true, SKIPDIT_AVX512_KERNELS(bf16_avx512, 2),
+                 SKIPDIT_AVX512_KERNELS(bf16_avx512, 1)};
     if (cap >= 1 && cpu_has(1))
       return Isa{"avx2", 16, 6, false, {nullptr, bf16_avx2<1>, bf16_avx2<2>, bf16_avx2<3>, bf16_avx2<4>, bf16_avx2<5>,
                                         bf16_avx2<6>, nullptr, nullptr}};
@@ -336,7 +342,8 @@ void run_packed(const Isa& isa, const float* A, int64_t M, int64_t K, int64_t ld
                             ep.out_bf16 ? ep.out_bf16 + m * ldc + n0 : nullptr};
         const float* a = isa.bf16_activations ? reinterpret_cast<const float*>(reinterpret_cast<const uint32_t*>(A) + m * lda)
                                               : A + m * lda;
-        isa.kernels[rows](a, lda, base + p * panel_bytes, K, spot);
+        const Kernel kernel = ncols <= isa.nr / 2 && isa.half_kernels[rows] ? isa.half_kernels[rows] : isa.kernels[rows];
+        kernel(a, lda, base + p * panel_bytes, K, spot);
       }
     }
   };
