@@ -48,16 +48,24 @@ void finish_tile(const float* tile, int mr, int nr_tile, const TileSpot& s) {
 }
 
 // ---- AVX-512: 8 rows x 32 columns in 16 zmm accumulators (c[i][0], c[i][1])
+// Columns [16h, 16h + 16) of the tile: the mask of those that exist and the bias over them; false if none.
+__attribute__((target("avx512f"), always_inline)) inline bool half_columns(const TileSpot& s, int h, __mmask16& mask,
+                                                                           __m512& bias) {
+  const int valid = std::min(16, s.ncols - 16 * h);
+  if (valid <= 0) return false;
+  mask = valid == 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
+  bias = s.ep->bias ? _mm512_maskz_loadu_ps(mask, s.ep->bias + s.n0 + 16 * h) : _mm512_setzero_ps();
+  return true;
+}
+
 // bias + act, rounded to bf16 (GemmEpilogue::out_bf16): only behind the dot-product kernel, so BW/VL are there.
 template <int MR>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"), noinline)) void store_bf16_avx512(
     const __m512 (&c)[MR][2], const TileSpot& s) {
   const GemmEpilogue& ep = *s.ep;
-  for (int h = 0; h < 2; ++h) {
-    const int valid = std::min(16, s.ncols - 16 * h);
-    if (valid <= 0) break;
-    const __mmask16 mask = valid == 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
-    const __m512 bias = ep.bias ? _mm512_maskz_loadu_ps(mask, ep.bias + s.n0 + 16 * h) : _mm512_setzero_ps();
+  __mmask16 mask;
+  __m512 bias;
+  for (int h = 0; h < 2 && half_columns(s, h, mask, bias); ++h) {
     for (int i = 0; i < MR; ++i) {
       __m512 v = _mm512_add_ps(c[i][h], bias);
       if (ep.act == Epilogue::GeluTanh) v = simd::gelu_tanh512(v);
@@ -70,11 +78,9 @@ template <int MR>
 __attribute__((target("avx512f"), always_inline)) inline void store_avx512(__m512 (&c)[MR][2], const TileSpot& s) {
   if (s.C16) return store_bf16_avx512<MR>(c, s);
   const GemmEpilogue& ep = *s.ep;
-  for (int h = 0; h < 2; ++h) {
-    const int valid = std::min(16, s.ncols - 16 * h);
-    if (valid <= 0) break;
-    const __mmask16 mask = valid == 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
-    const __m512 bias = ep.bias ? _mm512_maskz_loadu_ps(mask, ep.bias + s.n0 + 16 * h) : _mm512_setzero_ps();
+  __mmask16 mask;
+  __m512 bias;
+  for (int h = 0; h < 2 && half_columns(s, h, mask, bias); ++h) {
     UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       __m512 v = _mm512_add_ps(c[i][h], bias);
       if (ep.act == Epilogue::GeluTanh) v = simd::gelu_tanh512(v);
