@@ -5,7 +5,8 @@
 // PyTorch eager / CUDA-graphed bf16 step of the same checkpoint side by side when --torch is given.
 // Then timed end to end (bf16): whole 256px generations, 50 DDIM steps through the Pipeline plus the VAE
 // decode, uncached and with dit:2 / dit:3; and Latte-XL/2-skip (16 frames) full and cached steps
-// (`--no-latte` skips them).
+// (`--no-latte` skips them; `--latte-ckpt` reuses a checkpoint, `--torch-latte` adds gpu_bench.py's PyTorch timings
+// of it).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +18,12 @@ import { native } from '../lib/native.js';
 import { writeRandomCheckpoint } from '../lib/random-checkpoint.js';
 import { writeVaeWeights } from './vae-weights.js';
 
-const { values } = parseArgs({ options: { torch: { type: 'string' }, out: { type: 'string' }, ckpt: { type: 'string' }, runs: { type: 'string', default: '10' }, 'no-latte': { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    torch: { type: 'string' }, out: { type: 'string' }, ckpt: { type: 'string' }, runs: { type: 'string', default: '10' },
+    'no-latte': { type: 'boolean', default: false }, 'latte-ckpt': { type: 'string' }, 'torch-latte': { type: 'string' },
+  },
+});
 const runs = Number(values.runs);
 if (!backends()[1].available) {
   console.log(`bench/gpu.ts: no GPU: skipped (${backends()[1].reason})`);
@@ -108,15 +114,19 @@ vae.dispose();
 let latte: Record<string, unknown> | null = null;
 if (!values['no-latte']) {
   const latteConfig = benchConfig('XL', 'latte');
-  const latteFile = path.join(dir, 'latte-xl-2-skip.safetensors');
-  writeRandomCheckpoint(latteFile, latteConfig);
+  const latteFile = values['latte-ckpt'] ?? path.join(dir, 'latte-xl-2-skip.safetensors');
+  if (!values['latte-ckpt']) writeRandomCheckpoint(latteFile, latteConfig);
   const F = latteConfig.num_frames;
   const lx = { data: Float32Array.from({ length: B * F * 4 * 32 * 32 }, (_, i) => Math.sin(i * 0.37)), shape: [B, F, 4, 32, 32] };
   const model = await loadModel(latteFile, { backend: 'cuda', dtype: 'bfloat16' });
   const s = await stepTimes(model, { x: lx, t: 500, y: [1, latteConfig.num_classes] });
-  latte = { full_ms: s.full, cached_k1_ms: s.cached[1], cached_k4_ms: s.cached[4], full_tflops: forwardFlops(latteConfig, B) / (s.full * 1e-3) / 1e12 };
+  const torchLatte = values['torch-latte'] ? JSON.parse(readFileSync(values['torch-latte'], 'utf8')) : null;
+  latte = {
+    full_ms: s.full, cached_k1_ms: s.cached[1], cached_k4_ms: s.cached[4], full_tflops: forwardFlops(latteConfig, B) / (s.full * 1e-3) / 1e12,
+    torch_eager_ms: torchLatte?.eager_step_ms ?? null, torch_graphed_ms: torchLatte?.graphed_step_ms ?? null,
+  };
   model.dispose();
-  rmSync(latteFile, { force: true });
+  if (!values['latte-ckpt']) rmSync(latteFile, { force: true });
 }
 
 const result = { device: native().backends()[1].devices[0]?.name, config: 'DiT-XL/2-skip 256x256 batch 2, random weights', rows, vae_decode_32_ms: vaeMs, generations, latte_xl_16_frames_bf16: latte, torch: peak };
@@ -133,4 +143,7 @@ console.log(`VAE decode 32x32 latent -> 256px (fp32): ${f(vaeMs)} ms`);
 for (const g of generations as Record<string, number | string>[]) {
   console.log(`generation 256px, 50 DDIM steps + VAE decode, bf16, ${String(g.policy).padEnd(5)} (${g.cached_steps} cached steps): ${f(g.generate_ms)} ms`);
 }
-if (latte) console.log(`Latte-XL/2-skip 16 frames bf16: full ${f(latte.full_ms)} ms (${f(latte.full_tflops)} TFLOP/s), cached k1 ${f(latte.cached_k1_ms)} ms, k4 ${f(latte.cached_k4_ms)} ms`);
+if (latte) {
+  console.log(`Latte-XL/2-skip 16 frames bf16: full ${f(latte.full_ms)} ms (${f(latte.full_tflops)} TFLOP/s), cached k1 ${f(latte.cached_k1_ms)} ms, k4 ${f(latte.cached_k4_ms)} ms` +
+    (latte.torch_eager_ms !== null ? `; torch bf16 eager ${f(latte.torch_eager_ms)} ms, CUDA-graphed ${f(latte.torch_graphed_ms)} ms` : ''));
+}

@@ -1,4 +1,5 @@
-"""DiT / DiT-skip in PyTorch with the official module structure and state_dict names, loaded from safetensors.
+"""DiT / DiT-skip and Latte / Latte-skip in PyTorch with the official module structure and state_dict names,
+loaded from safetensors.
 
 The benchmark anchor for skipdit: bench/torch/export_onnx.py exports it to ONNX for ONNX Runtime, and a GPU
 benchmark can run it eagerly. Importing this module has no side effects.
@@ -6,6 +7,7 @@ benchmark can run it eagerly. Importing this module has no side effects.
     import torch, dit_skip
     model = dit_skip.load('model.safetensors', device='cuda', dtype=torch.bfloat16)
     out = model(x, t, y)   # x (B, C, H, W), t (B,) float, y (B,) int64 -> (B, 2C or C, H, W)
+                           # Latte: x (B, F, C, H, W) -> (B, F, 2C or C, H, W)
 
 Math (checked against the fixture test/fixtures/dit-skip-tiny, written by the official code):
 - tokens = Conv2d(k=s=p)(x) flattened + pos_embed (read from the file, not recomputed);
@@ -14,6 +16,12 @@ Math (checked against the fixture test/fixtures/dit-skip-tiny, written by the of
 - Skip-DiT: block i >= depth/2 first does h = skip_linears[j](skip_norms[j](cat([h, skips.pop()], -1))),
   j = i - depth/2, where skips holds the outputs of blocks 0..depth/2-1 (plain DiT has no skip_* tensors);
 - final layer: adaLN (shift, scale) on LayerNorm, Linear to p*p*Cout, unpatchify to (B, Cout, H, W).
+
+Latte-skip (checked against test/fixtures/latte-skip-tiny): the frames are a batch of images ((b f), T, D); blocks
+come in pairs, spatial blocks[i] over the T tokens of a frame, temporal blocks[i+1] over the F frames of a token
+((b t), F, D), temp_embed added once after the first spatial block; conditioning rows repeated per frame
+(spatial) and per token (temporal); the skips are pushed after pairs i < depth/2 and popped before pairs
+i >= depth/2 by skip module (i - depth/2) / 2 (the official code hard-codes depth/2 = 14).
 
 Config: the JSON in the file's __metadata__.config (skipdit / fixture field names), with anything missing
 taken from the tensor shapes; num_heads falls back to the official size table.
@@ -27,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ['DiTSkip', 'load', 'read_safetensors', 'config_from', 'HEADS_BY_HIDDEN_SIZE']
+__all__ = ['DiTSkip', 'LatteSkip', 'load', 'read_safetensors', 'config_from', 'HEADS_BY_HIDDEN_SIZE']
 
 HEADS_BY_HIDDEN_SIZE = {384: 6, 768: 12, 1024: 16, 1152: 16}  # DiT-S, B, L, XL
 
@@ -68,8 +76,7 @@ def config_from(path):
     header, _ = _header(path)
     shapes = {k: v['shape'] for k, v in header.items() if k != '__metadata__'}
     meta = json.loads(header.get('__metadata__', {}).get('config', '{}'))
-    if 'temp_embed' in shapes or meta.get('family') == 'latte':
-        raise ValueError(f'{path}: a Latte model; dit_skip.py implements DiT / DiT-skip only')
+    latte = 'temp_embed' in shapes or meta.get('family') == 'latte'
     D, C, p, _ = shapes['x_embedder.proj.weight']
     table = shapes.get('y_embedder.embedding_table.weight')
     c = {
@@ -80,7 +87,10 @@ def config_from(path):
         'num_classes': table[0] - 1 if table else 0,  # the last row is the CFG null class
         'learn_sigma': shapes['final_layer.linear.weight'][0] == p * p * 2 * C,
         'skip': 'skip_linears.0.linear.weight' in shapes,
+        'family': 'latte' if latte else 'dit',
     }
+    if latte:
+        c['num_frames'] = shapes['temp_embed'][1]
     c.update({k: v for k, v in meta.items() if k in c or k == 'num_heads'})
     c.setdefault('num_heads', HEADS_BY_HIDDEN_SIZE.get(D))
     if c['num_heads'] is None:
@@ -238,11 +248,51 @@ class DiTSkip(nn.Module):
         return torch.einsum('nhwpqc->nchpwq', x).reshape(B, C, G * p, G * p)
 
 
+class LatteSkip(DiTSkip):
+    """Latte (skip=False) or Latte-skip (skip=True): DiTSkip's modules plus temp_embed, with depth/4 skip
+    modules (one per pair of the first half)."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        c, D = self.config, config['hidden_size']
+        self.temp_embed = nn.Parameter(torch.zeros(1, c['num_frames'], D), requires_grad=False)
+        if c['skip']:
+            self.skip_norms = nn.ModuleList([nn.LayerNorm(2 * D, eps=1e-6) for _ in range(c['depth'] // 4)])
+            self.skip_linears = nn.ModuleList([SkipLinear(D) for _ in range(c['depth'] // 4)])
+
+    def forward(self, x, t, y=None):
+        # x (B, F, C, H, W), t (B,), y (B,) int64 -> (B, F, Cout, H, W)
+        B, F_, C, H, W = x.shape
+        x = x.to(self.pos_embed.dtype).reshape(B * F_, C, H, W)
+        h = self.x_embedder(x) + self.pos_embed  # ((b f), T, D)
+        T, D = h.shape[1], h.shape[2]
+        c = self.t_embedder(t)
+        if self.y_embedder is not None:
+            c = c + self.y_embedder(y)
+        c_spatial, c_temporal = c.repeat_interleave(F_, 0), c.repeat_interleave(T, 0)  # rows b*F+f, b*T+t
+        depth, half, skips = len(self.blocks), len(self.blocks) // 2, []
+        for i in range(0, depth, 2):
+            if self.config['skip'] and i >= half:
+                j = (i - half) // 2
+                h = self.skip_linears[j](self.skip_norms[j](torch.cat([h, skips.pop()], dim=-1)))
+            h = self.blocks[i](h, c_spatial)
+            h = h.reshape(B, F_, T, D).transpose(1, 2).reshape(B * T, F_, D)  # (b f) t d -> (b t) f d
+            if i == 0:
+                h = h + self.temp_embed
+            h = self.blocks[i + 1](h, c_temporal)
+            h = h.reshape(B, T, F_, D).transpose(1, 2).reshape(B * F_, T, D)  # (b t) f d -> (b f) t d
+            if self.config['skip'] and i < half:
+                skips.append(h)
+        out = self.unpatchify(self.final_layer(h, c_spatial))  # ((b f), Cout, H, W)
+        return out.reshape(B, F_, self.out_channels, H, W)
+
+
 def load(path, device='cpu', dtype=torch.float32):
     """The model of a safetensors checkpoint in eval mode on `device` in `dtype`. Every module tensor must be in
     the file and every file tensor must be used (a precise error otherwise). Weights are copied one tensor at a
     time from a memory map (host peak: the model plus one tensor)."""
-    model = DiTSkip(config_from(path)).to(device=device, dtype=dtype).eval()
+    config = config_from(path)
+    model = (LatteSkip if config['family'] == 'latte' else DiTSkip)(config).to(device=device, dtype=dtype).eval()
     params = dict(model.named_parameters())
     header, _ = _header(path)
     in_file = {k for k in header if k != '__metadata__'}

@@ -1,7 +1,7 @@
 """GPU anchor for bench/gpu.ts: the measured bf16 matmul peak of this GPU and PyTorch eager / CUDA-graphed
-bf16 timings of the same DiT-skip checkpoint (bench/torch/dit_skip.py). Prints one JSON object.
+bf16 timings of the same DiT-skip or Latte-skip checkpoint (bench/torch/dit_skip.py). Prints one JSON object.
 
-    python3 bench/torch/gpu_bench.py CHECKPOINT --batch 2 [--iters 20]
+    python3 bench/torch/gpu_bench.py CHECKPOINT --batch 2 [--iters 20] [--no-peak]
 """
 import argparse
 import json
@@ -36,20 +36,23 @@ def main():
     ap.add_argument('checkpoint')
     ap.add_argument('--batch', type=int, default=2)
     ap.add_argument('--iters', type=int, default=20)
+    ap.add_argument('--no-peak', action='store_true', help='skip the matmul peak (measured with the DiT run)')
     args = ap.parse_args()
     dev = torch.device('cuda')
     out = {'device': torch.cuda.get_device_name(0), 'torch': torch.__version__}
 
-    n = 8192  # random operands (zeros run faster), several times the L2
-    a, b = torch.randn(n, n, device=dev, dtype=torch.bfloat16), torch.randn(n, n, device=dev, dtype=torch.bfloat16)
-    ms = time_ms(lambda: torch.matmul(a, b), args.iters)
-    out['bf16_matmul_tflops'] = 2 * n ** 3 / (ms * 1e-3) / 1e12
-    del a, b
+    if not args.no_peak:
+        n = 8192  # random operands (zeros run faster), several times the L2
+        a, b = torch.randn(n, n, device=dev, dtype=torch.bfloat16), torch.randn(n, n, device=dev, dtype=torch.bfloat16)
+        ms = time_ms(lambda: torch.matmul(a, b), args.iters)
+        out['bf16_matmul_tflops'] = 2 * n ** 3 / (ms * 1e-3) / 1e12
+        del a, b
 
     model = dit_skip.load(args.checkpoint, device=dev, dtype=torch.bfloat16)
     c = model.config
     B = args.batch
-    x = torch.randn(B, c['in_channels'], c['input_size'], c['input_size'], device=dev)
+    frames = (c['num_frames'],) if c['family'] == 'latte' else ()  # Latte: (B, F, C, H, W)
+    x = torch.randn(B, *frames, c['in_channels'], c['input_size'], c['input_size'], device=dev)
     t = torch.full((B,), 500.0, device=dev)
     y = torch.randint(0, max(1, c['num_classes']), (B,), device=dev)
     with torch.no_grad():
