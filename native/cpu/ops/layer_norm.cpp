@@ -48,16 +48,40 @@ __attribute__((target("avx512f"))) float sum_avx512(const float* p, int64_t n, f
   return simd::reduce_add512(acc);
 }
 
+bool avx512_rows();
+
 Moments moments(const float* p0, int64_t n0, const float* p1, int64_t n1, float eps) {
-  static const bool avx512 = gemm_panel_width() == 32;
-  if (!avx512) return moments_portable(p0, n0, p1, n1, eps);
+  if (!avx512_rows()) return moments_portable(p0, n0, p1, n1, eps);
   const float n = float(n0 + n1);
   const float mean = (sum_avx512(p0, n0, 0.0f, false) + (n1 ? sum_avx512(p1, n1, 0.0f, false) : 0.0f)) / n;
   const float var = (sum_avx512(p0, n0, mean, true) + (n1 ? sum_avx512(p1, n1, mean, true) : 0.0f)) / n;
   return {mean, float(1.0 / std::sqrt(double(var) + double(eps)))};
 }
 
+// y = ((x - mean) * rstd) * a + b over a row, a = gamma or 1 + scale (one_plus), b = beta or shift (may be
+// null, with a, for the plain norm). Multiplies and adds exactly as the scalar loops below (no FMA), so both
+// paths give the same bits.
+__attribute__((target("avx512f"))) void scale_shift_avx512(const float* x, int64_t n, Moments m, const float* a,
+                                                           const float* b, bool one_plus, float* y) {
+  const __m512 mean = _mm512_set1_ps(m.mean), rstd = _mm512_set1_ps(m.rstd), one = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mean), rstd);
+    if (a) {
+      const __m512 av = _mm512_maskz_loadu_ps(k, a + i);
+      v = _mm512_add_ps(_mm512_mul_ps(v, one_plus ? _mm512_add_ps(one, av) : av), _mm512_maskz_loadu_ps(k, b + i));
+    }
+    _mm512_mask_storeu_ps(y + i, k, v);
+  }
+}
+
+bool avx512_rows() {
+  static const bool avx512 = gemm_panel_width() == 32;
+  return avx512;
+}
+
 inline void normalize(const float* x, int64_t n, Moments m, const float* gamma, const float* beta, float* y) {
+  if (avx512_rows()) return scale_shift_avx512(x, n, m, gamma, beta, false, y);
   if (gamma) {
     for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m.mean) * m.rstd * gamma[i] + beta[i];
   } else {
@@ -103,9 +127,13 @@ void layer_norm_modulate(const float* x, int64_t G, int64_t N, int64_t D, float 
       const float* scale = cond.row(r / N, scale_col);
       const Moments m = moments(xr, D, nullptr, 0, eps);
       float* yr = out.row(r, scratch);
-      for (int64_t i = 0; i < D; ++i) {
-        const float normed = (xr[i] - m.mean) * m.rstd;
-        yr[i] = normed * (1.0f + scale[i]) + shift[i];
+      if (avx512_rows()) {
+        scale_shift_avx512(xr, D, m, scale, shift, true, yr);
+      } else {
+        for (int64_t i = 0; i < D; ++i) {
+          const float normed = (xr[i] - m.mean) * m.rstd;
+          yr[i] = normed * (1.0f + scale[i]) + shift[i];
+        }
       }
       out.finish(r, yr);
     }
