@@ -185,8 +185,20 @@ __attribute__((target("avx2,fma"))) void f32_avx2(const float* A, int64_t lda, c
   store_avx2<MR>(tile, s);
 }
 
+// c0[i] += A[i][0] * b0, c1[i] += A[i][0] * b1 for the MR rows of A (rows lda floats apart).
+template <int MR>
+__attribute__((target("avx2,fma"), always_inline)) inline void fma_rows(const float* A, int64_t lda, __m256 b0,
+                                                                       __m256 b1, __m256 (&c0)[MR], __m256 (&c1)[MR]) {
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) {
+    const __m256 a = _mm256_broadcast_ss(A + i * lda);
+    c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+    c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+  }
+}
+
 // bf16 weights widened to float32 in registers: a 32-bit lane of a pair panel holds (k even, k odd) of one
 // column; the even value is the low half shifted up, the odd one the high half with the low bits cleared.
+// The even and odd halves are done one after the other, so 2 widened B registers are live at a time.
 template <int MR>
 __attribute__((target("avx2,fma"))) void bf16_avx2(const float* A, int64_t lda, const void* panel, int64_t K,
                                                   const TileSpot& s) {
@@ -194,23 +206,17 @@ __attribute__((target("avx2,fma"))) void bf16_avx2(const float* A, int64_t lda, 
   const __m256i high = _mm256_set1_epi32(int(0xFFFF0000u));
   __m256 c0[MR], c1[MR];
   UNROLL_ROWS for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
-  for (int64_t kk = 0; kk < (K + 1) / 2; ++kk) {
-    const bool has_odd = 2 * kk + 1 < K;
-    const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + kk * 32));
-    const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + kk * 32 + 16));
-    const __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), o0 = _mm256_castsi256_ps(_mm256_and_si256(v0, high));
-    const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16)), o1 = _mm256_castsi256_ps(_mm256_and_si256(v1, high));
-    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
-      const __m256 a0 = _mm256_broadcast_ss(A + i * lda + 2 * kk);
-      c0[i] = _mm256_fmadd_ps(a0, e0, c0[i]);
-      c1[i] = _mm256_fmadd_ps(a0, e1, c1[i]);
-      if (has_odd) {
-        const __m256 a1 = _mm256_broadcast_ss(A + i * lda + 2 * kk + 1);
-        c0[i] = _mm256_fmadd_ps(a1, o0, c0[i]);
-        c1[i] = _mm256_fmadd_ps(a1, o1, c1[i]);
-      }
-    }
+  const __m256i* pairs = reinterpret_cast<const __m256i*>(B);
+  int64_t kk = 0;
+  for (; 2 * kk + 1 < K; ++kk) {
+    fma_rows<MR>(A + 2 * kk, lda, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256(pairs + 2 * kk), 16)),
+                 _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256(pairs + 2 * kk + 1), 16)), c0, c1);
+    fma_rows<MR>(A + 2 * kk + 1, lda, _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256(pairs + 2 * kk), high)),
+                 _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256(pairs + 2 * kk + 1), high)), c0, c1);
   }
+  if (2 * kk < K)  // odd K: the last pair's even value only
+    fma_rows<MR>(A + 2 * kk, lda, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256(pairs + 2 * kk), 16)),
+                 _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256(pairs + 2 * kk + 1), 16)), c0, c1);
   alignas(32) float tile[MR * 16];
   to_tile<MR>(c0, c1, tile);
   store_avx2<MR>(tile, s);
@@ -292,8 +298,9 @@ const Isa& bf16_isa() {
       return Isa{"avx512bf16", 32, 8, true, SKIPDIT_AVX512_KERNELS(bf16_avx512, 2),
                  SKIPDIT_AVX512_KERNELS(bf16_avx512, 1)};
     if (cap >= 1 && cpu_has(1))
-      return Isa{"avx2", 16, 6, false, {nullptr, bf16_avx2<1>, bf16_avx2<2>, bf16_avx2<3>, bf16_avx2<4>, bf16_avx2<5>,
-                                        bf16_avx2<6>, nullptr, nullptr}};
+      // 5 rows: 10 accumulators, 2 widened B, a broadcast and the mask (6 rows spilled)
+      return Isa{"avx2", 16, 5, false, {nullptr, bf16_avx2<1>, bf16_avx2<2>, bf16_avx2<3>, bf16_avx2<4>, bf16_avx2<5>,
+                                        nullptr, nullptr, nullptr}};
     return Isa{"portable", 8, 4, false, {nullptr, bf16_portable<1>, bf16_portable<2>, bf16_portable<3>,
                                          bf16_portable<4>, nullptr, nullptr, nullptr, nullptr}};
   }();
