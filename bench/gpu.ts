@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { backends, loadModel, loadVae, normalizeConfig, Pipeline, sdVaeConfig, type CachePolicyInput, type Model, type Tensor } from '../lib/index.js';
+import { backends, loadModel, loadVae, Pipeline, sdVaeConfig, type CachePolicyInput, type Model, type Tensor } from '../lib/index.js';
 import { benchConfig } from '../lib/bench.js';
 import { forwardFlops, callFlops } from '../lib/flops.js';
 import { native } from '../lib/native.js';
@@ -29,7 +29,7 @@ if (!backends()[1].available) {
   console.log(`bench/gpu.ts: no GPU: skipped (${backends()[1].reason})`);
   process.exit(0);
 }
-const config = normalizeConfig({ family: 'dit', skip: true, depth: 28, hidden_size: 1152, num_heads: 16, patch_size: 2, input_size: 32, in_channels: 4, num_classes: 1000, learn_sigma: true });
+const config = benchConfig('XL');
 const dir = mkdtempSync(path.join(tmpdir(), 'skipdit-gpu-'));
 const ckpt = values.ckpt ?? path.join(dir, 'dit-xl-2-skip.safetensors');
 if (!values.ckpt) writeRandomCheckpoint(ckpt, config);
@@ -110,7 +110,8 @@ const generations: Record<string, unknown>[] = [];
 }
 vae.dispose();
 
-// Latte-XL/2-skip, 16 frames of 32x32 latents, batch 2 (one video with CFG): step times only (no PyTorch twin).
+// Latte-XL/2-skip, 16 frames of 32x32 latents, batch 2 (one video with CFG): step times, next to PyTorch's
+// (bench/torch/gpu_bench.py on the same checkpoint) when --torch-latte is given.
 let latte: Record<string, unknown> | null = null;
 if (!values['no-latte']) {
   const latteConfig = benchConfig('XL', 'latte');

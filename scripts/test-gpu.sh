@@ -59,10 +59,12 @@ else
   status[memcheck]="not installed"
 fi
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  # random XL weights of the given family, shared by the PyTorch and skipdit benchmarks
+  write_ckpt() { node -e "import('./dist/lib/random-checkpoint.js').then(async m => { const { benchConfig } = await import('./dist/lib/bench.js'); m.writeRandomCheckpoint(process.argv[1], benchConfig('XL', process.argv[2])); })" "$1" "$2"; }
   ckpt=$(mktemp -d)/dit-xl-2-skip.safetensors
-  node -e "import('./dist/lib/random-checkpoint.js').then(async m => { const { normalizeConfig } = await import('./dist/lib/index.js'); m.writeRandomCheckpoint(process.argv[1], normalizeConfig({ family: 'dit', skip: true, depth: 28, hidden_size: 1152, num_heads: 16, patch_size: 2, input_size: 32, in_channels: 4, num_classes: 1000, learn_sigma: true })); })" "$ckpt"
   latte=$(dirname "$ckpt")/latte-xl-2-skip.safetensors
-  node -e "import('./dist/lib/random-checkpoint.js').then(async m => { const { benchConfig } = await import('./dist/lib/bench.js'); m.writeRandomCheckpoint(process.argv[1], benchConfig('XL', 'latte')); })" "$latte"
+  write_ckpt "$ckpt" dit
+  write_ckpt "$latte" latte
   run_step torch-bench sh -c "python3 bench/torch/gpu_bench.py '$ckpt' --batch 2 > '$OUT_DIR/torch.json' && python3 bench/torch/gpu_bench.py '$latte' --batch 2 --no-peak > '$OUT_DIR/torch-latte.json'"
   run_step bench node dist/bench/gpu.js --ckpt "$ckpt" --torch "$OUT_DIR/torch.json" --latte-ckpt "$latte" --torch-latte "$OUT_DIR/torch-latte.json" --out "$OUT_DIR"
 else

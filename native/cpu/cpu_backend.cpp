@@ -254,20 +254,14 @@ class CpuBackend final : public Backend {
     EXPECT_SHAPE(y.numel() == M * N, "linear (packed) output", y);
     EXPECT_SHAPE(!bias.defined() || bias.numel() == N, "linear bias", bias);
     ep.bias = bias.defined() ? bias.f32() : nullptr;
-    if (x.dtype() == DType::BF16 || y.dtype() == DType::BF16) {  // operands stored in bf16 (operand_dtype)
+    if (x.dtype() == DType::BF16) {  // an operand stored in bf16 (operand_dtype); y is float32 or bf16
       EXPECT_SHAPE(w.dtype() == DType::BF16 && bf16_operands_, "linear with bf16 operands: weight", w);
       EXPECT_SHAPE(w.numel() == cpu::gemm_packed_bf16_count(N, K), "linear (packed bf16)", w);
-      ep.out_bf16 = bf16_or_null(y);
-      const auto* packed = static_cast<const uint16_t*>(w.raw());
-      if (x.dtype() != DType::BF16) {
-        EXPECT_SHAPE(!ep.out_bf16, "linear with a float32 input and a bf16 output", y);  // no such use
-        cpu::gemm_packed_bf16(x.f32(), M, K, K, packed, N, f32_or_null(y), ep);
-        return;
-      }
       // rows of whole (k, k+1) pairs: operand widths are D, 2D and 4D with D a multiple of 4 (2-d sincos)
       EXPECT_SHAPE(K % 2 == 0, "linear with bf16 operands: an even row length", x);
-      cpu::gemm_packed_bf16_rounded(static_cast<const uint16_t*>(x.raw()), M, K, K / 2, packed, N, f32_or_null(y), N,
-                                    ep);
+      ep.out_bf16 = bf16_or_null(y);
+      cpu::gemm_packed_bf16_rounded(static_cast<const uint16_t*>(x.raw()), M, K, K / 2,
+                                    static_cast<const uint16_t*>(w.raw()), N, f32_or_null(y), N, ep);
       return;
     }
     if (w.dtype() == DType::BF16) {

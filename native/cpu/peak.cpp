@@ -40,6 +40,20 @@ __attribute__((target("avx2,fma"))) double fma_loop_avx2(int64_t iters) {
   return out[0];
 }
 
+// The portable kernel is plain C built for baseline x86-64: its ceiling is SSE multiply then add.
+double mul_add_loop_sse(int64_t iters) {
+  __m128 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm_set1_ps(1.0f + i * 1e-3f);
+  const __m128 a = _mm_set1_ps(0.999999f), b = _mm_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm_add_ps(_mm_mul_ps(acc[i], a), b);
+  alignas(16) float out[4];
+  __m128 s = acc[0];
+  for (int i = 1; i < kChains; ++i) s = _mm_add_ps(s, acc[i]);
+  _mm_store_ps(out, s);
+  return out[0];
+}
+
 // vdpbf16ps: per fp32 lane a[2j] b[2j] + a[2j+1] b[2j+1] added in, 4 FLOPs.
 __attribute__((target("avx512f,avx512bf16"))) double dot_bf16_loop_avx512(int64_t iters) {
   __m512 acc[kChains];
@@ -85,6 +99,7 @@ PeakResult measure_fma_peak(double seconds) {
   PeakResult result{0.0, ThreadPool::global().size(), gemm_kernel_name()};
   if (avx512) result.gflops = measure(fma_loop_avx512, kChains * 16 * 2.0, seconds);
   else if (avx2) result.gflops = measure(fma_loop_avx2, kChains * 8 * 2.0, seconds);
+  else result.gflops = measure(mul_add_loop_sse, kChains * 4 * 2.0, seconds);
   if (std::strcmp(gemm_bf16_kernel_name(), "avx512bf16") == 0)
     result.bf16_gflops = measure(dot_bf16_loop_avx512, kChains * 16 * 4.0, seconds);
   return result;

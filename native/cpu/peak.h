@@ -1,5 +1,6 @@
-// Measures this machine's fp32 FMA peak the way the benchmark harness reports it: every pool thread runs
-// independent FMA chains on full-width registers (AVX-512 or AVX2, whichever the GEMM uses) for a while.
+// Measures this machine's fp32 peak the way the benchmark harness reports it: every pool thread runs independent
+// multiply-add chains on the registers the GEMM kernel uses (AVX-512 or AVX2 FMA; SSE multiply + add for the
+// portable kernel) for a while.
 #pragma once
 
 namespace skipdit::cpu {

@@ -28,15 +28,14 @@ Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const 
   const int64_t D = c.hidden_size, p = c.patch_size, Hm = c.mlp_hidden();
   WeightBinder bind(source, *backend_);
   // weight_bytes_ counts what the backend keeps: packed panels in the model's precision, the rest float32.
-  auto take = [&](const std::string& name, const Shape& shape) {
-    Tensor t = bind.take(name, shape);
+  auto keep = [&](Tensor t) {
     weight_bytes_ += t.nbytes();
     return t;
   };
-  auto linear = [&](const std::string& prefix, int64_t out, int64_t in) {
-    Tensor w = backend_->prepare_linear(bind.take(prefix + ".weight", {out, in}));
-    weight_bytes_ += w.nbytes();
-    return LinearWeights{w, take(prefix + ".bias", {out})};
+  auto take = [&](const std::string& name, const Shape& shape) { return keep(bind.take(name, shape)); };
+  auto linear = [&](const std::string& prefix, int64_t out, int64_t in) {  // (braced init: left to right)
+    return LinearWeights{keep(backend_->prepare_linear(bind.take(prefix + ".weight", {out, in}))),
+                         take(prefix + ".bias", {out})};
   };
   w_.pos_embed = take("pos_embed", {1, c.tokens(), D});
   if (c.family == Family::Latte) w_.temp_embed = take("temp_embed", {1, c.num_frames, D});

@@ -48,7 +48,11 @@ __attribute__((target("avx512f"))) float sum_avx512(const float* p, int64_t n, f
   return simd::reduce_add512(acc);
 }
 
-bool avx512_rows();
+// The AVX-512 row loops go with the GEMM's kernel (SKIPDIT_CPU_ISA caps both).
+bool avx512_rows() {
+  static const bool avx512 = gemm_panel_width() == 32;
+  return avx512;
+}
 
 Moments moments(const float* p0, int64_t n0, const float* p1, int64_t n1, float eps) {
   if (!avx512_rows()) return moments_portable(p0, n0, p1, n1, eps);
@@ -58,9 +62,8 @@ Moments moments(const float* p0, int64_t n0, const float* p1, int64_t n1, float 
   return {mean, float(1.0 / std::sqrt(double(var) + double(eps)))};
 }
 
-// y = ((x - mean) * rstd) * a + b over a row, a = gamma or 1 + scale (one_plus), b = beta or shift (may be
-// null, with a, for the plain norm). Multiplies and adds exactly as the scalar loops below (no FMA), so both
-// paths give the same bits.
+// y = ((x - mean) * rstd) * a + b over a row, a = gamma or 1 + scale (one_plus), b = beta or shift; a = b = null:
+// the plain norm. The AVX-512 loop multiplies and adds exactly as the scalar one (no FMA): the same bits.
 __attribute__((target("avx512f"))) void scale_shift_avx512(const float* x, int64_t n, Moments m, const float* a,
                                                            const float* b, bool one_plus, float* y) {
   const __m512 mean = _mm512_set1_ps(m.mean), rstd = _mm512_set1_ps(m.rstd), one = _mm512_set1_ps(1.0f);
@@ -75,17 +78,11 @@ __attribute__((target("avx512f"))) void scale_shift_avx512(const float* x, int64
   }
 }
 
-bool avx512_rows() {
-  static const bool avx512 = gemm_panel_width() == 32;
-  return avx512;
-}
-
-inline void normalize(const float* x, int64_t n, Moments m, const float* gamma, const float* beta, float* y) {
-  if (avx512_rows()) return scale_shift_avx512(x, n, m, gamma, beta, false, y);
-  if (gamma) {
-    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m.mean) * m.rstd * gamma[i] + beta[i];
-  } else {
-    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m.mean) * m.rstd;
+void scale_shift(const float* x, int64_t n, Moments m, const float* a, const float* b, bool one_plus, float* y) {
+  if (avx512_rows()) return scale_shift_avx512(x, n, m, a, b, one_plus, y);
+  for (int64_t i = 0; i < n; ++i) {
+    const float normed = (x[i] - m.mean) * m.rstd;
+    y[i] = a ? normed * (one_plus ? 1.0f + a[i] : a[i]) + b[i] : normed;
   }
 }
 
@@ -95,7 +92,7 @@ void layer_norm(const float* x, int64_t rows, int64_t D, float eps, const float*
   ThreadPool::global().parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * D;
-      normalize(xr, D, moments(xr, D, nullptr, 0, eps), gamma, beta, y + r * D);
+      scale_shift(xr, D, moments(xr, D, nullptr, 0, eps), gamma, beta, false, y + r * D);
     }
   });
 }
@@ -127,14 +124,7 @@ void layer_norm_modulate(const float* x, int64_t G, int64_t N, int64_t D, float 
       const float* scale = cond.row(r / N, scale_col);
       const Moments m = moments(xr, D, nullptr, 0, eps);
       float* yr = out.row(r, scratch);
-      if (avx512_rows()) {
-        scale_shift_avx512(xr, D, m, scale, shift, true, yr);
-      } else {
-        for (int64_t i = 0; i < D; ++i) {
-          const float normed = (xr[i] - m.mean) * m.rstd;
-          yr[i] = normed * (1.0f + scale[i]) + shift[i];
-        }
-      }
+      scale_shift(xr, D, m, scale, shift, true, yr);
       out.finish(r, yr);
     }
   });
@@ -150,8 +140,8 @@ void layer_norm_concat(const float* a, const float* b, int64_t rows, int64_t D, 
       const float* br = b + r * D;
       float* yr = out.row(r, scratch);
       Moments m = moments(ar, D, br, D, eps);
-      normalize(ar, D, m, gamma, beta, yr);
-      normalize(br, D, m, gamma + D, beta + D, yr + D);
+      scale_shift(ar, D, m, gamma, beta, false, yr);
+      scale_shift(br, D, m, gamma + D, beta + D, false, yr + D);
       out.finish(r, yr);
     }
   });
