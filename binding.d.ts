@@ -86,6 +86,55 @@ export declare class NativeCache {
   reset(): void;
 }
 
+/** The per-step scalars of a sampler update (lib/samplers.ts SamplerCoefficients; native SamplerUpdate). */
+export type NativeSamplerUpdate =
+  | {
+      kind: 'ddim';
+      sqrtRecipAlphasCumprod: number;
+      sqrtRecipm1AlphasCumprod: number;
+      sqrtAlphasCumprodPrev: number;
+      dirCoef: number;
+      noiseScale: number;
+    }
+  | {
+      kind: 'ddpm';
+      sqrtRecipAlphasCumprod: number;
+      sqrtRecipm1AlphasCumprod: number;
+      meanCoef1: number;
+      meanCoef2: number;
+      minLog: number;
+      maxLog: number;
+      fixedLog: number;
+      learnedRange: boolean;
+      last: boolean;
+    };
+
+export interface NativeSampleStepOptions {
+  update: NativeSamplerUpdate;
+  /** Per-step noise, like the latents (read when the update adds noise). */
+  noise?: Float32Array;
+  cfgScale?: number;
+  cfgChannels?: number;
+  cache?: NativeCache;
+  forceFull?: boolean;
+}
+
+export interface NativeStepReport {
+  cached: boolean;
+  blocksExecuted: number;
+  graph: boolean;
+}
+
+/** Latents in a model's backend memory (bindings/native_latents.cc), created by NativeModel.createLatents. */
+export declare class NativeLatents {
+  private constructor();
+  /** A host copy (waits for a step of the same model in flight). */
+  read(): Float32Array;
+  write(data: Float32Array): void;
+  shape(): number[];
+  dispose(): void;
+}
+
 export interface NativeModelInfo {
   config: NativeModelConfig;
   backend: string;
@@ -102,6 +151,13 @@ export declare class NativeModel {
     y: Int32Array | BigInt64Array | null,
     options: NativeForwardOptions,
   ): Promise<NativeForwardResult>;
+  /** Latents of this shape in the model's backend memory (device memory on CUDA). */
+  createLatents(data: Float32Array, shape: number[]): NativeLatents;
+  /**
+   * One sampling step on `latents`, updated in place: the forward (forward_with_cfg with cfgScale), then the
+   * sampler update. Nothing is downloaded.
+   */
+  sampleStep(latents: NativeLatents, t: Float32Array, y: Int32Array | null, options: NativeSampleStepOptions): Promise<NativeStepReport>;
   info(): NativeModelInfo;
   createCache(policy: NativeCachePolicy): NativeCache;
   /**
@@ -206,6 +262,7 @@ export interface NativeLoadOptions {
 export interface NativeBinding {
   NativeModel: typeof NativeModel;
   NativeCache: typeof NativeCache;
+  NativeLatents: typeof NativeLatents;
   NativeVae: typeof NativeVae;
   /** The VAE decoder of a weights file in diffusers, legacy diffusers or LDM names. */
   loadVae(path: string, config: NativeVaeConfig, backend: 'cpu' | 'cuda'): Promise<NativeVae>;

@@ -183,6 +183,16 @@ const std::map<std::string, Op>& ops() {
          c.be.cfg_guidance(c.in("raw", {B, F * C * HW}), F, C, c.a.i("guided"), c.a.f("scale"), out);
          return c.result(out);
        }},
+      {"sampler_update",  // x (outer, C, inner) in place; out (outer, C or 2C, inner); update as sampleStep's
+       [](const Call& c) {
+         const int64_t outer = c.a.i("outer"), C = c.a.i("C"), inner = c.a.i("inner");
+         const int64_t out_channels = c.a.i("doubled") ? 2 * C : C;
+         const SamplerUpdate u = sampler_update_from_js(c.a.value("update"), "update");
+         Tensor x = c.in("x", {outer, C, inner});
+         c.be.sampler_update(c.in("out", {outer, out_channels, inner}), outer, C, c.maybe("noise", {outer, C, inner}),
+                             u, x);
+         return c.result(x);
+       }},
       {"group_norm",
        [](const Call& c) {
          const int64_t B = c.a.i("B"), C = c.a.i("C"), H = c.a.i("H"), W = c.a.i("W");

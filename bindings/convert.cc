@@ -140,4 +140,36 @@ Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
   return o;
 }
 
+SamplerUpdate sampler_update_from_js(const Napi::Value& v, const std::string& field) {
+  if (!v.IsObject()) throw_invalid("Expected a sampler update object for " + field);
+  Napi::Object o = v.As<Napi::Object>();
+  auto number = [&](const char* key) {
+    Napi::Value n = o.Get(key);
+    if (!n.IsNumber() || !std::isfinite(n.As<Napi::Number>().DoubleValue()))
+      throw_invalid("Expected a finite number for " + field + "." + key);
+    return n.As<Napi::Number>().FloatValue();  // the caller's values are float32 already: exact
+  };
+  SamplerUpdate u;
+  const std::string kind = o.Get("kind").IsString() ? o.Get("kind").As<Napi::String>().Utf8Value() : "";
+  if (kind != "ddim" && kind != "ddpm") throw_invalid("Expected 'ddim' or 'ddpm' for " + field + ".kind");
+  u.sqrt_recip_ac = number("sqrtRecipAlphasCumprod");
+  u.sqrt_recipm1_ac = number("sqrtRecipm1AlphasCumprod");
+  if (kind == "ddim") {
+    u.kind = SamplerUpdate::Kind::DDIM;
+    u.sqrt_ac_prev = number("sqrtAlphasCumprodPrev");
+    u.dir_coef = number("dirCoef");
+    u.noise_scale = number("noiseScale");
+  } else {
+    u.kind = SamplerUpdate::Kind::DDPM;
+    u.coef1 = number("meanCoef1");
+    u.coef2 = number("meanCoef2");
+    u.min_log = number("minLog");
+    u.max_log = number("maxLog");
+    u.fixed_log = number("fixedLog");
+    u.learned_range = o.Get("learnedRange").ToBoolean();
+    u.last = o.Get("last").ToBoolean();
+  }
+  return u;
+}
+
 }  // namespace skipdit::bindings

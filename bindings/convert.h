@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "model/config.h"
@@ -39,6 +40,8 @@ Tensor tensor_from_labels(const Napi::Value& v, const std::string& field);
 Napi::Float32Array to_f32_array(Napi::Env env, const float* data, size_t n);
 
 ModelConfig config_from_js(const Napi::Object& o);
+// The per-step scalars of lib/samplers.ts `coefficients()` (NativeSamplerUpdate in binding.d.ts).
+SamplerUpdate sampler_update_from_js(const Napi::Value& v, const std::string& field);
 Napi::Object config_to_js(Napi::Env env, const ModelConfig& c);
 
 }  // namespace skipdit::bindings

@@ -26,6 +26,7 @@ class Args {
     if (!v.IsNumber()) throw_invalid(std::string("Expected a number for ") + key);
     return v.As<Napi::Number>().FloatValue();
   }
+  Napi::Value value(const char* key) const { return o_.Get(key); }
   bool has(const char* key) const { return !o_.Get(key).IsUndefined() && !o_.Get(key).IsNull(); }
   // A copy of the Float32Array `key`, which must hold exactly n floats.
   std::vector<float> floats(const char* key, int64_t n) const {

@@ -2,6 +2,7 @@
 
 #include "convert.h"
 #include "native_cache.h"
+#include "native_latents.h"
 #include "worker.h"
 #include "backend/profiling_backend.h"
 #include "checkpoint/checkpoint.h"
@@ -56,31 +57,62 @@ class LoadWorker final : public TypedWorker {
   std::shared_ptr<Model> model_;
 };
 
+// The options both forward() and sampleStep() take: guidance and a Skip-Cache state.
+struct CallOptions {
+  Guidance guidance;  // channels 0: no guidance
+  std::shared_ptr<SkipCache> cache;
+  bool force_full = false;
+
+  CallOptions(const Napi::Object& opts, const Model* model) {
+    if (opts.Has("cfgScale") && !opts.Get("cfgScale").IsUndefined()) {
+      if (!opts.Get("cfgScale").IsNumber()) throw_invalid("Expected a number for cfgScale");
+      guidance.scale = opts.Get("cfgScale").As<Napi::Number>().FloatValue();
+      if (!opts.Get("cfgChannels").IsNumber()) throw_invalid("Expected an integer for cfgChannels");
+      guidance.channels = opts.Get("cfgChannels").As<Napi::Number>().Int64Value();
+      if (guidance.channels < 1) throw_invalid("Expected a positive integer for cfgChannels");
+    }
+    if (opts.Has("cache") && !opts.Get("cache").IsUndefined() && !opts.Get("cache").IsNull()) {
+      cache = NativeCache::CacheOf(opts.Get("cache"));
+      if (!cache) throw_invalid("Expected a cache from model.createCache() for options.cache");
+      if (cache->owner() != model) throw_invalid("Expected a cache created by this model for options.cache");
+    }
+    force_full = opts.Get("forceFull").ToBoolean();
+  }
+  ForwardOptions forward_options(Taps* taps) const {
+    ForwardOptions o;
+    o.taps = taps;
+    o.cache = cache.get();
+    o.force_full = force_full;
+    return o;
+  }
+};
+
+void set_report(Napi::Object& result, const ForwardReport& report) {
+  result.Set("cached", report.cached);
+  result.Set("blocksExecuted", double(report.blocks_executed));
+  result.Set("graph", report.graph);
+}
+
 class ForwardWorker final : public TypedWorker {
  public:
-  ForwardWorker(Napi::Env env, std::shared_ptr<Model> model, ForwardInputs inputs, bool cfg, float cfg_scale,
-                int64_t cfg_channels, bool taps, std::shared_ptr<SkipCache> cache, bool force_full)
-      : TypedWorker(env), model_(std::move(model)), inputs_(std::move(inputs)), cfg_(cfg), cfg_scale_(cfg_scale),
-        cfg_channels_(cfg_channels), want_taps_(taps), cache_(std::move(cache)), force_full_(force_full) {}
+  ForwardWorker(Napi::Env env, std::shared_ptr<Model> model, ForwardInputs inputs, CallOptions call, bool taps)
+      : TypedWorker(env), model_(std::move(model)), inputs_(std::move(inputs)), call_(std::move(call)),
+        want_taps_(taps) {}
 
  protected:
   void Run() override {
     std::lock_guard<std::mutex> lock(model_->mutex());  // one forward per model at a time
-    ForwardOptions options;
-    options.taps = want_taps_ ? &taps_ : nullptr;
-    options.cache = cache_.get();
-    options.force_full = force_full_;
-    out_ = cfg_ ? model_->forward_with_cfg(inputs_, cfg_scale_, cfg_channels_, options, &report_)
-                : model_->forward(inputs_, options, &report_);
+    const ForwardOptions options = call_.forward_options(want_taps_ ? &taps_ : nullptr);
+    out_ = call_.guidance.channels > 0
+               ? model_->forward_with_cfg(inputs_, call_.guidance.scale, call_.guidance.channels, options, &report_)
+               : model_->forward(inputs_, options, &report_);
   }
   void OnOK() override {
     Napi::Env env = Env();
     Napi::Object result = Napi::Object::New(env);
     result.Set("data", to_f32_array(env, out_.f32(), out_.numel()));
     result.Set("shape", from_shape(env, out_.shape()));
-    result.Set("cached", report_.cached);
-    result.Set("blocksExecuted", double(report_.blocks_executed));
-    result.Set("graph", report_.graph);
+    set_report(result, report_);
     if (want_taps_) {
       Napi::Object taps = Napi::Object::New(env);
       for (auto& [name, entry] : taps_.entries) {
@@ -103,14 +135,39 @@ class ForwardWorker final : public TypedWorker {
  private:
   std::shared_ptr<Model> model_;
   ForwardInputs inputs_;
-  bool cfg_;
-  float cfg_scale_;
-  int64_t cfg_channels_;
+  CallOptions call_;
   bool want_taps_;
-  std::shared_ptr<SkipCache> cache_;
-  bool force_full_;
   Taps taps_;
   Tensor out_;
+  ForwardReport report_;
+};
+
+// One sampling step on resident latents (Model::sample_step): nothing but the report comes back.
+class SampleStepWorker final : public TypedWorker {
+ public:
+  SampleStepWorker(Napi::Env env, std::shared_ptr<LatentState> latents, Tensor t, Tensor y, CallOptions call,
+                   SamplerUpdate update, Tensor noise)
+      : TypedWorker(env), latents_(std::move(latents)), t_(std::move(t)), y_(std::move(y)), call_(std::move(call)),
+        update_(update), noise_(std::move(noise)) {}
+
+ protected:
+  void Run() override {
+    Model& model = *latents_->model;
+    std::lock_guard<std::mutex> lock(model.mutex());
+    model.sample_step(latents_->x, t_, y_, call_.guidance, update_, noise_, call_.forward_options(nullptr), &report_);
+  }
+  void OnOK() override {
+    Napi::Object result = Napi::Object::New(Env());
+    set_report(result, report_);
+    deferred_.Resolve(result);
+  }
+
+ private:
+  std::shared_ptr<LatentState> latents_;
+  Tensor t_, y_;
+  CallOptions call_;
+  SamplerUpdate update_;
+  Tensor noise_;
   ForwardReport report_;
 };
 
@@ -119,6 +176,8 @@ class ForwardWorker final : public TypedWorker {
 Napi::Function NativeModel::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = DefineClass(env, "NativeModel",
                                    {InstanceMethod<&NativeModel::Forward>("forward"),
+                                    InstanceMethod<&NativeModel::CreateLatents>("createLatents"),
+                                    InstanceMethod<&NativeModel::SampleStep>("sampleStep"),
                                     InstanceMethod<&NativeModel::Dispose>("dispose"),
                                     InstanceMethod<&NativeModel::CreateCache>("createCache"),
                                     InstanceMethod<&NativeModel::Info>("info"),
@@ -188,24 +247,49 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   in.t = tensor_from_f32(info[2], {xs.empty() ? 0 : xs[0]}, "t");
   if (!info[3].IsNull() && !info[3].IsUndefined()) in.y = tensor_from_labels(info[3], "y");
   Napi::Object opts = info[4].As<Napi::Object>();
-  const bool taps = opts.Get("taps").ToBoolean();
-  const bool cfg = opts.Has("cfgScale") && !opts.Get("cfgScale").IsUndefined();
-  float scale = 0;
-  int64_t channels = 0;
-  if (cfg) {
-    if (!opts.Get("cfgScale").IsNumber()) throw_invalid("Expected a number for cfgScale");
-    scale = opts.Get("cfgScale").As<Napi::Number>().FloatValue();
-    if (!opts.Get("cfgChannels").IsNumber()) throw_invalid("Expected an integer for cfgChannels");
-    channels = opts.Get("cfgChannels").As<Napi::Number>().Int64Value();
+  auto* worker = new ForwardWorker(env, model, std::move(in), CallOptions(opts, model.get()), opts.Get("taps").ToBoolean());
+  return worker->queue();
+  SKIPDIT_JS_CATCH(env)
+}
+
+// createLatents(data: Float32Array, shape: number[]) -> NativeLatents in the model's backend memory.
+Napi::Value NativeModel::CreateLatents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Model> model = live(env);
+  SKIPDIT_JS_TRY
+  if (info.Length() < 2) throw_invalid("createLatents(data: Float32Array, shape: number[])");
+  Tensor host = tensor_from_f32(info[0], to_shape(info[1], "latents.shape"), "latents.data");
+  auto state = std::make_shared<LatentState>();
+  state->model = model;
+  {
+    std::lock_guard<std::mutex> lock(model->mutex());  // the backend's stream is shared with forwards
+    state->x = model->make_resident(host);
   }
-  std::shared_ptr<SkipCache> cache;
-  if (opts.Has("cache") && !opts.Get("cache").IsUndefined() && !opts.Get("cache").IsNull()) {
-    cache = NativeCache::CacheOf(opts.Get("cache"));
-    if (!cache) throw_invalid("Expected a cache from model.createCache() for options.cache");
-    if (cache->owner() != model.get()) throw_invalid("Expected a cache created by this model for options.cache");
-  }
-  auto* worker = new ForwardWorker(env, model, std::move(in), cfg, scale, channels, taps, std::move(cache),
-                                   opts.Get("forceFull").ToBoolean());
+  return NativeLatents::Create(env, std::move(state));
+  SKIPDIT_JS_CATCH(env)
+}
+
+// sampleStep(latents: NativeLatents, t: Float32Array, y: Int32Array | null,
+//            options: { update, noise?, cfgScale?, cfgChannels?, cache?, forceFull? }) -> Promise<StepReport>
+Napi::Value NativeModel::SampleStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Model> model = live(env);
+  SKIPDIT_JS_TRY
+  if (info.Length() < 4 || !info[3].IsObject()) throw_invalid("sampleStep(latents, t, y, options)");
+  std::shared_ptr<LatentState> latents = NativeLatents::StateOf(info[0]);
+  if (!latents) throw_invalid("Expected latents from model.createLatents() for latents");
+  if (latents->model != model) throw_invalid("Expected latents created by this model for latents");
+  const Shape& xs = latents->x.shape();
+  Tensor t = tensor_from_f32(info[1], {xs.empty() ? 0 : xs[0]}, "t");
+  Tensor y;
+  if (!info[2].IsNull() && !info[2].IsUndefined()) y = tensor_from_labels(info[2], "y");
+  Napi::Object opts = info[3].As<Napi::Object>();
+  const SamplerUpdate update = sampler_update_from_js(opts.Get("update"), "update");
+  Tensor noise;
+  if (!opts.Get("noise").IsUndefined() && !opts.Get("noise").IsNull())
+    noise = tensor_from_f32(opts.Get("noise"), xs, "noise");
+  auto* worker = new SampleStepWorker(env, std::move(latents), std::move(t), std::move(y), CallOptions(opts, model.get()),
+                                      update, std::move(noise));
   return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }

@@ -21,6 +21,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
  private:
   std::shared_ptr<Model> live(Napi::Env env);  // throws SKIPDIT_DISPOSED after dispose()
   Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value CreateLatents(const Napi::CallbackInfo& info);
+  Napi::Value SampleStep(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value CreateCache(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);

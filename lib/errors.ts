@@ -79,7 +79,7 @@ export function fromNativeError(err: unknown): Error {
     case 'SKIPDIT_BACKEND_UNAVAILABLE':
       return new BackendUnavailableError(err.message, { cause: err });
     case 'SKIPDIT_DISPOSED':
-      return new DisposedError('The model');
+      return new DisposedError(err.message.replace(/ has been disposed$/, '') || 'The model');
     case 'SKIPDIT_INTERNAL':
       return new InternalError(err.message, { cause: err });
     default:

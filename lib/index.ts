@@ -1,6 +1,10 @@
 // skipdit: Skip-DiT diffusion transformers for Node.
 export { loadModel, backends, Model } from './model.js';
-export type { BackendName, BackendInfo, LoadModelOptions, ModelProfile, ModelDType, ForwardInput, CfgInput, ForwardOptions, ForwardResult } from './model.js';
+export type {
+  BackendName, BackendInfo, LoadModelOptions, ModelProfile, ModelDType, ForwardInput, CfgInput, ForwardOptions, ForwardResult,
+  SampleStepInput, SampleStepOptions, StepReport,
+} from './model.js';
+export { Latents } from './latents.js';
 export { presets, normalizeConfig, resolveConfig, inferConfig, headsByHiddenSize } from './config.js';
 export { inspectCheckpoint, convertCheckpoint } from './checkpoint.js';
 export type { CheckpointInfo } from './checkpoint.js';
@@ -11,7 +15,7 @@ export type { PipelineOptions, InitOptions, StepInfo, RunOptions, PipelineCacheS
 export { SkipCache, cachePresets, resolveCachePolicy } from './cache.js';
 export type { CachePolicy, CachePolicyInput, CachePresetName, CacheStats } from './cache.js';
 export { DDIMSampler, DDPMSampler, createSampler } from './samplers.js';
-export type { Sampler, SamplerName, SamplerStepResult, VarianceType } from './samplers.js';
+export type { Sampler, SamplerName, SamplerStepResult, VarianceType, SamplerCoefficients, DDIMCoefficients, DDPMCoefficients } from './samplers.js';
 export { createDiffusion, spaceTimesteps } from './diffusion.js';
 export type { DiffusionTables } from './diffusion.js';
 export { gaussianNoise, NoiseGenerator } from './random.js';

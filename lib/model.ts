@@ -2,6 +2,8 @@
 // file validates every input (typed errors naming the parameter) before anything reaches native code.
 import { existsSync, statSync } from 'node:fs';
 import type { NativeForwardOptions, NativeModel, NativeProfile, NativeTensor } from '../binding.js';
+import { Latents } from './latents.js';
+import type { SamplerCoefficients } from './samplers.js';
 import { SkipCache, resolveCachePolicy, type CachePolicyInput } from './cache.js';
 import { resolveConfig, type ModelConfig, type PresetName } from './config.js';
 import {
@@ -78,6 +80,28 @@ export interface ForwardResult extends Tensor {
   blocksExecuted: number;
   /** The call ran as a recorded CUDA graph (the CUDA backend replays a forward from its third call with the
    * same shapes and cache state; SKIPDIT_CUDA_GRAPHS=0 turns this off). Always false on the CPU. */
+  graph: boolean;
+}
+
+export interface SampleStepInput {
+  /** Original timestep(s), as in forward(). */
+  t: number | ArrayLike<number>;
+  /** Class labels, one per latent row (conditional models). */
+  y?: ArrayLike<number>;
+  /** Guidance as forwardWithCfg (cond rows, then uncond rows); omit for an unguided step. */
+  cfgScale?: number;
+  cfgChannels?: number | 'eps';
+}
+
+export interface SampleStepOptions extends Omit<ForwardOptions, 'taps'> {
+  /** Per-step noise like the latents, used when the update adds noise (DDPM, DDIM with eta > 0). */
+  noise?: Float32Array;
+}
+
+/** What a sampleStep() call did (no tensor: the result is in the latents). */
+export interface StepReport {
+  cached: boolean;
+  blocksExecuted: number;
   graph: boolean;
 }
 
@@ -195,17 +219,54 @@ export class Model {
   async forwardWithCfg(input: CfgInput, options: ForwardOptions = {}): Promise<ForwardResult> {
     const handle = this.#live();
     const args = this.#check(input);
-    if (args.xShape[0] % 2 !== 0) throw InvalidArgumentError.expected('x.shape[0]', 'an even batch (cond rows then uncond rows)', args.xShape[0]);
-    if (typeof input.cfgScale !== 'number' || !Number.isFinite(input.cfgScale)) {
-      throw InvalidArgumentError.expected('cfgScale', 'a finite number', input.cfgScale);
+    const cfg = this.#guidance(input, args.xShape[0]);
+    return this.#run(handle, args, { ...this.#nativeOptions(options), ...cfg }, options.signal);
+  }
+
+  /**
+   * Latents of shape x.shape in this model's backend memory (device memory on CUDA), for sampleStep(). They hold
+   * native memory: dispose() them (Pipeline does for its own).
+   */
+  createLatents(x: Tensor): Latents {
+    const handle = this.#live();
+    const t = checkTensor(x, 'x');
+    this.#checkShape(t.shape);
+    try {
+      return new Latents(handle.createLatents(t.data, t.shape), t.shape, this);
+    } catch (err) {
+      throw fromNativeError(err);
     }
-    const official = this.config.family === 'dit' ? 3 : 4;
-    let channels: number;
-    if (input.cfgChannels === undefined) channels = Math.min(official, this.outChannels);
-    else if (input.cfgChannels === 'eps') channels = this.config.in_channels;
-    else if (Number.isInteger(input.cfgChannels) && input.cfgChannels >= 1 && input.cfgChannels <= this.outChannels) channels = input.cfgChannels;
-    else throw InvalidArgumentError.expected('cfgChannels', `'eps' or an integer in [1, ${this.outChannels}]`, input.cfgChannels);
-    return this.#run(handle, args, { ...this.#nativeOptions(options), cfgScale: input.cfgScale, cfgChannels: channels }, options.signal);
+  }
+
+  /**
+   * One sampling step on `latents`, in place and without leaving the backend: the forward (with guidance when
+   * input.cfgScale is set, as forwardWithCfg), then the sampler update with the given coefficients
+   * (sampler.coefficients(index)), bit-identical to sampler.step(). Pipeline drives its runs with this.
+   */
+  async sampleStep(latents: Latents, input: SampleStepInput, update: SamplerCoefficients, options: SampleStepOptions = {}): Promise<StepReport> {
+    const handle = this.#live();
+    if (!(latents instanceof Latents)) throw InvalidArgumentError.expected('latents', 'Latents from model.createLatents()', latents);
+    if (latents.owner !== this) throw InvalidArgumentError.expected('latents', 'latents created by this model', 'latents of another model');
+    if (typeof input !== 'object' || input === null) throw InvalidArgumentError.expected('input', '{ t, y?, cfgScale?, cfgChannels? }', input);
+    const args = this.#checkCall([...latents.shape], input.t, input.y);
+    const cfg = input.cfgScale === undefined ? {} : this.#guidance(input as CfgInput, latents.shape[0]);
+    if (typeof update !== 'object' || update === null || (update.kind !== 'ddim' && update.kind !== 'ddpm')) {
+      throw InvalidArgumentError.expected('update', 'sampler coefficients (sampler.coefficients(index))', update);
+    }
+    const n = latents.shape.reduce((a, b) => a * b, 1);
+    if (options.noise !== undefined && (!(options.noise instanceof Float32Array) || options.noise.length !== n)) {
+      throw InvalidArgumentError.expected('options.noise', `a Float32Array of ${n} values`, options.noise);
+    }
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    const nativeOptions = { ...this.#nativeOptions(options), ...cfg, update, noise: options.noise };
+    try {
+      const r = await handle.sampleStep(latents.native, args.t, args.y, nativeOptions);
+      return { cached: r.cached, blocksExecuted: r.blocksExecuted, graph: r.graph };
+    } catch (err) {
+      throw fromNativeError(err);
+    }
   }
 
   /**
@@ -267,44 +328,71 @@ export class Model {
 
   #check(input: ForwardInput): { x: Float32Array; xShape: number[]; t: Float32Array; y: Int32Array | null } {
     if (typeof input !== 'object' || input === null) throw InvalidArgumentError.expected('input', '{ x, t, y? }', input);
-    const c = this.config;
     const x = checkTensor(input.x, 'x');
+    return { x: x.data, xShape: x.shape, ...this.#checkCall(x.shape, input.t, input.y) };
+  }
+
+  /** x's shape must be the official layout of this model with B >= 1. */
+  #checkShape(shape: number[]): void {
+    const c = this.config;
     const latte = c.family === 'latte';
-    const B = x.shape[0];
+    const B = shape[0];
     const expected = latte ? [B, c.num_frames, c.in_channels, c.input_size, c.input_size] : [B, c.in_channels, c.input_size, c.input_size];
     const layout = latte ? '(B, F, C, H, W)' : '(B, C, H, W)';
-    if (x.shape.length !== expected.length || !(B >= 1) || x.shape.some((d, i) => d !== expected[i])) {
-      throw InvalidArgumentError.expected('x.shape', `${layout} = [B, ${expected.slice(1).join(', ')}] with B >= 1`, x.shape);
+    if (shape.length !== expected.length || !(B >= 1) || shape.some((d, i) => d !== expected[i])) {
+      throw InvalidArgumentError.expected('x.shape', `${layout} = [B, ${expected.slice(1).join(', ')}] with B >= 1`, shape);
     }
+  }
+
+  /** Checks x's shape and converts t and y for a call on B = shape[0] rows. */
+  #checkCall(shape: number[], tIn: ForwardInput['t'], yIn: ForwardInput['y']): { t: Float32Array; y: Int32Array | null } {
+    const c = this.config;
+    this.#checkShape(shape);
+    const B = shape[0];
     const t = new Float32Array(B);
-    if (typeof input.t === 'number') {
-      t.fill(input.t);
+    if (typeof tIn === 'number') {
+      t.fill(tIn);
     } else {
-      if (input.t === null || typeof input.t !== 'object' || typeof (input.t as ArrayLike<number>).length !== 'number' || input.t.length !== B) {
-        throw InvalidArgumentError.expected('t', `a number or ${B} timesteps`, input.t);
+      if (tIn === null || typeof tIn !== 'object' || typeof (tIn as ArrayLike<number>).length !== 'number' || tIn.length !== B) {
+        throw InvalidArgumentError.expected('t', `a number or ${B} timesteps`, tIn);
       }
-      for (let i = 0; i < B; i++) t[i] = Number(input.t[i]);
+      for (let i = 0; i < B; i++) t[i] = Number(tIn[i]);
     }
     for (let i = 0; i < B; i++) {
       if (!Number.isFinite(t[i]) || t[i] < 0 || t[i] > 1000) throw InvalidArgumentError.expected(`t[${i}]`, 'a timestep in [0, 1000]', t[i]);
     }
     let y: Int32Array | null = null;
     if (c.num_classes > 0) {
-      if (input.y === undefined || input.y === null || typeof input.y !== 'object' || input.y.length !== B) {
-        throw InvalidArgumentError.expected('y', `${B} class labels`, input.y);
+      if (yIn === undefined || yIn === null || typeof yIn !== 'object' || yIn.length !== B) {
+        throw InvalidArgumentError.expected('y', `${B} class labels`, yIn);
       }
       y = new Int32Array(B);
       for (let i = 0; i < B; i++) {
-        const v = Number(input.y[i]);
+        const v = Number(yIn[i]);
         if (!Number.isInteger(v) || v < 0 || v >= this.labelRows) {
-          throw InvalidArgumentError.expected(`y[${i}]`, `a class label in [0, ${this.labelRows - 1}]`, input.y[i]);
+          throw InvalidArgumentError.expected(`y[${i}]`, `a class label in [0, ${this.labelRows - 1}]`, yIn[i]);
         }
         y[i] = v;
       }
-    } else if (input.y !== undefined) {
-      throw InvalidArgumentError.expected('y', 'no labels (this model is unconditional)', input.y);
+    } else if (yIn !== undefined) {
+      throw InvalidArgumentError.expected('y', 'no labels (this model is unconditional)', yIn);
     }
-    return { x: x.data, xShape: x.shape, t, y };
+    return { t, y };
+  }
+
+  /** The native guidance options of a forwardWithCfg-style call on `rows` rows. */
+  #guidance(input: { cfgScale: number; cfgChannels?: number | 'eps' }, rows: number): { cfgScale: number; cfgChannels: number } {
+    if (rows % 2 !== 0) throw InvalidArgumentError.expected('x.shape[0]', 'an even batch (cond rows then uncond rows)', rows);
+    if (typeof input.cfgScale !== 'number' || !Number.isFinite(input.cfgScale)) {
+      throw InvalidArgumentError.expected('cfgScale', 'a finite number', input.cfgScale);
+    }
+    const official = this.config.family === 'dit' ? 3 : 4;
+    let channels: number;
+    if (input.cfgChannels === undefined) channels = Math.min(official, this.outChannels);
+    else if (input.cfgChannels === 'eps') channels = this.config.in_channels;
+    else if (Number.isInteger(input.cfgChannels) && input.cfgChannels >= 1 && input.cfgChannels <= this.outChannels) channels = input.cfgChannels;
+    else throw InvalidArgumentError.expected('cfgChannels', `'eps' or an integer in [1, ${this.outChannels}]`, input.cfgChannels);
+    return { cfgScale: input.cfgScale, cfgChannels: channels };
   }
 
   async #run(

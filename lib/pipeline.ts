@@ -4,6 +4,7 @@
 import { SkipCache, resolveCachePolicy, type CachePolicy, type CachePolicyInput, type CacheStats } from './cache.js';
 import { AbortError, InvalidArgumentError, describe } from './errors.js';
 import { callFlops, forwardFlops } from './flops.js';
+import type { Latents } from './latents.js';
 import type { Model } from './model.js';
 import { gaussianNoise } from './random.js';
 import { createSampler, type Sampler, type SamplerName, type VarianceType } from './samplers.js';
@@ -57,6 +58,8 @@ export interface StepInfo {
   flops: number;
   /** Wall time of the step (model call and sampler update). */
   ms: number;
+  /** The model call ran as a recorded CUDA graph (see ForwardResult.graph). */
+  graph: boolean;
 }
 
 export interface PipelineCacheStats extends CacheStats {
@@ -80,7 +83,10 @@ export class Pipeline {
   readonly cfgScale: number | undefined;
   readonly cfgChannels: 'official' | 'all';
   #cache: SkipCache | undefined;
-  #latents: Tensor | undefined;
+  // The sampler state lives in the model's backend memory (on the GPU with CUDA); #snapshot is the last host
+  // copy read, dropped by every step.
+  #latents: Latents | undefined;
+  #snapshot: Float32Array | undefined;
   #labels: number[] | undefined;
   #seed = 0;
   #stepNoise: InitOptions['stepNoise'];
@@ -129,27 +135,38 @@ export class Pipeline {
     return this.#latents !== undefined && this.#index >= this.sampler.steps;
   }
 
-  /** The whole sampler state (2n rows when guiding: conditional rows, then unconditional). */
+  /** The shape of the sampler state (undefined before init()). */
+  get latentShape(): readonly number[] | undefined {
+    return this.#latents?.shape;
+  }
+
+  /**
+   * A copy of the whole sampler state (2n rows when guiding: conditional rows, then unconditional). The state
+   * itself stays in the model's backend memory: on CUDA, reading downloads it (once per step, then cached).
+   */
   get latents(): Tensor {
-    if (!this.#latents) throw new InvalidArgumentError('Expected init() before reading latents');
-    return this.#latents;
+    this.#idle('reading latents');
+    const latents = this.#current('reading latents');
+    this.#snapshot ??= latents.read().data;
+    return { data: this.#snapshot.slice(), shape: [...latents.shape] };
   }
 
   /** Replaces the state between steps (same shape). */
   set latents(value: Tensor) {
     this.#idle('set latents');
+    const latents = this.#current('setting latents');
     const t = checkTensor(value, 'latents');
-    const current = this.latents;
-    if (t.shape.length !== current.shape.length || t.shape.some((d, i) => d !== current.shape[i])) {
-      throw InvalidArgumentError.expected('latents.shape', `[${current.shape.join(', ')}]`, t.shape);
+    if (t.shape.length !== latents.shape.length || t.shape.some((d, i) => d !== latents.shape[i])) {
+      throw InvalidArgumentError.expected('latents.shape', `[${latents.shape.join(', ')}]`, t.shape);
     }
-    this.#latents = { data: Float32Array.from(t.data), shape: t.shape };
+    latents.write(t);
+    this.#snapshot = Float32Array.from(t.data);
   }
 
   /** The samples: the conditional half when guiding (the official samples.chunk(2)[0]), else all latents. */
   get samples(): Tensor {
     const { data, shape } = this.latents;
-    if (!this.guided) return { data: data.slice(), shape: [...shape] };
+    if (!this.guided) return { data, shape };
     const half = shape[0] / 2;
     return { data: data.slice(0, data.length / 2), shape: [half, ...shape.slice(1)] };
   }
@@ -236,7 +253,10 @@ export class Pipeline {
     }
     if (!Number.isInteger(n) || n < 1) throw InvalidArgumentError.expected('noise.shape[0]', 'an even number of rows when guiding', options.noise?.shape[0]);
     if (options.stepNoise !== undefined && typeof options.stepNoise !== 'function') checkTensor(options.stepNoise, 'stepNoise');
-    this.#latents = { data: latents, shape: [rows(n), ...sampleShape] };
+    this.#latents?.dispose();
+    this.#latents = undefined;
+    this.#latents = this.model.createLatents({ data: latents, shape: [rows(n), ...sampleShape] });
+    this.#snapshot = latents;
     this.#seed = seed;
     this.#stepNoise = options.stepNoise;
     this.#index = 0;
@@ -245,30 +265,29 @@ export class Pipeline {
     return this;
   }
 
-  /** Runs the next step: one model call (batched cond+uncond when guiding) and the sampler update. */
+  /**
+   * Runs the next step: one model call (batched cond+uncond when guiding) and the sampler update, both in the
+   * model's backend (model.sampleStep): on CUDA the latents do not leave the device.
+   */
   async step(options: { forceFull?: boolean } = {}): Promise<StepInfo> {
     this.#idle('step');
-    const latents = this.latents;
+    const latents = this.#current('step');
     if (this.done) throw new InvalidArgumentError(`Expected a step index below ${this.sampler.steps} but the run is finished (call init() to start again)`);
     this.#busy = true;
     try {
       const start = performance.now();
       const j = this.#index;
       const t = this.sampler.timesteps[j];
-      const forwardOptions = this.#cache ? { cache: this.#cache, forceFull: options.forceFull === true } : {};
-      const out = this.guided
-        ? await this.model.forwardWithCfg(
-            { x: latents, t, y: this.#labels!, cfgScale: this.cfgScale!, cfgChannels: this.cfgChannels === 'all' ? 'eps' : undefined },
-            forwardOptions,
-          )
-        : await this.model.forward({ x: latents, t, y: this.#labels }, forwardOptions);
-      const noise = this.sampler.needsNoise(j) ? this.#noiseFor(j, latents.data.length) : undefined;
-      const result = this.sampler.step(out, j, latents, noise);
-      this.#latents = { data: result.prevSample, shape: latents.shape };
+      const n = latents.shape.reduce((a, b) => a * b, 1);
+      const noise = this.sampler.needsNoise(j) ? this.#noiseFor(j, n) : undefined;
+      const guidance = this.guided ? { cfgScale: this.cfgScale!, cfgChannels: this.cfgChannels === 'all' ? ('eps' as const) : undefined } : {};
+      const cacheOptions = this.#cache ? { cache: this.#cache, forceFull: options.forceFull === true } : {};
+      this.#snapshot = undefined;
+      const out = await this.model.sampleStep(latents, { t, y: this.#labels, ...guidance }, this.sampler.coefficients(j), { ...cacheOptions, noise });
       this.#index = j + 1;
       const info: StepInfo = {
         index: j, timestep: t, cached: out.cached, blocksExecuted: out.blocksExecuted,
-        flops: callFlops(this.model.config, latents.shape[0], out.blocksExecuted), ms: performance.now() - start,
+        flops: callFlops(this.model.config, latents.shape[0], out.blocksExecuted), ms: performance.now() - start, graph: out.graph,
       };
       this.#history.push(info);
       return info;
@@ -298,14 +317,25 @@ export class Pipeline {
     while (!this.done) yield await this.step();
   }
 
-  /** Drops the cache state and latents (the model is not disposed). */
+  /** Drops the cache state and releases the latents (the model is not disposed). */
   dispose(): void {
     this.#cache = undefined;
+    this.#latents?.dispose();
     this.#latents = undefined;
+    this.#snapshot = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   #idle(what: string): void {
     if (this.#busy) throw new InvalidArgumentError(`Expected no step in progress for ${what} but a step is running`);
+  }
+
+  #current(what: string): Latents {
+    if (!this.#latents) throw new InvalidArgumentError(`Expected init() before ${what}`);
+    return this.#latents;
   }
 
   #noiseFor(j: number, n: number): Float32Array {
@@ -319,7 +349,7 @@ export class Pipeline {
     }
     const per = src.data.length / src.shape[0];
     if (per !== n || src.shape[0] < this.sampler.steps) {
-      throw InvalidArgumentError.expected('stepNoise.shape', `[${this.sampler.steps}, ${this.latents.shape.join(', ')}]`, src.shape);
+      throw InvalidArgumentError.expected('stepNoise.shape', `[${this.sampler.steps}, ${this.#current('step').shape.join(', ')}]`, src.shape);
     }
     return src.data.subarray(j * n, (j + 1) * n);
   }

@@ -21,6 +21,38 @@ export interface SamplerStepResult {
   logVariance?: Float32Array;
 }
 
+/** DDIM step scalars, float32 values (Backend::sampler_update in native/backend/backend.h does the elementwise part). */
+export interface DDIMCoefficients {
+  kind: 'ddim';
+  sqrtRecipAlphasCumprod: number;
+  sqrtRecipm1AlphasCumprod: number;
+  sqrtAlphasCumprodPrev: number;
+  /** sqrt(1 - abar_prev - sigma^2). */
+  dirCoef: number;
+  /** sigma, 0 on the last step: the noise term is added when non-zero. */
+  noiseScale: number;
+}
+
+/** DDPM step scalars, float32 values. */
+export interface DDPMCoefficients {
+  kind: 'ddpm';
+  sqrtRecipAlphasCumprod: number;
+  sqrtRecipm1AlphasCumprod: number;
+  meanCoef1: number;
+  meanCoef2: number;
+  /** learned_range interpolates between the clipped posterior log-variance and log(beta). */
+  minLog: number;
+  maxLog: number;
+  /** The fixed log-variance (fixed_large / fixed_small). */
+  fixedLog: number;
+  learnedRange: boolean;
+  /** The last step adds no noise. */
+  last: boolean;
+}
+
+/** The per-step scalars of a sampler update: the schedule's part, computed here; the elementwise part runs in step() or natively. */
+export type SamplerCoefficients = DDIMCoefficients | DDPMCoefficients;
+
 /**
  * Locates eps (and the variance values) inside a model output. The output has the sample's shape with the
  * channel axis doubled when the model learns sigma (DiT: axis 1, Latte: axis 2).
@@ -66,11 +98,14 @@ abstract class BaseSampler {
   /** Whether step(index) uses a noise tensor (DDPM except the last step, DDIM with eta > 0). */
   abstract needsNoise(index: number): boolean;
 
+  /** The float32 scalars of step(index): what the elementwise update (here or native) combines. */
+  abstract coefficients(index: number): SamplerCoefficients;
+
   /** One sampler step from the model output at call `index` (0 = first call, t = timesteps[0]). */
   abstract step(modelOutput: Tensor, index: number, sample: Tensor, noise?: Float32Array): SamplerStepResult;
 
-  protected predictXstart(i: number, sample: Tensor, eps: (k: number) => number): Float32Array {
-    const a = f(this.tables.sqrtRecipAlphasCumprod[i]), b = f(this.tables.sqrtRecipm1AlphasCumprod[i]);
+  protected predictXstart(c: SamplerCoefficients, sample: Tensor, eps: (k: number) => number): Float32Array {
+    const a = c.sqrtRecipAlphasCumprod, b = c.sqrtRecipm1AlphasCumprod;
     const x = sample.data;
     const out = new Float32Array(x.length);
     for (let k = 0; k < x.length; k++) out[k] = f(f(a * x[k]) - f(b * eps(k)));
@@ -100,19 +135,28 @@ export class DDIMSampler extends BaseSampler {
     return this.eta > 0;
   }
 
-  step(modelOutput: Tensor, index: number, sample: Tensor, noise?: Float32Array): SamplerStepResult {
+  coefficients(index: number): DDIMCoefficients {
     const i = this.tableIndex(index);
-    const { eps } = splitOutput(modelOutput, sample);
-    const x = sample.data;
-    const x0 = this.predictXstart(i, sample, eps);
     const T = this.tables;
-    const sra = f(T.sqrtRecipAlphasCumprod[i]), srm1 = f(T.sqrtRecipm1AlphasCumprod[i]);
     const ab = f(T.alphasCumprod[i]), abp = f(T.alphasCumprodPrev[i]);
     // sigma = eta * sqrt((1 - abp) / (1 - ab)) * sqrt(1 - ab / abp)
     const sigma = f(f(f(this.eta) * f(Math.sqrt(f(f(1 - abp) / f(1 - ab))))) * f(Math.sqrt(f(1 - f(ab / abp)))));
-    const sqrtAbp = f(Math.sqrt(abp));
-    const dirCoef = f(Math.sqrt(f(f(1 - abp) - f(sigma * sigma))));
-    const noiseScale = i !== 0 ? sigma : 0;
+    return {
+      kind: 'ddim',
+      sqrtRecipAlphasCumprod: f(T.sqrtRecipAlphasCumprod[i]),
+      sqrtRecipm1AlphasCumprod: f(T.sqrtRecipm1AlphasCumprod[i]),
+      sqrtAlphasCumprodPrev: f(Math.sqrt(abp)),
+      dirCoef: f(Math.sqrt(f(f(1 - abp) - f(sigma * sigma)))),
+      noiseScale: i !== 0 ? sigma : 0,
+    };
+  }
+
+  step(modelOutput: Tensor, index: number, sample: Tensor, noise?: Float32Array): SamplerStepResult {
+    const c = this.coefficients(index);
+    const { eps } = splitOutput(modelOutput, sample);
+    const x = sample.data;
+    const x0 = this.predictXstart(c, sample, eps);
+    const { sqrtRecipAlphasCumprod: sra, sqrtRecipm1AlphasCumprod: srm1, sqrtAlphasCumprodPrev: sqrtAbp, dirCoef, noiseScale } = c;
     if (noiseScale !== 0) noise = this.checkNoise(noise, x.length, index);
     const out = new Float32Array(x.length);
     for (let k = 0; k < x.length; k++) {
@@ -141,24 +185,37 @@ export class DDPMSampler extends BaseSampler {
     return this.tableIndex(index) !== 0;
   }
 
-  step(modelOutput: Tensor, index: number, sample: Tensor, noise?: Float32Array): SamplerStepResult {
+  coefficients(index: number): DDPMCoefficients {
     const i = this.tableIndex(index);
+    const T = this.tables;
+    return {
+      kind: 'ddpm',
+      sqrtRecipAlphasCumprod: f(T.sqrtRecipAlphasCumprod[i]),
+      sqrtRecipm1AlphasCumprod: f(T.sqrtRecipm1AlphasCumprod[i]),
+      meanCoef1: f(T.posteriorMeanCoef1[i]),
+      meanCoef2: f(T.posteriorMeanCoef2[i]),
+      minLog: f(T.posteriorLogVarianceClipped[i]),
+      maxLog: f(T.logBetas[i]),
+      fixedLog: f(this.variance === 'fixed_large' ? T.fixedLargeLogVariance[i] : T.posteriorLogVarianceClipped[i]),
+      learnedRange: this.variance === 'learned_range',
+      last: i === 0,
+    };
+  }
+
+  step(modelOutput: Tensor, index: number, sample: Tensor, noise?: Float32Array): SamplerStepResult {
+    const c = this.coefficients(index);
     const { eps, v } = splitOutput(modelOutput, sample);
-    if (this.variance === 'learned_range' && !v) {
+    if (c.learnedRange && !v) {
       throw InvalidArgumentError.expected('modelOutput', "2x channels for variance 'learned_range' (use 'fixed_large' for models without learn_sigma)", modelOutput.shape);
     }
     const x = sample.data;
-    const x0 = this.predictXstart(i, sample, eps);
-    const T = this.tables;
-    const c1 = f(T.posteriorMeanCoef1[i]), c2 = f(T.posteriorMeanCoef2[i]);
-    const minLog = f(T.posteriorLogVarianceClipped[i]), maxLog = f(T.logBetas[i]);
-    const fixedLog = f(this.variance === 'fixed_large' ? T.fixedLargeLogVariance[i] : T.posteriorLogVarianceClipped[i]);
-    const last = i === 0;
+    const x0 = this.predictXstart(c, sample, eps);
+    const { meanCoef1: c1, meanCoef2: c2, minLog, maxLog, fixedLog, last } = c;
     if (!last) noise = this.checkNoise(noise, x.length, index);
     const prev = new Float32Array(x.length), mean = new Float32Array(x.length), logVar = new Float32Array(x.length);
     for (let k = 0; k < x.length; k++) {
       let lv = fixedLog;
-      if (this.variance === 'learned_range') {
+      if (c.learnedRange) {
         const frac = f(f(v!(k) + 1) / 2);
         lv = f(f(frac * maxLog) + f(f(1 - frac) * minLog));
       }

@@ -2,7 +2,7 @@
 // model graph uses, equals the CPU kernels it wraps. test/cuda.test.ts runs the same cases on CUDA.
 import { describe, expect, it } from 'vitest';
 import { native } from '../lib/native.js';
-import { relErr } from './helpers/compare.js';
+import { bits, relErr } from './helpers/compare.js';
 import { opCases } from './helpers/op-cases.js';
 import { cpuExpected } from './helpers/op-reference.js';
 
@@ -16,7 +16,9 @@ describe('Backend ops on cpu (runOp)', () => {
   for (const c of cases) {
     it(`${c.op} ${c.label}`, () => {
       const got = native().runOp('cpu', 'float32', c.op, c.args);
-      expect(relErr(got, cpuExpected(c))).toBeLessThan(1e-5);
+      const expected = cpuExpected(c);
+      if (c.exact) expect(bits(got)).toEqual(bits(expected));
+      expect(relErr(got, expected)).toBeLessThan(1e-5);
     });
   }
 

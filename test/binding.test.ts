@@ -29,9 +29,9 @@ describe('binding.d.ts', () => {
     for (const name of binding) expect(typeof (native() as unknown as Record<string, unknown>)[name], name).toBe('function');
   });
 
-  it('declares exactly the methods of each native class (NativeModel, NativeCache, NativeVae)', () => {
+  it('declares exactly the methods of each native class (NativeModel, NativeCache, NativeLatents, NativeVae)', () => {
     const { classMethods } = declaredMembers();
-    expect(Object.keys(classMethods).sort()).toEqual(['NativeCache', 'NativeModel', 'NativeVae']);
+    expect(Object.keys(classMethods).sort()).toEqual(['NativeCache', 'NativeLatents', 'NativeModel', 'NativeVae']);
     for (const [name, methods] of Object.entries(classMethods)) {
       const proto = (native() as unknown as Record<string, { prototype: object }>)[name].prototype;
       const runtime = Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor');
@@ -44,5 +44,7 @@ describe('binding.d.ts', () => {
     expect(() => new Model()).toThrow(/loadModel/);
     const Cache = native().NativeCache as unknown as new () => unknown;
     expect(() => new Cache()).toThrow(/createCache/);
+    const Latents = native().NativeLatents as unknown as new () => unknown;
+    expect(() => new Latents()).toThrow(/createLatents/);
   });
 });

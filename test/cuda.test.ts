@@ -8,14 +8,17 @@
 //   change: they round x and w to the weight type and accumulate in fp32. Their bound is 2x the error of the
 //   same rounding done on the CPU (inputs rounded in JS, CPU float32 op) plus 1e-5 - the flash-attention rule
 //   "at most ~2x the error of the same math in that precision".
+// - sampler_update (the DDIM / DDPM step) is bit-identical to the CPU twin and to lib/samplers.ts; a whole
+//   Pipeline run with the latents on the device is within the float32 fixture tolerance of the CPU run, and
+//   bit-identical with and without CUDA graphs.
 // - bfloat16 / float16 fixture forwards (token activations stored in that type between ops): bounded by 2x
 //   the error of the same math emulated in JS (test/reference/model.ts with the rounding of every GEMM
 //   operand and every stored token activation) against the golden vectors, plus the float32 tolerance; the
 //   residual-stream tap must be exactly representable in that type (proof it was stored in it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends, loadModel, loadVae, type Model } from '../lib/index.js';
+import { Pipeline, backends, loadModel, loadVae, type Model, type PipelineOptions } from '../lib/index.js';
 import { native } from '../lib/native.js';
-import { randn, relErr, slice } from './helpers/compare.js';
+import { bits, randn, relErr, slice } from './helpers/compare.js';
 import { f32, fixturePath, fixturesDir, ints, loadCases, loadFixtureModel } from './helpers/fixtures.js';
 import { opCases, roundF16 } from './helpers/op-cases.js';
 import { referenceForward } from './reference/model.js';
@@ -46,6 +49,7 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
           const ref = native().runOp('cpu', 'float32', c.op, c.args);
           const got = native().runOp('cuda', dtype, c.op, c.args);
           expect(got.every(Number.isFinite), 'finite').toBe(true);
+          if (c.exact) expect(bits(got), 'bit-identical to the CPU twin').toEqual(bits(ref));
           if (dtype === 'float32') return within(`${c.op} ${c.label} f32`, relErr(got, ref), OP_TOL_F32);
           const round = dtype === 'bfloat16' ? roundBf16 : roundF16;
           const rounded = { ...c.args, x: round(c.args.x as Float32Array), w: round(c.args.w as Float32Array) };
@@ -160,6 +164,45 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
         expect(relErr(graphed[1].data, graphed[2].data), 'different inputs give different outputs').toBeGreaterThan(0);
       });
     }
+  }
+
+  // Latents on the device (model.sampleStep): the forward, the guidance and the sampler update never leave it.
+  for (const name of ['dit-skip-tiny', 'latte-skip-tiny'] as const) {
+    it(`Pipeline with device-resident latents: ${name}, CPU vs CUDA, graphs vs eager, no download per step`, async () => {
+      const options: PipelineOptions = name === 'dit-skip-tiny'
+        ? { steps: 8, cfgScale: 4, cache: 'dit:2:1' }
+        : { steps: 8, cfgScale: 3, cache: 'latte', sampler: 'ddpm' };
+      // profile: counts the downloads (a profiled model runs its ops eagerly: no graphs).
+      const run = async (backend: 'cpu' | 'cuda', dtype: 'float32' | 'bfloat16', graphs = true, profile = false) => {
+        process.env.SKIPDIT_CUDA_GRAPHS = graphs ? '1' : '0';
+        try {
+          const model = await loadModel(fixturePath(name, 'model.safetensors'), { backend, dtype, profile });
+          const pipe = new Pipeline(model, options).init({ labels: [1, 3], seed: 4 });
+          while (!pipe.done) await pipe.step();
+          const downloads = profile ? model.profile()!.ops.find((o) => o.op === 'download')?.calls ?? 0 : NaN;
+          const result = { data: pipe.samples.data, graphSteps: pipe.history.filter((s) => s.graph).length, downloads };
+          pipe.dispose();
+          model.dispose();
+          return result;
+        } finally {
+          delete process.env.SKIPDIT_CUDA_GRAPHS;
+        }
+      };
+      const cpu = await run('cpu', 'float32');
+      const gpu = await run('cuda', 'float32');
+      within(`${name} Pipeline 8 steps, CUDA f32 vs CPU`, relErr(gpu.data, cpu.data), FIXTURE_TOL_F32);
+      expect(gpu.graphSteps, 'steps replayed as graphs').toBeGreaterThan(0);
+      const profiled = await run('cuda', 'float32', true, true);
+      expect(profiled.downloads, 'no download while stepping').toBe(0);
+      expect(bits(profiled.data), 'profiled (eager) run').toEqual(bits(gpu.data));
+      for (const dtype of ['float32', 'bfloat16'] as const) {
+        const graphed = dtype === 'float32' ? gpu : await run('cuda', dtype);
+        const eager = await run('cuda', dtype, false);
+        expect(eager.graphSteps).toBe(0);
+        expect(bits(graphed.data), `${dtype}: graphs bit-identical to eager`).toEqual(bits(eager.data));
+        if (dtype === 'bfloat16') report.push(`  ${`${name} Pipeline 8 steps, CUDA bf16 vs CPU f32 (info)`.padEnd(64)} ${relErr(graphed.data, cpu.data).toExponential(2)}`);
+      }
+    });
   }
 
   it('VAE decoder fixture (vae-tiny), float32', async () => {

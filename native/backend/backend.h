@@ -12,6 +12,24 @@ namespace skipdit {
 
 enum class Activation { None, GeluTanh };
 
+// The per-step scalars of one sampler update, float32 values computed by the caller from the diffusion tables
+// (lib/samplers.ts `coefficients`); the op does the elementwise part in the official float32 order.
+// Both kinds start from x0 = sqrt_recip_ac * x - sqrt_recipm1_ac * eps (_predict_xstart_from_eps).
+struct SamplerUpdate {
+  enum class Kind { DDIM, DDPM };
+  Kind kind = Kind::DDIM;
+  float sqrt_recip_ac = 0, sqrt_recipm1_ac = 0;
+  // DDIM: x = x0 * sqrt_ac_prev + dir_coef * eps' (+ noise_scale * noise when noise_scale != 0),
+  // eps' = (sqrt_recip_ac * x - x0) / sqrt_recipm1_ac (_predict_eps_from_xstart).
+  float sqrt_ac_prev = 0, dir_coef = 0, noise_scale = 0;
+  // DDPM: mean = coef1 * x0 + coef2 * x; log-variance fixed_log, or with learned_range the interpolation of
+  // min_log and max_log by (v + 1) / 2; x = mean + exp(0.5 * log_variance) * noise unless last.
+  float coef1 = 0, coef2 = 0, min_log = 0, max_log = 0, fixed_log = 0;
+  bool learned_range = false, last = false;
+  // Whether the op reads a noise tensor.
+  bool needs_noise() const { return kind == Kind::DDIM ? noise_scale != 0 : !last; }
+};
+
 // The precision a model's linear weights are stored and multiplied in. Activations, statistics and
 // accumulation stay float32 on CPU. CPU: F32, or BF16 weights (dot products in bf16 with fp32 accumulation,
 // AVX-512 BF16 where the CPU has it). CUDA: F32, BF16 or F16 weights and activations, fp32 accumulation.
@@ -40,6 +58,8 @@ class Backend {
   virtual Tensor upload_f32(const Tensor& host) = 0;
   virtual void download(const Tensor& src, float* dst) = 0;
   virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  // Waits until every op issued so far has finished (CUDA: the stream; reports a device fault). Default: nothing.
+  virtual void synchronize() {}
 
   // A linear layer's weight (N, K) in the backend's preferred layout (CPU: packed GEMM panels, a flat
   // tensor), prepared once at load. linear() accepts either form. Undefined stays undefined.
@@ -95,6 +115,11 @@ class Backend {
   // CFG on raw (B, F, C, ...): see cpu/ops/cfg_guidance.h. frames = F (1 for images).
   virtual void cfg_guidance(const Tensor& raw, int64_t frames, int64_t channels, int64_t guided_channels, float scale,
                             Tensor& out) = 0;
+  // The sampler update of one step, in place: x (outer, C, inner) <- update(x, eps, v, noise), where model_out
+  // is (outer, C, inner) = eps, or (outer, 2C, inner) = [eps, v] (learn_sigma; DiT: outer = B, Latte: B*F).
+  // noise (like x) is read only when u.needs_noise(). Bit-identical to the float32 loop of lib/samplers.ts.
+  virtual void sampler_update(const Tensor& model_out, int64_t outer, int64_t channels, const Tensor& noise,
+                              const SamplerUpdate& u, Tensor& x) = 0;
 
   // ---- VAE decoder ops
   // y (B, C, H, W) = GroupNorm(x) with `groups` groups and affine gamma/beta (C), then SiLU when silu. y may be x.
@@ -139,6 +164,11 @@ class BackendRegion {
  private:
   Backend* backend_;
 };
+
+// Checks the arguments of Backend::sampler_update (Internal error naming the mismatch) and returns whether
+// model_out has the variance channels (2C).
+bool check_sampler_update(const Tensor& model_out, int64_t outer, int64_t channels, const Tensor& noise,
+                          const SamplerUpdate& u, const Tensor& x);
 
 // The CPU backend (always available). BF16 weights need no special CPU: without AVX-512 BF16 they are
 // widened to fp32 inside the GEMM.

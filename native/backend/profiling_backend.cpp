@@ -133,6 +133,10 @@ void ProfilingBackend::cfg_guidance(const Tensor& raw, int64_t frames, int64_t c
   timed(ProfiledOp::CfgGuidance, 0,
         [&] { inner_->cfg_guidance(raw, frames, channels, guided_channels, scale, out); });
 }
+void ProfilingBackend::sampler_update(const Tensor& model_out, int64_t outer, int64_t channels, const Tensor& noise,
+                                      const SamplerUpdate& u, Tensor& x) {
+  timed(ProfiledOp::SamplerUpdate, 0, [&] { inner_->sampler_update(model_out, outer, channels, noise, u, x); });
+}
 
 void ProfilingBackend::group_norm(const Tensor& x, int64_t groups, float eps, const Tensor& gamma, const Tensor& beta,
                                   bool silu, Tensor& y) {

@@ -23,7 +23,7 @@ enum class ProfiledOp {
   Empty, UploadF32, Download, Copy, PrepareLinear,
   Linear, LayerNorm, LayerNormConcat, LayerNormModulate, Modulate, GateResidual, LinearGateResidual,
   Silu, GeluTanh, Add, AddBroadcastRows, Attention, PatchEmbed, TimestepFrequencies, Embedding, Unpatchify,
-  SwapTokenAxes, CfgGuidance, GroupNorm, Conv2d, UpsampleNearest2x,
+  SwapTokenAxes, CfgGuidance, SamplerUpdate, GroupNorm, Conv2d, UpsampleNearest2x,
   Count
 };
 inline constexpr std::array<const char*, static_cast<size_t>(ProfiledOp::Count)> kOpNames = {
@@ -31,7 +31,7 @@ inline constexpr std::array<const char*, static_cast<size_t>(ProfiledOp::Count)>
     "linear", "layer_norm", "layer_norm_concat", "layer_norm_modulate", "modulate", "gate_residual",
     "linear_gate_residual", "silu", "gelu_tanh", "add", "add_broadcast_rows", "attention", "patch_embed",
     "timestep_frequencies", "embedding", "unpatchify", "swap_token_axes", "cfg_guidance",
-    "group_norm", "conv2d", "upsample_nearest2x"};
+    "sampler_update", "group_norm", "conv2d", "upsample_nearest2x"};
 static_assert(kOpNames.back() != nullptr, "one name per ProfiledOp");
 
 struct OpProfile {
@@ -85,6 +85,9 @@ class ProfilingBackend final : public Backend {
   void swap_token_axes(const Tensor& x, int64_t batch, Tensor& y) override;
   void cfg_guidance(const Tensor& raw, int64_t frames, int64_t channels, int64_t guided_channels, float scale,
                     Tensor& out) override;
+  void synchronize() override { inner_->synchronize(); }
+  void sampler_update(const Tensor& model_out, int64_t outer, int64_t channels, const Tensor& noise,
+                      const SamplerUpdate& u, Tensor& x) override;
   void group_norm(const Tensor& x, int64_t groups, float eps, const Tensor& gamma, const Tensor& beta, bool silu,
                   Tensor& y) override;
   void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t k, Tensor& y) override;

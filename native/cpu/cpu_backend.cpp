@@ -6,6 +6,7 @@
 #include "cpu/ops/activations.h"
 #include "cpu/ops/attention.h"
 #include "cpu/ops/cfg_guidance.h"
+#include "cpu/ops/sampler_update.h"
 #include "cpu/ops/gemm.h"
 #include "cpu/ops/layer_norm.h"
 #include "cpu/ops/linear.h"
@@ -222,6 +223,13 @@ class CpuBackend final : public Backend {
     const int64_t B = raw.dim(0), HW = raw.numel() / (B * frames * channels);
     EXPECT_SHAPE(B % 2 == 0 && out.numel() == raw.numel() && guided_channels <= channels, "cfg_guidance", raw);
     cpu::cfg_guidance(raw.f32(), B, frames, channels, HW, guided_channels, scale, out.f32());
+  }
+
+  void sampler_update(const Tensor& model_out, int64_t outer, int64_t channels, const Tensor& noise,
+                      const SamplerUpdate& u, Tensor& x) override {
+    const bool doubled = check_sampler_update(model_out, outer, channels, noise, u, x);
+    cpu::sampler_update(model_out.f32(), doubled, outer, channels, x.numel() / (outer * channels),
+                        u.needs_noise() ? noise.f32() : nullptr, u, x.f32());
   }
 
   // ---- VAE decoder ops

@@ -18,6 +18,7 @@
 #include "cuda/ops/add_rows.cuh"
 #include "cuda/ops/attention.cuh"
 #include "cuda/ops/cfg_guidance.cuh"
+#include "cuda/ops/sampler_update.cuh"
 #include "cuda/ops/convert.cuh"
 #include "cuda/ops/embeddings.cuh"
 #include "cuda/ops/gemm.cuh"
@@ -217,6 +218,11 @@ class CudaBackend final : public Backend {
     if (regions_.replaying()) return;
     CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDefault, stream_));
     if (src.device() == Device::CPU || dst.device() == Device::CPU) CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+  void synchronize() override {
+    SKIPDIT_CHECK(!regions_.staging(), "synchronize inside a CUDA graph region");
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
   Tensor prepare_linear(const Tensor& w) override {
@@ -431,6 +437,17 @@ class CudaBackend final : public Backend {
       return;
     }
     cuda::cfg_guidance(fp(raw), B, frames, channels, HW, guided_channels, scale, fp(out), stream_);
+  }
+
+  void sampler_update(const Tensor& model_out, int64_t outer, int64_t channels, const Tensor& noise,
+                      const SamplerUpdate& u, Tensor& x) override {
+    if (regions_.replaying()) return;  // (never inside a region today: the update follows the forward's region)
+    const bool doubled = check_sampler_update(model_out, outer, channels, noise, u, x);
+    SKIPDIT_CHECK(x.device() == Device::CUDA && model_out.device() == Device::CUDA &&
+                      (!u.needs_noise() || noise.device() == Device::CUDA),
+                  "sampler_update: device tensors expected");
+    cuda::sampler_update(fp(model_out), doubled, outer, channels, x.numel() / (outer * channels),
+                         u.needs_noise() ? fp(noise) : nullptr, u, fp(x), stream_);
   }
 
   void group_norm(const Tensor& x, int64_t groups, float eps, const Tensor& gamma, const Tensor& beta, bool silu,

@@ -9,7 +9,7 @@ Tensor Model::forward_dit(const ForwardInputs& in, Taps* taps, SkipCache* cache,
   const int64_t B = in.x.dim(0), T = c.tokens(), D = c.hidden_size, half = c.depth / 2;
 
   BackendRegion region(be, region_key(in, taps, cache, report));  // inputs staged, graph replayed on CUDA
-  Tensor x = be.upload_f32(in.x);  // (B, C, H, W)
+  Tensor x = backend_input(in.x);  // (B, C, H, W)
   Tensor cols = workspace_.get("patch_cols", {B, T, c.in_channels * c.patch_size * c.patch_size});
   Tensor h = workspace_.activations("h", {B, T, D});
   be.patch_embed(x, w_.patch_weight, w_.patch_bias, cols, h);
@@ -42,9 +42,7 @@ Tensor Model::forward_dit(const ForwardInputs& in, Taps* taps, SkipCache* cache,
 
   Tensor image = final_layer(h, silu_c, 1, taps);  // (B, Cout, H, W)
   region.end();
-  Tensor out = Tensor::host(DType::F32, image.shape());
-  be.download(image, out.f32());
-  return out;
+  return image;
 }
 
 }  // namespace skipdit

@@ -11,7 +11,7 @@ Tensor Model::forward_latte(const ForwardInputs& in, Taps* taps, SkipCache* cach
 
   // 'b f c h w -> (b f) c h w', patch embed: h ((b f), T, D)
   BackendRegion region(be, region_key(in, taps, cache, report));  // inputs staged, graph replayed on CUDA
-  Tensor x = be.upload_f32(in.x).reshape({BF, c.in_channels, c.input_size, c.input_size});
+  Tensor x = backend_input(in.x).reshape({BF, c.in_channels, c.input_size, c.input_size});
   Tensor cols = workspace_.get("patch_cols", {BF, T, c.in_channels * c.patch_size * c.patch_size});
   Tensor h = workspace_.activations("h", {BF, T, D});
   be.patch_embed(x, w_.patch_weight, w_.patch_bias, cols, h);
@@ -49,9 +49,7 @@ Tensor Model::forward_latte(const ForwardInputs& in, Taps* taps, SkipCache* cach
 
   Tensor frames = final_layer(h, silu_c, F, taps);  // ((b f), Cout, H, W)
   region.end();
-  Tensor out = Tensor::host(DType::F32, {B, F, c.out_channels(), c.input_size, c.input_size});
-  be.download(frames, out.f32());
-  return out;
+  return frames.reshape({B, F, c.out_channels(), c.input_size, c.input_size});
 }
 
 }  // namespace skipdit

@@ -91,6 +91,8 @@ std::string Model::region_key(const ForwardInputs& in, Taps* taps, SkipCache* ca
   if (taps) return "";
   std::string key = std::to_string(reinterpret_cast<uintptr_t>(this)) + " x" + shape_str(in.x.shape()) +
                     " workspace " + std::to_string(workspace_.generation());
+  // Resident latents are read in place: the graph holds their address.
+  if (in.x.device() != Device::CPU) key += " x@" + std::to_string(reinterpret_cast<uintptr_t>(in.x.raw()));
   if (cache) {  // which blocks run, and the feature buffer a full call saves into / a cached call restores from
     key += " cache " + std::to_string(reinterpret_cast<uintptr_t>(cache)) + " feature " +
            std::to_string(reinterpret_cast<uintptr_t>(cache->feature_data())) + (report.cached ? " cached " : " full ");
@@ -99,10 +101,34 @@ std::string Model::region_key(const ForwardInputs& in, Taps* taps, SkipCache* ca
   return key;
 }
 
+Tensor Model::backend_input(const Tensor& x) {
+  return x.device() == backend_->device() ? x : backend_->upload_f32(x);
+}
+
+Tensor Model::download(const Tensor& t) {
+  Tensor out = Tensor::host(DType::F32, t.shape());
+  backend_->download(t, out.f32());
+  return out;
+}
+
+Tensor Model::make_resident(const Tensor& host) {
+  SKIPDIT_CHECK(host.dtype() == DType::F32 && host.device() == Device::CPU, "make_resident of " + host.describe());
+  return backend_->upload_f32(host);
+}
+
 Tensor Model::forward(const ForwardInputs& in, const ForwardOptions& options, ForwardReport* report) {
-  validate_inputs(in);
   ForwardReport local;
-  ForwardReport& r = report ? *report : local;
+  return download(forward_resident(in, options, report ? *report : local));
+}
+
+Tensor Model::forward_with_cfg(const ForwardInputs& in, float scale, int64_t guided_channels,
+                               const ForwardOptions& options, ForwardReport* report) {
+  ForwardReport local;
+  return download(forward_with_cfg_resident(in, Guidance{scale, guided_channels}, options, report ? *report : local));
+}
+
+Tensor Model::forward_resident(const ForwardInputs& in, const ForwardOptions& options, ForwardReport& r) {
+  validate_inputs(in);
   SkipCache* cache = options.cache;
   std::unique_lock<std::mutex> cache_lock;
   if (cache) {
@@ -119,26 +145,54 @@ Tensor Model::forward(const ForwardInputs& in, const ForwardOptions& options, Fo
   return out;
 }
 
-Tensor Model::forward_with_cfg(const ForwardInputs& in, float scale, int64_t guided_channels,
-                               const ForwardOptions& options, ForwardReport* report) {
+Tensor Model::forward_with_cfg_resident(const ForwardInputs& in, const Guidance& guidance,
+                                        const ForwardOptions& options, ForwardReport& report) {
   validate_inputs(in);
   const int64_t B = in.x.dim(0);
   if (B % 2 != 0) bad_input("x", "an even batch (conditional rows, then unconditional rows)", std::to_string(B));
   const int64_t C = config_.out_channels();
-  if (guided_channels < 1 || guided_channels > C)
-    bad_input("cfgChannels", "an integer in [1, " + std::to_string(C) + "]", std::to_string(guided_channels));
+  if (guidance.channels < 1 || guidance.channels > C)
+    bad_input("cfgChannels", "an integer in [1, " + std::to_string(C) + "]", std::to_string(guidance.channels));
   // The official code ignores the second half of x and runs the first half twice.
   ForwardInputs doubled = in;
-  doubled.x = Tensor::host(DType::F32, in.x.shape());
-  const size_t half_bytes = in.x.nbytes() / 2;
-  std::memcpy(doubled.x.raw(), in.x.raw(), half_bytes);
-  std::memcpy(static_cast<char*>(doubled.x.raw()) + half_bytes, in.x.raw(), half_bytes);
-  Tensor raw = forward(doubled, options, report);
+  const Tensor first_half = in.x.slice_rows(0, B / 2);
+  if (in.x.device() == backend_->device()) {  // resident latents: doubled in the backend's memory
+    doubled.x = workspace_.get("cfg_x", in.x.shape());
+    Tensor cond = doubled.x.slice_rows(0, B / 2), uncond = doubled.x.slice_rows(B / 2, B);
+    backend_->copy(first_half, cond);
+    backend_->copy(first_half, uncond);
+  } else {
+    doubled.x = Tensor::host(DType::F32, in.x.shape());
+    const size_t half_bytes = in.x.nbytes() / 2;
+    std::memcpy(doubled.x.raw(), first_half.raw(), half_bytes);
+    std::memcpy(static_cast<char*>(doubled.x.raw()) + half_bytes, first_half.raw(), half_bytes);
+  }
+  Tensor raw = forward_resident(doubled, options, report);
   if (options.taps) options.taps->record(*backend_, "cfg_raw", raw);
-  Tensor out = Tensor::host(DType::F32, raw.shape());
+  Tensor out = workspace_.get("cfg_out", raw.shape());
   const int64_t frames = config_.family == Family::Latte ? config_.num_frames : 1;
-  backend_->cfg_guidance(raw, frames, C, guided_channels, scale, out);
+  backend_->cfg_guidance(raw, frames, C, guidance.channels, guidance.scale, out);
   return out;
+}
+
+void Model::sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guidance& guidance,
+                        const SamplerUpdate& update, const Tensor& noise, const ForwardOptions& options,
+                        ForwardReport* report) {
+  if (x.device() != backend_->device() || x.dtype() != DType::F32)
+    bad_input("latents", std::string("float32 latents in the ") + backend_->name() + " backend's memory",
+              x.describe());
+  if (update.needs_noise() && (!noise.defined() || noise.dtype() != DType::F32 || noise.numel() != x.numel()))
+    bad_input("noise", std::to_string(x.numel()) + " float32 values (like the latents)",
+              noise.defined() ? noise.describe() : "none");
+  ForwardReport local;
+  ForwardReport& r = report ? *report : local;
+  const ForwardInputs in{x, t, y};
+  Tensor out = guidance.channels > 0 ? forward_with_cfg_resident(in, guidance, options, r)
+                                     : forward_resident(in, options, r);
+  const Tensor staged_noise = update.needs_noise() ? backend_->upload_f32(noise) : Tensor();
+  const int64_t outer = config_.family == Family::Latte ? x.dim(0) * config_.num_frames : x.dim(0);
+  backend_->sampler_update(out, outer, config_.in_channels, staged_noise, update, x);
+  backend_->synchronize();  // the step is done (and any device fault reported) when the call returns
 }
 
 Tensor Model::conditioning(const ForwardInputs& in, Taps* taps) {

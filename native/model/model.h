@@ -31,9 +31,15 @@ struct Taps {
 };
 
 struct ForwardInputs {
-  Tensor x;  // f32, official layout
-  Tensor t;  // f32 (B)
-  Tensor y;  // i64 (B) or undefined
+  Tensor x;  // f32, official layout: a host tensor, or resident in the backend's memory (read in place)
+  Tensor t;  // f32 (B), host
+  Tensor y;  // i64 (B) or undefined, host
+};
+
+// Classifier-free guidance of a call (Model::forward_with_cfg); channels 0: no guidance.
+struct Guidance {
+  float scale = 0;
+  int64_t channels = 0;
 };
 
 // Optional parts of a call: taps to record, a Skip-Cache state to advance, and what the call did.
@@ -100,9 +106,24 @@ class Model {
   // channels of the output (DiT: 3, Latte: 4 by default, chosen by the caller). One cache call.
   Tensor forward_with_cfg(const ForwardInputs& in, float scale, int64_t guided_channels,
                           const ForwardOptions& options = {}, ForwardReport* report = nullptr);
+  // One sampling step on latents x resident in the backend's memory (official layout, float32), updated in place:
+  // the forward (forward_with_cfg when guidance.channels > 0), then Backend::sampler_update with `update` and the
+  // host noise (read when update.needs_noise()). Nothing is downloaded: on CUDA the latents stay on the device.
+  void sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guidance& guidance, const SamplerUpdate& update,
+                   const Tensor& noise, const ForwardOptions& options = {}, ForwardReport* report = nullptr);
+  // A float32 tensor of `shape` in the backend's memory holding `host` (latents for sample_step).
+  Tensor make_resident(const Tensor& host);
 
  private:
   void validate_inputs(const ForwardInputs& in) const;
+  // x as the graph reads it: a resident tensor itself, a host one uploaded.
+  Tensor backend_input(const Tensor& x);
+  // The forwards without the download: the output stays in the backend's memory (a workspace buffer, valid
+  // until the next call).
+  Tensor forward_resident(const ForwardInputs& in, const ForwardOptions& options, ForwardReport& report);
+  Tensor forward_with_cfg_resident(const ForwardInputs& in, const Guidance& guidance, const ForwardOptions& options,
+                                   ForwardReport& report);
+  Tensor download(const Tensor& t);
   // The backend region key of a forward (Backend::begin_region): empty with taps (they download mid-way).
   std::string region_key(const ForwardInputs& in, Taps* taps, SkipCache* cache, const ForwardReport& report) const;
   // Returns silu(c) (B, D) where c = t_emb [+ y_emb].

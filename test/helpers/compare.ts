@@ -35,3 +35,8 @@ export function slice(data: Float32Array, shape: number[], j: number): Float32Ar
   const per = data.length / shape[0];
   return data.subarray(j * per, (j + 1) * per);
 }
+
+/** The IEEE bit patterns of float32 values (for bit-for-bit comparisons that also tell -0 from 0). */
+export function bits(a: Float32Array): number[] {
+  return Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+}

@@ -1,6 +1,7 @@
 // The Backend-op cases shared by test/backend-ops.test.ts (the runOp hook on CPU) and test/cuda.test.ts
 // (every CUDA op against its CPU twin): awkward sizes (97, 257, 1025 tokens; head dims 16, 40, 64, 72, 97,
 // 128, 512; K not a multiple of 8 or of the tiles), seeded inputs, never zeros.
+import { createSampler } from '../../lib/samplers.js';
 import { randn } from './compare.js';
 
 export interface OpCase {
@@ -9,6 +10,17 @@ export interface OpCase {
   args: Record<string, unknown>;
   /** The op multiplies by a prepared weight (w): its bf16 / fp16 error follows the rounding of x and w. */
   weighted?: boolean;
+  /** The result must equal the reference bit for bit (float32 ops in a fixed order, no FMA contraction). */
+  exact?: boolean;
+}
+
+/** The sampler a sampler_update case reproduces (op-reference.ts runs its TypeScript step()). */
+export interface SamplerSpec {
+  name: 'ddim' | 'ddpm';
+  steps: number;
+  index: number;
+  eta?: number;
+  variance?: 'learned_range' | 'fixed_large' | 'fixed_small';
 }
 
 let seed = 1000;
@@ -62,6 +74,26 @@ export function opCases(): OpCase[] {
   add('swap_token_axes', 'B=2 A1=5 A2=97 D=33', { B: 2, A1: 5, A2: 97, D: 33, x: r(2 * 5 * 97 * 33) });
   add('cfg_guidance', 'B=4 F=3 C=8 HW=20 guided=4', { B: 4, F: 3, C: 8, HW: 20, guided: 4, scale: 4, raw: r(4 * 3 * 8 * 20) });
   add('cfg_guidance', 'B=2 F=1 C=3 HW=17 guided=3', { B: 2, F: 1, C: 3, HW: 17, guided: 3, scale: 1.5, raw: r(2 * 3 * 17) });
+  // Sampler updates (x (outer, C, inner); out with the variance channels when doubled): DDIM deterministic, DDIM
+  // eta > 0, DDPM with each variance, the last step of each; DiT (outer = B) and Latte (outer = B * F) layouts.
+  const samplers: SamplerSpec[] = [
+    { name: 'ddim', steps: 10, index: 3 }, { name: 'ddim', steps: 10, index: 9 }, { name: 'ddim', steps: 7, index: 2, eta: 0.7 },
+    { name: 'ddim', steps: 7, index: 6, eta: 1 }, { name: 'ddpm', steps: 12, index: 4, variance: 'learned_range' },
+    { name: 'ddpm', steps: 12, index: 11, variance: 'learned_range' }, { name: 'ddpm', steps: 5, index: 1, variance: 'fixed_large' },
+    { name: 'ddpm', steps: 5, index: 2, variance: 'fixed_small' },
+  ];
+  for (const spec of samplers) {
+    for (const [outer, C, inner, doubled] of [[2, 4, 15, 1], [6, 4, 7, 1], [3, 3, 17, 0]]) {
+      if (!doubled && spec.variance === 'learned_range') continue;
+      const sampler = createSampler(spec.name, spec.steps, { eta: spec.eta, variance: spec.variance });
+      const n = outer * C * inner;
+      cases.push({
+        op: 'sampler_update', label: `${spec.name} ${spec.variance ?? `eta=${spec.eta ?? 0}`} step ${spec.index}/${spec.steps} outer=${outer} C=${C} inner=${inner} doubled=${doubled}`,
+        args: { outer, C, inner, doubled, x: r(n), out: r(doubled ? 2 * n : n), noise: r(n), update: sampler.coefficients(spec.index), sampler: spec },
+        exact: true,
+      });
+    }
+  }
   for (const [B, C, H, W, groups, silu] of [[2, 64, 9, 7, 32, 1], [1, 32, 33, 31, 8, 0]]) {
     add('group_norm', `B=${B} C=${C} ${H}x${W} groups=${groups} silu=${silu}`,
       { B, C, H, W, groups, silu, eps: 1e-6, x: r(B * C * H * W, 2).map((v) => v + 1), gamma: r(C), beta: r(C) });

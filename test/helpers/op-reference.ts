@@ -1,7 +1,8 @@
 // What each Backend op of op-cases.ts must return, computed by the CPU kernels through runKernel (or a
 // one-line composition of them), so the runOp hook is checked on every machine.
 import { native } from '../../lib/native.js';
-import type { OpCase } from './op-cases.js';
+import { createSampler } from '../../lib/samplers.js';
+import type { OpCase, SamplerSpec } from './op-cases.js';
 
 type A = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const k = (name: string, args: A) => native().runKernel(name, args);
@@ -28,6 +29,13 @@ export function cpuExpected(c: OpCase): Float32Array {
       return Float32Array.from(a.x as Float32Array, (v, i) => v + a.e[i % (a.N * a.D)]);
     case 'group_norm':
       return k('group_norm', { ...a, HW: a.H * a.W });
+    case 'sampler_update': {
+      // The TypeScript sampler itself: the native op must reproduce step() bit for bit.
+      const spec = a.sampler as SamplerSpec;
+      const sampler = createSampler(spec.name, spec.steps, { eta: spec.eta, variance: spec.variance });
+      const out = { data: a.out as Float32Array, shape: [a.outer, a.doubled ? 2 * a.C : a.C, a.inner] };
+      return sampler.step(out, spec.index, { data: a.x, shape: [a.outer, a.C, a.inner] }, a.noise).prevSample;
+    }
     case 'upsample_nearest2x':
       return k('upsample_nearest2x', { N: a.B * a.C, H: a.H, W: a.W, x: a.x });
     default:

@@ -6,13 +6,14 @@ namespace skipdit::cuda {
 
 namespace {
 // One thread per element of the conditional half; it writes the pair (cond, uncond) so in-place is safe.
+// uncond + scale * (cond - uncond) with rounded intrinsics (no FMA contraction): the CPU twin's bits.
 __global__ void cfg_kernel(const float* raw, int64_t half_total, int64_t row, int64_t C, int64_t HW,
                            int64_t guided, float scale, float* out) {
   CUDA_FOR(i, half_total) {
     const int64_t ch = (i / HW) % C;
     const float c = raw[i], u = raw[i + half_total];
     if (ch < guided) {
-      const float g = u + scale * (c - u);
+      const float g = __fadd_rn(u, __fmul_rn(scale, __fsub_rn(c, u)));
       out[i] = g;
       out[i + half_total] = g;
     } else {

@@ -1,0 +1,49 @@
+#include "cuda/ops/sampler_update.cuh"
+
+#include "cuda/cuda_common.cuh"
+
+namespace skipdit::cuda {
+
+namespace {
+// One thread per element of x. u is passed by value (kernel parameter space).
+__global__ void sampler_update_kernel(const float* model_out, int64_t plane, int64_t out_row, int64_t total,
+                                      const float* noise, bool add_noise, SamplerUpdate u, float* x) {
+  CUDA_FOR(k, total) {
+    const int64_t o = k / plane, i = k - o * plane;
+    const float* eps = model_out + o * out_row;
+    const float xi = x[k];
+    const float x0 = __fsub_rn(__fmul_rn(u.sqrt_recip_ac, xi), __fmul_rn(u.sqrt_recipm1_ac, eps[i]));
+    float result;
+    if (u.kind == SamplerUpdate::Kind::DDIM) {
+      const float e = __fdiv_rn(__fsub_rn(__fmul_rn(u.sqrt_recip_ac, xi), x0), u.sqrt_recipm1_ac);
+      const float mean = __fadd_rn(__fmul_rn(x0, u.sqrt_ac_prev), __fmul_rn(u.dir_coef, e));
+      result = add_noise ? __fadd_rn(mean, __fmul_rn(u.noise_scale, noise[k])) : mean;
+    } else {
+      const float mean = __fadd_rn(__fmul_rn(u.coef1, x0), __fmul_rn(u.coef2, xi));
+      if (u.last) {
+        result = mean;
+      } else {
+        float log_var = u.fixed_log;
+        if (u.learned_range) {
+          const float frac = __fdiv_rn(__fadd_rn(eps[plane + i], 1.0f), 2.0f);  // v follows eps in a doubled row
+          log_var = __fadd_rn(__fmul_rn(frac, u.max_log), __fmul_rn(__fsub_rn(1.0f, frac), u.min_log));
+        }
+        const float stddev = static_cast<float>(exp(static_cast<double>(__fmul_rn(0.5f, log_var))));
+        result = __fadd_rn(mean, __fmul_rn(stddev, noise[k]));
+      }
+    }
+    x[k] = result;
+  }
+}
+}  // namespace
+
+void sampler_update(const float* model_out, bool doubled, int64_t outer, int64_t C, int64_t inner, const float* noise,
+                    const SamplerUpdate& u, float* x, cudaStream_t stream) {
+  const int64_t plane = C * inner, total = outer * plane;
+  if (total == 0) return;
+  sampler_update_kernel<<<grid_for(total, 256), 256, 0, stream>>>(model_out, plane, doubled ? 2 * plane : plane, total,
+                                                                  noise, u.needs_noise(), u, x);
+  check_launch("sampler_update", stream);
+}
+
+}  // namespace skipdit::cuda
