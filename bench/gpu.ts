@@ -60,12 +60,16 @@ async function stepTimes(model: Model, input: { x: Tensor; t: number; y: number[
 const rows: Record<string, unknown>[] = [];
 const peak = values.torch ? JSON.parse(readFileSync(values.torch, 'utf8')) : null;
 // The timed calls replay CUDA graphs (the warm-up calls record them); 'bf16-eager' turns graphs off to show
-// what they save.
-for (const [label, dtype, graphs] of [['bfloat16', 'bfloat16', true], ['bf16-eager', 'bfloat16', false], ['float32', 'float32', true]] as const) {
-  if (!graphs) process.env.SKIPDIT_CUDA_GRAPHS = '0';
+// what they save, 'bf16-simt-attn' keeps attention on the float32 SIMT kernel instead of the tensor cores.
+const variants = [
+  ['bfloat16', 'bfloat16', {}], ['bf16-eager', 'bfloat16', { SKIPDIT_CUDA_GRAPHS: '0' }],
+  ['bf16-simt-attn', 'bfloat16', { SKIPDIT_CUDA_ATTENTION: 'simt' }], ['float32', 'float32', {}],
+] as const;
+for (const [label, dtype, env] of variants) {
+  Object.assign(process.env, env);
   const model = await loadModel(ckpt, { backend: 'cuda', dtype });
   const s = await stepTimes(model);
-  delete process.env.SKIPDIT_CUDA_GRAPHS;
+  for (const key of Object.keys(env)) delete process.env[key];
   const tflops = forwardFlops(config, B) / (s.full * 1e-3) / 1e12;
   const k1 = callFlops(config, B, 2) / (s.cached[1] * 1e-3) / 1e12;
   rows.push({
@@ -82,7 +86,7 @@ const z = { data: Float32Array.from({ length: 4 * 32 * 32 }, (_, i) => Math.cos(
 const vaeMs = await median(() => vae.decode(z));
 
 // Whole generations, timed end to end: one 256px image (class 0, CFG 4 = batch 2), 50 DDIM steps through the
-// Pipeline (host-side sampler math, latents up and down each step), then the VAE decode. Median of 3 after
+// Pipeline (latents, guidance and sampler update on the device: one native call per step), then the VAE decode. Median of 3 after
 // one untimed run per policy (which records the CUDA graphs).
 const generations: Record<string, unknown>[] = [];
 {
@@ -137,8 +141,8 @@ writeFileSync(path.join(outDir, 'bench-gpu.json'), JSON.stringify(result, null, 
 rmSync(dir, { recursive: true, force: true });
 const f = (v: unknown) => (typeof v === 'number' ? v.toFixed(2) : '-');
 console.log('\nskipdit CUDA, DiT-XL/2-skip 256px batch 2 (ms, median of ' + runs + ')');
-console.log('dtype       full   cached k1  cached k4  ddim50  dit:2   dit:3   TFLOP/s  %peak');
-for (const r of rows as Record<string, number>[]) console.log([String(r.dtype).padEnd(10), f(r.full_ms), f(r.cached_k1_ms), f(r.cached_k4_ms), f(r.ddim50_ms), f(r.ddim50_dit2_ms), f(r.ddim50_dit3_ms), f(r.full_tflops), f(r.pct_of_bf16_peak)].join('  '));
+console.log('dtype           full   cached k1  cached k4  ddim50  dit:2   dit:3   TFLOP/s  %peak');
+for (const r of rows as Record<string, number>[]) console.log([String(r.dtype).padEnd(14), f(r.full_ms), f(r.cached_k1_ms), f(r.cached_k4_ms), f(r.ddim50_ms), f(r.ddim50_dit2_ms), f(r.ddim50_dit3_ms), f(r.full_tflops), f(r.pct_of_bf16_peak)].join('  '));
 if (peak) console.log(`torch bf16 eager step ${f(peak.eager_step_ms)} ms, CUDA-graphed ${f(peak.graphed_step_ms)} ms, bf16 matmul peak ${f(peak.bf16_matmul_tflops)} TFLOP/s`);
 console.log(`VAE decode 32x32 latent -> 256px (fp32): ${f(vaeMs)} ms`);
 for (const g of generations as Record<string, number | string>[]) {

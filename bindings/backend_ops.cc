@@ -32,6 +32,17 @@ struct Call {
   }
   Tensor maybe(const char* key, const Shape& shape) const { return a.has(key) ? in(key, shape) : Tensor(); }
   Tensor out(const Shape& shape) const { return be.empty(DType::F32, shape); }
+  // With args.act = 1, a token tensor of the op runs in the backend's activation type (bf16 / fp16 on CUDA
+  // with those precisions, as in a model); otherwise float32.
+  bool act() const { return a.has("act") && a.i("act"); }
+  Tensor in_act(const char* key, const Shape& shape) const {
+    Tensor x = in(key, shape);
+    if (!act() || be.activation_dtype() == DType::F32) return x;
+    Tensor y = be.empty(be.activation_dtype(), shape);
+    be.convert(x, y);
+    return y;
+  }
+  Tensor out_act(const Shape& shape) const { return be.empty(act() ? be.activation_dtype() : DType::F32, shape); }
   std::vector<float> result(const Tensor& t) const {
     std::vector<float> v(t.numel());
     be.download(t, v.data());
@@ -131,8 +142,8 @@ const std::map<std::string, Op>& ops() {
       {"attention",
        [](const Call& c) {
          const int64_t G = c.a.i("G"), N = c.a.i("N"), H = c.a.i("H"), hd = c.a.i("hd");
-         Tensor out = c.out({G, N, H * hd});
-         c.be.attention(c.in("qkv", {G, N, 3 * H * hd}), H, out);
+         Tensor out = c.out_act({G, N, H * hd});
+         c.be.attention(c.in_act("qkv", {G, N, 3 * H * hd}), H, out);
          return c.result(out);
        }},
       {"patch_embed",

@@ -3,7 +3,7 @@
 #   1. the -Xptxas -v resource report for the local GPU's architecture (also without a GPU: sm_80 + sm_90a);
 #   2. a build for the local GPU (CMAKE_CUDA_ARCHITECTURES from nvidia-smi's compute capability);
 #   3. vitest run test/cuda.test.ts (every op vs its CPU twin, fixtures, cache sequence, VAE) and the
-#      CPU-side op-hook suite;
+#      CPU-side op-hook suite, and test/latents.test.ts (Pipeline steps with the latents on the device);
 #   4. compute-sanitizer --tool memcheck on a short run (scripts/gpu-smoke.mjs), where installed;
 #   5. the benchmark (bench/torch/gpu_bench.py when torch has CUDA, then bench/gpu.ts);
 # then prints one short table. Details go to $OUT (else ./gpu-results/). Without a GPU it does step 1, says
@@ -52,7 +52,7 @@ if [ "${status[build]}" != "${status[build]#FAILED}" ] && [ -f .gpu/x/prebuilt/s
   mkdir -p build/Release && cp .gpu/x/prebuilt/skipdit.node build/Release/ && status[build]+=", using the carried sm_80+sm_90a build"
 fi
 if [ -e $bin/tsc ]; then node $bin/tsc -p tsconfig.json >/dev/null 2>&1 || status[build]="FAILED (tsc)"; fi  # else the carried dist/
-run_step cuda-tests node $bin/vitest run test/cuda.test.ts test/backend-ops.test.ts test/backends.test.ts
+run_step cuda-tests node $bin/vitest run test/cuda.test.ts test/backend-ops.test.ts test/backends.test.ts test/latents.test.ts
 if command -v compute-sanitizer >/dev/null; then
   run_step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 node scripts/gpu-smoke.mjs
 else

@@ -7,7 +7,9 @@
 // - bfloat16 / float16 ops (runOp, float32 tensors): only the GEMMs (linear, fused gated linear, conv)
 //   change: they round x and w to the weight type and accumulate in fp32. Their bound is 2x the error of the
 //   same rounding done on the CPU (inputs rounded in JS, CPU float32 op) plus 1e-5 - the flash-attention rule
-//   "at most ~2x the error of the same math in that precision".
+//   "at most ~2x the error of the same math in that precision". Attention on activation-typed qkv (act = 1):
+//   2x the error of the same math emulated in JS (qkv rounded; on the tensor-core kernel the probabilities
+//   rounded before P V; the output rounded), for the tensor-core kernel and the forced SIMT one.
 // - sampler_update (the DDIM / DDPM step) is bit-identical to the CPU twin and to lib/samplers.ts; a whole
 //   Pipeline run with the latents on the device is within the float32 fixture tolerance of the CPU run, and
 //   bit-identical with and without CUDA graphs.
@@ -22,7 +24,7 @@ import { bits, randn, relErr, slice } from './helpers/compare.js';
 import { f32, fixturePath, fixturesDir, ints, loadCases, loadFixtureModel } from './helpers/fixtures.js';
 import { opCases, roundF16 } from './helpers/op-cases.js';
 import { referenceForward } from './reference/model.js';
-import { roundBf16 } from './reference/ops.js';
+import { attention as referenceAttention, roundBf16 } from './reference/ops.js';
 import { FIXTURE_TOL_CUDA_F32, OP_TOL_CUDA_F32 } from './helpers/tolerances.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -44,18 +46,36 @@ function within(label: string, err: number, bound: number) {
 describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   describe('every op against its CPU twin', () => {
     for (const c of opCases()) {
-      for (const dtype of c.weighted ? dtypes : (['float32'] as const)) {
-        it(`${c.op} ${c.label} ${dtype}`, () => {
-          const ref = native().runOp('cpu', 'float32', c.op, c.args);
-          const got = native().runOp('cuda', dtype, c.op, c.args);
-          expect(got.every(Number.isFinite), 'finite').toBe(true);
-          if (c.exact) expect(bits(got), 'bit-identical to the CPU twin').toEqual(bits(ref));
-          if (dtype === 'float32') return within(`${c.op} ${c.label} f32`, relErr(got, ref), OP_TOL_F32);
-          const round = dtype === 'bfloat16' ? roundBf16 : roundF16;
-          const rounded = { ...c.args, x: round(c.args.x as Float32Array), w: round(c.args.w as Float32Array) };
-          const sameMath = relErr(native().runOp('cpu', 'float32', c.op, rounded), ref);
-          within(`${c.op} ${c.label} ${dtype}`, relErr(got, ref), 2 * sameMath + 1e-5);
-        });
+      for (const dtype of c.weighted || c.activation ? dtypes : (['float32'] as const)) {
+        // activation-typed attention in bf16 / fp16: the tensor-core kernel and, forced, the SIMT one
+        const kernels = c.activation && dtype !== 'float32' ? (['tensor cores', 'simt'] as const) : ([''] as const);
+        for (const kernel of kernels) {
+          it(`${c.op} ${c.label} ${dtype}${kernel ? ` (${kernel})` : ''}`, () => {
+            if (kernel === 'simt') process.env.SKIPDIT_CUDA_ATTENTION = 'simt';
+            try {
+              const ref = native().runOp('cpu', 'float32', c.op, c.args);
+              const got = native().runOp('cuda', dtype, c.op, c.args);
+              expect(got.every(Number.isFinite), 'finite').toBe(true);
+              if (c.exact) expect(bits(got), 'bit-identical to the CPU twin').toEqual(bits(ref));
+              if (dtype === 'float32') return within(`${c.op} ${c.label} f32`, relErr(got, ref), OP_TOL_F32);
+              const round = dtype === 'bfloat16' ? roundBf16 : roundF16;
+              let sameMath: number;
+              if (c.activation) {
+                // the same math in that precision: qkv rounded, probabilities rounded on the tensor-core path
+                // (head dims it takes), the output rounded where it is stored
+                const a = c.args as { G: number; N: number; H: number; hd: number; qkv: Float32Array };
+                const tc = kernel === 'tensor cores' && a.hd % 8 === 0 && a.hd <= 128;
+                sameMath = relErr(round(referenceAttention(round(a.qkv), a.G, a.N, a.H, a.hd, tc ? round : undefined)), ref);
+              } else {
+                const rounded = { ...c.args, x: round(c.args.x as Float32Array), w: round(c.args.w as Float32Array) };
+                sameMath = relErr(native().runOp('cpu', 'float32', c.op, rounded), ref);
+              }
+              within(`${c.op} ${c.label} ${dtype}${kernel ? ` ${kernel}` : ''}`, relErr(got, ref), 2 * sameMath + 1e-5);
+            } finally {
+              delete process.env.SKIPDIT_CUDA_ATTENTION;
+            }
+          });
+        }
       }
     }
   });

@@ -58,6 +58,9 @@ class Backend {
   virtual Tensor upload_f32(const Tensor& host) = 0;
   virtual void download(const Tensor& src, float* dst) = 0;
   virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  // dst = src in dst's element type (same numel): float32 <-> the activation type (bf16 / fp16), rounding to
+  // nearest even when narrowing. For tests that run an op at the activation type (runOp).
+  virtual void convert(const Tensor& src, Tensor& dst) = 0;
   // Waits until every op issued so far has finished (CUDA: the stream; reports a device fault). Default: nothing.
   virtual void synchronize() {}
 

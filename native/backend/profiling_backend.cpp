@@ -57,6 +57,9 @@ Tensor ProfilingBackend::upload_f32(const Tensor& host) {
 void ProfilingBackend::download(const Tensor& src, float* dst) {
   timed(ProfiledOp::Download, 0, [&] { inner_->download(src, dst); });
 }
+void ProfilingBackend::convert(const Tensor& src, Tensor& dst) {
+  timed(ProfiledOp::Convert, 0, [&] { inner_->convert(src, dst); });
+}
 void ProfilingBackend::copy(const Tensor& src, Tensor& dst) {
   timed(ProfiledOp::Copy, 0, [&] { inner_->copy(src, dst); });
 }

@@ -20,14 +20,14 @@ namespace skipdit {
 
 // Every Backend method except name() / device(); kOpNames keeps the same order.
 enum class ProfiledOp {
-  Empty, UploadF32, Download, Copy, PrepareLinear,
+  Empty, UploadF32, Download, Copy, Convert, PrepareLinear,
   Linear, LayerNorm, LayerNormConcat, LayerNormModulate, Modulate, GateResidual, LinearGateResidual,
   Silu, GeluTanh, Add, AddBroadcastRows, Attention, PatchEmbed, TimestepFrequencies, Embedding, Unpatchify,
   SwapTokenAxes, CfgGuidance, SamplerUpdate, GroupNorm, Conv2d, UpsampleNearest2x,
   Count
 };
 inline constexpr std::array<const char*, static_cast<size_t>(ProfiledOp::Count)> kOpNames = {
-    "empty", "upload_f32", "download", "copy", "prepare_linear",
+    "empty", "upload_f32", "download", "copy", "convert", "prepare_linear",
     "linear", "layer_norm", "layer_norm_concat", "layer_norm_modulate", "modulate", "gate_residual",
     "linear_gate_residual", "silu", "gelu_tanh", "add", "add_broadcast_rows", "attention", "patch_embed",
     "timestep_frequencies", "embedding", "unpatchify", "swap_token_axes", "cfg_guidance",
@@ -60,6 +60,7 @@ class ProfilingBackend final : public Backend {
   Tensor upload_f32(const Tensor& host) override;
   void download(const Tensor& src, float* dst) override;
   void copy(const Tensor& src, Tensor& dst) override;
+  void convert(const Tensor& src, Tensor& dst) override;
   Tensor prepare_linear(const Tensor& w) override;
 
   void linear(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, Activation act) override;

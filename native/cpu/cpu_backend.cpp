@@ -62,6 +62,14 @@ class CpuBackend final : public Backend {
     std::memmove(dst.raw(), src.raw(), src.nbytes());
   }
 
+  void convert(const Tensor& src, Tensor& dst) override {
+    EXPECT_SHAPE(src.numel() == dst.numel(), "convert", dst);
+    if (dst.dtype() == DType::F32) return convert_to_f32(src, dst.f32());
+    SKIPDIT_CHECK(src.dtype() == DType::F32 && dst.dtype() == DType::BF16,
+                  "convert: " + src.describe() + " -> " + dst.describe() + " is not supported on the CPU");
+    cpu::round_to_bf16(src.f32(), src.numel(), static_cast<uint16_t*>(dst.raw()));
+  }
+
   // Packed panels: F32 tensor for float32 weights, BF16 tensor for bfloat16 ones (1-d, see gemm.h).
   Tensor prepare_linear(const Tensor& w) override {
     if (!w.defined()) return w;

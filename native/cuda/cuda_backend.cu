@@ -220,6 +220,17 @@ class CudaBackend final : public Backend {
     if (src.device() == Device::CPU || dst.device() == Device::CPU) CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
+  void convert(const Tensor& src, Tensor& dst) override {
+    EXPECT_SHAPE(src.numel() == dst.numel() && src.device() == Device::CUDA && dst.device() == Device::CUDA, "convert", dst);
+    if (regions_.replaying()) return;
+    if (src.dtype() == dst.dtype()) return copy(src, dst);
+    const bool low_src = src.dtype() == DType::BF16 || src.dtype() == DType::F16;
+    const bool low_dst = dst.dtype() == DType::BF16 || dst.dtype() == DType::F16;
+    if (low_src && dst.dtype() == DType::F32) return widen_to_f32(src.raw(), src.dtype() == DType::BF16, src.numel(), fp(dst), stream_);
+    SKIPDIT_CHECK(src.dtype() == DType::F32 && low_dst, "convert: " + src.describe() + " -> " + dst.describe());
+    narrow_from_f32(fp(src), dst.dtype() == DType::BF16, src.numel(), dst.raw(), stream_);
+  }
+
   void synchronize() override {
     SKIPDIT_CHECK(!regions_.staging(), "synchronize inside a CUDA graph region");
     CUDA_CHECK(cudaStreamSynchronize(stream_));

@@ -10,6 +10,8 @@ export interface OpCase {
   args: Record<string, unknown>;
   /** The op multiplies by a prepared weight (w): its bf16 / fp16 error follows the rounding of x and w. */
   weighted?: boolean;
+  /** The op's token tensors take the activation type (args.act = 1): bf16 / fp16 on CUDA at those precisions. */
+  activation?: boolean;
   /** The result must equal the reference bit for bit (float32 ops in a fixed order, no FMA contraction). */
   exact?: boolean;
 }
@@ -62,6 +64,11 @@ export function opCases(): OpCase[] {
   add('add_broadcast_rows', 'G=5 N=97 D=33', { G: 5, N: 97, D: 33, x: r(5 * 97 * 33), e: r(97 * 33) });
   for (const [G, N, H, hd] of [[2, 97, 3, 16], [1, 257, 2, 72], [3, 33, 2, 64], [1, 1025, 1, 40], [32, 16, 4, 72], [1, 100, 1, 128], [1, 31, 2, 97], [1, 70, 1, 512]]) {
     add('attention', `G=${G} N=${N} H=${H} hd=${hd}`, { G, N, H, hd, qkv: r(G * N * 3 * H * hd, 2) });
+  }
+  // Attention on activation-typed qkv (bf16 / fp16 on CUDA: the tensor-core kernel for head dims that are
+  // multiples of 8 up to 128, several key tiles and a partial last tile; hd 97 stays on the SIMT kernel).
+  for (const [G, N, H, hd] of [[2, 97, 3, 16], [1, 257, 2, 72], [3, 33, 2, 64], [1, 100, 1, 128], [2, 130, 2, 40], [4, 256, 2, 72], [1, 31, 2, 97], [1, 5, 1, 8]]) {
+    cases.push({ op: 'attention', label: `G=${G} N=${N} H=${H} hd=${hd} activation-typed`, args: { G, N, H, hd, act: 1, qkv: r(G * N * 3 * H * hd, 2) }, activation: true });
   }
   for (const [B, C, H, W, p, D] of [[2, 4, 8, 12, 2, 72], [1, 3, 9, 9, 3, 33]]) {
     add('patch_embed', `B=${B} C=${C} ${H}x${W} p=${p} D=${D}`, { B, C, H, W, p, D, x: r(B * C * H * W), w: r(D * C * p * p, 0.3), bias: r(D) });

@@ -8,7 +8,8 @@ export type Weights = Record<string, Float32Array>;
 // lowPrecision (e.g. roundBf16): the CUDA backend's bfloat16 / float16 math, emulated - every GEMM rounds its
 // A operand and its weight (prepare_linear's weights only), and the token activations it keeps in that type
 // (docs/cuda.md: patch tokens, normed, qkv, attention output, MLP hidden, residual stream, skip-norm output,
-// final tokens) are rounded where they are stored. Conditioning and adaLN modulation stay unrounded.
+// final tokens) are rounded where they are stored. Conditioning and adaLN modulation stay unrounded. Attention
+// at head dims the tensor-core kernel takes (a multiple of 8, <= 128) also rounds its probabilities before P V.
 export function referenceForward(c: ModelConfig, w: Weights, x: Float32Array, t: number[], y: number[] | null,
                                  lowPrecision?: (a: op.Arr) => ArrayLike<number>): Float64Array {
   const B = t.length, D = c.hidden_size, p = c.patch_size, G = c.input_size / p, T = G * G;
@@ -52,7 +53,9 @@ export function referenceForward(c: ModelConfig, w: Weights, x: Float32Array, t:
       return st(n);
     };
     const qkv = st(lin(modulated(0), rows, pre + '.attn.qkv', 3 * D, D));
-    const a = lin(st(op.attention(qkv, groups, N, c.num_heads, D / c.num_heads)), rows, pre + '.attn.proj', D, D);
+    const hd = D / c.num_heads;
+    const roundP = lowPrecision && hd % 8 === 0 && hd <= 128 ? lowPrecision : undefined;
+    const a = lin(st(op.attention(qkv, groups, N, c.num_heads, hd, roundP)), rows, pre + '.attn.proj', D, D);
     for (let r = 0; r < rows; r++) for (let d = 0; d < D; d++) hin[r * D + d] += chunk(Math.floor(r / N), 2, d) * a[r * D + d];
     st(hin);
     const m = lin(st(lin(modulated(3), rows, pre + '.mlp.fc1', Hm, D).map(op.gelu)), rows, pre + '.mlp.fc2', D, Hm);

@@ -38,8 +38,12 @@ export function roundBf16(x: Arr): Float32Array {
   return f;
 }
 
-/** softmax(q k^T / sqrt(hd)) v per (group, head), full score rows; qkv (G, N, 3, H, hd) -> (G, N, H*hd) */
-export function attention(qkv: Arr, G: number, N: number, H: number, hd: number): Float64Array {
+/**
+ * softmax(q k^T / sqrt(hd)) v per (group, head), full score rows; qkv (G, N, 3, H, hd) -> (G, N, H*hd).
+ * roundP: the tensor-core kernel's rounding of the unnormalised probabilities before P V (the row sum stays
+ * unrounded), for the emulation of the bf16 / fp16 math.
+ */
+export function attention(qkv: Arr, G: number, N: number, H: number, hd: number, roundP?: (x: Arr) => ArrayLike<number>): Float64Array {
   const D = H * hd;
   const out = new Float64Array(G * N * D);
   const scores = new Float64Array(N);
@@ -55,9 +59,10 @@ export function attention(qkv: Arr, G: number, N: number, H: number, hd: number)
         }
         let sum = 0;
         for (let j = 0; j < N; j++) sum += (scores[j] = Math.exp(scores[j] - max));
+        const p = roundP ? roundP(scores) : scores;
         for (let d = 0; d < hd; d++) {
           let acc = 0;
-          for (let j = 0; j < N; j++) acc += scores[j] * qkv[(g * N + j) * 3 * D + 2 * D + h * hd + d];
+          for (let j = 0; j < N; j++) acc += p[j] * qkv[(g * N + j) * 3 * D + 2 * D + h * hd + d];
           out[(g * N + i) * D + h * hd + d] = acc / sum;
         }
       }

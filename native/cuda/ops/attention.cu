@@ -1,4 +1,5 @@
-// float32 SIMT flash attention. A block of 8 warps takes 8 consecutive queries of one (sequence, head);
+// float32 SIMT flash attention (bf16 / fp16 activations with head dims the tensor-core kernel of
+// attention_mma.cu takes go there instead; see attention()). A block of 8 warps takes 8 consecutive queries of one (sequence, head);
 // per tile of 32 keys the block stages K and V in shared memory (rows padded to an odd pitch, so lane j
 // reading key row j hits its own bank), lane j scores key j against the query (held in shared memory),
 // the warp updates its running max / denominator, and each lane accumulates its DPL columns of the output
@@ -9,6 +10,9 @@
 #include "cuda/ops/attention.cuh"
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
 
 #include "cuda/cuda_common.cuh"
 
@@ -105,9 +109,19 @@ void launch(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, c
 
 }  // namespace
 
+// SKIPDIT_CUDA_ATTENTION=simt keeps bf16 / fp16 on the SIMT kernel (read at every call, so a benchmark or a
+// test can compare both in one process).
+bool tensor_core_attention() {
+  const char* v = std::getenv("SKIPDIT_CUDA_ATTENTION");
+  return !(v && std::strcmp(v, "simt") == 0);
+}
+
 template <typename T>
 void attention(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, cudaStream_t stream) {
   if (G * N * H == 0) return;
+  if constexpr (!std::is_same_v<T, float>) {
+    if (attention_mma_supported(hd) && tensor_core_attention()) return attention_mma(qkv, G, N, H, hd, out, stream);
+  }
   if (hd <= 64) launch<2>(qkv, G, N, H, hd, out, stream);
   else if (hd <= 96) launch<3>(qkv, G, N, H, hd, out, stream);
   else if (hd <= 128) launch<4>(qkv, G, N, H, hd, out, stream);

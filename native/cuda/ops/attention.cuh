@@ -10,8 +10,15 @@ namespace skipdit::cuda {
 
 constexpr int64_t kMaxAttentionHeadDim = 512;
 
-// T: float, __nv_bfloat16 or __half (qkv and out; float32 arithmetic).
+// T: float, __nv_bfloat16 or __half (qkv and out). bf16 / fp16 with a supported head dim run on the tensor
+// cores (attention_mma.cu: fp32 scores, softmax and accumulation, probabilities rounded to T for the P V
+// product); float32, other head dims, or SKIPDIT_CUDA_ATTENTION=simt take the float32 SIMT kernel.
 template <typename T>
 void attention(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, cudaStream_t stream);
+
+// The tensor-core kernel (attention_mma.cu), T = __nv_bfloat16 or __half: hd a multiple of 8, at most 128.
+bool attention_mma_supported(int64_t hd);
+template <typename T>
+void attention_mma(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, cudaStream_t stream);
 
 }  // namespace skipdit::cuda

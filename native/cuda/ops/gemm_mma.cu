@@ -10,47 +10,13 @@
 
 #include <type_traits>
 
+#include "cuda/ops/mma.cuh"
+
 namespace skipdit::cuda {
 
 namespace {
 
 constexpr int kBM = 128, kBN = 128, kBK = 32, kThreads = 256, kPitch = kBK + 8;
-
-template <typename T> struct MmaName;
-template <> struct MmaName<__nv_bfloat16> { static constexpr bool bf16 = true; };
-template <> struct MmaName<__half> { static constexpr bool bf16 = false; };
-
-__device__ __forceinline__ unsigned smem_addr(const void* p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
-
-// 16 bytes global -> shared, asynchronously; src_bytes = 0 fills zeros (rows past N, columns past K).
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
-
-__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-
-template <typename T>
-__device__ __forceinline__ void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-  if constexpr (MmaName<T>::bf16) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-}
 
 template <typename T>
 struct alignas(8) Quad {
@@ -159,7 +125,7 @@ void launch(const ALoader& a, int64_t M, int64_t K, const GemmWeight& w, int64_t
                 "gemm_mma: weight rows must be padded to 8 elements and 16-byte aligned");
   const dim3 grid(static_cast<unsigned>((M + kBM - 1) / kBM), static_cast<unsigned>((N + kBN - 1) / kBN));
   gemm_mma_kernel<T, ALoader, Y><<<grid, kThreads, 0, stream>>>(a, static_cast<const T*>(w.data), w.ld, M, N, K, ep);
-  check_launch(MmaName<T>::bf16 ? "gemm (bfloat16 tensor cores)" : "gemm (float16 tensor cores)", stream);
+  check_launch(MmaType<T>::bf16 ? "gemm (bfloat16 tensor cores)" : "gemm (float16 tensor cores)", stream);
 }
 
 }  // namespace
