@@ -86,14 +86,20 @@ export declare class NativeCache {
   reset(): void;
 }
 
-/** The per-step scalars of a sampler update (lib/samplers.ts SamplerCoefficients; native SamplerUpdate). */
+/**
+ * The per-step float32 scalars of a sampler update (lib/samplers.ts `coefficients()`; native SamplerUpdate in
+ * native/backend/backend.h, which does the elementwise part). Both start from
+ * x0 = sqrtRecipAlphasCumprod * x - sqrtRecipm1AlphasCumprod * eps.
+ */
 export type NativeSamplerUpdate =
   | {
       kind: 'ddim';
       sqrtRecipAlphasCumprod: number;
       sqrtRecipm1AlphasCumprod: number;
       sqrtAlphasCumprodPrev: number;
+      /** sqrt(1 - abar_prev - sigma^2). */
       dirCoef: number;
+      /** sigma, 0 on the last step: the noise term is added when non-zero. */
       noiseScale: number;
     }
   | {
@@ -102,10 +108,13 @@ export type NativeSamplerUpdate =
       sqrtRecipm1AlphasCumprod: number;
       meanCoef1: number;
       meanCoef2: number;
+      /** learned_range interpolates between the clipped posterior log-variance and log(beta). */
       minLog: number;
       maxLog: number;
+      /** The fixed log-variance (fixed_large / fixed_small). */
       fixedLog: number;
       learnedRange: boolean;
+      /** The last step adds no noise. */
       last: boolean;
     };
 

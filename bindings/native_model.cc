@@ -1,5 +1,8 @@
 #include "native_model.h"
 
+#include <tuple>
+#include <utility>
+
 #include "convert.h"
 #include "native_cache.h"
 #include "native_latents.h"
@@ -86,6 +89,13 @@ struct CallOptions {
     return o;
   }
 };
+
+// t (B float32 timesteps) and y (labels, or null / undefined for none) of a call on B rows.
+std::pair<Tensor, Tensor> timesteps_and_labels(const Napi::Value& t, const Napi::Value& y, int64_t B) {
+  Tensor labels;
+  if (!y.IsNull() && !y.IsUndefined()) labels = tensor_from_labels(y, "y");
+  return {tensor_from_f32(t, {B}, "t"), labels};
+}
 
 void set_report(Napi::Object& result, const ForwardReport& report) {
   result.Set("cached", report.cached);
@@ -244,8 +254,7 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   ForwardInputs in;
   Shape xs = to_shape(info[1], "x.shape");
   in.x = tensor_from_f32(info[0], xs, "x.data");
-  in.t = tensor_from_f32(info[2], {xs.empty() ? 0 : xs[0]}, "t");
-  if (!info[3].IsNull() && !info[3].IsUndefined()) in.y = tensor_from_labels(info[3], "y");
+  std::tie(in.t, in.y) = timesteps_and_labels(info[2], info[3], xs.empty() ? 0 : xs[0]);
   Napi::Object opts = info[4].As<Napi::Object>();
   auto* worker = new ForwardWorker(env, model, std::move(in), CallOptions(opts, model.get()), opts.Get("taps").ToBoolean());
   return worker->queue();
@@ -280,9 +289,7 @@ Napi::Value NativeModel::SampleStep(const Napi::CallbackInfo& info) {
   if (!latents) throw_invalid("Expected latents from model.createLatents() for latents");
   if (latents->model != model) throw_invalid("Expected latents created by this model for latents");
   const Shape& xs = latents->x.shape();
-  Tensor t = tensor_from_f32(info[1], {xs.empty() ? 0 : xs[0]}, "t");
-  Tensor y;
-  if (!info[2].IsNull() && !info[2].IsUndefined()) y = tensor_from_labels(info[2], "y");
+  auto [t, y] = timesteps_and_labels(info[1], info[2], xs[0]);
   Napi::Object opts = info[3].As<Napi::Object>();
   const SamplerUpdate update = sampler_update_from_js(opts.Get("update"), "update");
   Tensor noise;

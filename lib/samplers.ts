@@ -1,6 +1,7 @@
 // DDIM and DDPM samplers with the official float32 arithmetic: every table value is a float64 cast to
 // float32, and every tensor operation of the official code is rounded to float32 in the same order
 // (Math.fround after each op), so trajectories match PyTorch to float32 rounding.
+import type { NativeSamplerUpdate } from '../binding.js';
 import { createDiffusion, type DiffusionTables } from './diffusion.js';
 import { InvalidArgumentError } from './errors.js';
 import type { Tensor } from './tensor.js';
@@ -21,37 +22,10 @@ export interface SamplerStepResult {
   logVariance?: Float32Array;
 }
 
-/** DDIM step scalars, float32 values (Backend::sampler_update in native/backend/backend.h does the elementwise part). */
-export interface DDIMCoefficients {
-  kind: 'ddim';
-  sqrtRecipAlphasCumprod: number;
-  sqrtRecipm1AlphasCumprod: number;
-  sqrtAlphasCumprodPrev: number;
-  /** sqrt(1 - abar_prev - sigma^2). */
-  dirCoef: number;
-  /** sigma, 0 on the last step: the noise term is added when non-zero. */
-  noiseScale: number;
-}
-
-/** DDPM step scalars, float32 values. */
-export interface DDPMCoefficients {
-  kind: 'ddpm';
-  sqrtRecipAlphasCumprod: number;
-  sqrtRecipm1AlphasCumprod: number;
-  meanCoef1: number;
-  meanCoef2: number;
-  /** learned_range interpolates between the clipped posterior log-variance and log(beta). */
-  minLog: number;
-  maxLog: number;
-  /** The fixed log-variance (fixed_large / fixed_small). */
-  fixedLog: number;
-  learnedRange: boolean;
-  /** The last step adds no noise. */
-  last: boolean;
-}
-
 /** The per-step scalars of a sampler update: the schedule's part, computed here; the elementwise part runs in step() or natively. */
-export type SamplerCoefficients = DDIMCoefficients | DDPMCoefficients;
+export type SamplerCoefficients = NativeSamplerUpdate;
+export type DDIMCoefficients = Extract<SamplerCoefficients, { kind: 'ddim' }>;
+export type DDPMCoefficients = Extract<SamplerCoefficients, { kind: 'ddpm' }>;
 
 /**
  * Locates eps (and the variance values) inside a model output. The output has the sample's shape with the
