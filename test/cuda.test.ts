@@ -5,7 +5,8 @@
 // Tolerances (docs/cuda.md explains them):
 // - float32: every op within 2e-5 of the CPU twin (max|a-b| / max|b|), fixture forwards within 1e-4.
 // - bfloat16 / float16 ops (runOp, float32 tensors): only the GEMMs (linear, fused gated linear, conv)
-//   change: they round x and w to the weight type and accumulate in fp32. Their bound is 2x the error of the
+//   change: they round x and w to the weight type and accumulate in fp32 (each block tile of the tensor-core
+//   kernel is checked: SKIPDIT_CUDA_GEMM_TILE). Their bound is 2x the error of the
 //   same rounding done on the CPU (inputs rounded in JS, CPU float32 op) plus 1e-5 - the flash-attention rule
 //   "at most ~2x the error of the same math in that precision". Attention on activation-typed qkv (act = 1):
 //   2x the error of the same math emulated in JS (qkv rounded; on the tensor-core kernel the probabilities
@@ -47,11 +48,15 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
   describe('every op against its CPU twin', () => {
     for (const c of opCases()) {
       for (const dtype of c.weighted || c.activation ? dtypes : (['float32'] as const)) {
-        // activation-typed attention in bf16 / fp16: the tensor-core kernel and, forced, the SIMT one
-        const kernels = c.activation && dtype !== 'float32' ? (['tensor cores', 'simt'] as const) : ([''] as const);
+        // bf16 / fp16: every tensor-core GEMM tile (forced), and for activation-typed attention the
+        // tensor-core kernel and, forced, the SIMT one
+        const low = dtype !== 'float32';
+        const kernels = low && c.activation ? (['tensor cores', 'simt'] as const)
+          : low && c.weighted ? (['128x128', '64x128', '64x64'] as const) : ([''] as const);
         for (const kernel of kernels) {
           it(`${c.op} ${c.label} ${dtype}${kernel ? ` (${kernel})` : ''}`, () => {
             if (kernel === 'simt') process.env.SKIPDIT_CUDA_ATTENTION = 'simt';
+            if (kernel.includes('x')) process.env.SKIPDIT_CUDA_GEMM_TILE = kernel;
             try {
               const ref = native().runOp('cpu', 'float32', c.op, c.args);
               const got = native().runOp('cuda', dtype, c.op, c.args);
@@ -73,6 +78,7 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
               within(`${c.op} ${c.label} ${dtype}${kernel ? ` ${kernel}` : ''}`, relErr(got, ref), 2 * sameMath + 1e-5);
             } finally {
               delete process.env.SKIPDIT_CUDA_ATTENTION;
+              delete process.env.SKIPDIT_CUDA_GEMM_TILE;
             }
           });
         }

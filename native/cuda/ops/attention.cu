@@ -120,7 +120,7 @@ template <typename T>
 void attention(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, cudaStream_t stream) {
   if (G * N * H == 0) return;
   if constexpr (!std::is_same_v<T, float>) {
-    if (attention_mma_supported(hd) && tensor_core_attention()) return attention_mma(qkv, G, N, H, hd, out, stream);
+    if (attention_mma_supported(hd, qkv, out) && tensor_core_attention()) return attention_mma(qkv, G, N, H, hd, out, stream);
   }
   if (hd <= 64) launch<2>(qkv, G, N, H, hd, out, stream);
   else if (hd <= 96) launch<3>(qkv, G, N, H, hd, out, stream);

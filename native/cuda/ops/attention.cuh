@@ -16,8 +16,9 @@ constexpr int64_t kMaxAttentionHeadDim = 512;
 template <typename T>
 void attention(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, cudaStream_t stream);
 
-// The tensor-core kernel (attention_mma.cu), T = __nv_bfloat16 or __half: hd a multiple of 8, at most 128.
-bool attention_mma_supported(int64_t hd);
+// The tensor-core kernel (attention_mma.cu), T = __nv_bfloat16 or __half: hd a multiple of 8, at most 128,
+// qkv 16-byte and out 4-byte aligned.
+bool attention_mma_supported(int64_t hd, const void* qkv, const void* out);
 template <typename T>
 void attention_mma(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, cudaStream_t stream);
 

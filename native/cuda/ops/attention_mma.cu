@@ -15,7 +15,7 @@
 //   the row sum (of the unrounded probabilities) at the end, then rounded to T once.
 //
 // Requirements (attention_mma_supported): hd a multiple of 8 (16-byte rows for cp.async and aligned pair
-// stores) and hd <= 128. Other head dims and float32 take the SIMT kernel of attention.cu.
+// stores), hd <= 128, qkv 16-byte and out 4-byte aligned. Other head dims and float32 take the SIMT kernel of attention.cu.
 #include <cmath>
 
 #include "cuda/cuda_common.cuh"
@@ -29,7 +29,8 @@ namespace {
 constexpr int kWarps = 4, kRows = 16 * kWarps, kKeys = 64, kThreads = 32 * kWarps;
 
 // Shared memory of one block: Q [kRows][pitch], K [2][kKeys][pitch], V [2][kKeys][pitch], pitch = HDP + 8
-// (a row stride of 16 mod 128 bytes: the 8 rows of an ldmatrix phase fall in distinct bank groups).
+// (a row stride that is an odd multiple of 16 bytes: the 8 rows of an ldmatrix phase fall in distinct
+// 16-byte bank groups).
 template <typename T, int HDP>
 constexpr size_t smem_bytes() {
   return size_t(kRows + 4 * kKeys) * (HDP + 8) * sizeof(T);
@@ -208,17 +209,20 @@ void launch(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, c
 
 }  // namespace
 
-bool attention_mma_supported(int64_t hd) { return hd % 8 == 0 && hd >= 8 && hd <= 128; }
+bool attention_mma_supported(int64_t hd, const void* qkv, const void* out) {
+  return hd % 8 == 0 && hd >= 8 && hd <= 128 && reinterpret_cast<uintptr_t>(qkv) % 16 == 0 &&
+         reinterpret_cast<uintptr_t>(out) % 4 == 0;
+}
 
 template <typename T>
 void attention_mma(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out, cudaStream_t stream) {
-  SKIPDIT_CHECK(attention_mma_supported(hd), "attention_mma: head dim " + std::to_string(hd));
-  SKIPDIT_CHECK(reinterpret_cast<uintptr_t>(qkv) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 4 == 0,
-                "attention_mma: qkv must be 16-byte aligned");
+  SKIPDIT_CHECK(attention_mma_supported(hd, qkv, out),
+                "attention_mma: head dim " + std::to_string(hd) + " or the alignment of qkv / out is not supported");
   if (G * N * H == 0) return;
   if (hd <= 32) launch<T, 32>(qkv, G, N, H, hd, out, stream);
   else if (hd <= 64) launch<T, 64>(qkv, G, N, H, hd, out, stream);
   else if (hd <= 80) launch<T, 80>(qkv, G, N, H, hd, out, stream);
+  else if (hd <= 96) launch<T, 96>(qkv, G, N, H, hd, out, stream);
   else launch<T, 128>(qkv, G, N, H, hd, out, stream);
 }
 

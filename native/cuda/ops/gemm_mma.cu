@@ -1,13 +1,18 @@
 // Tensor-core GEMM for bf16 / fp16 weights (sm_80+: mma.sync.m16n8k16, ldmatrix, cp.async), fp32 accumulation.
 //
-// Block tile 128 (M) x 128 (N) x 32 (K), 256 threads = 8 warps as 2 (M) x 4 (N), each warp 64 x 32 outputs
-// = 4 x 4 mma tiles (64 fp32 accumulators per thread). Two shared-memory stages: while the tensor cores
+// Block tile BM (M) x BN (N) x 32 (K), 256 threads = 8 warps as 2 (M) x 4 (N), each warp (BM/2) x (BN/4)
+// outputs = MT x NT mma tiles (MT = BM/32, NT = BN/32; 128 x 128: 4 x 4, 64 fp32 accumulators per thread).
+// Three tiles, 128x128, 64x128 and 64x64: the largest whose grid still fills the GPU's SMs (a DiT-XL
+// batch-2 projection, M = 512, N = 1152, has 36 blocks of 128 x 128 for 132 SMs, 144 of 64 x 64);
+// SKIPDIT_CUDA_GEMM_TILE=128x128|64x128|64x64 forces one (tests run each). Two shared-memory stages: while the tensor cores
 // work on stage s, the next W tile streams into stage s^1 with cp.async and the next A tile is loaded into
 // registers (float32 activations rounded to the weight type; bf16 / fp16 activations of the weight type
 // pass through float32 unchanged) and stored. Rows are padded to
 // 40 elements (80 bytes): the 8 row addresses of every ldmatrix phase then fall in distinct bank groups.
 #include "cuda/ops/gemm.cuh"
 
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 #include "cuda/ops/mma.cuh"
@@ -16,47 +21,49 @@ namespace skipdit::cuda {
 
 namespace {
 
-constexpr int kBM = 128, kBN = 128, kBK = 32, kThreads = 256, kPitch = kBK + 8;
+constexpr int kBK = 32, kThreads = 256, kPitch = kBK + 8;
 
 template <typename T>
 struct alignas(8) Quad {
   T v[4];
 };
 
-// grid (ceil(M/128), ceil(N/128)). w (N, ldw) with ldw % 8 == 0, zero past K.
-template <typename T, class ALoader, typename Y>
+// grid (ceil(M/BM), ceil(N/BN)). w (N, ldw) with ldw % 8 == 0, zero past K.
+template <typename T, class ALoader, typename Y, int BM, int BN>
 __global__ void __launch_bounds__(kThreads, 1) gemm_mma_kernel(ALoader a, const T* __restrict__ w, int64_t ldw, int64_t M,
                                                             int64_t N, int64_t K, GemmEpilogue<Y> ep) {
+  constexpr int kBM = BM, kBN = BN, MT = BM / 32, NT = BN / 32, kWarpM = BM / 2, kWarpN = BN / 4;
+  static_assert(BM % 32 == 0 && BN % 64 == 0, "2 x 4 warps of 16-row and 2 x 8-column mma tiles");
   __shared__ __align__(128) T As[2][kBM][kPitch];
   __shared__ __align__(128) T Bs[2][kBN][kPitch];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int wm = warp / 4, wn = warp % 4;  // warp tile origin: rows wm*64, columns wn*32
+  const int wm = warp / 4, wn = warp % 4;  // warp tile origin: rows wm*kWarpM, columns wn*kWarpN
   const int64_t m0 = int64_t(blockIdx.x) * kBM, n0 = int64_t(blockIdx.y) * kBN;
   const int64_t Kw = (K + 7) / 8 * 8;  // padded weight columns actually present
 
-  // This thread's A loads: rows ar + 32 i (i < 4), columns ak..ak+3 of the tile.
+  // This thread's A loads: rows ar + 32 i (i < BM/32), columns ak..ak+3 of the tile.
   const int ar = tid / 8, ak = (tid % 8) * 4;
-  float4 a_regs[4];
+  float4 a_regs[BM / 32];
   auto load_a = [&](int64_t k0) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < BM / 32; ++i) {
       const int64_t m = m0 + ar + 32 * i;
       a_regs[i] = m < M ? a.load4(m, k0 + ak, K) : make_float4(0.f, 0.f, 0.f, 0.f);
     }
   };
   auto store_a = [&](int stage) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < BM / 32; ++i) {
       Quad<T> q;
       q.v[0] = from_float<T>(a_regs[i].x), q.v[1] = from_float<T>(a_regs[i].y);
       q.v[2] = from_float<T>(a_regs[i].z), q.v[3] = from_float<T>(a_regs[i].w);
       *reinterpret_cast<Quad<T>*>(&As[stage][ar + 32 * i][ak]) = q;
     }
   };
-  // W: 128 rows x 4 chunks of 8 elements = 512 chunks, two per thread.
+  // W: BN rows x 4 chunks of 8 elements, BN / 64 per thread.
   auto load_b = [&](int stage, int64_t k0) {
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < BN / 64; ++i) {
       const int c = tid + kThreads * i, row = c / 4, kc = (c % 4) * 8;
       const int64_t n = n0 + row, k = k0 + kc;
       const bool ok = n < N && k < Kw;
@@ -66,7 +73,7 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_mma_kernel(ALoader a, const 
     cp_async_commit();
   };
 
-  float acc[4][4][4] = {};
+  float acc[MT][NT][4] = {};
   const int64_t tiles = (K + kBK - 1) / kBK;
   load_a(0);
   load_b(0, 0);
@@ -83,20 +90,20 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_mma_kernel(ALoader a, const 
     }
 #pragma unroll
     for (int ks = 0; ks < kBK; ks += 16) {
-      unsigned af[4][4], bf[4][2];
+      unsigned af[MT][4], bf[NT][2];
 #pragma unroll
-      for (int mt = 0; mt < 4; ++mt)
-        ldmatrix_x4(af[mt], &As[cur][wm * 64 + mt * 16 + (lane % 16)][ks + (lane / 16) * 8]);
+      for (int mt = 0; mt < MT; ++mt)
+        ldmatrix_x4(af[mt], &As[cur][wm * kWarpM + mt * 16 + (lane % 16)][ks + (lane / 16) * 8]);
 #pragma unroll
-      for (int np = 0; np < 2; ++np) {  // two n8 tiles per ldmatrix.x4: (lo k, hi k) of tile 2np, then 2np+1
+      for (int np = 0; np < NT / 2; ++np) {  // two n8 tiles per ldmatrix.x4: (lo k, hi k) of tile 2np, then 2np+1
         unsigned r[4];
-        ldmatrix_x4(r, &Bs[cur][wn * 32 + (2 * np + lane / 16) * 8 + (lane % 8)][ks + ((lane / 8) % 2) * 8]);
+        ldmatrix_x4(r, &Bs[cur][wn * kWarpN + (2 * np + lane / 16) * 8 + (lane % 8)][ks + ((lane / 8) % 2) * 8]);
         bf[2 * np][0] = r[0], bf[2 * np][1] = r[1], bf[2 * np + 1][0] = r[2], bf[2 * np + 1][1] = r[3];
       }
 #pragma unroll
-      for (int mt = 0; mt < 4; ++mt)
+      for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-        for (int nt = 0; nt < 4; ++nt) mma16816<T>(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+        for (int nt = 0; nt < NT; ++nt) mma16816<T>(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
     }
     if (more) {
       store_a(cur ^ 1);  // stage cur^1 was last read before the previous barrier
@@ -108,14 +115,49 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_mma_kernel(ALoader a, const 
   // Accumulator (mt, nt): c0, c1 at row g, columns 2q, 2q+1; c2, c3 at row g+8 (g = lane/4, q = lane%4).
   const int g = lane / 4, q = lane % 4;
 #pragma unroll
-  for (int mt = 0; mt < 4; ++mt)
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int nt = 0; nt < 4; ++nt)
+    for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int64_t m = m0 + wm * 64 + mt * 16 + g + (e / 2) * 8, n = n0 + wn * 32 + nt * 8 + 2 * q + (e % 2);
+        const int64_t m = m0 + wm * kWarpM + mt * 16 + g + (e / 2) * 8, n = n0 + wn * kWarpN + nt * 8 + 2 * q + (e % 2);
         if (m < M && n < N) ep.store(m, n, N, acc[mt][nt][e]);
       }
+}
+
+template <typename T, class ALoader, typename Y, int BM, int BN>
+void launch_tile(const ALoader& a, int64_t M, int64_t K, const GemmWeight& w, int64_t N, const GemmEpilogue<Y>& ep,
+                 cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>((M + BM - 1) / BM), static_cast<unsigned>((N + BN - 1) / BN));
+  gemm_mma_kernel<T, ALoader, Y, BM, BN><<<grid, kThreads, 0, stream>>>(a, static_cast<const T*>(w.data), w.ld, M, N, K, ep);
+  check_launch(MmaType<T>::bf16 ? "gemm (bfloat16 tensor cores)" : "gemm (float16 tensor cores)", stream);
+}
+
+int multiprocessors() {
+  static const int count = [] {
+    int device = 0, n = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
+    return n;
+  }();
+  return count;
+}
+
+enum class Tile { M128N128, M64N128, M64N64 };
+
+// SKIPDIT_CUDA_GEMM_TILE when set (read at every call), else the largest tile whose grid has a block for
+// every SM.
+Tile pick_tile(int64_t M, int64_t N) {
+  if (const char* v = std::getenv("SKIPDIT_CUDA_GEMM_TILE")) {
+    if (std::strcmp(v, "128x128") == 0) return Tile::M128N128;
+    if (std::strcmp(v, "64x128") == 0) return Tile::M64N128;
+    if (std::strcmp(v, "64x64") == 0) return Tile::M64N64;
+  }
+  const int64_t sms = multiprocessors();
+  auto blocks = [&](int64_t bm, int64_t bn) { return ((M + bm - 1) / bm) * ((N + bn - 1) / bn); };
+  if (blocks(128, 128) >= sms) return Tile::M128N128;
+  if (blocks(64, 128) >= sms) return Tile::M64N128;
+  return Tile::M64N64;
 }
 
 template <typename T, class ALoader, typename Y>
@@ -123,9 +165,11 @@ void launch(const ALoader& a, int64_t M, int64_t K, const GemmWeight& w, int64_t
             cudaStream_t stream) {
   SKIPDIT_CHECK(w.ld % 8 == 0 && w.ld >= K && reinterpret_cast<uintptr_t>(w.data) % 16 == 0,
                 "gemm_mma: weight rows must be padded to 8 elements and 16-byte aligned");
-  const dim3 grid(static_cast<unsigned>((M + kBM - 1) / kBM), static_cast<unsigned>((N + kBN - 1) / kBN));
-  gemm_mma_kernel<T, ALoader, Y><<<grid, kThreads, 0, stream>>>(a, static_cast<const T*>(w.data), w.ld, M, N, K, ep);
-  check_launch(MmaType<T>::bf16 ? "gemm (bfloat16 tensor cores)" : "gemm (float16 tensor cores)", stream);
+  switch (pick_tile(M, N)) {
+    case Tile::M128N128: return launch_tile<T, ALoader, Y, 128, 128>(a, M, K, w, N, ep, stream);
+    case Tile::M64N128: return launch_tile<T, ALoader, Y, 64, 128>(a, M, K, w, N, ep, stream);
+    case Tile::M64N64: return launch_tile<T, ALoader, Y, 64, 64>(a, M, K, w, N, ep, stream);
+  }
 }
 
 }  // namespace
