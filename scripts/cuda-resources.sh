@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 archs=("$@"); [ ${#archs[@]} -eq 0 ] && archs=(80 90a)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-printf '%-6s %-58s %5s %7s %6s %s\n' arch kernel regs smem stack spills
+printf '%-6s %-72s %5s %7s %6s %s\n' arch kernel regs smem stack spills
 for arch in "${archs[@]}"; do
   for f in native/cuda/*.cu native/cuda/ops/*.cu; do
     nvcc -I native -O3 -std=c++17 -DSKIPDIT_CUDA_ARCHS='"x"' "-gencode=arch=compute_${arch},code=sm_${arch}" -Xptxas -v \
@@ -22,7 +22,8 @@ for arch in "${archs[@]}"; do
         for (i = 1; i <= NF; i++) if ($(i+1) == "bytes" && $(i+2) == "smem") smem = $i
         cmd = "c++filt -p " name; cmd | getline pretty; close(cmd)
         sub(/^skipdit::cuda::\(anonymous namespace\)::/, "", pretty)
-        printf "%-6s %-58.58s %5s %7s %6s %s\n", arch, pretty, regs, smem, stack, spills
+        gsub(/skipdit::cuda::/, "", pretty); gsub(/__nv_bfloat16/, "bf16", pretty); gsub(/__half/, "half", pretty)
+        printf "%-6s %-72.72s %5s %7s %6s %s\n", arch, pretty, regs, smem, stack, spills
       }' "$tmp/log"
   done
 done

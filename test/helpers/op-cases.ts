@@ -67,7 +67,7 @@ export function opCases(): OpCase[] {
   }
   // Attention on activation-typed qkv (bf16 / fp16 on CUDA: the tensor-core kernel for head dims that are
   // multiples of 8 up to 128, several key tiles and a partial last tile; hd 97 stays on the SIMT kernel).
-  for (const [G, N, H, hd] of [[2, 97, 3, 16], [1, 257, 2, 72], [3, 33, 2, 64], [1, 100, 1, 128], [2, 130, 2, 40], [4, 256, 2, 72], [1, 31, 2, 97], [1, 5, 1, 8]]) {
+  for (const [G, N, H, hd] of [[2, 97, 3, 16], [1, 257, 2, 72], [3, 33, 2, 64], [1, 100, 1, 128], [2, 130, 2, 40], [4, 256, 2, 72], [1, 70, 2, 96], [1, 31, 2, 97], [1, 5, 1, 8]]) {
     cases.push({ op: 'attention', label: `G=${G} N=${N} H=${H} hd=${hd} activation-typed`, args: { G, N, H, hd, act: 1, qkv: r(G * N * 3 * H * hd, 2) }, activation: true });
   }
   for (const [B, C, H, W, p, D] of [[2, 4, 8, 12, 2, 72], [1, 3, 9, 9, 3, 33]]) {
