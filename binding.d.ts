@@ -274,7 +274,8 @@ export interface NativeBinding {
   NativeLatents: typeof NativeLatents;
   NativeVae: typeof NativeVae;
   /** The VAE decoder of a weights file in diffusers, legacy diffusers or LDM names. */
-  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu' | 'cuda'): Promise<NativeVae>;
+  /** dtype: the weights' precision ('bfloat16' / 'float16': CUDA only, tensor-core convolutions; default 'float32'). */
+  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu' | 'cuda', dtype?: NativeDType): Promise<NativeVae>;
   /**
    * dtype: the precision linear weights are stored and multiplied in (default 'float32'; 'float16' only on CUDA).
    * key: which state dict of a torch training checkpoint (undefined: ema, then model, ...).

@@ -81,12 +81,17 @@ for (const [label, dtype, env] of variants) {
 }
 const vaeFile = path.join(dir, 'vae.safetensors');
 writeVaeWeights(vaeFile, sdVaeConfig);
-const vae = await loadVae(vaeFile, { backend: 'cuda' });
 const z = { data: Float32Array.from({ length: 4 * 32 * 32 }, (_, i) => Math.cos(i * 0.11)), shape: [1, 4, 32, 32] };
-const vaeMs = await median(() => vae.decode(z));
+const vaeF32 = await loadVae(vaeFile, { backend: 'cuda' });
+const vaeMs = await median(() => vaeF32.decode(z));
+vaeF32.dispose();
+// bf16 weights: the convolutions on the tensor cores (what the generations below use)
+const vae = await loadVae(vaeFile, { backend: 'cuda', dtype: 'bfloat16' });
+const vaeBf16Ms = await median(() => vae.decode(z));
 
 // Whole generations, timed end to end: one 256px image (class 0, CFG 4 = batch 2), 50 DDIM steps through the
-// Pipeline (latents, guidance and sampler update on the device: one native call per step), then the VAE decode. Median of 3 after
+// Pipeline (latents, guidance and sampler update on the device: one native call per step), then the VAE decode
+// (bf16 weights). Median of 3 after
 // one untimed run per policy (which records the CUDA graphs).
 const generations: Record<string, unknown>[] = [];
 {
@@ -134,7 +139,7 @@ if (!values['no-latte']) {
   if (!values['latte-ckpt']) rmSync(latteFile, { force: true });
 }
 
-const result = { device: native().backends()[1].devices[0]?.name, config: 'DiT-XL/2-skip 256x256 batch 2, random weights', rows, vae_decode_32_ms: vaeMs, generations, latte_xl_16_frames_bf16: latte, torch: peak };
+const result = { device: native().backends()[1].devices[0]?.name, config: 'DiT-XL/2-skip 256x256 batch 2, random weights', rows, vae_decode_32_ms: vaeMs, vae_decode_32_bf16_ms: vaeBf16Ms, generations, latte_xl_16_frames_bf16: latte, torch: peak };
 const outDir = values.out ?? process.env.OUT ?? 'gpu-results';
 mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, 'bench-gpu.json'), JSON.stringify(result, null, 2));
@@ -144,9 +149,9 @@ console.log('\nskipdit CUDA, DiT-XL/2-skip 256px batch 2 (ms, median of ' + runs
 console.log('dtype           full   cached k1  cached k4  ddim50  dit:2   dit:3   TFLOP/s  %peak');
 for (const r of rows as Record<string, number>[]) console.log([String(r.dtype).padEnd(14), f(r.full_ms), f(r.cached_k1_ms), f(r.cached_k4_ms), f(r.ddim50_ms), f(r.ddim50_dit2_ms), f(r.ddim50_dit3_ms), f(r.full_tflops), f(r.pct_of_bf16_peak)].join('  '));
 if (peak) console.log(`torch bf16 eager step ${f(peak.eager_step_ms)} ms, CUDA-graphed ${f(peak.graphed_step_ms)} ms, bf16 matmul peak ${f(peak.bf16_matmul_tflops)} TFLOP/s`);
-console.log(`VAE decode 32x32 latent -> 256px (fp32): ${f(vaeMs)} ms`);
+console.log(`VAE decode 32x32 latent -> 256px: fp32 ${f(vaeMs)} ms, bf16 weights ${f(vaeBf16Ms)} ms`);
 for (const g of generations as Record<string, number | string>[]) {
-  console.log(`generation 256px, 50 DDIM steps + VAE decode, bf16, ${String(g.policy).padEnd(5)} (${g.cached_steps} cached steps): ${f(g.generate_ms)} ms`);
+  console.log(`generation 256px, 50 DDIM steps + bf16 VAE decode, bf16, ${String(g.policy).padEnd(5)} (${g.cached_steps} cached steps): ${f(g.generate_ms)} ms`);
 }
 if (latte) {
   console.log(`Latte-XL/2-skip 16 frames bf16: full ${f(latte.full_ms)} ms (${f(latte.full_tflops)} TFLOP/s), cached k1 ${f(latte.cached_k1_ms)} ms, k4 ${f(latte.cached_k4_ms)} ms` +

@@ -1,4 +1,4 @@
-// NativeVae: the JS handle of a VaeDecoder. loadVae(path, config, backend) -> Promise<NativeVae>;
+// NativeVae: the JS handle of a VaeDecoder. loadVae(path, config, backend, dtype?) -> Promise<NativeVae>;
 // vae.decode(z, shape, { chunk?, taps? }) -> Promise<{ data, shape, taps? }> on a worker thread.
 #include <napi.h>
 
@@ -142,12 +142,18 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
 
 class LoadVaeWorker final : public TypedWorker {
  public:
-  LoadVaeWorker(Napi::Env env, std::string path, VaeConfig config, std::string backend)
-      : TypedWorker(env), path_(std::move(path)), config_(std::move(config)), backend_(std::move(backend)) {}
+  LoadVaeWorker(Napi::Env env, std::string path, VaeConfig config, std::string backend, Precision precision)
+      : TypedWorker(env), path_(std::move(path)), config_(std::move(config)), backend_(std::move(backend)),
+        precision_(precision) {}
 
  protected:
   void Run() override {
-    std::shared_ptr<Backend> backend = make_backend(backend_);
+    // Low-precision weights: the CUDA convolutions and projections run on the tensor cores (float32
+    // activations rounded as they are staged); the CPU decoder has float32 weights only.
+    if (backend_ == "cpu" && precision_ != Precision::F32)
+      fail(ErrorKind::InvalidArgument, std::string("Expected 'float32' for the dtype of a VAE on the cpu backend but received '") +
+                                           precision_name(precision_) + "'");
+    std::shared_ptr<Backend> backend = make_backend(backend_, precision_);
     Checkpoint checkpoint = open_checkpoint_file(path_, "");
     vae_ = std::make_shared<VaeDecoder>(config_, backend, *checkpoint.source);
   }
@@ -157,6 +163,7 @@ class LoadVaeWorker final : public TypedWorker {
   std::string path_;
   VaeConfig config_;
   std::string backend_;
+  Precision precision_;
   std::shared_ptr<VaeDecoder> vae_;
 };
 
@@ -164,9 +171,10 @@ Napi::Value LoadVae(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SKIPDIT_JS_TRY
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsString())
-    throw_invalid("loadVae(path: string, config: object, backend: string)");
+    throw_invalid("loadVae(path: string, config: object, backend: string, dtype?: string)");
+  const std::string dtype = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "float32";
   auto* worker = new LoadVaeWorker(env, info[0].As<Napi::String>().Utf8Value(), vae_config_from_js(info[1].As<Napi::Object>()),
-                                   info[2].As<Napi::String>().Utf8Value());
+                                   info[2].As<Napi::String>().Utf8Value(), parse_precision(dtype));
   return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }

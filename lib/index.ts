@@ -23,7 +23,7 @@ export { forwardFlops, callFlops } from './flops.js';
 export { imageGrid, encodePng, writePng, toByte, mapByte, toImages } from './image.js';
 export type { Image, ByteMapping } from './image.js';
 export { loadVae, Vae, sdVaeConfig } from './vae.js';
-export type { VaeConfig } from './vae.js';
+export type { VaeConfig, LoadVaeOptions } from './vae.js';
 export { bundledModel } from './bundled.js';
 export {
   SkipditError,

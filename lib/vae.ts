@@ -5,7 +5,7 @@ import type { NativeVae, NativeVaeConfig } from '../binding.js';
 import { CheckpointError, DisposedError, InvalidArgumentError, fromNativeError } from './errors.js';
 import { native } from './native.js';
 import { checkTensor, type Tensor } from './tensor.js';
-import { chooseBackend } from './model.js';
+import { chooseBackend, type ModelDType } from './model.js';
 
 /** The decoder fields of a diffusers AutoencoderKL config.json, and the latent scaling factor. */
 export interface VaeConfig extends NativeVaeConfig {
@@ -25,7 +25,19 @@ const weightFiles = ['diffusion_pytorch_model.safetensors', 'model.safetensors',
  * single weights file (safetensors or .pt, in current diffusers, legacy diffusers or original LDM names; the
  * SD VAE config unless `config` says otherwise).
  */
-export async function loadVae(pathOrDir: string, options: { config?: Partial<VaeConfig>; backend?: 'auto' | 'cpu' | 'cuda' } = {}): Promise<Vae> {
+export interface LoadVaeOptions {
+  config?: Partial<VaeConfig>;
+  /** Default 'cpu' (the decoder is cheap next to the sampler on a CPU); 'auto' / 'cuda' as for loadModel. */
+  backend?: 'auto' | 'cpu' | 'cuda';
+  /**
+   * The precision of the convolution and projection weights: 'float32' (default), or on CUDA 'bfloat16' /
+   * 'float16' (tensor-core convolutions: activations rounded to that type as they are read, fp32 accumulation;
+   * group norms, attention and the rest stay float32).
+   */
+  dtype?: ModelDType;
+}
+
+export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): Promise<Vae> {
   if (typeof pathOrDir !== 'string' || !existsSync(pathOrDir)) throw new CheckpointError(`Cannot open '${pathOrDir}': no such file or folder`);
   let file = pathOrDir;
   let fileConfig: Partial<VaeConfig> = {};
@@ -45,9 +57,13 @@ export async function loadVae(pathOrDir: string, options: { config?: Partial<Vae
   const config = normalizeVaeConfig({ ...sdVaeConfig, ...pick(fileConfig), ...pick(options.config ?? {}) });
   // Default cpu (the decoder is cheap next to the sampler); 'auto' / 'cuda' as for loadModel.
   const backend = chooseBackend(options.backend ?? 'cpu');
+  const dtype = options.dtype ?? 'float32';
+  if (!['float32', 'bfloat16', 'float16'].includes(dtype) || (backend === 'cpu' && dtype !== 'float32')) {
+    throw InvalidArgumentError.expected('options.dtype', backend === 'cpu' ? "'float32' on the cpu backend" : "'float32', 'bfloat16' or 'float16'", options.dtype);
+  }
   try {
-    const handle = await native().loadVae(file, config, backend);
-    return new Vae(handle, config, file);
+    const handle = await native().loadVae(file, config, backend, dtype);
+    return new Vae(handle, config, file, dtype);
   } catch (err) {
     throw fromNativeError(err);
   }
@@ -73,11 +89,14 @@ export function normalizeVaeConfig(c: VaeConfig): VaeConfig {
 export class Vae {
   readonly config: VaeConfig;
   readonly file: string;
+  /** The precision of the convolution and projection weights. */
+  readonly dtype: ModelDType;
   #native: NativeVae | undefined;
 
   /** @internal Use loadVae(). */
-  constructor(handle: NativeVae, config: VaeConfig, file: string) {
+  constructor(handle: NativeVae, config: VaeConfig, file: string, dtype: ModelDType = 'float32') {
     this.#native = handle;
+    this.dtype = dtype;
     this.config = Object.freeze({ ...config, block_out_channels: [...config.block_out_channels] }) as VaeConfig;
     this.file = file;
   }

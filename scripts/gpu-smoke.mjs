@@ -1,6 +1,7 @@
 // A short CUDA run for compute-sanitizer (scripts/test-gpu.sh): one tiny DiT-skip forward in each precision,
 // a full + cached Skip-Cache pair, four plain calls (CUDA graph capture and replay among them), a 6-step guided
-// DDPM Pipeline with the latents on the device (sampler_update with noise, graphs), and a VAE decode. Exits non-zero on any error. Needs `npm run build:ts`.
+// DDPM Pipeline with the latents on the device (sampler_update with noise, graphs), and a VAE decode with
+// float32 and bfloat16 weights. Exits non-zero on any error. Needs `npm run build:ts`.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pipeline, loadModel, loadVae } from '../dist/lib/index.js';
@@ -24,8 +25,10 @@ for (const dtype of ['float32', 'bfloat16', 'float16']) {
   model.dispose();
 }
 const config = JSON.parse(readFileSync(path.join(fx, 'vae-tiny', 'config.json'), 'utf8'));
-const vae = await loadVae(path.join(fx, 'vae-tiny', 'model.safetensors'), { config, backend: 'cuda' });
-const img = await vae.decode({ data: Float32Array.from({ length: 4 * 4 * 5 }, (_, i) => Math.cos(i)), shape: [1, 4, 4, 5] });
-if (!img.data.every(Number.isFinite)) throw new Error('bad VAE run');
-vae.dispose();
+for (const dtype of ['float32', 'bfloat16']) {
+  const vae = await loadVae(path.join(fx, 'vae-tiny', 'model.safetensors'), { config, backend: 'cuda', dtype });
+  const img = await vae.decode({ data: Float32Array.from({ length: 4 * 4 * 5 }, (_, i) => Math.cos(i)), shape: [1, 4, 4, 5] });
+  if (!img.data.every(Number.isFinite)) throw new Error(`bad ${dtype} VAE run`);
+  vae.dispose();
+}
 console.log('gpu-smoke: ok');

@@ -25,6 +25,8 @@ import { bits, randn, relErr, slice } from './helpers/compare.js';
 import { f32, fixturePath, fixturesDir, ints, loadCases, loadFixtureModel } from './helpers/fixtures.js';
 import { opCases, roundF16 } from './helpers/op-cases.js';
 import { referenceForward } from './reference/model.js';
+import { referenceVaeDecode } from './reference/vae.js';
+import { readSafetensors } from './helpers/safetensors.js';
 import { attention as referenceAttention, roundBf16 } from './reference/ops.js';
 import { FIXTURE_TOL_CUDA_F32, OP_TOL_CUDA_F32 } from './helpers/tolerances.js';
 import { readFileSync } from 'node:fs';
@@ -249,6 +251,27 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
     cpuVae.dispose();
     gpuVae.dispose();
   });
+
+  // bf16 / fp16 VAE weights: tensor-core convolutions and projections. Bound: 2x the error of the same math
+  // emulated in JS (test/reference/vae.ts: every conv / linear input and weight rounded) + the fp32 tolerance.
+  for (const [dtype, round] of [['bfloat16', roundBf16], ['float16', roundF16]] as const) {
+    it(`VAE decoder fixture (vae-tiny), ${dtype} weights`, async () => {
+      const dir = path.join(fixturesDir, 'vae-tiny');
+      const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+      const cases = loadCases('vae-tiny');
+      const weights = Object.fromEntries(Object.entries(readSafetensors(path.join(dir, 'model.safetensors')).tensors).map(([k, v]) => [k, f32(v)]));
+      const vae = await loadVae(path.join(dir, 'model.safetensors'), { config, backend: 'cuda', dtype });
+      expect(vae.dtype).toBe(dtype);
+      for (const c of ['decode', 'decode_rect']) {
+        const z = cases[`${c}.z`], image = f32(cases[`${c}.image`]);
+        const sameMath = relErr(referenceVaeDecode(config, weights, f32(z), z.shape, round).data, image);
+        const got = await vae.decodeScaled({ data: f32(z), shape: z.shape });
+        expect(got.data.every(Number.isFinite)).toBe(true);
+        within(`vae ${c}.image ${dtype}`, relErr(got.data, image), 2 * sameMath + FIXTURE_TOL_F32);
+      }
+      vae.dispose();
+    });
+  }
 
   it('an out-of-range label is an InvalidArgument before any kernel runs', async () => {
     const model = await loadModel(fixturePath('dit-skip-tiny', 'model.safetensors'), { backend: 'cuda' });

@@ -4,10 +4,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CheckpointError, imageGrid, loadVae, toImages, type ByteMapping } from '../lib/index.js';
+import { CheckpointError, InvalidArgumentError, imageGrid, loadVae, toImages, type ByteMapping } from '../lib/index.js';
 import { randn, relErr } from './helpers/compare.js';
-import { fixturesDir } from './helpers/fixtures.js';
+import { f32, fixturesDir } from './helpers/fixtures.js';
 import { readSafetensors, writeSafetensors } from './helpers/safetensors.js';
+import { referenceVaeDecode } from './reference/vae.js';
 
 const dir = path.join(fixturesDir, 'vae-tiny');
 const raw = (() => {
@@ -46,6 +47,24 @@ describe('VAE decoder', () => {
       vae.dispose();
     });
   }
+
+  it('the float64 JS reference decoder (test/reference/vae.ts, the bf16 emulation of test/cuda.test.ts) matches the fixture', () => {
+    const weights = Object.fromEntries(Object.entries(readSafetensors(path.join(dir, 'model.safetensors')).tensors).map(([k, v]) => [k, f32(v)]));
+    for (const c of ['decode', 'decode_rect']) {
+      const ref = referenceVaeDecode(config, weights, raw[`${c}.z`].f32!, raw[`${c}.z`].shape);
+      expect(ref.shape).toEqual(raw[`${c}.image`].shape);
+      const err = relErr(ref.data, raw[`${c}.image`].f32!);
+      report.push(`  JS float64 reference ${c} image ${err.toExponential(2)}`);
+      expect(err).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it('low-precision VAE weights are CUDA-only: a typed error naming options.dtype on the cpu', async () => {
+    await expect(loadVae(path.join(dir, 'model.safetensors'), { config, dtype: 'bfloat16' })).rejects.toThrow(InvalidArgumentError);
+    await expect(loadVae(path.join(dir, 'model.safetensors'), { config, dtype: 'bfloat16' })).rejects.toThrow(/options\.dtype/);
+    await expect(loadVae(path.join(dir, 'model.safetensors'), { config, dtype: 'float64' as never })).rejects.toThrow(/options\.dtype/);
+    expect((await loadVae(path.join(dir, 'model.safetensors'), { config })).dtype).toBe('float32');
+  });
 
   it('latents / 0.18215 as a float32 division, chunked decoding, non-square latents', async () => {
     const vae = await loadVae(path.join(dir, 'model.safetensors'), { config });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 export interface StTensor {
   dtype: string;
   shape: number[];
-  data: Float32Array | BigInt64Array;
+  data: Float32Array | BigInt64Array | Uint8Array;
 }
 
 export function readSafetensors(path: string): { tensors: Record<string, StTensor>; metadata: Record<string, string> } {
@@ -17,7 +17,7 @@ export function readSafetensors(path: string): { tensors: Record<string, StTenso
     const [b, end] = e.data_offsets as [number, number];
     const bytes = buf.subarray(8 + n + b, 8 + n + end);
     const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
-    const data = e.dtype === 'F32' ? new Float32Array(copy) : e.dtype === 'I64' ? new BigInt64Array(copy) : null;
+    const data = e.dtype === 'F32' ? new Float32Array(copy) : e.dtype === 'I64' ? new BigInt64Array(copy) : e.dtype === 'U8' ? new Uint8Array(copy) : null;
     if (!data) throw new Error(`test reader: unsupported dtype ${e.dtype}`);
     tensors[name] = { dtype: e.dtype, shape: e.shape, data };
   }
