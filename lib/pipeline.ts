@@ -103,6 +103,9 @@ export class Pipeline {
       throw InvalidArgumentError.expected('steps', 'an integer in [1, 1000]', steps);
     }
     const variance = options.variance ?? (c.learn_sigma ? 'learned_range' : 'fixed_large');
+    if (variance === 'learned_range' && !c.learn_sigma && (options.sampler ?? 'ddim') === 'ddpm') {
+      throw InvalidArgumentError.expected('variance', "'fixed_large' or 'fixed_small' (the model has no variance channels: learn_sigma is false)", variance);
+    }
     this.sampler = createSampler(options.sampler ?? 'ddim', steps, { eta: options.eta, variance });
     if (options.cfgScale !== undefined) {
       if (typeof options.cfgScale !== 'number' || !Number.isFinite(options.cfgScale)) throw InvalidArgumentError.expected('cfgScale', 'a finite number', options.cfgScale);

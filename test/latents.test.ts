@@ -72,6 +72,15 @@ describe('Pipeline steps in the backend (model.sampleStep) = the host loop, bit 
       const start = pipe.latents;
       await pipe.run();
       expect(bits(pipe.latents.data)).toEqual(bits(await hostLoop(model, options, start, [1, 2, 3], 2)));
+      // learned_range needs variance channels: a typed error up front, at every step (the last one included)
+      expect(() => new Pipeline(model, { steps: 4, sampler: 'ddpm', variance: 'learned_range' })).toThrow(/variance/);
+      const latents = model.createLatents(start);
+      const learned = createSampler('ddpm', 4, { variance: 'learned_range' });
+      for (const j of [0, 3]) {
+        await expect(model.sampleStep(latents, { t: learned.timesteps[j], y: [1, 2, 3] }, learned.coefficients(j), { noise: new Float32Array(start.data.length) }))
+          .rejects.toThrow(/update.*learn_sigma|learn_sigma.*update/);
+      }
+      latents.dispose();
       model.dispose();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -30,7 +30,7 @@ bool check_sampler_update(const Tensor& model_out, int64_t outer, int64_t channe
   const bool doubled = model_out.numel() == 2 * x.numel();
   SKIPDIT_CHECK(doubled || model_out.numel() == x.numel(),
                 what + "model_out " + model_out.describe() + " has neither the size of x nor twice it");
-  SKIPDIT_CHECK(doubled || !(u.kind == SamplerUpdate::Kind::DDPM && u.learned_range && !u.last),
+  SKIPDIT_CHECK(doubled || !(u.kind == SamplerUpdate::Kind::DDPM && u.learned_range),
                 what + "learned_range needs the variance channels (2C) in model_out");
   if (u.needs_noise())
     SKIPDIT_CHECK(noise.defined() && noise.dtype() == DType::F32 && noise.numel() == x.numel(),

@@ -181,6 +181,9 @@ void Model::sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guida
   if (x.device() != backend_->device() || x.dtype() != DType::F32)
     bad_input("latents", std::string("float32 latents in the ") + backend_->name() + " backend's memory",
               x.describe());
+  if (update.kind == SamplerUpdate::Kind::DDPM && update.learned_range && !config_.learn_sigma)
+    bad_input("update", "a fixed variance (the model has no variance channels: learn_sigma is false)",
+              "learned_range");
   if (update.needs_noise() && (!noise.defined() || noise.dtype() != DType::F32 || noise.numel() != x.numel()))
     bad_input("noise", std::to_string(x.numel()) + " float32 values (like the latents)",
               noise.defined() ? noise.describe() : "none");
