@@ -1,16 +1,8 @@
 // A float64 reference of the SD VAE decoder (diffusers AutoencoderKL: post_quant_conv, then Decoder.forward)
 // from reference/ops.ts, in diffusers tensor names. Slow and obvious on purpose; used to check the native
 // decoder's fixture independently and to emulate the CUDA backend's bfloat16 / float16 weights.
+import type { NativeVaeConfig } from '../../binding.js';
 import * as op from './ops.js';
-
-export interface RefVaeConfig {
-  latent_channels: number;
-  out_channels: number;
-  block_out_channels: number[];
-  layers_per_block: number;
-  norm_num_groups: number;
-  mid_block_add_attention: boolean;
-}
 
 const EPS = 1e-6;
 
@@ -19,7 +11,7 @@ const EPS = 1e-6;
  * backend with bf16 / fp16 weights - every convolution and linear layer rounds its weight and its input to
  * that type and accumulates exactly; group norms, SiLU, attention and the residual adds stay float64.
  */
-export function referenceVaeDecode(c: RefVaeConfig, w: Record<string, Float32Array>, z: Float32Array, shape: number[],
+export function referenceVaeDecode(c: NativeVaeConfig, w: Record<string, Float32Array>, z: Float32Array, shape: number[],
                                    lowPrecision?: (a: op.Arr) => ArrayLike<number>): { data: Float64Array; shape: number[] } {
   const round = (a: op.Arr) => (lowPrecision ? lowPrecision(a) : a);
   let [B, C, H, W] = shape;
