@@ -148,10 +148,7 @@ export class Pipeline {
    * itself stays in the model's backend memory: on CUDA, reading downloads it (once per step, then cached).
    */
   get latents(): Tensor {
-    this.#idle('reading latents');
-    const latents = this.#current('reading latents');
-    this.#snapshot ??= latents.read().data;
-    return { data: this.#snapshot.slice(), shape: [...latents.shape] };
+    return this.#read(1);
   }
 
   /** Replaces the state between steps (same shape). */
@@ -168,10 +165,7 @@ export class Pipeline {
 
   /** The samples: the conditional half when guiding (the official samples.chunk(2)[0]), else all latents. */
   get samples(): Tensor {
-    const { data, shape } = this.latents;
-    if (!this.guided) return { data, shape };
-    const half = shape[0] / 2;
-    return { data: data.slice(0, data.length / 2), shape: [half, ...shape.slice(1)] };
+    return this.#read(this.guided ? 2 : 1);
   }
 
   get cachePolicy(): CachePolicy | undefined {
@@ -334,6 +328,15 @@ export class Pipeline {
 
   #idle(what: string): void {
     if (this.#busy) throw new InvalidArgumentError(`Expected no step in progress for ${what} but a step is running`);
+  }
+
+  /** A copy of the first 1/parts of the rows of the state (the snapshot is downloaded once per step). */
+  #read(parts: number): Tensor {
+    this.#idle('reading latents');
+    const latents = this.#current('reading latents');
+    this.#snapshot ??= latents.read().data;
+    const rows = latents.shape[0] / parts;
+    return { data: this.#snapshot.slice(0, this.#snapshot.length / parts), shape: [rows, ...latents.shape.slice(1)] };
   }
 
   #current(what: string): Latents {

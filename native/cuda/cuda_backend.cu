@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "core/dtype_convert.h"
-#include "cpu/ops/cfg_guidance.h"
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_device.h"
 #include "cuda/cuda_graph.h"
@@ -442,11 +441,7 @@ class CudaBackend final : public Backend {
     if (regions_.replaying()) return;  // the region's graph does it
     const int64_t B = raw.dim(0), HW = raw.numel() / (B * frames * channels);
     EXPECT_SHAPE(B % 2 == 0 && out.numel() == raw.numel() && guided_channels <= channels, "cfg_guidance", raw);
-    if (raw.device() == Device::CPU && out.device() == Device::CPU) {
-      // Model::forward_with_cfg guides the downloaded output on the host: a few KB, cheaper than a round trip.
-      cpu::cfg_guidance(raw.f32(), B, frames, channels, HW, guided_channels, scale, out.f32());
-      return;
-    }
+    SKIPDIT_CHECK(raw.device() == Device::CUDA && out.device() == Device::CUDA, "cfg_guidance: device tensors expected");
     cuda::cfg_guidance(fp(raw), B, frames, channels, HW, guided_channels, scale, fp(out), stream_);
   }
 

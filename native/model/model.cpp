@@ -187,12 +187,17 @@ void Model::sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guida
   if (update.needs_noise() && (!noise.defined() || noise.dtype() != DType::F32 || noise.numel() != x.numel()))
     bad_input("noise", std::to_string(x.numel()) + " float32 values (like the latents)",
               noise.defined() ? noise.describe() : "none");
+  // The noise goes into a workspace buffer before the forward, while the stream is idle: no allocation per step.
+  Tensor staged_noise;
+  if (update.needs_noise()) {
+    staged_noise = workspace_.get("step_noise", x.shape());
+    backend_->copy(noise, staged_noise);
+  }
   ForwardReport local;
   ForwardReport& r = report ? *report : local;
   const ForwardInputs in{x, t, y};
   Tensor out = guidance.channels > 0 ? forward_with_cfg_resident(in, guidance, options, r)
                                      : forward_resident(in, options, r);
-  const Tensor staged_noise = update.needs_noise() ? backend_->upload_f32(noise) : Tensor();
   const int64_t outer = config_.family == Family::Latte ? x.dim(0) * config_.num_frames : x.dim(0);
   backend_->sampler_update(out, outer, config_.in_channels, staged_noise, update, x);
   backend_->synchronize();  // the step is done (and any device fault reported) when the call returns
