@@ -266,6 +266,10 @@ export interface NativeLoadOptions {
   key?: string;
   /** Wrap the backend in the op profiler (NativeModel.profile()). */
   profile?: boolean;
+  /** Workspace bytes kept between calls (default 1 GiB); more is released after the call. */
+  workspaceRetain?: number;
+  /** Workspace bytes one call may use (default 0: no cap). */
+  workspaceMax?: number;
 }
 
 export interface NativeBinding {

@@ -23,6 +23,7 @@ namespace {
 // backends() -> [{ name, available, reason?, devices? , ...}]
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  SKIPDIT_JS_TRY
   Napi::Array list = Napi::Array::New(env);
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("name", "cpu");
@@ -59,11 +60,13 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   gpu.Set("devices", devices);
   list.Set(1u, gpu);
   return list;
+  SKIPDIT_JS_CATCH(env)
 }
 
 // measurePeak(seconds) -> { gflops, threads, isa, bf16Gflops }: the fp32 FMA peak of all pool threads, and the
 // AVX-512 BF16 dot-product peak where the bf16 GEMM uses it (else 0), for benchmarks.
 Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
+  SKIPDIT_JS_TRY
   const double seconds = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.3;
   cpu::PeakResult r = cpu::measure_fma_peak(seconds > 0 && seconds < 10 ? seconds : 0.3);
   Napi::Object o = Napi::Object::New(info.Env());
@@ -72,6 +75,7 @@ Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
   o.Set("isa", r.isa);
   o.Set("bf16Gflops", r.bf16_gflops);
   return o;
+  SKIPDIT_JS_CATCH(info.Env())
 }
 
 // cudaSelfTest() -> "" when the device layer works, otherwise the reason.

@@ -37,9 +37,9 @@ namespace {
 class LoadWorker final : public TypedWorker {
  public:
   LoadWorker(Napi::Env env, std::string path, ModelConfig config, std::string backend, Precision precision,
-             std::string key, bool profile)
+             std::string key, bool profile, size_t workspace_retain, size_t workspace_max)
       : TypedWorker(env), path_(std::move(path)), config_(config), backend_(std::move(backend)), precision_(precision),
-        key_(std::move(key)), profile_(profile) {}
+        key_(std::move(key)), profile_(profile), workspace_retain_(workspace_retain), workspace_max_(workspace_max) {}
 
  protected:
   void Run() override {
@@ -47,6 +47,7 @@ class LoadWorker final : public TypedWorker {
     if (profile_) backend = std::make_shared<ProfilingBackend>(std::move(backend));
     Checkpoint checkpoint = open_checkpoint_file(path_, key_);
     model_ = std::make_shared<Model>(config_, backend, *checkpoint.source);
+    model_->set_workspace_limits(workspace_retain_, workspace_max_);
   }
   void OnOK() override { deferred_.Resolve(NativeModel::Wrap(Env(), model_)); }
 
@@ -57,6 +58,7 @@ class LoadWorker final : public TypedWorker {
   Precision precision_;
   std::string key_;
   bool profile_;
+  size_t workspace_retain_, workspace_max_;
   std::shared_ptr<Model> model_;
 };
 
@@ -237,9 +239,14 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     Napi::Value v = options.Get(name);
     return v.IsString() ? v.As<Napi::String>().Utf8Value() : fallback;
   };
+  auto bytes_option = [&](const char* name, size_t fallback) {  // validated in lib/model.ts
+    Napi::Value v = options.Get(name);
+    return v.IsNumber() ? size_t(v.As<Napi::Number>().DoubleValue()) : fallback;
+  };
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), config_from_js(info[1].As<Napi::Object>()),
                                 string_option("backend", "cpu"), parse_precision(string_option("dtype", "float32")),
-                                string_option("key", ""), options.Get("profile").ToBoolean());
+                                string_option("key", ""), options.Get("profile").ToBoolean(),
+                                bytes_option("workspaceRetain", Model::kDefaultWorkspaceRetain), bytes_option("workspaceMax", 0));
   return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }

@@ -1,5 +1,7 @@
 // skipdit: Skip-DiT diffusion transformers for Node.
 export { loadModel, backends, Model } from './model.js';
+export { autoBackend, runSelfTest, SELF_TEST_TOLERANCE } from './backends.js';
+export type { AutoChoice, SelfTestReport, SelfTestCheck } from './backends.js';
 export type {
   BackendName, BackendInfo, LoadModelOptions, ModelProfile, ModelDType, ForwardInput, CfgInput, ForwardOptions, ForwardResult,
   SampleStepInput, SampleStepOptions, StepReport,

@@ -9,11 +9,11 @@ export class Latents {
   /** The shape of the state (the official layout: (B, C, H, W) or (B, F, C, H, W)). */
   readonly shape: readonly number[];
   /** @internal */
-  readonly owner: object;
+  readonly owner: { readonly pendingCalls: number };
   #native: NativeLatents | undefined;
 
   /** @internal Use model.createLatents(). */
-  constructor(native: NativeLatents, shape: readonly number[], owner: object) {
+  constructor(native: NativeLatents, shape: readonly number[], owner: { readonly pendingCalls: number }) {
     this.#native = native;
     this.shape = Object.freeze([...shape]);
     this.owner = owner;
@@ -29,8 +29,9 @@ export class Latents {
     return this.#native;
   }
 
-  /** A host copy of the values (a download on CUDA; waits for a step of the same model in flight). */
+  /** A host copy of the values (a download on CUDA). Refused while a call of the model is queued or running. */
   read(): Tensor {
+    this.#checkIdle('read');
     try {
       return { data: this.native.read(), shape: [...this.shape] };
     } catch (err) {
@@ -44,6 +45,7 @@ export class Latents {
     if (t.shape.length !== this.shape.length || t.shape.some((d, i) => d !== this.shape[i])) {
       throw InvalidArgumentError.expected('latents.shape', shapeString(this.shape), t.shape);
     }
+    this.#checkIdle('write');
     try {
       this.native.write(t.data);
     } catch (err) {
@@ -55,6 +57,14 @@ export class Latents {
   dispose(): void {
     this.#native?.dispose();
     this.#native = undefined;
+  }
+
+  // The native side would wait for the model's lock on the JS thread, blocking the event loop for a whole step.
+  #checkIdle(what: string): void {
+    const pending = this.owner.pendingCalls;
+    if (pending > 0) {
+      throw new InvalidArgumentError(`Cannot ${what} the latents while ${pending} call(s) of their model are queued or running: await them first`);
+    }
   }
 
   [Symbol.dispose](): void {

@@ -8,16 +8,19 @@ import { SkipCache, resolveCachePolicy, type CachePolicyInput } from './cache.js
 import { resolveConfig, type ModelConfig, type PresetName } from './config.js';
 import {
   AbortError,
-  BackendUnavailableError,
   CheckpointError,
   DisposedError,
   InvalidArgumentError,
   fromNativeError,
 } from './errors.js';
 import { native } from './native.js';
+import { computeLane } from './queue.js';
 import { checkTensor, type Tensor } from './tensor.js';
 
-export type BackendName = 'cpu' | 'cuda';
+import { chooseBackend, type BackendName } from './backends.js';
+
+export { backends, chooseBackend } from './backends.js';
+export type { BackendName, BackendInfo } from './backends.js';
 
 export interface LoadModelOptions {
   /**
@@ -27,7 +30,10 @@ export interface LoadModelOptions {
   config?: PresetName | Partial<ModelConfig>;
   /** torch training checkpoints: the state dict to use ('ema' is the default when present, then 'model'; 'root' for the top level). */
   checkpointKey?: string;
-  /** 'auto' (default) picks CUDA when it can run the model, else CPU. */
+  /**
+   * 'auto' (default) picks CUDA when a device is usable and passed this process's self-test (autoBackend()), else
+   * CPU; SKIPDIT_BACKEND=cpu|cuda overrides 'auto'. 'cuda' is explicit: no self-test.
+   */
   backend?: 'auto' | BackendName;
   /**
    * Precision of the linear weights: 'float32' (default) or 'bfloat16' (half the memory; on CPU the products use
@@ -36,6 +42,13 @@ export interface LoadModelOptions {
   dtype?: ModelDType;
   /** Count calls, wall time and FLOPs of every backend op (read with model.profile()); adds a little overhead per op. */
   profile?: boolean;
+  /**
+   * Activation memory bounds, in bytes. `retain` (default 1 GiB): after a call the workspace is kept for the next
+   * call while it is at most this big, else released (a one-off batch of 4096 does not pin its memory until
+   * dispose()); a call that fails always releases it. `max` (default: none): a call needing more fails with an
+   * InvalidArgumentError before allocating it (a server's cap on what one request may take).
+   */
+  workspace?: { retain?: number; max?: number };
 }
 
 /** Per-op totals of a profiled model: `{ backend, ops: [{ op, calls, seconds, flops }] }`. */
@@ -105,47 +118,6 @@ export interface StepReport {
   graph: boolean;
 }
 
-export interface BackendInfo {
-  name: BackendName;
-  /** Whether a model can run on this backend here. */
-  available: boolean;
-  /** Why not, when unavailable. */
-  reason?: string;
-  details: Record<string, unknown>;
-}
-
-/** The backends of this build and, for those that cannot run, why. */
-export function backends(): BackendInfo[] {
-  const [cpu, cuda] = native().backends();
-  return [
-    { name: 'cpu', available: true, details: { threads: cpu.threads, gemm: cpu.gemm, gemmBf16: cpu.gemmBf16 } },
-    {
-      name: 'cuda',
-      available: cuda.available,
-      reason: cuda.reason,
-      details: {
-        compiled: cuda.compiled,
-        deviceAvailable: cuda.deviceAvailable,
-        architectures: cuda.architectures,
-        devices: cuda.devices,
-        driverVersion: cuda.driverVersion,
-        runtimeVersion: cuda.runtimeVersion,
-      },
-    },
-  ];
-}
-
-export function chooseBackend(requested: unknown): BackendName {
-  if (requested === undefined || requested === 'auto') return backends()[1].available ? 'cuda' : 'cpu';
-  if (requested === 'cpu') return 'cpu';
-  if (requested === 'cuda') {
-    const cuda = backends()[1];
-    if (!cuda.available) throw new BackendUnavailableError(`CUDA backend unavailable: ${cuda.reason}`);
-    return 'cuda';
-  }
-  throw InvalidArgumentError.expected('options.backend', "'auto', 'cpu' or 'cuda'", requested);
-}
-
 /**
  * Loads a model from a safetensors file or a torch.save checkpoint (state dict or training dict; the pickle is
  * interpreted, never executed), with the official state_dict names.
@@ -162,18 +134,36 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   if (options.profile !== undefined && typeof options.profile !== 'boolean') {
     throw InvalidArgumentError.expected('options.profile', 'a boolean', options.profile);
   }
-  const backend = chooseBackend(options.backend);
+  const workspace = checkWorkspaceOptions(options.workspace);
+  const backend = await chooseBackend(options.backend);
   if (backend === 'cpu' && dtype === 'float16') {
     throw InvalidArgumentError.expected('options.dtype', "'float32' or 'bfloat16' on the cpu backend", dtype);
   }
   try {
     const info = native().inspectCheckpoint(path, options.checkpointKey);
     const config = resolveConfig(info, path, options.config);
-    const handle = await native().loadModel(path, config, { backend, dtype, key: options.checkpointKey, profile: options.profile === true });
+    const handle = await native().loadModel(path, config, {
+      backend, dtype, key: options.checkpointKey, profile: options.profile === true, ...workspace,
+    });
     return new Model(handle, config, backend, dtype);
   } catch (err) {
     throw fromNativeError(err);
   }
+}
+
+function checkWorkspaceOptions(w: unknown): { workspaceRetain?: number; workspaceMax?: number } {
+  if (w === undefined) return {};
+  if (typeof w !== 'object' || w === null) throw InvalidArgumentError.expected('options.workspace', '{ retain?, max? } in bytes', w);
+  const out: { workspaceRetain?: number; workspaceMax?: number } = {};
+  for (const [key, field] of [['retain', 'workspaceRetain'], ['max', 'workspaceMax']] as const) {
+    const v = (w as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < (key === 'max' ? 1 : 0)) {
+      throw InvalidArgumentError.expected(`options.workspace.${key}`, key === 'max' ? 'a positive integer (bytes)' : 'a non-negative integer (bytes)', v);
+    }
+    out[field] = v;
+  }
+  return out;
 }
 
 export class Model {
@@ -262,7 +252,7 @@ export class Model {
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     const nativeOptions = { ...this.#nativeOptions(options), ...cfg, update, noise: options.noise };
     try {
-      const r = await handle.sampleStep(latents.native, args.t, args.y, nativeOptions);
+      const r = await this.#queue(() => handle.sampleStep(latents.native, args.t, args.y, nativeOptions), signal);
       return { cached: r.cached, blocksExecuted: r.blocksExecuted, graph: r.graph };
     } catch (err) {
       throw fromNativeError(err);
@@ -310,6 +300,23 @@ export class Model {
   #live(): NativeModel {
     if (!this.#native) throw new DisposedError('The model');
     return this.#native;
+  }
+
+  /** Calls queued or running on the native model (it runs one at a time). */
+  get pendingCalls(): number {
+    return this.#pending;
+  }
+
+  #pending = 0;
+
+  /** Runs a native call on this backend's compute lane: waiting calls hold no libuv pool thread. */
+  async #queue<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    this.#pending++;
+    try {
+      return await computeLane(this.backend).run(call, signal);
+    } finally {
+      this.#pending--;
+    }
   }
 
   #nativeOptions(options: ForwardOptions): NativeForwardOptions {
@@ -405,7 +412,7 @@ export class Model {
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     let result;
     try {
-      result = await handle.forward(args.x, args.xShape, args.t, args.y, nativeOptions);
+      result = await this.#queue(() => handle.forward(args.x, args.xShape, args.t, args.y, nativeOptions), signal);
     } catch (err) {
       throw fromNativeError(err);
     }

@@ -5,7 +5,8 @@ import type { NativeVae, NativeVaeConfig } from '../binding.js';
 import { CheckpointError, DisposedError, InvalidArgumentError, fromNativeError } from './errors.js';
 import { native } from './native.js';
 import { checkTensor, type Tensor } from './tensor.js';
-import { chooseBackend, type ModelDType } from './model.js';
+import { chooseBackend, type BackendName, type ModelDType } from './model.js';
+import { computeLane } from './queue.js';
 
 /** The decoder fields of a diffusers AutoencoderKL config.json, and the latent scaling factor. */
 export interface VaeConfig extends NativeVaeConfig {
@@ -56,14 +57,14 @@ export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): 
   }
   const config = normalizeVaeConfig({ ...sdVaeConfig, ...pick(fileConfig), ...pick(options.config ?? {}) });
   // Default cpu (the decoder is cheap next to the sampler); 'auto' / 'cuda' as for loadModel.
-  const backend = chooseBackend(options.backend ?? 'cpu');
+  const backend = await chooseBackend(options.backend ?? 'cpu');
   const dtype = options.dtype ?? 'float32';
   if (!['float32', 'bfloat16', 'float16'].includes(dtype) || (backend === 'cpu' && dtype !== 'float32')) {
     throw InvalidArgumentError.expected('options.dtype', backend === 'cpu' ? "'float32' on the cpu backend" : "'float32', 'bfloat16' or 'float16'", options.dtype);
   }
   try {
     const handle = await native().loadVae(file, config, backend, dtype);
-    return new Vae(handle, config, file, dtype);
+    return new Vae(handle, config, file, dtype, backend);
   } catch (err) {
     throw fromNativeError(err);
   }
@@ -91,12 +92,14 @@ export class Vae {
   readonly file: string;
   /** The precision of the convolution and projection weights. */
   readonly dtype: ModelDType;
+  readonly backend: BackendName;
   #native: NativeVae | undefined;
 
   /** @internal Use loadVae(). */
-  constructor(handle: NativeVae, config: VaeConfig, file: string, dtype: ModelDType = 'float32') {
+  constructor(handle: NativeVae, config: VaeConfig, file: string, dtype: ModelDType = 'float32', backend: BackendName = 'cpu') {
     this.#native = handle;
     this.dtype = dtype;
+    this.backend = backend;
     this.config = Object.freeze({ ...config, block_out_channels: [...config.block_out_channels] }) as VaeConfig;
     this.file = file;
   }
@@ -129,7 +132,8 @@ export class Vae {
     const chunk = options.chunk ?? 1;
     if (!Number.isInteger(chunk) || chunk < 1) throw InvalidArgumentError.expected('chunk', 'a positive integer', chunk);
     try {
-      const r = await handle.decode(t.data, t.shape, { chunk, taps: options.taps === true });
+      // On the backend's compute lane with the models: a queued decode holds no libuv pool thread.
+      const r = await computeLane(this.backend).run(() => handle.decode(t.data, t.shape, { chunk, taps: options.taps === true }));
       return r.taps ? { data: r.data, shape: r.shape, taps: r.taps } : { data: r.data, shape: r.shape };
     } catch (err) {
       throw fromNativeError(err);

@@ -6,6 +6,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <exception>
+#include <string>
+#include <system_error>
+
+#include "core/error.h"
 
 namespace skipdit {
 
@@ -30,19 +34,35 @@ void run_chunk(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int c
 }
 }  // namespace
 
+int ThreadPool::threads_from_env(const char* value) {
+  const int hardware = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (value == nullptr || *value == '\0') return hardware;
+  // Strict: "8" only (atoi read "8x" as 8 and "100000" made the process abort in std::thread).
+  char* end = nullptr;
+  const long n = std::strtol(value, &end, 10);
+  if (*end != '\0' || n < 1 || n > kMaxThreads) {
+    fail(ErrorKind::InvalidArgument, "Expected an integer from 1 to " + std::to_string(kMaxThreads) +
+                                         " for SKIPDIT_NUM_THREADS but received '" + std::string(value).substr(0, 40) + "'");
+  }
+  return static_cast<int>(n);
+}
+
 ThreadPool& ThreadPool::global() {
-  static ThreadPool pool([] {
-    if (const char* env = std::getenv("SKIPDIT_NUM_THREADS")) {
-      int n = std::atoi(env);
-      if (n > 0) return n;
-    }
-    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  }());
+  // A throwing initialiser leaves the static uninitialised: every later call reports the same error.
+  static ThreadPool pool(threads_from_env(std::getenv("SKIPDIT_NUM_THREADS")));
   return pool;
 }
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
-  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < num_threads_; ++i) {
+    try {
+      workers_.emplace_back([this, i] { worker_loop(i); });
+    } catch (const std::system_error&) {
+      // The system refused another thread (ulimit -u, memory): run with the ones we have.
+      num_threads_ = i;
+      break;
+    }
+  }
 }
 
 ThreadPool::~ThreadPool() {

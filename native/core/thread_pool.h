@@ -16,9 +16,14 @@ namespace skipdit {
 
 class ThreadPool {
  public:
-  // The process-wide pool, sized to the hardware threads (SKIPDIT_NUM_THREADS overrides).
+  // The process-wide pool, sized to the hardware threads (SKIPDIT_NUM_THREADS overrides; a value that is not
+  // an integer in [1, kMaxThreads] is an InvalidArgument error on every call that needs the pool).
   static ThreadPool& global();
+  static constexpr int kMaxThreads = 1024;
+  // The pool size SKIPDIT_NUM_THREADS asks for (null or empty: the hardware threads).
+  static int threads_from_env(const char* value);
 
+  // Starts num_threads - 1 workers (the caller is the last thread); fewer if the system refuses threads.
   explicit ThreadPool(int num_threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;

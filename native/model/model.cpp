@@ -116,13 +116,38 @@ Tensor Model::make_resident(const Tensor& host) {
   return backend_->upload_f32(host);
 }
 
+class Model::CallScope {
+ public:
+  explicit CallScope(Model& m) : m_(m), exceptions_(std::uncaught_exceptions()) {}
+  ~CallScope() {
+    const bool failed = std::uncaught_exceptions() > exceptions_;
+    // A failed call's half-built workspace (typically a batch too big for the memory) helps no one: free it.
+    if (failed || m_.workspace_.bytes() > m_.workspace_retain_) {
+      if (failed) {
+        try {
+          m_.backend_->synchronize();  // no kernel may still be writing into what is freed
+        } catch (...) {
+        }
+      }
+      m_.workspace_.release();
+    }
+    m_.workspace_bytes_ = m_.workspace_.bytes();
+  }
+
+ private:
+  Model& m_;
+  int exceptions_;
+};
+
 Tensor Model::forward(const ForwardInputs& in, const ForwardOptions& options, ForwardReport* report) {
+  CallScope scope(*this);
   ForwardReport local;
   return download(forward_resident(in, options, report ? *report : local));
 }
 
 Tensor Model::forward_with_cfg(const ForwardInputs& in, float scale, int64_t guided_channels,
                                const ForwardOptions& options, ForwardReport* report) {
+  CallScope scope(*this);
   ForwardReport local;
   return download(forward_with_cfg_resident(in, Guidance{scale, guided_channels}, options, report ? *report : local));
 }
@@ -137,11 +162,15 @@ Tensor Model::forward_resident(const ForwardInputs& in, const ForwardOptions& op
     r.cached = !cache->begin_call(in.t.f32()[0], in.x.shape(), options.force_full);
   }
   const int64_t launches = backend_->region_launches();
-  Tensor out = config_.family == Family::DiT ? forward_dit(in, options.taps, cache, r)
-                                             : forward_latte(in, options.taps, cache, r);
+  Tensor out;
+  try {
+    out = config_.family == Family::DiT ? forward_dit(in, options.taps, cache, r) : forward_latte(in, options.taps, cache, r);
+  } catch (...) {
+    if (cache) cache->abort_call();
+    throw;
+  }
   r.graph = backend_->region_launches() > launches;
   if (cache) cache->end_call(in.t.f32()[0], r.blocks_executed);
-  workspace_bytes_ = workspace_.bytes();
   return out;
 }
 
@@ -178,6 +207,7 @@ Tensor Model::forward_with_cfg_resident(const ForwardInputs& in, const Guidance&
 void Model::sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guidance& guidance,
                         const SamplerUpdate& update, const Tensor& noise, const ForwardOptions& options,
                         ForwardReport* report) {
+  CallScope scope(*this);
   if (x.device() != backend_->device() || x.dtype() != DType::F32)
     bad_input("latents", std::string("float32 latents in the ") + backend_->name() + " backend's memory",
               x.describe());

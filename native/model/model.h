@@ -97,8 +97,16 @@ class Model {
   Backend& backend() { return *backend_; }
   std::mutex& mutex() { return mutex_; }
   size_t weight_bytes() const { return weight_bytes_; }
-  // Activation memory after the last forward (safe to read while another forward runs).
+  // Activation memory held now: updated at the end of every call (safe to read while another call runs).
   size_t workspace_bytes() const { return workspace_bytes_.load(); }
+  // After a call the workspace is kept for the next one while it is at most `retain` bytes, else released; a
+  // failed call always releases it. A call needing more than `max` bytes (0: no cap) fails before allocating.
+  // Set before the first call (the binding does at load).
+  void set_workspace_limits(size_t retain, size_t max) {
+    workspace_retain_ = retain;
+    workspace_.set_max_bytes(max);
+  }
+  static constexpr size_t kDefaultWorkspaceRetain = size_t(1) << 30;
 
   // Checks the inputs (InvalidArgument naming the field) and runs the graph; returns a host tensor.
   Tensor forward(const ForwardInputs& in, const ForwardOptions& options = {}, ForwardReport* report = nullptr);
@@ -124,6 +132,8 @@ class Model {
   Tensor forward_with_cfg_resident(const ForwardInputs& in, const Guidance& guidance, const ForwardOptions& options,
                                    ForwardReport& report);
   Tensor download(const Tensor& t);
+  // Applies the retain rule at the end of a public call (RAII: also when it throws).
+  class CallScope;
   // The backend region key of a forward (Backend::begin_region): empty with taps (they download mid-way).
   std::string region_key(const ForwardInputs& in, Taps* taps, SkipCache* cache, const ForwardReport& report) const;
   // Returns silu(c) (B, D) where c = t_emb [+ y_emb].
@@ -142,6 +152,7 @@ class Model {
   ModelWeights w_;
   size_t weight_bytes_ = 0;
   Workspace workspace_;
+  size_t workspace_retain_ = kDefaultWorkspaceRetain;
   std::atomic<size_t> workspace_bytes_{0};
   std::mutex mutex_;
 };

@@ -58,6 +58,7 @@ CacheStats SkipCache::stats() const {
 }
 
 bool SkipCache::begin_call(double t, const Shape& input_shape, bool force_full) {
+  before_call_ = Saved{count_, has_feature_, input_shape_, feature_};
   if (input_shape != input_shape_) {  // a new batch or resolution: a new run
     input_shape_ = input_shape;
     count_ = 0;
@@ -81,7 +82,16 @@ void SkipCache::restore_feature(Backend& backend, Tensor& h) {
   backend.copy(feature_, h);
 }
 
+void SkipCache::abort_call() {
+  count_ = before_call_.count;
+  has_feature_ = before_call_.has_feature;
+  input_shape_ = before_call_.input_shape;
+  feature_ = before_call_.feature;
+  before_call_ = Saved{};
+}
+
 void SkipCache::end_call(double t, int64_t blocks_executed) {
+  before_call_.feature = Tensor();  // do not keep a replaced feature alive
   calls_++;
   (full_ ? full_steps_ : cached_steps_)++;
   blocks_executed_ += blocks_executed;

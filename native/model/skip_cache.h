@@ -64,6 +64,9 @@ class SkipCache {
   void save_feature(Backend& backend, const Tensor& h);
   void restore_feature(Backend& backend, Tensor& h);
   void end_call(double t, int64_t blocks_executed);
+  // The call failed: back to the state before begin_call (a retry makes the same decision; a huge batch that
+  // ran out of memory does not reset the run of the shape it interrupted).
+  void abort_call();
 
  private:
   static void validate(const ModelConfig& config, const CachePolicy& policy);
@@ -80,6 +83,12 @@ class SkipCache {
   bool full_ = true;
   Shape input_shape_;
   Tensor feature_;
+  struct Saved {
+    int64_t count;
+    bool has_feature;
+    Shape input_shape;
+    Tensor feature;  // holds the old buffer if save_feature reallocates for another shape
+  } before_call_{};
 
   std::atomic<int64_t> calls_{0}, full_steps_{0}, cached_steps_{0}, blocks_executed_{0}, blocks_total_{0};
 };
