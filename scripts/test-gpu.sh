@@ -52,6 +52,8 @@ if [ "${status[build]}" != "${status[build]#FAILED}" ] && [ -f .gpu/x/prebuilt/s
   mkdir -p build/Release && cp .gpu/x/prebuilt/skipdit.node build/Release/ && status[build]+=", using the carried sm_80+sm_90a build"
 fi
 if [ -e $bin/tsc ]; then node $bin/tsc -p tsconfig.json >/dev/null 2>&1 || status[build]="FAILED (tsc)"; fi  # else the carried dist/
+# backend 'auto': does the known-answer self-test pass on this device? (lib/backends.ts; prints the report)
+run_step auto-selftest node -e "import('./dist/lib/index.js').then(async (m) => { const c = await m.autoBackend(); console.log(JSON.stringify(c, null, 1)); if (c.backend !== 'cuda') process.exit(1); })"
 run_step cuda-tests node $bin/vitest run test/cuda.test.ts test/backend-ops.test.ts test/backends.test.ts test/latents.test.ts
 if command -v compute-sanitizer >/dev/null; then
   run_step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 node scripts/gpu-smoke.mjs
@@ -74,11 +76,12 @@ fi
 
 echo
 echo "== resources (spills / stack):"; awk 'NR>1 && ($NF != "0+0" || $(NF-1) != "0")' "$OUT_DIR/resources.log"
+echo "== auto self-test:"; grep -E '"(backend|reason|passed)"' "$OUT_DIR/auto-selftest.log" | head -4
 echo "== cuda tests:"; grep -E "Tests +[0-9]" "$OUT_DIR/cuda-tests.log" | tail -1
 echo "== bench:"; sed -n '/^skipdit CUDA/,$p' "$OUT_DIR/bench.log"
 echo "== summary ($(cat "$OUT_DIR/gpu.txt"), sm_$arch)"
 fail=0
-for s in resources build cuda-tests memcheck torch-bench bench; do
+for s in resources build auto-selftest cuda-tests memcheck torch-bench bench; do
   printf '%-12s %s\n' "$s" "${status[$s]:-skipped}"
   case "${status[$s]:-}" in FAILED*) fail=1 ;; esac
 done
