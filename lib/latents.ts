@@ -5,15 +5,21 @@ import type { NativeLatents } from '../binding.js';
 import { DisposedError, InvalidArgumentError, fromNativeError } from './errors.js';
 import { checkTensor, shapeString, type Tensor } from './tensor.js';
 
+/** What Latents needs of its model (lib/model.ts). */
+interface LatentsOwner {
+  readonly runningCalls: number;
+  readLatentsQueued(latents: Latents): Promise<Tensor>;
+}
+
 export class Latents {
   /** The shape of the state (the official layout: (B, C, H, W) or (B, F, C, H, W)). */
   readonly shape: readonly number[];
   /** @internal */
-  readonly owner: { readonly pendingCalls: number };
+  readonly owner: LatentsOwner;
   #native: NativeLatents | undefined;
 
   /** @internal Use model.createLatents(). */
-  constructor(native: NativeLatents, shape: readonly number[], owner: { readonly pendingCalls: number }) {
+  constructor(native: NativeLatents, shape: readonly number[], owner: LatentsOwner) {
     this.#native = native;
     this.shape = Object.freeze([...shape]);
     this.owner = owner;
@@ -29,7 +35,10 @@ export class Latents {
     return this.#native;
   }
 
-  /** A host copy of the values (a download on CUDA). Refused while a call of the model is queued or running. */
+  /**
+   * A host copy of the values (a download on CUDA). Refused while a call of the model is running (it would block
+   * the event loop until the call ends): use readAsync() then.
+   */
   read(): Tensor {
     this.#checkIdle('read');
     try {
@@ -39,7 +48,12 @@ export class Latents {
     }
   }
 
-  /** Replaces the values (same shape). */
+  /** read() after the model's calls queued before it, without blocking the event loop. */
+  readAsync(): Promise<Tensor> {
+    return this.owner.readLatentsQueued(this);
+  }
+
+  /** Replaces the values (same shape). Refused while a call of the model is running. */
   write(value: Tensor): void {
     const t = checkTensor(value, 'latents');
     if (t.shape.length !== this.shape.length || t.shape.some((d, i) => d !== this.shape[i])) {
@@ -61,9 +75,8 @@ export class Latents {
 
   // The native side would wait for the model's lock on the JS thread, blocking the event loop for a whole step.
   #checkIdle(what: string): void {
-    const pending = this.owner.pendingCalls;
-    if (pending > 0) {
-      throw new InvalidArgumentError(`Cannot ${what} the latents while ${pending} call(s) of their model are queued or running: await them first`);
+    if (this.owner.runningCalls > 0) {
+      throw new InvalidArgumentError(`Cannot ${what} the latents while a call of their model is running (it would block the event loop): await it, or use readAsync()`);
     }
   }
 

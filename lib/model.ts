@@ -302,20 +302,38 @@ export class Model {
     return this.#native;
   }
 
-  /** Calls queued or running on the native model (it runs one at a time). */
+  /** Calls of this model queued or running (they run one at a time per backend, in call order). */
   get pendingCalls(): number {
     return this.#pending;
   }
 
+  /** Calls of this model executing natively right now (0 or 1): a synchronous latents read would wait for it. */
+  get runningCalls(): number {
+    return this.#running;
+  }
+
   #pending = 0;
+  #running = 0;
+
+  /** @internal latents.read() as a turn on the compute lane: after the calls queued before it, never blocking. */
+  readLatentsQueued(latents: Latents): Promise<Tensor> {
+    return this.#queue(async () => latents.read(), undefined, false);
+  }
 
   /** Runs a native call on this backend's compute lane: waiting calls hold no libuv pool thread. */
-  async #queue<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    this.#pending++;
+  async #queue<T>(call: () => Promise<T>, signal: AbortSignal | undefined, counts = true): Promise<T> {
+    if (counts) this.#pending++;
     try {
-      return await computeLane(this.backend).run(call, signal);
+      return await computeLane(this.backend).run(async () => {
+        if (counts) this.#running++;
+        try {
+          return await call();
+        } finally {
+          if (counts) this.#running--;
+        }
+      }, signal);
     } finally {
-      this.#pending--;
+      if (counts) this.#pending--;
     }
   }
 

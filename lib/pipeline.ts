@@ -307,6 +307,8 @@ export class Pipeline {
       const info = await this.step();
       await onStep?.(info, this);
     }
+    // Downloaded on the compute lane: another call of this model (a second pipeline) may be running now.
+    this.#snapshot ??= (await this.#current('run').readAsync()).data;
     return this.samples;
   }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AbortError, InvalidArgumentError, SELF_TEST_TOLERANCE, backends, bundledModel, loadModel, runSelfTest, type Model,
+  AbortError, InvalidArgumentError, Pipeline, SELF_TEST_TOLERANCE, backends, bundledModel, loadModel, runSelfTest, type Model,
 } from '../lib/index.js';
 import { normalizeConfig } from '../lib/config.js';
 import { packageRoot } from '../lib/native.js';
@@ -83,13 +83,28 @@ describe('queued model calls hold no libuv pool thread (item 4)', () => {
     expect(cache.stats().calls).toBe(2);
   });
 
-  it('latents.read() while a call of its model is queued is a typed error, not a blocked event loop', async () => {
+  it('latents.read() while a call of its model runs is a typed error, not a blocked event loop; readAsync() waits its turn', async () => {
     const latents = model.createLatents(input(2).x);
     const pending = model.forward(input(4));
-    expect(() => latents.read()).toThrow(/queued or running/);
+    expect(model.runningCalls).toBe(1);
+    expect(() => latents.read()).toThrow(/while a call of their model is running/);
+    expect(() => latents.write(input(2).x)).toThrow(/while a call of their model is running/);
+    const queued = latents.readAsync();
     await pending;
+    expect(bits((await queued).data)).toEqual(bits(input(2).x.data));
     expect(latents.read().data.length).toBe(2 * 4 * 32 * 32);
     latents.dispose();
+  });
+
+  it('two pipelines on one model, concurrently: each run equals its run alone', async () => {
+    const options = { steps: 4, sampler: 'ddim' as const, cfgScale: 3, cache: 'dit:2:1' };
+    const alone = await new Pipeline(model, options).init({ labels: [1], seed: 5 }).run();
+    const [a, b] = await Promise.all([
+      new Pipeline(model, options).init({ labels: [1], seed: 5 }).run(),
+      new Pipeline(model, options).init({ labels: [2], seed: 6 }).run(),
+    ]);
+    expect(bits(a.data)).toEqual(bits(alone.data));
+    expect(bits(b.data)).toEqual(bits((await new Pipeline(model, options).init({ labels: [2], seed: 6 }).run()).data));
   });
 });
 
