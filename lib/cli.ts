@@ -70,7 +70,7 @@ async function sample(opts: SampleOptions): Promise<void> {
   // Everything the options alone can tell is checked before the model loads and the sampling runs.
   checkFloat32('--cfg', opts.cfg);
   checkFloat32('--eta', opts.eta);
-  if (opts.eta !== undefined && opts.sampler !== 'ddim') throw InvalidArgumentError.expected('--eta', 'no --eta with --sampler ddpm (it is a DDIM parameter)', opts.eta);
+  if (opts.eta !== undefined && opts.sampler !== 'ddim') throw new InvalidArgumentError(`Expected --eta only with --sampler ddim (a DDIM parameter) but received --eta ${opts.eta} with --sampler ${opts.sampler}`);
   checkOutputPath(opts.out, 'file', '--out');
   const model = await loadModel(opts.model, { config: opts.config ?? opts.preset, backend: opts.backend, checkpointKey: opts.key });
   try {
@@ -79,7 +79,7 @@ async function sample(opts: SampleOptions): Promise<void> {
     const conditional = model.config.num_classes > 0;
     if (conditional && !opts.class) throw new InvalidArgumentError(`Expected --class <label...> for a class-conditional model (classes 0..${model.config.num_classes - 1})`);
     if (!conditional && opts.class) throw new InvalidArgumentError('Expected no --class for an unconditional model (use --batch)');
-    if (conditional && opts.batch !== undefined) throw InvalidArgumentError.expected('--batch', 'no --batch for a class-conditional model (one sample per --class label)', opts.batch);
+    if (conditional && opts.batch !== undefined) throw new InvalidArgumentError(`Expected no --batch for a class-conditional model (one sample per --class label) but received --batch ${opts.batch}`);
     pipe.init({ labels: conditional ? opts.class : undefined, batch: conditional ? undefined : opts.batch ?? 1, seed: opts.seed });
 
     const bar = opts.json ? undefined : new cliProgress.SingleBar(
@@ -208,7 +208,7 @@ async function generate(opts: GenerateOptions): Promise<void> {
     const conditional = c.num_classes > 0;
     if (conditional && !opts.class) throw new InvalidArgumentError(`Expected --class <label...> for a class-conditional model (classes 0..${c.num_classes - 1})`);
     if (!conditional && opts.class) throw new InvalidArgumentError('Expected no --class for an unconditional model (use --n)');
-    if (!conditional && opts.cfg !== undefined) throw InvalidArgumentError.expected('--cfg', 'no --cfg for an unconditional model (guidance needs class labels)', opts.cfg);
+    if (!conditional && opts.cfg !== undefined) throw new InvalidArgumentError(`Expected no --cfg for an unconditional model (guidance needs class labels) but received --cfg ${opts.cfg}`);
     // --n repeats the classes to fill the batch; fewer samples than classes would drop some.
     if (opts.class && opts.n !== undefined && opts.n < opts.class.length) {
       throw InvalidArgumentError.expected('--n', `at least ${opts.class.length} (one sample per --class label; a larger --n repeats them)`, opts.n);

@@ -252,7 +252,9 @@ export function resolveConfig(info: CheckpointShapes, file: string, explicit?: P
     }
     config = normalizeConfig(inferred.config as ModelConfigInput & Record<string, unknown>, `'${file}' inferred config`);
   }
-  if (table && config.num_classes > 0 && table[0] !== config.num_classes + (config.class_dropout ? 1 : 0)) {
+  // A table of the right width but the wrong height is about the null row: say so. (A config wrong in more
+  // than that is left to the loader, which lists every mismatched tensor.)
+  if (table && config.num_classes > 0 && table[1] === config.hidden_size && table[0] !== config.num_classes + (config.class_dropout ? 1 : 0)) {
     const rows = config.num_classes + (config.class_dropout ? 1 : 0);
     throw new CheckpointError(
       `'${file}' has a label table of ${table[0]} rows (y_embedder.embedding_table.weight) but the config needs ${rows}: ` +
