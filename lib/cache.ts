@@ -32,13 +32,14 @@ export type CachePolicyInput =
 export function resolveCachePolicy(input: CachePolicyInput, where = 'cache'): CachePolicy {
   if (typeof input === 'string') {
     const [name, n, k, ...rest] = input.split(':');
-    if (!(name in cachePresets) || rest.length > 0) {
+    // Own properties only: `in` would also accept 'constructor', '__proto__', 'toString', ... from Object.prototype.
+    if (!Object.hasOwn(cachePresets, name) || rest.length > 0) {
       throw InvalidArgumentError.expected(where, `a preset (${Object.keys(cachePresets).join(', ')}), optionally ':N' and ':k', or a policy object`, input);
     }
     const policy: CachePolicy = { ...cachePresets[name as CachePresetName] };
     const positive = (text: string, what: string) => {
       const v = Number(text);
-      if (text === '' || !Number.isInteger(v) || v < 1) throw InvalidArgumentError.expected(`${where} ${what}`, 'a positive integer after the colon', text);
+      if (text === '' || !Number.isSafeInteger(v) || v < 1) throw InvalidArgumentError.expected(`${where} ${what}`, 'a positive integer after the colon', text);
       return v;
     };
     if (n !== undefined) policy.interval = positive(n, 'interval');
@@ -50,7 +51,8 @@ export function resolveCachePolicy(input: CachePolicyInput, where = 'cache'): Ca
   for (const key of Object.keys(input)) if (!known.includes(key)) throw InvalidArgumentError.expected(`${where}.${key}`, `one of ${known.join(', ')}`, key);
   const p: CachePolicy = { start: 1000, stop: -1, stopInclusive: true, fullWhenEmpty: true, ...input };
   for (const key of ['interval', 'branch'] as const) {
-    if (!Number.isInteger(p[key]) || p[key] < 1) throw InvalidArgumentError.expected(`${where}.${key}`, 'a positive integer', p[key]);
+    // Safe integers only: native code holds them as int64 (1e300 is an integer to JavaScript, not to int64).
+    if (!Number.isSafeInteger(p[key]) || p[key] < 1) throw InvalidArgumentError.expected(`${where}.${key}`, 'a positive integer', p[key]);
   }
   for (const key of ['start', 'stop'] as const) {
     if (typeof p[key] !== 'number' || !Number.isFinite(p[key])) throw InvalidArgumentError.expected(`${where}.${key}`, 'a finite timestep', p[key]);

@@ -4,20 +4,20 @@
 // this machine (lib/bench.ts).
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { convertCheckpoint, inspectCheckpoint } from './checkpoint.js';
-import { presets, type ModelConfig, type PresetName } from './config.js';
+import { presets, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import { cachePresets, type CachePolicyInput } from './cache.js';
-import { InvalidArgumentError, SkipditError } from './errors.js';
+import { FLOAT32_EXPECTED, InvalidArgumentError, SkipditError, isFloat32 } from './errors.js';
 import { bundledModel } from './bundled.js';
 import { imageGrid, writePng } from './image.js';
 import { backends, loadModel, type ModelDType } from './model.js';
 import { benchSizes, formatBenchReport, runBench, type BenchFamily, type BenchSize } from './bench.js';
 import { loadVae } from './vae.js';
-import { encodeGif, writeMp4, writePngSequence } from './video.js';
+import { encodeGif, ffmpegAvailable, writeMp4, writePngSequence } from './video.js';
 import { Pipeline, type StepInfo } from './pipeline.js';
-import { writeSafetensors } from './safetensors.js';
+import { encodeSafetensors } from './safetensors.js';
+import { checkOutputPath, writeOutput } from './output.js';
 
 const integer = (name: string) => (value: string) => {
   const n = Number(value);
@@ -30,7 +30,7 @@ const number = (name: string) => (value: string) => {
   return n;
 };
 /** --config '{"num_heads": 4}': fields the file cannot tell (merged over what it can). */
-const configJson = (value: string): Partial<ModelConfig> => {
+const configJson = (value: string): ModelConfigInput => {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -38,15 +38,19 @@ const configJson = (value: string): Partial<ModelConfig> => {
     throw new CommanderArgumentError(`--config must be a JSON object, got '${value}'`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CommanderArgumentError('--config must be a JSON object');
-  return parsed as Partial<ModelConfig>;
+  return parsed as ModelConfigInput;
 };
 const configOption = () => new Option('--config <json>', 'config fields as JSON (e.g. \'{"num_heads": 4}\'), merged over what the file tells').argParser(configJson);
 const collect = (parse: (v: string) => number) => (value: string, previous: number[] = []) => [...previous, parse(value)];
+/** --cfg and --eta reach native code as float32: beyond its range they would silently give NaN samples. */
+const checkFloat32 = (name: string, value: number | undefined) => {
+  if (value !== undefined && !isFloat32(value)) throw InvalidArgumentError.expected(name, FLOAT32_EXPECTED, value);
+};
 
 interface SampleOptions {
   model: string;
   key?: string;
-  config?: Partial<ModelConfig>;
+  config?: ModelConfigInput;
   preset?: PresetName;
   backend: 'auto' | 'cpu' | 'cuda';
   class?: number[];
@@ -63,6 +67,11 @@ interface SampleOptions {
 }
 
 async function sample(opts: SampleOptions): Promise<void> {
+  // Everything the options alone can tell is checked before the model loads and the sampling runs.
+  checkFloat32('--cfg', opts.cfg);
+  checkFloat32('--eta', opts.eta);
+  if (opts.eta !== undefined && opts.sampler !== 'ddim') throw new InvalidArgumentError(`Expected --eta only with --sampler ddim (a DDIM parameter) but received --eta ${opts.eta} with --sampler ${opts.sampler}`);
+  checkOutputPath(opts.out, 'file', '--out');
   const model = await loadModel(opts.model, { config: opts.config ?? opts.preset, backend: opts.backend, checkpointKey: opts.key });
   try {
     const cache = opts.cache === undefined || opts.cache === 'none' ? false : (opts.cache as CachePolicyInput);
@@ -70,6 +79,7 @@ async function sample(opts: SampleOptions): Promise<void> {
     const conditional = model.config.num_classes > 0;
     if (conditional && !opts.class) throw new InvalidArgumentError(`Expected --class <label...> for a class-conditional model (classes 0..${model.config.num_classes - 1})`);
     if (!conditional && opts.class) throw new InvalidArgumentError('Expected no --class for an unconditional model (use --batch)');
+    if (conditional && opts.batch !== undefined) throw new InvalidArgumentError(`Expected no --batch for a class-conditional model (one sample per --class label) but received --batch ${opts.batch}`);
     pipe.init({ labels: conditional ? opts.class : undefined, batch: conditional ? undefined : opts.batch ?? 1, seed: opts.seed });
 
     const bar = opts.json ? undefined : new cliProgress.SingleBar(
@@ -93,7 +103,7 @@ async function sample(opts: SampleOptions): Promise<void> {
       cfg_scale: String(pipe.cfgScale ?? 1),
       cache: JSON.stringify(pipe.cachePolicy ?? false),
     };
-    writeSafetensors(opts.out, { samples }, metadata);
+    writeOutput(opts.out, encodeSafetensors({ samples }, metadata));
 
     const stats = pipe.cacheStats;
     const full = pipe.history.filter((s) => !s.cached);
@@ -150,7 +160,7 @@ program
 interface GenerateOptions {
   model?: string;
   key?: string;
-  config?: Partial<ModelConfig>;
+  config?: ModelConfigInput;
   preset?: PresetName;
   vae?: string;
   backend: 'auto' | 'cpu' | 'cuda';
@@ -164,7 +174,7 @@ interface GenerateOptions {
   seed: number;
   nrow?: number;
   fps: number;
-  out: string;
+  out?: string;
   json?: boolean;
 }
 
@@ -176,6 +186,9 @@ function officialDefaults(c: ModelConfig, bundled: boolean) {
 }
 
 async function generate(opts: GenerateOptions): Promise<void> {
+  checkFloat32('--cfg', opts.cfg);
+  if (opts.nrow !== undefined && opts.nrow < 1) throw InvalidArgumentError.expected('--nrow', 'a positive integer', opts.nrow);
+  if (!(opts.fps > 0 && opts.fps <= 100)) throw InvalidArgumentError.expected('--fps', 'a number in (0, 100]', opts.fps);
   const bundled = opts.model === undefined;
   const file = opts.model ?? bundledModel.path();
   const model = await loadModel(file, { config: opts.config ?? opts.preset, backend: opts.backend, checkpointKey: opts.key });
@@ -195,12 +208,28 @@ async function generate(opts: GenerateOptions): Promise<void> {
     const conditional = c.num_classes > 0;
     if (conditional && !opts.class) throw new InvalidArgumentError(`Expected --class <label...> for a class-conditional model (classes 0..${c.num_classes - 1})`);
     if (!conditional && opts.class) throw new InvalidArgumentError('Expected no --class for an unconditional model (use --n)');
+    if (!conditional && opts.cfg !== undefined) throw new InvalidArgumentError(`Expected no --cfg for an unconditional model (guidance needs class labels) but received --cfg ${opts.cfg}`);
+    // --n repeats the classes to fill the batch; fewer samples than classes would drop some.
+    if (opts.class && opts.n !== undefined && opts.n < opts.class.length) {
+      throw InvalidArgumentError.expected('--n', `at least ${opts.class.length} (one sample per --class label; a larger --n repeats them)`, opts.n);
+    }
     const n = opts.n ?? opts.class?.length ?? 1;
     if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError(`Expected --n in [1, 1024] but received ${opts.n}`);
     const labels = conditional ? Array.from({ length: n }, (_, i) => opts.class![i % opts.class!.length]) : undefined;
+
+    // The output is checked before sampling. Videos default to a GIF: a folder named samples.png would mislead.
+    const video = c.family === 'latte';
+    const out = opts.out ?? (video ? 'samples.gif' : 'samples.png');
+    const ext = path.extname(out).toLowerCase();
+    if (video && ext === '.png') throw InvalidArgumentError.expected('--out', 'a .gif, an .mp4 or a folder name (PNG frames) for a video', out);
+    if (video && ext === '.mp4' && !ffmpegAvailable()) throw new InvalidArgumentError('Expected an ffmpeg binary on PATH to write MP4 (write a .gif or a PNG frame folder instead)');
+    checkOutputPath(out, video && ext !== '.gif' && ext !== '.mp4' ? 'folder' : 'file', '--out');
+
     const defaults = officialDefaults(c, bundled);
+    // A model without a null class (class_dropout_prob 0) cannot guide: its default is no guidance.
+    const cfgScale = conditional ? opts.cfg ?? (c.class_dropout ? defaults.cfgScale : 1) : undefined;
     const cache = opts.cache === undefined || opts.cache === 'none' ? false : (opts.cache as CachePolicyInput);
-    const pipe = new Pipeline(model, { sampler: opts.sampler ?? defaults.sampler, steps: opts.steps ?? defaults.steps, cfgScale: conditional ? opts.cfg ?? defaults.cfgScale : undefined, cache });
+    const pipe = new Pipeline(model, { sampler: opts.sampler ?? defaults.sampler, steps: opts.steps ?? defaults.steps, cfgScale, cache });
     pipe.init({ labels, batch: conditional ? undefined : n, seed: opts.seed });
 
     const bars = opts.json || !process.stderr.isTTY ? undefined : new cliProgress.MultiBar({ format: '{task} [{bar}] {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
@@ -241,19 +270,18 @@ async function generate(opts: GenerateOptions): Promise<void> {
         for (let v = 0; v < n; v++) batch.data.set(pixels.data.subarray((v * F + f) * C * H * W, (v * F + f + 1) * C * H * W), v * C * H * W);
         return imageGrid(batch, { nrow });
       });
-      const ext = path.extname(opts.out).toLowerCase();
-      if (ext === '.gif') writeFileSync(opts.out, encodeGif(grids, { fps: opts.fps }));
-      else if (ext === '.mp4') writeMp4(opts.out, grids, { fps: opts.fps });
-      else writePngSequence(opts.out, grids);
-      written = `${opts.out} (${F} frames of ${grids[0].width}x${grids[0].height}, ${n} video${n > 1 ? 's' : ''})`;
+      if (ext === '.gif') writeOutput(out, encodeGif(grids, { fps: opts.fps }));
+      else if (ext === '.mp4') writeMp4(out, grids, { fps: opts.fps });
+      else writePngSequence(out, grids);
+      written = `${out} (${F} frames of ${grids[0].width}x${grids[0].height}, ${n} video${n > 1 ? 's' : ''})`;
     } else {
       const grid = imageGrid({ data: pixels.data, shape: [n, C, H, W] }, { nrow });
-      writePng(opts.out, grid);
-      written = `${opts.out} (${grid.width}x${grid.height}, ${n} image${n > 1 ? 's' : ''}${labels ? ` of class ${[...new Set(labels)].join(', ')}` : ''})`;
+      writePng(out, grid);
+      written = `${out} (${grid.width}x${grid.height}, ${n} image${n > 1 ? 's' : ''}${labels ? ` of class ${[...new Set(labels)].join(', ')}` : ''})`;
     }
     const stats = pipe.cacheStats;
     const report = {
-      model: file, vae: opts.vae ?? null, out: opts.out, labels: labels ?? null, frames: F, sampler: opts.sampler ?? defaults.sampler,
+      model: file, vae: opts.vae ?? null, out, labels: labels ?? null, frames: F, sampler: opts.sampler ?? defaults.sampler,
       steps: pipe.sampler.steps, cfgScale: pipe.cfgScale ?? null, seed: opts.seed, cache: pipe.cachePolicy ?? null,
       sampleMs, decodeMs, cachedSteps: stats.cachedSteps, fullSteps: stats.fullSteps, predictedSpeedup: stats.predictedSpeedup,
       steps_detail: pipe.history.map((s) => ({ index: s.index, timestep: s.timestep, cached: s.cached, ms: s.ms })),
@@ -285,7 +313,7 @@ program
   .option('--seed <n>', 'seed of all noise', integer('--seed'), 0)
   .option('--nrow <n>', 'images per grid row (default: 4 for DiT as sample.py, a square grid otherwise)', integer('--nrow'))
   .option('--fps <n>', 'video frames per second', integer('--fps'), 8)
-  .option('--out <file>', 'output: .png for images; .gif, .mp4 (needs ffmpeg) or a folder of PNG frames for videos', 'samples.png')
+  .option('--out <file>', 'output: .png for images (default samples.png); .gif (default samples.gif), .mp4 (needs ffmpeg) or a folder of PNG frames for videos')
   .option('--json', 'print a JSON report')
   .action(generate);
 

@@ -6,6 +6,24 @@ import { CheckpointError, InvalidArgumentError, describe } from './errors.js';
 export type ModelConfig = NativeModelConfig;
 export type ModelFamily = ModelConfig['family'];
 
+/**
+ * A config as the caller or a file's metadata gives it: ModelConfig fields, plus the official constructor
+ * arguments they stand for. normalizeConfig() maps these onto num_classes / class_dropout.
+ */
+export interface ModelConfigInput extends Partial<ModelConfig> {
+  /**
+   * The official LabelEmbedder's dropout probability, in [0, 1]. Only its sign matters at inference
+   * (use_cfg_embedding = class_dropout_prob > 0): > 0 adds the null class row (classifier-free guidance),
+   * 0 means a table of num_classes rows and no guidance. Sets class_dropout.
+   */
+  class_dropout_prob?: number;
+  /**
+   * Latte only, the official conditioning mode: 1 unconditional (num_classes is then ignored, as the official
+   * constructor does), 2 class-conditional; 78 (text-conditioned) is not supported yet.
+   */
+  extras?: number;
+}
+
 const XL = { hidden_size: 1152, depth: 28, num_heads: 16, mlp_ratio: 4.0 } as const;
 const common = { in_channels: 4, input_size: 32, learn_sigma: true, class_dropout: true } as const;
 
@@ -33,17 +51,35 @@ const integerFields = [
  * Completes and checks a (partial) config: unknown keys, non-integers and impossible combinations are
  * InvalidArgumentError naming the field. `family` is required; other fields default to DiT-XL/2-skip's.
  */
-export function normalizeConfig(input: Partial<ModelConfig> & Record<string, unknown>, where = 'config'): ModelConfig {
+export function normalizeConfig(input: ModelConfigInput & Record<string, unknown>, where = 'config'): ModelConfig {
   if (typeof input !== 'object' || input === null) throw InvalidArgumentError.expected(where, 'an object', input);
-  const known = new Set([...integerFields, 'family', 'skip', 'mlp_ratio', 'class_dropout', 'learn_sigma']);
+  const known = new Set([...integerFields, 'family', 'skip', 'mlp_ratio', 'class_dropout', 'learn_sigma', 'class_dropout_prob', 'extras']);
   for (const key of Object.keys(input)) {
     if (!known.has(key)) throw InvalidArgumentError.expected(`${where}.${key}`, `one of the keys ${[...known].join(', ')}`, key);
   }
   if (input.family !== 'dit' && input.family !== 'latte') {
     throw InvalidArgumentError.expected(`${where}.family`, "'dit' or 'latte'", input.family);
   }
+  const { class_dropout_prob: dropout, extras, ...fields } = input;
+  if (dropout !== undefined) {
+    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout <= 1)) {
+      throw InvalidArgumentError.expected(`${where}.class_dropout_prob`, 'a probability in [0, 1]', dropout);
+    }
+    if (fields.class_dropout !== undefined && fields.class_dropout !== dropout > 0) {
+      throw InvalidArgumentError.expected(`${where}.class_dropout`, `${dropout > 0} (class_dropout_prob ${dropout} ${dropout > 0 ? 'adds' : 'means no'} null class)`, fields.class_dropout);
+    }
+    fields.class_dropout = dropout > 0;
+  }
+  if (extras !== undefined) {
+    if (input.family !== 'latte') throw InvalidArgumentError.expected(`${where}.extras`, 'no extras for DiT (a Latte argument)', extras);
+    if (extras === 78) throw InvalidArgumentError.expected(`${where}.extras`, '1 (unconditional) or 2 (class-conditional): text-conditioned Latte (78) is not supported yet', extras);
+    if (extras !== 1 && extras !== 2) throw InvalidArgumentError.expected(`${where}.extras`, '1 (unconditional) or 2 (class-conditional)', extras);
+    // The official Latte builds no label embedder unless extras == 2, whatever num_classes says.
+    if (extras === 1) fields.num_classes = 0;
+    else if (fields.num_classes === 0) throw InvalidArgumentError.expected(`${where}.num_classes`, 'a positive class count with extras 2 (class-conditional)', 0);
+  }
   const base = input.family === 'dit' ? presets['DiT-XL/2-skip'] : presets['Latte-XL/2-skip'];
-  const c: ModelConfig = { ...base, ...input } as ModelConfig;
+  const c: ModelConfig = { ...base, ...fields } as ModelConfig;
   for (const key of integerFields) {
     const v = c[key];
     const min = key === 'num_classes' ? 0 : 1;
@@ -55,6 +91,7 @@ export function normalizeConfig(input: Partial<ModelConfig> & Record<string, unk
   for (const key of ['skip', 'class_dropout', 'learn_sigma'] as const) {
     if (typeof c[key] !== 'boolean') throw InvalidArgumentError.expected(`${where}.${key}`, 'a boolean', c[key]);
   }
+  if (c.num_classes === 0) c.class_dropout = false; // no label table, so no null row
   if (c.input_size % c.patch_size !== 0) {
     throw InvalidArgumentError.expected(`${where}.input_size`, `a multiple of patch_size ${c.patch_size}`, c.input_size);
   }
@@ -70,12 +107,6 @@ export function normalizeConfig(input: Partial<ModelConfig> & Record<string, unk
     if (c.skip && c.depth % 4 !== 0) throw InvalidArgumentError.expected(`${where}.depth`, 'a multiple of 4 for Latte-skip', c.depth);
   }
   return c;
-}
-
-/** The official metadata keys written by the fixture generator and `skipdit convert` (extras: Latte's conditioning mode). */
-interface MetadataConfig extends Partial<ModelConfig> {
-  extras?: number;
-  class_dropout_prob?: number;
 }
 
 /** Heads of the official model sizes (S, B, L, XL), the one thing tensor shapes cannot tell. */
@@ -146,6 +177,22 @@ export function inferConfig(tensors: TensorShapes): InferredConfig {
   return { config: c, missing, assumptions };
 }
 
+/**
+ * Refuses a state dict that is not a DiT / Latte one before any config question (which would only confuse):
+ * VAE weights are named as such, anything else by what it lacks.
+ */
+function checkDiTStateDict(tensors: TensorShapes, file: string): void {
+  if (tensors['x_embedder.proj.weight']) return;
+  const names = Object.keys(tensors);
+  if (names.some((n) => /^(first_stage_model\.)?(encoder|decoder|quant_conv|post_quant_conv)\./.test(n))) {
+    throw new CheckpointError(`'${file}' looks like VAE weights (encoder/decoder tensors), not a DiT or Latte checkpoint: load it with loadVae() (the CLI's --vae)`);
+  }
+  const some = names.slice(0, 3).map((n) => `'${n}'`).join(', ');
+  throw new CheckpointError(
+    `'${file}' is not a DiT or Latte checkpoint: it has no x_embedder.proj.weight (${names.length} tensors${names.length ? `, such as ${some}` : ''})`,
+  );
+}
+
 /** The checkpoint description resolveConfig needs (NativeCheckpointInfo has it). */
 interface CheckpointShapes {
   metadata: Record<string, string>;
@@ -158,9 +205,11 @@ interface CheckpointShapes {
  * shapes. Fields nothing determines are a CheckpointError listing them. The structure visible in the
  * tensor names (Latte vs DiT, skip branches, conditional or not) must agree with the result.
  */
-export function resolveConfig(info: CheckpointShapes, file: string, explicit?: PresetName | Partial<ModelConfig>): ModelConfig {
+export function resolveConfig(info: CheckpointShapes, file: string, explicit?: PresetName | ModelConfigInput): ModelConfig {
+  checkDiTStateDict(info.tensors, file);
   const inferred = inferConfig(info.tensors);
   const names = Object.keys(info.tensors);
+  const table = info.tensors['y_embedder.embedding_table.weight']?.shape;
   const structure = {
     family: (names.includes('temp_embed') ? 'latte' : 'dit') as ModelFamily,
     skip: names.some((n) => n.startsWith('skip_linears.')),
@@ -168,27 +217,32 @@ export function resolveConfig(info: CheckpointShapes, file: string, explicit?: P
   };
   let config: ModelConfig;
   if (typeof explicit === 'string') {
-    if (!(explicit in presets)) throw InvalidArgumentError.expected('config', `a preset name (${Object.keys(presets).join(', ')}) or an object`, explicit);
+    if (!Object.hasOwn(presets, explicit)) throw InvalidArgumentError.expected('config', `a preset name (${Object.keys(presets).join(', ')}) or an object`, explicit);
     config = { ...presets[explicit] };
   } else if (explicit !== undefined) {
     if (typeof explicit !== 'object' || explicit === null) throw InvalidArgumentError.expected('config', 'a preset name or a config object', explicit);
-    normalizeConfig({ family: inferred.config.family ?? 'dit', ...explicit } as Partial<ModelConfig> & Record<string, unknown>); // field checks first
-    config = normalizeConfig({ ...inferred.config, ...explicit } as Partial<ModelConfig> & Record<string, unknown>);
+    normalizeConfig({ family: inferred.config.family ?? 'dit', ...explicit } as ModelConfigInput & Record<string, unknown>); // field checks first
+    const fromFile: Partial<ModelConfig> = { ...inferred.config };
+    // The label table has num_classes rows, plus the null row when class_dropout_prob > 0: when the caller
+    // says which, the class count read from the file follows (inference assumed the null row).
+    const nullRow = explicit.class_dropout_prob !== undefined ? explicit.class_dropout_prob > 0 : explicit.class_dropout;
+    if (table && nullRow !== undefined) Object.assign(fromFile, { num_classes: table[0] - (nullRow ? 1 : 0), class_dropout: nullRow });
+    config = normalizeConfig({ ...fromFile, ...explicit } as ModelConfigInput & Record<string, unknown>);
   } else if (info.metadata.config !== undefined) {
     const raw = info.metadata.config;
-    let meta: MetadataConfig;
+    let meta: ModelConfigInput & Record<string, unknown>;
     try {
-      meta = JSON.parse(raw) as MetadataConfig;
+      meta = JSON.parse(raw);
     } catch (err) {
       throw new CheckpointError(`'${file}' has a metadata config that is not JSON: ${describe(raw)}`, { cause: err });
     }
-    const { extras, class_dropout_prob, ...fields } = meta as MetadataConfig & Record<string, unknown>;
-    const merged: Record<string, unknown> = { family: structure.family, skip: structure.skip, ...fields };
-    if (!structure.conditional || extras === 1) merged.num_classes = 0;
-    if (class_dropout_prob !== undefined) merged.class_dropout = class_dropout_prob > 0;
-    if (merged.num_classes === 0) merged.class_dropout = false;
-    for (const key of Object.keys(merged)) if (!(key in presets['DiT-XL/2-skip'])) delete merged[key];
-    config = normalizeConfig(merged as Partial<ModelConfig> & Record<string, unknown>, `'${file}' metadata config`);
+    if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new CheckpointError(`'${file}' has a metadata config that is not a JSON object: ${describe(raw)}`);
+    const merged: Record<string, unknown> = { family: structure.family, skip: structure.skip, ...meta };
+    if (!structure.conditional && meta.extras === undefined) merged.num_classes = 0;
+    // Other official constructor arguments (attention_mode, ...) do not change the weights' meaning here.
+    const known = new Set([...Object.keys(presets['DiT-XL/2-skip']), 'class_dropout_prob', 'extras']);
+    for (const key of Object.keys(merged)) if (!known.has(key)) delete merged[key];
+    config = normalizeConfig(merged as ModelConfigInput & Record<string, unknown>, `'${file}' metadata config`);
   } else {
     if (inferred.missing.length > 0) {
       throw new CheckpointError(
@@ -196,7 +250,16 @@ export function resolveConfig(info: CheckpointShapes, file: string, explicit?: P
           `or a preset (${Object.keys(presets).join(', ')})`,
       );
     }
-    config = normalizeConfig(inferred.config as Partial<ModelConfig> & Record<string, unknown>, `'${file}' inferred config`);
+    config = normalizeConfig(inferred.config as ModelConfigInput & Record<string, unknown>, `'${file}' inferred config`);
+  }
+  // A table of the right width but the wrong height is about the null row: say so. (A config wrong in more
+  // than that is left to the loader, which lists every mismatched tensor.)
+  if (table && config.num_classes > 0 && table[1] === config.hidden_size && table[0] !== config.num_classes + (config.class_dropout ? 1 : 0)) {
+    const rows = config.num_classes + (config.class_dropout ? 1 : 0);
+    throw new CheckpointError(
+      `'${file}' has a label table of ${table[0]} rows (y_embedder.embedding_table.weight) but the config needs ${rows}: ` +
+        `num_classes ${config.num_classes} ${config.class_dropout ? 'plus the null class (class_dropout_prob > 0)' : 'without a null class (class_dropout_prob 0)'}`,
+    );
   }
   if (config.family !== structure.family || config.skip !== structure.skip || (config.num_classes > 0) !== structure.conditional) {
     throw new CheckpointError(

@@ -56,6 +56,24 @@ export class InternalError extends SkipditError {
   }
 }
 
+/** Writing an output file failed (no space left, permissions, a read-only file system, ...); `message` says which file and why. */
+export class OutputError extends SkipditError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'SKIPDIT_OUTPUT', options);
+  }
+}
+
+/** The largest finite float32. Native code computes in float32, where anything larger in magnitude is Infinity. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Whether `value` is a number that stays finite as a float32 (what a float parameter becomes in native code). */
+export function isFloat32(value: unknown): value is number {
+  return typeof value === 'number' && Math.abs(value) <= FLOAT32_MAX;
+}
+
+/** The `expected` text of the errors for a float parameter that native code receives as a float32. */
+export const FLOAT32_EXPECTED = `a finite float32 number (|x| <= ${FLOAT32_MAX})`;
+
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';

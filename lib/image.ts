@@ -1,10 +1,10 @@
 // From samples to pictures: the official torchvision save_image(x, nrow, normalize=True, value_range=(-1, 1))
 // semantics (clamp to [-1, 1], map to [0, 1], uint8 = floor(x * 255 + 0.5), images in a grid with 2-pixel
 // padding of value 0, a single image without padding), and PNG encoding with pngjs.
-import { writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { InvalidArgumentError } from './errors.js';
-import type { Tensor } from './tensor.js';
+import { writeOutput } from './output.js';
+import { checkTensor, type Tensor } from './tensor.js';
 
 export interface Image {
   width: number;
@@ -39,7 +39,8 @@ export function mapByte(v: number, mode: ByteMapping): number {
 }
 
 /** (B, C, H, W) floats -> B images as interleaved (H, W, C) bytes. */
-export function toImages(batch: Tensor, mode: ByteMapping = 'torchvision'): Image[] {
+export function toImages(images: Tensor, mode: ByteMapping = 'torchvision'): Image[] {
+  const batch = checkTensor(images, 'images'); // data must fill the shape: a short array would read as zeros
   const [B, C, H, W] = batch.shape;
   if (batch.shape.length !== 4) throw InvalidArgumentError.expected('images.shape', '(B, C, H, W)', batch.shape);
   return Array.from({ length: B }, (_, b) => {
@@ -54,7 +55,8 @@ export function toImages(batch: Tensor, mode: ByteMapping = 'torchvision'): Imag
  * make_grid of a batch (B, C, H, W) with values in [-1, 1]: `nrow` images per row (default 8, as torchvision),
  * `padding` pixels of 0 around and between them. C must be 1 or 3.
  */
-export function imageGrid(batch: Tensor, options: { nrow?: number; padding?: number } = {}): Image {
+export function imageGrid(images: Tensor, options: { nrow?: number; padding?: number } = {}): Image {
+  const batch = checkTensor(images, 'images'); // data must fill the shape: a short array would read as zeros
   const [B, C, H, W] = batch.shape;
   if (batch.shape.length !== 4 || (C !== 1 && C !== 3) || B < 1) {
     throw InvalidArgumentError.expected('images.shape', '(B, C, H, W) with C = 1 or 3 and B >= 1', batch.shape);
@@ -83,6 +85,7 @@ export function encodePng(image: Image): Buffer {
   return PNG.sync.write(png, { colorType: image.channels === 1 ? 0 : 2, inputColorType: image.channels === 1 ? 0 : 2, inputHasAlpha: false });
 }
 
+/** Writes `image` as a PNG file; a failed write (disk full, permissions, ...) is an OutputError. */
 export function writePng(path: string, image: Image): void {
-  writeFileSync(path, encodePng(image));
+  writeOutput(path, encodePng(image));
 }

@@ -10,7 +10,7 @@ export { Latents } from './latents.js';
 export { presets, normalizeConfig, resolveConfig, inferConfig, headsByHiddenSize } from './config.js';
 export { inspectCheckpoint, convertCheckpoint } from './checkpoint.js';
 export type { CheckpointInfo } from './checkpoint.js';
-export type { ModelConfig, ModelFamily, PresetName, InferredConfig } from './config.js';
+export type { ModelConfig, ModelConfigInput, ModelFamily, PresetName, InferredConfig } from './config.js';
 export type { Tensor } from './tensor.js';
 export { Pipeline } from './pipeline.js';
 export type { PipelineOptions, InitOptions, StepInfo, RunOptions, PipelineCacheStats } from './pipeline.js';
@@ -35,4 +35,5 @@ export {
   DisposedError,
   AbortError,
   InternalError,
+  OutputError,
 } from './errors.js';

@@ -5,13 +5,15 @@ import type { NativeForwardOptions, NativeModel, NativeProfile, NativeTensor } f
 import { Latents } from './latents.js';
 import type { SamplerCoefficients } from './samplers.js';
 import { SkipCache, resolveCachePolicy, type CachePolicyInput } from './cache.js';
-import { resolveConfig, type ModelConfig, type PresetName } from './config.js';
+import { resolveConfig, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import {
   AbortError,
   CheckpointError,
   DisposedError,
+  FLOAT32_EXPECTED,
   InvalidArgumentError,
   fromNativeError,
+  isFloat32,
 } from './errors.js';
 import { native } from './native.js';
 import { computeLane } from './queue.js';
@@ -27,7 +29,7 @@ export interface LoadModelOptions {
    * A preset name or a config object (missing fields are taken from the file); default: the config in the
    * file's metadata, else the one inferred from its tensor shapes.
    */
-  config?: PresetName | Partial<ModelConfig>;
+  config?: PresetName | ModelConfigInput;
   /** torch training checkpoints: the state dict to use ('ema' is the default when present, then 'model'; 'root' for the top level). */
   checkpointKey?: string;
   /**
@@ -384,7 +386,10 @@ export class Model {
       for (let i = 0; i < B; i++) t[i] = Number(tIn[i]);
     }
     for (let i = 0; i < B; i++) {
-      if (!Number.isFinite(t[i]) || t[i] < 0 || t[i] > 1000) throw InvalidArgumentError.expected(`t[${i}]`, 'a timestep in [0, 1000]', t[i]);
+      // (the message shows the value given, not its float32 rounding: 1e39 rather than Infinity)
+      if (!Number.isFinite(t[i]) || t[i] < 0 || t[i] > 1000) {
+        throw InvalidArgumentError.expected(`t[${i}]`, 'a timestep in [0, 1000]', typeof tIn === 'number' ? tIn : tIn[i]);
+      }
     }
     let y: Int32Array | null = null;
     if (c.num_classes > 0) {
@@ -408,9 +413,8 @@ export class Model {
   /** The native guidance options of a forwardWithCfg-style call on `rows` rows. */
   #guidance(input: { cfgScale: number; cfgChannels?: number | 'eps' }, rows: number): { cfgScale: number; cfgChannels: number } {
     if (rows % 2 !== 0) throw InvalidArgumentError.expected('x.shape[0]', 'an even batch (cond rows then uncond rows)', rows);
-    if (typeof input.cfgScale !== 'number' || !Number.isFinite(input.cfgScale)) {
-      throw InvalidArgumentError.expected('cfgScale', 'a finite number', input.cfgScale);
-    }
+    // The guidance runs in float32: a scale beyond float32's range would turn every output into NaN.
+    if (!isFloat32(input.cfgScale)) throw InvalidArgumentError.expected('cfgScale', FLOAT32_EXPECTED, input.cfgScale);
     const official = this.config.family === 'dit' ? 3 : 4;
     let channels: number;
     if (input.cfgChannels === undefined) channels = Math.min(official, this.outChannels);

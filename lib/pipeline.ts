@@ -2,10 +2,10 @@
 // initial noise, one batched cond+uncond forward per step when guiding, the sampler update, and an
 // optional Skip-Cache state owned by this pipeline.
 import { SkipCache, resolveCachePolicy, type CachePolicy, type CachePolicyInput, type CacheStats } from './cache.js';
-import { AbortError, InvalidArgumentError, describe } from './errors.js';
+import { AbortError, DisposedError, FLOAT32_EXPECTED, InvalidArgumentError, describe, isFloat32 } from './errors.js';
 import { callFlops, forwardFlops } from './flops.js';
 import type { Latents } from './latents.js';
-import type { Model } from './model.js';
+import { Model } from './model.js';
 import { gaussianNoise } from './random.js';
 import { createSampler, type Sampler, type SamplerName, type VarianceType } from './samplers.js';
 import { checkTensor, numel, type Tensor } from './tensor.js';
@@ -82,6 +82,8 @@ export class Pipeline {
   readonly sampler: Sampler;
   readonly cfgScale: number | undefined;
   readonly cfgChannels: 'official' | 'all';
+  // The cache policy outlives the run state: dispose() drops #cache, the next init() recreates it from #policy.
+  #policy: CachePolicy | undefined;
   #cache: SkipCache | undefined;
   // The sampler state lives in the model's backend memory (on the GPU with CUDA); #snapshot is the last host
   // copy read, dropped by every step.
@@ -95,6 +97,8 @@ export class Pipeline {
   #history: StepInfo[] = [];
 
   constructor(model: Model, options: PipelineOptions = {}) {
+    if (!(model instanceof Model)) throw InvalidArgumentError.expected('model', 'a Model from loadModel()', model);
+    if (model.disposed) throw new DisposedError('The model');
     if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
     this.model = model;
     const c = model.config;
@@ -108,7 +112,8 @@ export class Pipeline {
     }
     this.sampler = createSampler(options.sampler ?? 'ddim', steps, { eta: options.eta, variance });
     if (options.cfgScale !== undefined) {
-      if (typeof options.cfgScale !== 'number' || !Number.isFinite(options.cfgScale)) throw InvalidArgumentError.expected('cfgScale', 'a finite number', options.cfgScale);
+      // Guidance runs in float32: a larger scale would make every sample NaN.
+      if (!isFloat32(options.cfgScale)) throw InvalidArgumentError.expected('cfgScale', FLOAT32_EXPECTED, options.cfgScale);
       if (options.cfgScale > 1 && (c.num_classes === 0 || !c.class_dropout)) {
         throw InvalidArgumentError.expected('cfgScale', 'no guidance (<= 1) for a model without a null class', options.cfgScale);
       }
@@ -117,7 +122,10 @@ export class Pipeline {
     const channels = options.cfgChannels ?? 'official';
     if (channels !== 'official' && channels !== 'all') throw InvalidArgumentError.expected('cfgChannels', "'official' or 'all'", channels);
     this.cfgChannels = channels;
-    if (options.cache !== undefined && options.cache !== false) this.#cache = model.createCache(options.cache);
+    if (options.cache !== undefined && options.cache !== false) {
+      this.#cache = model.createCache(options.cache);
+      this.#policy = this.#cache.policy;
+    }
   }
 
   get guided(): boolean {
@@ -168,8 +176,9 @@ export class Pipeline {
     return this.#read(this.guided ? 2 : 1);
   }
 
+  /** The Skip-Cache policy the pipeline was built with or last set (kept across dispose()). */
   get cachePolicy(): CachePolicy | undefined {
-    return this.#cache?.policy;
+    return this.#policy;
   }
 
   /** Enables, changes (the state restarts) or disables (false) Skip-Cache between steps. */
@@ -178,6 +187,7 @@ export class Pipeline {
     if (policy === false) this.#cache = undefined;
     else if (this.#cache) this.#cache.setPolicy(policy);
     else this.#cache = this.model.createCache(resolveCachePolicy(policy));
+    this.#policy = this.#cache?.policy;
   }
 
   /** Skip-Cache statistics of the current run (since init). */
@@ -250,6 +260,8 @@ export class Pipeline {
     }
     if (!Number.isInteger(n) || n < 1) throw InvalidArgumentError.expected('noise.shape[0]', 'an even number of rows when guiding', options.noise?.shape[0]);
     if (options.stepNoise !== undefined && typeof options.stepNoise !== 'function') checkTensor(options.stepNoise, 'stepNoise');
+    // After dispose() the cache state is gone but not the policy: the new run gets a fresh one.
+    if (this.#policy && !this.#cache) this.#cache = this.model.createCache(this.#policy);
     this.#latents?.dispose();
     this.#latents = undefined;
     this.#latents = this.model.createLatents({ data: latents, shape: [rows(n), ...sampleShape] });
@@ -316,7 +328,10 @@ export class Pipeline {
     while (!this.done) yield await this.step();
   }
 
-  /** Drops the cache state and releases the latents (the model is not disposed). */
+  /**
+   * Releases the run's latents and cache state now (the model is not disposed). The options and the cache
+   * policy are kept: init() starts a new run with them.
+   */
   dispose(): void {
     this.#cache = undefined;
     this.#latents?.dispose();

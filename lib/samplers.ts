@@ -3,7 +3,7 @@
 // (Math.fround after each op), so trajectories match PyTorch to float32 rounding.
 import type { NativeSamplerUpdate } from '../binding.js';
 import { createDiffusion, type DiffusionTables } from './diffusion.js';
-import { InvalidArgumentError } from './errors.js';
+import { FLOAT32_MAX, InvalidArgumentError, isFloat32 } from './errors.js';
 import type { Tensor } from './tensor.js';
 
 const f = Math.fround;
@@ -101,8 +101,12 @@ export class DDIMSampler extends BaseSampler {
   constructor(steps: number | string, options: { eta?: number } = {}) {
     super(steps);
     const eta = options.eta ?? 0;
-    if (typeof eta !== 'number' || !(eta >= 0) || !Number.isFinite(eta)) throw InvalidArgumentError.expected('eta', 'a number >= 0', eta);
+    if (!isFloat32(eta) || !(eta >= 0)) throw InvalidArgumentError.expected('eta', `a number in [0, ${FLOAT32_MAX}] (finite as a float32)`, eta);
     this.eta = eta;
+    // eta > 1 can make sigma^2 exceed 1 - alpha_prev on this schedule: sqrt of a negative, NaN samples.
+    for (let j = 0; j < this.steps; j++) {
+      if (Number.isNaN(this.coefficients(j).dirCoef)) throw InvalidArgumentError.expected('eta', `a value with sigma^2 <= 1 - alpha_prev at every step (at most 1 always is)`, eta);
+    }
   }
 
   needsNoise(): boolean {

@@ -1,11 +1,11 @@
 // Videos (Latte: B x F frames): an animated GIF (gifenc), a PNG sequence (pngjs), and an MP4 when an ffmpeg
 // binary is on PATH (detected; optional).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import gifenc from 'gifenc';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, OutputError } from './errors.js';
 import { encodePng, type Image } from './image.js';
+import { makeOutputFolder, writeOutput } from './output.js';
 
 const { GIFEncoder, applyPalette, quantize } = gifenc; // a CommonJS module
 
@@ -22,7 +22,7 @@ function rgba(frame: Image): Uint8Array {
 export function encodeGif(frames: Image[], options: { fps?: number } = {}): Buffer {
   if (frames.length === 0) throw InvalidArgumentError.expected('frames', 'at least one frame', frames.length);
   const { width, height } = frames[0];
-  const delay = Math.round(1000 / (options.fps ?? 8));
+  const delay = Math.round(1000 / checkFps(options.fps));
   const gif = GIFEncoder();
   for (const f of frames) {
     if (f.width !== width || f.height !== height) throw InvalidArgumentError.expected('frames', `${width}x${height} frames`, `${f.width}x${f.height}`);
@@ -34,14 +34,20 @@ export function encodeGif(frames: Image[], options: { fps?: number } = {}): Buff
   return Buffer.from(gif.bytes());
 }
 
-/** frame_000.png, frame_001.png, ... in `dir`. */
+/** frame_000.png, frame_001.png, ... in `dir` (created); a failed write is an OutputError. */
 export function writePngSequence(dir: string, frames: Image[]): string[] {
-  mkdirSync(dir, { recursive: true });
+  makeOutputFolder(dir);
   return frames.map((f, i) => {
     const file = path.join(dir, `frame_${String(i).padStart(3, '0')}.png`);
-    writeFileSync(file, encodePng(f));
+    writeOutput(file, encodePng(f));
     return file;
   });
+}
+
+/** Frames per second of a video: positive and at most 100 (a GIF frame lasts a whole number of 10 ms). */
+export function checkFps(fps: unknown = 8): number {
+  if (typeof fps !== 'number' || !(fps > 0 && fps <= 100)) throw InvalidArgumentError.expected('fps', 'a number in (0, 100]', fps);
+  return fps;
 }
 
 export function ffmpegAvailable(): boolean {
@@ -51,9 +57,11 @@ export function ffmpegAvailable(): boolean {
 /** An H.264 MP4 through ffmpeg (raw RGB frames on stdin); throws when ffmpeg is missing or fails. */
 export function writeMp4(file: string, frames: Image[], options: { fps?: number } = {}): void {
   if (!ffmpegAvailable()) throw new InvalidArgumentError('Expected an ffmpeg binary on PATH to write MP4 (write a .gif or a PNG sequence instead)');
+  if (frames.length === 0) throw InvalidArgumentError.expected('frames', 'at least one frame', frames.length);
+  const fps = checkFps(options.fps);
   const { width, height } = frames[0];
   const raw = Buffer.concat(frames.map((f) => Buffer.from(rgba(f).filter((_, i) => i % 4 !== 3))));
-  const r = spawnSync('ffmpeg', ['-y', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(options.fps ?? 8),
+  const r = spawnSync('ffmpeg', ['-y', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps),
     '-i', '-', '-pix_fmt', 'yuv420p', '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', file], { input: raw });
-  if (r.status !== 0) throw new InvalidArgumentError(`ffmpeg failed writing '${file}': ${r.stderr?.toString().trim()}`);
+  if (r.status !== 0) throw new OutputError(`ffmpeg failed writing '${file}': ${r.stderr?.toString().trim() || r.error?.message || `exit ${r.status}`}`);
 }
