@@ -11,7 +11,8 @@ import { cachePresets, type CachePolicyInput } from './cache.js';
 import { FLOAT32_EXPECTED, InvalidArgumentError, SkipditError, isFloat32 } from './errors.js';
 import { bundledModel } from './bundled.js';
 import { imageGrid, writePng } from './image.js';
-import { backends, loadModel, type ModelDType } from './model.js';
+import { backends, loadModel, type LoadModelOptions, type ModelDType } from './model.js';
+import { autoBackend } from './backends.js';
 import { benchSizes, formatBenchReport, runBench, type BenchFamily, type BenchSize } from './bench.js';
 import { loadVae } from './vae.js';
 import { encodeGif, ffmpegAvailable, writeMp4, writePngSequence } from './video.js';
@@ -72,7 +73,7 @@ async function sample(opts: SampleOptions): Promise<void> {
   checkFloat32('--eta', opts.eta);
   if (opts.eta !== undefined && opts.sampler !== 'ddim') throw new InvalidArgumentError(`Expected --eta only with --sampler ddim (a DDIM parameter) but received --eta ${opts.eta} with --sampler ${opts.sampler}`);
   checkOutputPath(opts.out, 'file', '--out');
-  const model = await loadModel(opts.model, { config: opts.config ?? opts.preset, backend: opts.backend, checkpointKey: opts.key });
+  const model = await loadCliModel(opts.model, { config: opts.config ?? opts.preset, backend: opts.backend, checkpointKey: opts.key });
   try {
     const cache = opts.cache === undefined || opts.cache === 'none' ? false : (opts.cache as CachePolicyInput);
     const pipe = new Pipeline(model, { sampler: opts.sampler, steps: opts.steps, eta: opts.eta, cfgScale: opts.cfg, cfgChannels: opts.cfgChannels, cache });
@@ -191,7 +192,7 @@ async function generate(opts: GenerateOptions): Promise<void> {
   if (!(opts.fps > 0 && opts.fps <= 100)) throw InvalidArgumentError.expected('--fps', 'a number in (0, 100]', opts.fps);
   const bundled = opts.model === undefined;
   const file = opts.model ?? bundledModel.path();
-  const model = await loadModel(file, { config: opts.config ?? opts.preset, backend: opts.backend, checkpointKey: opts.key });
+  const model = await loadCliModel(file, { config: opts.config ?? opts.preset, backend: opts.backend, checkpointKey: opts.key });
   const vae = opts.vae ? await loadVae(opts.vae) : undefined;
   try {
     const c = model.config;
@@ -355,10 +356,24 @@ program
 
 program
   .command('backends')
-  .description('list the compute backends and why any is unavailable')
-  .action(() => {
+  .description("list the compute backends, why any is unavailable, and what --backend auto picks (runs CUDA's self-test)")
+  .action(async () => {
+    const auto = await autoBackend();
     for (const b of backends()) console.log(`${b.name}: ${b.available ? 'available' : `unavailable (${b.reason})`} ${JSON.stringify(b.details)}`);
+    const selfTest = backends()[1].selfTest;
+    if (selfTest) console.log(`cuda self-test: ${selfTest.passed ? 'passed' : 'FAILED'} in ${selfTest.ms.toFixed(0)} ms ${JSON.stringify(selfTest.checks)}`);
+    console.log(`auto: ${auto.backend} (${auto.reason})`);
   });
+
+/** loadModel, saying on stderr (one line) when 'auto' ran on the CPU because a CUDA device failed its self-test. */
+async function loadCliModel(file: string, options: LoadModelOptions) {
+  const model = await loadModel(file, options);
+  if (options.backend === 'auto' || options.backend === undefined) {
+    const auto = await autoBackend();
+    if (auto.selfTest && !auto.selfTest.passed) console.error(`skipdit: ${auto.reason}; running on the CPU`);
+  }
+  return model;
+}
 
 program
   .command('bench')

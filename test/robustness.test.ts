@@ -221,6 +221,16 @@ describe("backend 'auto' trusts CUDA only after a known-answer self-test", () =>
     expect(bad.stdout).toMatch(/InvalidArgumentError Expected 'cpu', 'cuda' or 'auto' for SKIPDIT_BACKEND but received "gpu"/);
   });
 
+  it('the CLI says it on stderr, in one line, and still generates on the CPU', () => {
+    const out = path.join(dir, 'three.png');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(packageRoot(), 'lib', 'cli.ts'), 'generate', '--class', '3', '--steps', '5', '--out', out], {
+      cwd: packageRoot(), env: { ...process.env, SKIPDIT_SIMULATE_CUDA_SELFTEST_FAILURE: '1', SKIPDIT_BACKEND: '' }, encoding: 'utf8', timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^skipdit: CUDA self-test failed \(simulated\): .*; running on the CPU$/)]);
+    expect(r.stdout).toMatch(/wrote .*three\.png/);
+  });
+
   it('the bundled model is what the self-test runs', () => {
     expect(bundledModel.path()).toMatch(/digits-skipdit\.safetensors$/);
   });
