@@ -285,10 +285,14 @@ export interface NativeBinding {
    * key: which state dict of a torch training checkpoint (undefined: ema, then model, ...).
    */
   loadModel(path: string, config: NativeModelConfig, options: NativeLoadOptions): Promise<NativeModel>;
-  inspectCheckpoint(path: string, key?: string | null): NativeCheckpointInfo;
+  /** Opens and describes the file on a pool thread (never blocking the JS thread). */
+  inspectCheckpoint(path: string, key?: string | null): Promise<NativeCheckpointInfo>;
   /** Parses a checkpoint held in memory and reads every float tensor (for tests and fuzzing). */
   inspectCheckpointBytes(bytes: Buffer, key?: string | null): NativeCheckpointInfo & { checksum: number };
-  /** Writes the picked state dict as safetensors with `metadata`; resolves to the bytes written. */
+  /**
+   * Writes the picked state dict as safetensors with `metadata` (through a temporary file renamed over `output`
+   * on success); resolves to the bytes written. Refuses an output that is the input file or not a regular file.
+   */
   convertCheckpoint(input: string, output: string, key: string | null, metadata: Record<string, string>): Promise<number>;
   backends(): [NativeCpuBackendInfo, NativeCudaBackendInfo];
   /** The fp32 FMA peak of all CPU threads, measured for `seconds` (benchmarks report % of it). */

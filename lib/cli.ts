@@ -325,8 +325,8 @@ program
   .addOption(new Option('--preset <name>', 'config to check the file against').choices(Object.keys(presets)))
   .addOption(configOption())
   .option('--json', 'machine-readable output')
-  .action((file: string, opts: { key?: string; preset?: PresetName; config?: Partial<ModelConfig>; json?: boolean }) => {
-    const info = inspectCheckpoint(file, { key: opts.key, config: opts.config ?? opts.preset });
+  .action(async (file: string, opts: { key?: string; preset?: PresetName; config?: Partial<ModelConfig>; json?: boolean }) => {
+    const info = await inspectCheckpoint(file, { key: opts.key, config: opts.config ?? opts.preset });
     if (opts.json) {
       console.log(JSON.stringify(info, null, 2));
       return;

@@ -1,6 +1,6 @@
 // Model: a loaded DiT / Latte network on one backend. The forward pass runs on a worker thread; this
 // file validates every input (typed errors naming the parameter) before anything reaches native code.
-import { existsSync, statSync } from 'node:fs';
+import { checkWeightsFile } from './checkpoint.js';
 import type { NativeForwardOptions, NativeModel, NativeProfile, NativeTensor } from '../binding.js';
 import { Latents } from './latents.js';
 import type { SamplerCoefficients } from './samplers.js';
@@ -127,7 +127,7 @@ export interface StepReport {
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   if (typeof path !== 'string' || path.length === 0) throw InvalidArgumentError.expected('path', 'a file path string', path);
   if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
-  if (!existsSync(path) || !statSync(path).isFile()) throw new CheckpointError(`Cannot open '${path}': no such file`);
+  checkWeightsFile(path);
   if (options.checkpointKey !== undefined && (typeof options.checkpointKey !== 'string' || options.checkpointKey === '')) {
     throw InvalidArgumentError.expected('options.checkpointKey', 'a top-level key such as "ema", "model" or "root"', options.checkpointKey);
   }
@@ -142,7 +142,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     throw InvalidArgumentError.expected('options.dtype', "'float32' or 'bfloat16' on the cpu backend", dtype);
   }
   try {
-    const info = native().inspectCheckpoint(path, options.checkpointKey);
+    const info = await native().inspectCheckpoint(path, options.checkpointKey);
     const config = resolveConfig(info, path, options.config);
     const handle = await native().loadModel(path, config, {
       backend, dtype, key: options.checkpointKey, profile: options.profile === true, ...workspace,

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { NativeVae, NativeVaeConfig } from '../binding.js';
+import { checkWeightsFile } from './checkpoint.js';
 import { CheckpointError, DisposedError, InvalidArgumentError, fromNativeError } from './errors.js';
 import { native } from './native.js';
 import { checkTensor, type Tensor } from './tensor.js';
@@ -45,6 +46,7 @@ export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): 
   if (statSync(pathOrDir).isDirectory()) {
     const configPath = path.join(pathOrDir, 'config.json');
     if (existsSync(configPath)) {
+      checkWeightsFile(configPath); // reading a FIFO would block the JS thread
       try {
         fileConfig = JSON.parse(readFileSync(configPath, 'utf8')) as Partial<VaeConfig>;
       } catch (err) {
@@ -55,6 +57,7 @@ export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): 
     if (!found) throw new CheckpointError(`'${pathOrDir}' holds none of ${weightFiles.join(', ')}`);
     file = found;
   }
+  checkWeightsFile(file); // a FIFO, device or folder named like weights: say so instead of opening it
   const config = normalizeVaeConfig({ ...sdVaeConfig, ...pick(fileConfig), ...pick(options.config ?? {}) });
   // Default cpu (the decoder is cheap next to the sampler); 'auto' / 'cuda' as for loadModel.
   const backend = await chooseBackend(options.backend ?? 'cpu');

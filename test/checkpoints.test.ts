@@ -50,7 +50,7 @@ describe('the fixture checkpoints', () => {
   });
 
   it('model.pt (zip root "model/", OrderedDict with _metadata) loads and gives the same output bit for bit', async () => {
-    const info = inspectCheckpoint(shared('model.pt'));
+    const info = await inspectCheckpoint(shared('model.pt'));
     expect(info).toMatchObject({ format: 'torch-zip', picked: 'root', rootFolder: 'model' });
     expect(Object.keys(info.tensors)).toHaveLength(108);
     const m = await loadModel(shared('model.pt'), { config: tiny });
@@ -63,7 +63,7 @@ describe('the fixture checkpoints', () => {
   });
 
   it('ckpt-train.pt picks ema (forward.out_ema); key "model" picks the training weights; args and opt stay inert data', async () => {
-    const info = inspectCheckpoint(shared('ckpt-train.pt'));
+    const info = await inspectCheckpoint(shared('ckpt-train.pt'));
     expect(info.picked).toBe('ema');
     expect(info.candidates).toEqual(['model', 'ema']);
     expect(info.extras?.args).toMatchObject({ __class__: 'argparse.Namespace', model: 'DiT-skip', image_size: 64, num_classes: 10 });
@@ -107,7 +107,7 @@ describe('config inference and tensor layouts', () => {
       const config = normalizeConfig(partial);
       const file = path.join(dir, `${label.replace(/\W+/g, '-')}.pt`);
       writeFileSync(file, torchStateDict(randomWeights(config, randn)));
-      const info = inspectCheckpoint(file);
+      const info = await inspectCheckpoint(file);
       expect(info.config).toEqual(config);
       const m = await loadModel(file);
       expect(m.config).toEqual(config);

@@ -32,9 +32,9 @@ describe('image grid (torchvision save_image, normalize=True, value_range=(-1, 1
 });
 
 describe('the bundled model', () => {
-  it('ships in the package with its config in the metadata', () => {
+  it('ships in the package with its config in the metadata', async () => {
     expect(existsSync(bundledModel.path())).toBe(true);
-    const info = inspectCheckpoint(bundledModel.path());
+    const info = await inspectCheckpoint(bundledModel.path());
     expect(info.config).toMatchObject({ family: 'dit', skip: true, in_channels: 1, input_size: 28, num_classes: 10, learn_sigma: true });
     expect(readFileSync(bundledModel.path()).length).toBeLessThanOrEqual(10 * 2 ** 20);
   });

@@ -1,5 +1,6 @@
 // Opening any supported weights file: safetensors, or a torch.save zip archive (state dict or training
-// dict). The format is recognised from the bytes, not the file name.
+// dict). The format is recognised from the bytes, not the file name; the formats skipdit does not read
+// (legacy torch.save pickles and tar archives, plain pickles, anything else) are named in the error.
 #pragma once
 #include <map>
 #include <memory>
@@ -13,6 +14,8 @@ namespace skipdit {
 struct Checkpoint {
   enum class Format { Safetensors, TorchZip };
   Format format = Format::Safetensors;
+  std::string path;
+  std::shared_ptr<MappedFile> file;  // the mapping all tensors view
   std::unique_ptr<WeightSource> source;
   const TorchCheckpoint* torch = nullptr;          // set for TorchZip
   const SafetensorsSource* safetensors = nullptr;  // set for Safetensors
@@ -28,7 +31,10 @@ Checkpoint open_checkpoint(std::shared_ptr<MappedFile> file, const std::string& 
 Checkpoint open_checkpoint_file(const std::string& path, const std::string& key);
 
 // Streams every tensor of `source` into a safetensors file (float tensors keep F32/F16/BF16, strided or
-// float64 ones become F32), with `metadata`. Returns the bytes written.
+// float64 ones become F32), with `metadata`. Returns the bytes written. The data goes to a temporary file
+// next to `path`, renamed over it only once complete: a failed convert leaves no partial file and never
+// touches an existing one. Refuses (InvalidArgument) an output that is the checkpoint's own file (under
+// any name: writing it would truncate the pages the tensors are read from) or not a regular file.
 uint64_t write_safetensors(const std::string& path, const Checkpoint& checkpoint,
                            const std::map<std::string, std::string>& metadata);
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/error.h"
 
@@ -51,7 +53,8 @@ const std::map<std::string, std::string>& storage_dtypes() {
 
 class Unpickler {
  public:
-  Unpickler(const unsigned char* data, uint64_t size, std::string what) : p_(data), begin_(data), end_(data + size), what_(std::move(what)) {}
+  Unpickler(const unsigned char* data, uint64_t size, std::string what)
+      : p_(data), begin_(data), end_(data + size), what_(std::move(what)), max_edges_(4 * size + 65536) {}
 
   PickleData run() {
     while (true) {
@@ -123,13 +126,13 @@ class Unpickler {
         case 0x91: push(make_seq(Kind::Set, pop_mark())); break;       // FROZENSET
         case 'c': {                                                    // GLOBAL
           std::string module = line(), name = line();
-          push(make_global(module + "." + name));
+          push(make_global(module, name));
           break;
         }
         case 0x93: {                                                   // STACK_GLOBAL
           auto parts = pop_n(2);
           if (parts[0]->kind != Kind::Str || parts[1]->kind != Kind::Str) bad("STACK_GLOBAL needs two strings");
-          push(make_global(parts[0]->text + "." + parts[1]->text));
+          push(make_global(parts[0]->text, parts[1]->text));
           break;
         }
         case 'Q': push(persistent(pop())); break;                      // BINPERSID
@@ -275,13 +278,21 @@ class Unpickler {
     v->text.assign(reinterpret_cast<const char*>(b), n);
     return v;
   }
-  PyRef make_global(const std::string& name) {
+  PyRef make_global(const std::string& module, const std::string& name) {
+    // Real module and class names are short; long memoised strings joined over and over would be a way to
+    // allocate far more than the file holds.
+    if (module.size() > kMaxNameBytes || name.size() > kMaxNameBytes) bad("a global name longer than " + std::to_string(kMaxNameBytes) + " bytes");
     auto v = make(Kind::Global);
-    v->text = name;
+    v->text = module + "." + name;
     return v;
   }
+  // Every reference stored in a container goes through here.
   void adopt_depth(PyValue& parent, const PyRef& child) {
     if (child == &parent) bad("a container that contains itself");
+    // REDUCE (set, torch.Size, OrderedDict) and BUILD copy references out of memoised containers, so a few
+    // opcodes can copy a big container over and over: the references stored, in all, are bounded by the
+    // pickle's size (real pickles store about one per opcode byte or less).
+    if (++edges_ > max_edges_) bad("its containers hold more than " + std::to_string(max_edges_) + " references in all (the same container copied over and over?)");
     parent.depth = std::max(parent.depth, child->depth + 1);
     if (parent.depth > kMaxPickleDepth) bad("values nested deeper than " + std::to_string(kMaxPickleDepth));
   }
@@ -339,17 +350,20 @@ class Unpickler {
   void set_items(PyValue& dict, const std::vector<PyRef>& kv) {
     if (dict.kind != Kind::Dict) bad(std::string("SETITEM on a ") + dict.kind_name());
     if (kv.size() % 2) bad("odd number of items for SETITEMS");
+    // A str key already present is replaced in place (as in Python), found through a per-dict index: a scan
+    // of the entries for every key would take time quadratic in the size of the pickle.
+    auto& index = str_keys_[&dict];
     for (size_t i = 0; i < kv.size(); i += 2) {
       adopt_depth(dict, kv[i]);
       adopt_depth(dict, kv[i + 1]);
-      bool replaced = false;
-      if (kv[i]->kind == Kind::Str)
-        for (auto& e : dict.entries)
-          if (e.first->kind == Kind::Str && e.first->text == kv[i]->text) {
-            e.second = kv[i + 1];
-            replaced = true;
-          }
-      if (!replaced) dict.entries.emplace_back(kv[i], kv[i + 1]);
+      if (kv[i]->kind == Kind::Str) {
+        auto [it, inserted] = index.emplace(kv[i]->text, dict.entries.size());  // Str texts never change: views stay valid
+        if (!inserted) {
+          dict.entries[it->second].second = kv[i + 1];
+          continue;
+        }
+      }
+      dict.entries.emplace_back(kv[i], kv[i + 1]);
     }
   }
   void add_items(PyValue& set, const std::vector<PyRef>& items) {
@@ -361,7 +375,7 @@ class Unpickler {
   }
 
   void memo_put(uint64_t index) {
-    if (memo_.size() >= (1u << 26)) bad("memo too large");
+    if (memo_.size() >= kMaxValues) bad("memo too large");
     memo_[index] = top();
   }
   PyRef memo_get(uint64_t index) {
@@ -479,7 +493,13 @@ class Unpickler {
   const unsigned char* begin_;
   const unsigned char* end_;
   std::string what_;
-  static constexpr size_t kMaxValues = size_t(1) << 26;
+  // About 1 GB of values at most (a PyValue is a few hundred bytes); real checkpoints, optimizer state
+  // included, hold a few hundred thousand.
+  static constexpr size_t kMaxValues = size_t(1) << 22;
+  static constexpr size_t kMaxNameBytes = 1024;
+  const uint64_t max_edges_;
+  uint64_t edges_ = 0;
+  std::unordered_map<const PyValue*, std::unordered_map<std::string_view, size_t>> str_keys_;
   PickleData data_;
   std::vector<PyRef> stack_;
   std::vector<size_t> marks_;

@@ -5,8 +5,11 @@
 // before anything else happens. Storages come from persistent ids ('storage', <torch.XStorage>, key,
 // location, numel) and are resolved by the caller.
 //
-// Every length and index is checked against the input, values nest at most kMaxDepth deep, and the memo is
-// a map, so a hostile pickle costs memory proportional to its own size and never crashes the process.
+// Every length and index is checked against the input, values nest at most kMaxDepth deep, the references
+// held by containers are bounded by the input's size (also where REDUCE / BUILD copy them), and the memo is
+// a map, so a hostile pickle costs memory proportional to its own size and never crashes the process. The
+// value graph may share containers (memo) and even form cycles: whatever walks it must visit each value
+// once or bound its walk (see the inspection summary in bindings/checkpoint_wrap.cc).
 #pragma once
 #include <cstdint>
 #include <map>

@@ -1,6 +1,7 @@
 #include "checkpoint/torch_checkpoint.h"
 
 #include <cstring>
+#include <unordered_map>
 
 #include "core/dtype_convert.h"
 
@@ -19,21 +20,33 @@ size_t element_size(const std::string& dtype) {
   fail(ErrorKind::Checkpoint, "checkpoint '" + path + "': " + msg);
 }
 
-// A dict whose values include tensors (a state dict).
-bool holds_tensors(const PyValue* v) {
-  if (!v || v->kind != PyValue::Kind::Dict) return false;
-  for (auto& e : v->entries)
-    if (e.second->kind == PyValue::Kind::Tensor) return true;
-  return false;
-}
+// Whether a value is a dict whose values include tensors (a state dict). Remembers each dict's answer: a
+// pickle can make thousands of top-level keys refer to one huge (memoised) dict, and scanning it once per
+// key would take time quadratic in the file's size.
+class StateDictTest {
+ public:
+  bool operator()(const PyValue* v) {
+    if (!v || v->kind != PyValue::Kind::Dict) return false;
+    auto [it, inserted] = known_.emplace(v, false);
+    if (inserted)
+      for (auto& e : v->entries)
+        if (e.second->kind == PyValue::Kind::Tensor) {
+          it->second = true;
+          break;
+        }
+    return it->second;
+  }
+
+ private:
+  std::unordered_map<const PyValue*, bool> known_;
+};
+
+// Views may share a storage (tied weights, q/k/v slices of one buffer), so their bytes may add up to more
+// than the file; past this multiple of its size, a file is refused instead of being expanded (a few KB
+// viewed thousands of times would otherwise ask a convert or a load for gigabytes).
+constexpr uint64_t kMaxViewExpansion = 4;
 
 }  // namespace
-
-bool TorchCheckpoint::is_legacy_format(const unsigned char* data, uint64_t size) {
-  // The legacy (pre-1.6) format starts with a pickled magic number: PROTO 2, LONG1 0x1950a86a20f9469cfc6c.
-  static const unsigned char magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
-  return size >= sizeof(magic) && std::memcmp(data, magic, sizeof(magic)) == 0;
-}
 
 std::unique_ptr<TorchCheckpoint> TorchCheckpoint::open(std::shared_ptr<MappedFile> file, const std::string& path,
                                                        const std::string& key) {
@@ -42,9 +55,6 @@ std::unique_ptr<TorchCheckpoint> TorchCheckpoint::open(std::shared_ptr<MappedFil
   ck->file_ = std::move(file);
   const auto* data = static_cast<const unsigned char*>(ck->file_->data());
   const uint64_t size = ck->file_->bytes();
-  if (is_legacy_format(data, size))
-    bad(path, "is in PyTorch's legacy (pre-1.6, non-zip) format, which skipdit does not read; re-save it with "
-              "torch.save(torch.load(path), new_path) in PyTorch >= 1.6, or convert it to safetensors");
   ZipReader zip(data, size, path);
 
   // The pickle is <root>/data.pkl for any root folder name ('archive', 'model', ...).
@@ -67,6 +77,7 @@ std::unique_ptr<TorchCheckpoint> TorchCheckpoint::open(std::shared_ptr<MappedFil
   // Pick the state dict.
   const PyValue* root = ck->pickle_.root;
   const PyValue* chosen = nullptr;
+  StateDictTest holds_tensors;
   if (root->kind == PyValue::Kind::Dict) {
     for (auto& e : root->entries)
       if (e.first->kind == PyValue::Kind::Str && holds_tensors(e.second)) ck->candidates_.push_back(e.first->text);
@@ -97,6 +108,7 @@ std::unique_ptr<TorchCheckpoint> TorchCheckpoint::open(std::shared_ptr<MappedFil
   }
 
   // Tensors of the chosen dict, with every byte they touch checked against their storage entry.
+  uint64_t view_bytes = 0;  // of all tensors, as stored
   for (auto& [k, v] : chosen->entries) {
     if (k->kind != PyValue::Kind::Str || v->kind != PyValue::Kind::Tensor) continue;  // non-tensor entries ignored
     const PyValue& st = *v->storage;
@@ -125,6 +137,16 @@ std::unique_ptr<TorchCheckpoint> TorchCheckpoint::open(std::shared_ptr<MappedFil
     if (!empty && last128 >= static_cast<uint64_t>(st.storage_numel))
       bad(path, "tensor '" + t.name + "' reaches past the end of its storage of " + std::to_string(st.storage_numel) +
                     " elements (offset or strides out of bounds)");
+    // A view with more elements than its storage repeats elements (stride 0, overlapping strides: what
+    // expand() or as_strided() make); reading it would turn a few stored bytes into arbitrarily many.
+    // Parameters and buffers in real checkpoints never are such views, so they are refused.
+    if (numel > static_cast<uint64_t>(st.storage_numel))
+      bad(path, "tensor '" + t.name + "' views " + std::to_string(numel) + " elements of a storage that holds " +
+                    std::to_string(st.storage_numel) + " (overlapping or zero strides); such views are not read");
+    view_bytes += numel * esize;  // numel * esize <= the storage entry's size: no overflow
+    if (view_bytes > kMaxViewExpansion * size)
+      bad(path, "its tensors view " + std::to_string(view_bytes) + "+ bytes, more than " + std::to_string(kMaxViewExpansion) +
+                    " times the file's " + std::to_string(size) + " bytes (the same storages viewed over and over); refused");
     const uint64_t last = static_cast<uint64_t>(last128);
     t.shape = v->shape;
     t.stride = v->stride;

@@ -29,7 +29,6 @@ class TorchCheckpoint final : public WeightSource {
   // otherwise the named top-level entry. Throws Error(Checkpoint).
   static std::unique_ptr<TorchCheckpoint> open(std::shared_ptr<MappedFile> file, const std::string& path,
                                                const std::string& key);
-  static bool is_legacy_format(const unsigned char* data, uint64_t size);
 
   // WeightSource
   std::string describe() const override { return "'" + path_ + "' [" + picked_ + "]"; }

@@ -32,13 +32,34 @@ size_t safetensors_dtype_size(const std::string& d) {
 
 }  // namespace
 
+std::string file_type_name(unsigned mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISREG(mode)) return "a regular file";
+  return "not a file";
+}
+
+void require_regular_file(const std::string& path, unsigned mode) {
+  if (!S_ISREG(mode)) fail(ErrorKind::Checkpoint, "'" + path + "' is " + file_type_name(mode) + ", not a regular file");
+}
+
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (or some devices) for reading otherwise blocks until a writer appears, which
+  // would hang a pool thread forever (not even process.exit() ends it). Regular files ignore the flag.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) fail(ErrorKind::Checkpoint, "cannot open '" + path + "': " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
     ::close(fd);
-    fail(ErrorKind::Checkpoint, "'" + path + "' is not a regular file");
+    fail(ErrorKind::Checkpoint, "cannot stat '" + path + "': " + std::strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    require_regular_file(path, st.st_mode);
   }
   size_t bytes = static_cast<size_t>(st.st_size);
   void* data = nullptr;
@@ -51,7 +72,10 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
     }
   }
   ::close(fd);
-  return std::shared_ptr<MappedFile>(new MappedFile(data, bytes, true));
+  auto file = std::shared_ptr<MappedFile>(new MappedFile(data, bytes, true));
+  file->device_id_ = static_cast<uint64_t>(st.st_dev);
+  file->inode_ = static_cast<uint64_t>(st.st_ino);
+  return file;
 }
 
 std::shared_ptr<MappedFile> MappedFile::from_bytes(const void* bytes, size_t size) {

@@ -16,13 +16,22 @@
 
 namespace skipdit {
 
+// "a directory", "a FIFO (named pipe)", "a character device", ... for a st_mode that is not a regular file.
+std::string file_type_name(unsigned mode);
+// Throws Error(Checkpoint) "'<path>' is <type>, not a regular file" unless `mode` is a regular file's.
+void require_regular_file(const std::string& path, unsigned mode);
+
 // A read-only private mapping of a whole file; unmapped when the last tensor viewing it is gone.
 class MappedFile final : public Buffer {
  public:
   // A copy of `bytes` in anonymous memory, for parsing buffers with the same code as files.
   static std::shared_ptr<MappedFile> from_bytes(const void* bytes, size_t size);
+  // Refuses anything but a regular file (Error(Checkpoint)) without ever blocking: see the .cpp.
   static std::shared_ptr<MappedFile> open(const std::string& path);
   ~MappedFile() override;
+  // Identity of the mapped file (both 0 for from_bytes), to refuse writing over it while it is mapped.
+  uint64_t device_id() const { return device_id_; }
+  uint64_t inode() const { return inode_; }
   // Drops the resident pages fully inside [offset, offset + length) (they are re-read from the file if
   // touched again): keeps peak memory near the size of the weights while a model copies them out.
   void release(uint64_t offset, uint64_t length) const;
@@ -32,6 +41,7 @@ class MappedFile final : public Buffer {
  private:
   MappedFile(void* data, size_t bytes, bool file_backed) : Buffer(data, bytes, Device::CPU), file_backed_(file_backed) {}
   bool file_backed_;  // only file pages can be dropped and re-read; anonymous ones would read back as zeros
+  uint64_t device_id_ = 0, inode_ = 0;
 };
 
 struct SafetensorsEntry {
