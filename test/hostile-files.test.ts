@@ -355,3 +355,22 @@ describe('formats skipdit does not read', () => {
     });
   }
 });
+
+describe('safetensors headers that expand in memory', () => {
+  it('a 40 MB header of 20M tiny values is refused at 2^20 values, quickly and within 1 GB (the whole parse needs gigabytes)', () => {
+    const file = path.join(dir, 'wide-header.safetensors');
+    const json = Buffer.from(`{"__metadata__":{},"w":{"dtype":"F32","shape":[${'0,'.repeat(20_000_000)}0],"data_offsets":[0,0]}}`);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    writeFileSync(file, Buffer.concat([len, json]));
+    const r = child(`
+      const started = performance.now();
+      const message = await outcome(() => lib.inspectCheckpoint(${JSON.stringify(file)}));
+      console.log(JSON.stringify({ message, ms: performance.now() - started }));
+    `, { limits: '-d 1000000' });
+    expect(r.status, r.stderr).toBe(0);
+    const { message, ms } = r.result as { message: string; ms: number };
+    expect(message).toMatch(/^SKIPDIT_CHECKPOINT: .*invalid JSON at byte \d+: more than 1048576 values/);
+    expect(ms).toBeLessThan(5000);
+  });
+});

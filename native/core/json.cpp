@@ -15,6 +15,9 @@ const JsonValue* JsonValue::find(const std::string& key) const {
 namespace {
 
 constexpr int kMaxDepth = 64;
+// A parsed value takes ~100 bytes for as little as 2 bytes of text ("0,"), so a 100 MiB header could need
+// ~7 GB. Real safetensors headers hold ~10 values per tensor (a few thousand tensors in the largest models).
+constexpr size_t kMaxValues = size_t(1) << 20;
 
 class Parser {
  public:
@@ -56,6 +59,7 @@ class Parser {
 
   JsonValue parse_value(int depth) {
     if (depth > kMaxDepth) error("nesting deeper than 64");
+    if (++values_ > kMaxValues) error("more than " + std::to_string(kMaxValues) + " values");
     skip_ws();
     if (p_ >= end_) error("unexpected end of input");
     JsonValue v;
@@ -190,6 +194,7 @@ class Parser {
   const char* p_;
   const char* begin_;
   const char* end_;
+  size_t values_ = 0;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 // A small strict JSON parser for file headers (safetensors) and nothing more: objects, arrays, strings,
-// numbers, true/false/null. Depth and size are bounded so a hostile header cannot exhaust the stack.
+// numbers, true/false/null. Depth (64) and the number of values (2^20) are bounded so a hostile header cannot
+// exhaust the stack or take gigabytes.
 #pragma once
 #include <map>
 #include <memory>
