@@ -1,7 +1,7 @@
 // Inspecting and converting weights files (safetensors, torch.save zip archives incl. training dicts).
 import { statSync, type Stats } from 'node:fs';
 import type { NativeCheckpointInfo } from '../binding.js';
-import { inferConfig, resolveConfig, type InferredConfig, type ModelConfig, type PresetName } from './config.js';
+import { inferConfig, resolveConfig, type InferredConfig, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import { CheckpointError, InvalidArgumentError, describe, fromNativeError } from './errors.js';
 import { native } from './native.js';
 
@@ -46,7 +46,7 @@ export function checkWeightsFile(path: unknown, name = 'path'): asserts path is 
 }
 
 /** Describes a weights file without loading it: tensors, the state dict picked, the inferred config. */
-export async function inspectCheckpoint(path: string, options: { key?: string; config?: PresetName | Partial<ModelConfig> } = {}): Promise<CheckpointInfo> {
+export async function inspectCheckpoint(path: string, options: { key?: string; config?: PresetName | ModelConfigInput } = {}): Promise<CheckpointInfo> {
   checkWeightsFile(path);
   let info: NativeCheckpointInfo;
   try {
@@ -96,7 +96,7 @@ function checkOutput(input: string, output: unknown): asserts output is string {
  * is written under a temporary name next to `output` and renamed over it only when complete.
  */
 export async function convertCheckpoint(
-  input: string, output: string, options: { key?: string; config?: PresetName | Partial<ModelConfig> } = {},
+  input: string, output: string, options: { key?: string; config?: PresetName | ModelConfigInput } = {},
 ): Promise<{ bytes: number; config: ModelConfig; picked?: string }> {
   checkWeightsFile(input, 'input');
   checkOutput(input, output);
