@@ -59,7 +59,7 @@ function loadErrorMessage(root: string, file: string | undefined, err: Error): s
       `  or directly: node ${path.join(root, 'scripts', 'build-native.mjs')}\n`;
   return (
     `skipdit: could not load the native addon for ${tuple} (Node ${process.version}): ${what}\n` +
-    'Build it from source (needs CMake >= 3.18 and a C++17 compiler; nvcc on PATH adds the CUDA backend):\n' +
+    'Build it from source (needs CMake >= 3.18, a C++17 compiler and make or ninja; nvcc on PATH adds the CUDA backend):\n' +
     fix
   );
 }
