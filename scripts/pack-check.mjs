@@ -128,11 +128,10 @@ function main() {
 
   // ---- the prebuilt's GPU code
   section('prebuilt binary');
-  const unpacked = path.join(base, 'unpacked');
-  mkdirSync(unpacked);
-  run('tar', ['xzf', tarball, '-C', unpacked], { echo: false });
-  const prebuiltFile = path.join(unpacked, 'package', prebuilt);
-  if (existsSync(prebuiltFile)) {
+  const prebuiltEntry = entries.find((e) => e.name === `package/${prebuilt}`);
+  const prebuiltFile = path.join(base, path.basename(prebuilt));
+  if (prebuiltEntry) {
+    writeFileSync(prebuiltFile, prebuiltEntry.body);
     measurements.prebuiltBytes = statSync(prebuiltFile).size;
     const gpu = summarizeFatbin(listFatbin(readFileSync(prebuiltFile)));
     measurements.prebuiltGpuCode = gpu;
