@@ -1,5 +1,6 @@
 // Loads the compiled addon: the local build first (build/Release), then a prebuilt binary
-// (prebuilds/<platform>-<arch>/), through node-gyp-build. When both fail, one message says what was tried.
+// (prebuilds/<platform>-<arch>/), through node-gyp-build. When that fails, one message says which file was tried
+// and why it did not load, and how to build from source.
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -30,20 +31,35 @@ export function native(): NativeBinding {
     cached = require(path.resolve(process.env.SKIPDIT_ADDON)) as NativeBinding;
     return cached;
   }
+  // node-gyp-build picks the file (build/Release, build/Debug, then prebuilds/<platform>-<arch>/); loading it is
+  // a separate step so that the message can tell "no binary for this platform" from "this binary does not load".
+  const load = require('node-gyp-build') as { resolve(dir: string): string };
+  let file: string | undefined;
   try {
-    const load = require('node-gyp-build') as (dir: string) => NativeBinding;
-    cached = load(root);
+    file = load.resolve(root);
+    cached = require(file) as NativeBinding;
   } catch (err) {
-    throw new Error(
-      `skipdit: could not load the native addon for ${process.platform}-${process.arch} (Node ${process.version}).\n` +
-        `Tried: ${path.join(root, 'build/Release/skipdit.node')}, ${path.join(root, 'build/Debug/skipdit.node')}, ` +
-        `${path.join(root, 'prebuilds', `${process.platform}-${process.arch}`)}/.\n` +
-        'Possible solutions:\n' +
-        '  - build it: npm run build:native (needs cmake >= 3.18 and a C++17 compiler; nvcc on PATH adds CUDA)\n' +
-        '  - reinstall: npm install skipdit --foreground-scripts to see the build log\n' +
-        `Cause: ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw new Error(loadErrorMessage(root, file, err as Error), { cause: err });
   }
   return cached;
+}
+
+function loadErrorMessage(root: string, file: string | undefined, err: Error): string {
+  const tuple = `${process.platform}-${process.arch}`;
+  const what = file
+    ? `${file} does not load: ${err.message.replace(`${file}: `, '').trim()}` // dlopen's message repeats the file name
+    : `there is no binary for ${tuple} in ${root} (looked in build/Release, build/Debug and prebuilds/${tuple}/; ` +
+      'the package ships a prebuilt binary for linux-x64 with glibc only)';
+  const checkout = existsSync(path.join(root, '.git')) || existsSync(path.join(root, 'lib', 'native.ts'));
+  const fix = checkout
+    ? '  npm run build:native\n'
+    : '  npm rebuild skipdit --foreground-scripts\n' +
+      "    (runs skipdit's install script, which says why the binary did not load and builds from source; where npm\n" +
+      '    skips dependency install scripts, allow it first: npm install-scripts approve skipdit)\n' +
+      `  or directly: node ${path.join(root, 'scripts', 'build-native.mjs')}\n`;
+  return (
+    `skipdit: could not load the native addon for ${tuple} (Node ${process.version}): ${what}\n` +
+    'Build it from source (needs CMake >= 3.18, a C++17 compiler and make or ninja; nvcc on PATH adds the CUDA backend):\n' +
+    fix
+  );
 }
