@@ -59,10 +59,13 @@ describe('queued model calls hold no libuv pool thread (item 4)', () => {
     await model.forward(input(4));
     const forwardMs = performance.now() - one;
 
+    const small = path.join(dir, 'small.txt');
+    writeFileSync(small, 'x'.repeat(1000));
+    await readFile(small);
     const calls = Array.from({ length: 8 }, (_, i) => model.forward(input(4, i)));
     expect(model.pendingCalls).toBe(8);
     const started = performance.now();
-    await readFile(file); // needs a pool thread: before, 4 of them sat blocked on the model's mutex
+    await readFile(small); // needs a pool thread: before, 4 of them sat blocked on the model's mutex
     const readMs = performance.now() - started;
     await Promise.all(calls);
     expect(model.pendingCalls).toBe(0);
