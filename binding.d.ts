@@ -1,6 +1,8 @@
 // Types of the native module (build/Release/skipdit.node), one place for the whole N-API surface.
-// The C++ side: bindings/addon.cc (free functions), bindings/native_model.cc (NativeModel),
-// bindings/kernels.cc (runKernel). test/binding.test.ts checks that the runtime exports match these names.
+// The C++ side: bindings/addon.cc (free functions), bindings/native_model.cc (NativeModel), each wrapped piece
+// in its own file. test/binding.test.ts checks that the runtime exports match these names. The entry points
+// that exist only for tests (runKernel, runOp, ...) are not here: they are in a separate test addon
+// (test/hooks/, typed in test/helpers/test-native.ts) that is never shipped.
 
 /** Architecture in the official constructor argument names, plus the graph family and skip flag. */
 export interface NativeModelConfig {
@@ -287,8 +289,6 @@ export interface NativeBinding {
   loadModel(path: string, config: NativeModelConfig, options: NativeLoadOptions): Promise<NativeModel>;
   /** Opens and describes the file on a pool thread (never blocking the JS thread). */
   inspectCheckpoint(path: string, key?: string | null): Promise<NativeCheckpointInfo>;
-  /** Parses a checkpoint held in memory and reads every float tensor (for tests and fuzzing). */
-  inspectCheckpointBytes(bytes: Buffer, key?: string | null): NativeCheckpointInfo & { checksum: number };
   /**
    * Writes the picked state dict as safetensors with `metadata` (through a temporary file renamed over `output`
    * on success); resolves to the bytes written. Refuses an output that is the input file or not a regular file.
@@ -298,15 +298,4 @@ export interface NativeBinding {
   /** The fp32 FMA peak of all CPU threads, measured for `seconds` (benchmarks report % of it). */
   /** fp32 FMA peak of the pool threads; bf16Gflops: the AVX-512 BF16 dot-product peak where the bf16 GEMM uses it, else 0. */
   measurePeak(seconds?: number): { gflops: number; threads: number; isa: string; bf16Gflops: number };
-  /** '' when the CUDA device layer works (upload, kernel, download), otherwise why not. */
-  cudaSelfTest(): string;
-  /** Runs one CPU kernel on copies of the arrays (for tests). */
-  runKernel(name: string, args: Record<string, unknown>): Float32Array;
-  kernelNames(): string[];
-  /**
-   * Runs one Backend op (the interface the model graph uses) on 'cpu' or 'cuda' at a precision
-   * ('float32' | 'bfloat16' | 'float16'): arrays uploaded, weights prepared, output downloaded (for tests).
-   */
-  runOp(backend: 'cpu' | 'cuda' | 'profiled:cpu' | 'profiled:cuda', dtype: string, name: string, args: Record<string, unknown>): Float32Array;
-  opNames(): string[];
 }

@@ -1,5 +1,7 @@
 // Registers the native exports; each wrapped piece lives in its own file. The declared types of these
-// exports are in binding.d.ts (test/binding.test.ts checks they match).
+// exports are in binding.d.ts (test/binding.test.ts checks they match). Only the API that lib/ uses: the
+// test-only entry points (runKernel, runOp, inspectCheckpointBytes, cudaSelfTest) are in a separate test addon
+// built from test/hooks/ (CMake target skipdit_test), never in this one.
 #include <napi.h>
 
 #include "convert.h"
@@ -13,10 +15,8 @@
 
 namespace skipdit::bindings {
 
-Napi::Object InitKernels(Napi::Env env, Napi::Object exports);  // kernels.cc
 void InitCheckpoints(Napi::Env env, Napi::Object exports);       // checkpoint_wrap.cc
 void InitVae(Napi::Env env, Napi::Object exports);               // native_vae.cc
-void InitBackendOps(Napi::Env env, Napi::Object exports);        // backend_ops.cc
 
 namespace {
 
@@ -78,9 +78,6 @@ Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
   SKIPDIT_JS_CATCH(info.Env())
 }
 
-// cudaSelfTest() -> "" when the device layer works, otherwise the reason.
-Napi::Value CudaSelfTest(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), cuda::self_test()); }
-
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -88,12 +85,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NativeCache::Init(env, exports);
   NativeLatents::Init(env, exports);
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
-  exports.Set("cudaSelfTest", Napi::Function::New(env, CudaSelfTest, "cudaSelfTest"));
   exports.Set("measurePeak", Napi::Function::New(env, MeasurePeak, "measurePeak"));
-  InitKernels(env, exports);
   InitCheckpoints(env, exports);
   InitVae(env, exports);
-  InitBackendOps(env, exports);
   return exports;
 }
 

@@ -1,11 +1,12 @@
 // Checkpoint inspection and conversion: inspectCheckpoint(path, key) -> Promise<info>,
-// inspectCheckpointBytes(buffer, key) (synchronous, for tests), convertCheckpoint(in, out, key, metadata) -> Promise<bytes>.
+// convertCheckpoint(in, out, key, metadata) -> Promise<bytes>.
+#include "checkpoint_wrap.h"
+
 #include <napi.h>
 
 #include "checkpoint/checkpoint.h"
 #include "convert.h"
 #include "worker.h"
-#include "core/dtype_convert.h"
 
 #include <set>
 #include <unordered_map>
@@ -216,28 +217,6 @@ Napi::Value InspectCheckpoint(const Napi::CallbackInfo& info) {
   SKIPDIT_JS_CATCH(env)
 }
 
-// Parses a checkpoint held in memory and reads every tensor once (so every bound is exercised): for tests.
-Napi::Value InspectCheckpointBytes(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SKIPDIT_JS_TRY
-  if (info.Length() < 1 || !info[0].IsBuffer()) throw_invalid("Expected a Buffer for bytes");
-  Napi::Buffer<unsigned char> buf = info[0].As<Napi::Buffer<unsigned char>>();
-  Checkpoint c = open_checkpoint(MappedFile::from_bytes(buf.Data(), buf.Length()), "<buffer>", key_arg(info, 1));
-  double checksum = 0;
-  for (auto& name : c.source->names()) {
-    const std::string dt = c.dtype(name);
-    if (dt != "F32" && dt != "F16" && dt != "BF16" && dt != "F64") continue;
-    Tensor t = c.source->get(name);
-    std::vector<float> f(t.numel());
-    if (t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16) convert_to_f32(t, f.data());
-    for (float x : f) checksum += x;
-  }
-  Napi::Object out = describe_checkpoint(env, c, summarize_extras(c));
-  out.Set("checksum", checksum);
-  return out;
-  SKIPDIT_JS_CATCH(env)
-}
-
 class ConvertWorker final : public TypedWorker {
  public:
   ConvertWorker(Napi::Env env, std::string in, std::string out, std::string key, std::map<std::string, std::string> meta)
@@ -277,9 +256,14 @@ Napi::Value ConvertCheckpoint(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+std::string checkpoint_key_arg(const Napi::CallbackInfo& info, size_t i) { return key_arg(info, i); }
+
+Napi::Object describe_opened_checkpoint(Napi::Env env, const Checkpoint& c) {
+  return describe_checkpoint(env, c, summarize_extras(c));
+}
+
 void InitCheckpoints(Napi::Env env, Napi::Object exports) {
   exports.Set("inspectCheckpoint", Napi::Function::New(env, InspectCheckpoint, "inspectCheckpoint"));
-  exports.Set("inspectCheckpointBytes", Napi::Function::New(env, InspectCheckpointBytes, "inspectCheckpointBytes"));
   exports.Set("convertCheckpoint", Napi::Function::New(env, ConvertCheckpoint, "convertCheckpoint"));
 }
 

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { backends, loadModel } from '../lib/index.js';
 import { native } from '../lib/native.js';
+import { testAddonNote, testAddonSkip, testNative } from './helpers/test-native.js';
 import { randn, relErr } from './helpers/compare.js';
 import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
 import { writeSafetensors } from './helpers/safetensors.js';
@@ -41,9 +42,9 @@ describe('backends()', () => {
     }
   });
 
-  it('the CUDA device self-test runs where a GPU is present and explains itself where not', () => {
+  it.skipIf(testAddonSkip)(`the CUDA device self-test (test addon) runs where a GPU is present and explains itself where not${testAddonNote}`, () => {
     const cuda = native().backends()[1];
-    const result = native().cudaSelfTest();
+    const result = testNative().cudaSelfTest();
     if (cuda.deviceAvailable) expect(result).toBe('');
     else expect(result).toMatch(cuda.compiled ? /CUDA unavailable: .+/ : /built without CUDA/);
   });

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../lib/errors.js';
 import { native } from '../lib/native.js';
 import { fixturePath } from './helpers/fixtures.js';
 import { opCases } from './helpers/op-cases.js';
+import { testAddonNote, testAddonSkip, testNative } from './helpers/test-native.js';
 import { cli } from './helpers/cli.js';
 
 const tiny = fixturePath('dit-skip-tiny', 'model.safetensors');
@@ -56,12 +57,12 @@ describe('op profile (loadModel { profile: true })', () => {
   });
 });
 
-describe('op profiler as a Backend', () => {
+describe.skipIf(testAddonSkip)(`op profiler as a Backend${testAddonNote}`, () => {
   it('forwards every Backend op unchanged (runOp through the profiler equals the CPU backend bit for bit)', () => {
     const cases = opCases();
-    expect(new Set(cases.map((c) => c.op))).toEqual(new Set(native().opNames()));
+    expect(new Set(cases.map((c) => c.op))).toEqual(new Set(testNative().opNames()));
     for (const c of cases) {
-      expect(native().runOp('profiled:cpu', 'float32', c.op, c.args), `${c.op} ${c.label}`).toEqual(native().runOp('cpu', 'float32', c.op, c.args));
+      expect(testNative().runOp('profiled:cpu', 'float32', c.op, c.args), `${c.op} ${c.label}`).toEqual(testNative().runOp('cpu', 'float32', c.op, c.args));
     }
   });
 });

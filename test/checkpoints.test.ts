@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, InvalidArgumentError, convertCheckpoint, inspectCheckpoint, loadModel, normalizeConfig, type ModelConfig } from '../lib/index.js';
-import { native } from '../lib/native.js';
+import { testAddonNote, testAddonSkip, testNative } from './helpers/test-native.js';
 import { PickleWriter, writeStoredZip, writeTorchCheckpoint } from '../bench/torch-zip.js';
 import { randn, relErr } from './helpers/compare.js';
 import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
@@ -31,7 +31,7 @@ function torchStateDict(tensors: Record<string, { shape: number[]; data: Float32
 function expectRefused(bytes: Buffer, message: RegExp): string {
   let err: unknown;
   try {
-    native().inspectCheckpointBytes(bytes);
+    testNative().inspectCheckpointBytes(bytes);
   } catch (e) {
     err = e;
   }
@@ -115,7 +115,7 @@ describe('config inference and tensor layouts', () => {
     });
   }
 
-  it('strided (transposed) storages, storage offsets, shared storages and fp16/bf16/fp64 storages are read exactly', () => {
+  it.skipIf(testAddonSkip)(`strided (transposed) storages, storage offsets, shared storages and fp16/bf16/fp64 storages are read exactly${testAddonNote}`, () => {
     const w = new PickleWriter().global('collections', 'OrderedDict').op(')R').op('(');
     // a: 2x3 view with strides (1, 2) of storage s0 = [0..5] -> transposed reading; b: offset 2 into s0
     w.str('a').tensor({ dtype: 'F32', key: 's0', storageNumel: 6, shape: [2, 3], stride: [1, 2] });
@@ -133,7 +133,7 @@ describe('config inference and tensor layouts', () => {
       { key: 's0', data: Buffer.from(Float32Array.from([0, 1, 2, 3, 4, 5]).buffer) },
       { key: 's1', data: f16 }, { key: 's2', data: bf16 }, { key: 's3', data: f64 },
     ])!;
-    const info = native().inspectCheckpointBytes(bytes);
+    const info = testNative().inspectCheckpointBytes(bytes);
     expect(info.tensors.a).toEqual({ dtype: 'F32', shape: [2, 3] });
     // checksum = sum of every float tensor read: a = [[0,2,4],[1,3,5]] (15), b = [2,3,4] (9), h = -1, bf = 4, d = -3.75
     expect(info.checksum).toBeCloseTo(15 + 9 - 1 + 4 - 3.75, 6);
@@ -143,11 +143,11 @@ describe('config inference and tensor layouts', () => {
       { name: 'archive/data/s0', data: Buffer.from(Float32Array.from([0, 1, 2, 3, 4, 5]).buffer) },
       { name: 'archive/data/s1', data: f16 }, { name: 'archive/data/s2', data: bf16 }, { name: 'archive/data/s3', data: f64 },
     ], { zip64: true })!;
-    expect(native().inspectCheckpointBytes(zip64).checksum).toBe(info.checksum);
+    expect(testNative().inspectCheckpointBytes(zip64).checksum).toBe(info.checksum);
   });
 });
 
-describe('malicious and malformed files are refused', () => {
+describe.skipIf(testAddonSkip)(`malicious and malformed files are refused${testAddonNote}`, () => {
   const tensorOk = { name: 'w', dtype: 'F32' as const, key: '0', storageNumel: 4, shape: [4] };
   const withPickle = (pkl: Buffer, storages = [{ key: '0', data: Buffer.alloc(16) }]) => writeTorchCheckpoint(null, 'archive', pkl, storages)!;
   const refusals: string[] = [];

@@ -4,7 +4,7 @@
 //
 // Tolerances (docs/cuda.md explains them):
 // - float32: every op within 2e-5 of the CPU twin (max|a-b| / max|b|), fixture forwards within 1e-4.
-// - bfloat16 / float16 ops (runOp, float32 tensors): only the GEMMs (linear, fused gated linear, conv)
+// - bfloat16 / float16 ops (runOp of the test addon, float32 tensors): only the GEMMs (linear, fused gated linear, conv)
 //   change: they round x and w to the weight type and accumulate in fp32 (each block tile of the tensor-core
 //   kernel is checked: SKIPDIT_CUDA_GEMM_TILE). Their bound is 2x the error of the
 //   same rounding done on the CPU (inputs rounded in JS, CPU float32 op) plus 1e-5 - the flash-attention rule
@@ -20,7 +20,7 @@
 //   residual-stream tap must be exactly representable in that type (proof it was stored in it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pipeline, backends, loadModel, loadVae, type Model, type PipelineOptions } from '../lib/index.js';
-import { native } from '../lib/native.js';
+import { testAddonNote, testAddonSkip, testNative } from './helpers/test-native.js';
 import { bits, randn, relErr, slice } from './helpers/compare.js';
 import { f32, fixturePath, fixturesDir, ints, loadCases, loadFixtureModel } from './helpers/fixtures.js';
 import { opCases, roundF16 } from './helpers/op-cases.js';
@@ -47,7 +47,7 @@ function within(label: string, err: number, bound: number) {
 }
 
 describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  describe('every op against its CPU twin', () => {
+  describe.skipIf(testAddonSkip)(`every op against its CPU twin (runOp, test addon)${testAddonNote}`, () => {
     for (const c of opCases()) {
       for (const dtype of c.weighted || c.activation ? dtypes : (['float32'] as const)) {
         // bf16 / fp16: every tensor-core GEMM tile (forced), and for activation-typed attention the
@@ -60,8 +60,8 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
             if (kernel === 'simt') process.env.SKIPDIT_CUDA_ATTENTION = 'simt';
             if (kernel.includes('x')) process.env.SKIPDIT_CUDA_GEMM_TILE = kernel;
             try {
-              const ref = native().runOp('cpu', 'float32', c.op, c.args);
-              const got = native().runOp('cuda', dtype, c.op, c.args);
+              const ref = testNative().runOp('cpu', 'float32', c.op, c.args);
+              const got = testNative().runOp('cuda', dtype, c.op, c.args);
               expect(got.every(Number.isFinite), 'finite').toBe(true);
               if (c.exact) expect(bits(got), 'bit-identical to the CPU twin').toEqual(bits(ref));
               if (dtype === 'float32') return within(`${c.op} ${c.label} f32`, relErr(got, ref), OP_TOL_F32);
@@ -75,7 +75,7 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
                 sameMath = relErr(round(referenceAttention(round(a.qkv), a.G, a.N, a.H, a.hd, tc ? round : undefined)), ref);
               } else {
                 const rounded = { ...c.args, x: round(c.args.x as Float32Array), w: round(c.args.w as Float32Array) };
-                sameMath = relErr(native().runOp('cpu', 'float32', c.op, rounded), ref);
+                sameMath = relErr(testNative().runOp('cpu', 'float32', c.op, rounded), ref);
               }
               within(`${c.op} ${c.label} ${dtype}${kernel ? ` ${kernel}` : ''}`, relErr(got, ref), 2 * sameMath + 1e-5);
             } finally {
@@ -285,7 +285,7 @@ describe.skipIf(cuda.available)('CUDA backend where it cannot run', () => {
   it('loadModel(..., { backend: "cuda" }) is a BackendUnavailableError naming the reason', async () => {
     await expect(loadModel(fixturePath('dit-skip-tiny', 'model.safetensors'), { backend: 'cuda' })).rejects.toThrow(/CUDA backend unavailable: .{8,}/);
   });
-  it('runOp on cuda fails with the same reason', () => {
-    expect(() => native().runOp('cuda', 'float32', 'silu', { n: 1, x: new Float32Array([1]) })).toThrow(/CUDA backend unavailable|CUDA unavailable/);
+  it.skipIf(testAddonSkip)(`runOp on cuda fails with the same reason${testAddonNote}`, () => {
+    expect(() => testNative().runOp('cuda', 'float32', 'silu', { n: 1, x: new Float32Array([1]) })).toThrow(/CUDA backend unavailable|CUDA unavailable/);
   });
 });

@@ -4,7 +4,7 @@
 // no huge allocation. Seeded, so a failure is reproducible.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { native } from '../lib/native.js';
+import { testAddonNote, testAddonSkip, testNative } from './helpers/test-native.js';
 import { fixturePath } from './helpers/fixtures.js';
 
 const ITERATIONS_PER_FILE = Number(process.env.FUZZ_ITERATIONS ?? 1200);
@@ -71,11 +71,11 @@ function mutate(file: Buffer, r: (n: number) => number): Buffer {
   }
 }
 
-describe('fuzzing the checkpoint readers', () => {
+describe.skipIf(testAddonSkip)(`fuzzing the checkpoint readers (inspectCheckpointBytes, test addon)${testAddonNote}`, () => {
   for (const [name, seed] of [['model.pt', 1], ['ckpt-train.pt', 2], ['model.safetensors', 3]] as const) {
     it(`${ITERATIONS_PER_FILE} mutations of ${name}: each loads or is a CheckpointError`, () => {
       const original = readFileSync(fixturePath('dit-skip-tiny', name));
-      const clean = native().inspectCheckpointBytes(original);
+      const clean = testNative().inspectCheckpointBytes(original);
       expect(Object.keys(clean.tensors).length).toBe(108);
       const r = rng(seed);
       const outcomes = { loaded: 0, refused: 0 };
@@ -84,7 +84,7 @@ describe('fuzzing the checkpoint readers', () => {
       for (let i = 0; i < ITERATIONS_PER_FILE; i++) {
         const bytes = mutate(original, r);
         try {
-          native().inspectCheckpointBytes(bytes);
+          testNative().inspectCheckpointBytes(bytes);
           outcomes.loaded++;
         } catch (err) {
           const code = (err as { code?: string }).code;

@@ -2,17 +2,18 @@
 // (97 tokens, head dims 16 and 72, sizes that are not multiples of the SIMD width or the tiles).
 import { describe, expect, it } from 'vitest';
 import { native } from '../lib/native.js';
+import { testAddonNote, testAddonSkip, testNative } from './helpers/test-native.js';
 import { randn, relErr } from './helpers/compare.js';
 import { f32, fixturePath } from './helpers/fixtures.js';
 import { readSafetensors } from './helpers/safetensors.js';
 import * as ref from './reference/ops.js';
 
-const run = (name: string, args: Record<string, unknown>) => native().runKernel(name, args);
+const run = (name: string, args: Record<string, unknown>) => testNative().runKernel(name, args);
 const TOL = 2e-6; // float32 kernels vs float64 math, O(1) inputs
 
-describe('kernels', () => {
+describe.skipIf(testAddonSkip)(`kernels${testAddonNote}`, () => {
   it('every kernel is covered by this file', () => {
-    expect(native().kernelNames().sort()).toEqual(
+    expect(testNative().kernelNames().sort()).toEqual(
       ['attention', 'cfg_guidance', 'conv2d', 'embedding', 'gate_residual', 'gelu_tanh', 'gemm_packed', 'group_norm', 'layer_norm', 'layer_norm_concat', 'layer_norm_modulate', 'linear',
         'modulate', 'patch_embed', 'pos_embed_1d', 'pos_embed_2d', 'silu', 'swap_token_axes', 'timestep_frequencies', 'unpatchify',
         'upsample_nearest2x'].sort(),

@@ -1,4 +1,4 @@
-// The Backend-op cases shared by test/backend-ops.test.ts (the runOp hook on CPU) and test/cuda.test.ts
+// The Backend-op cases shared by test/backend-ops.test.ts (the runOp hook of the test addon on CPU) and test/cuda.test.ts
 // (every CUDA op against its CPU twin): awkward sizes (97, 257, 1025 tokens; head dims 16, 40, 64, 72, 97,
 // 128, 512; K not a multiple of 8 or of the tiles), seeded inputs, never zeros.
 import { createSampler } from '../../lib/samplers.js';

@@ -1,11 +1,11 @@
 // What each Backend op of op-cases.ts must return, computed by the CPU kernels through runKernel (or a
-// one-line composition of them), so the runOp hook is checked on every machine.
-import { native } from '../../lib/native.js';
+// one-line composition of them), so the runOp hook is checked on every machine. Both hooks are in the test addon.
+import { testNative } from './test-native.js';
 import { createSampler } from '../../lib/samplers.js';
 import type { OpCase, SamplerSpec } from './op-cases.js';
 
 type A = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const k = (name: string, args: A) => native().runKernel(name, args);
+const k = (name: string, args: A) => testNative().runKernel(name, args);
 
 export function cpuExpected(c: OpCase): Float32Array {
   const a = c.args as A;

@@ -4,7 +4,7 @@
 // against its CPU twin at awkward sizes (test/cuda.test.ts) and the hook itself against runKernel on CPU
 // (test/backend-ops.test.ts); models never go through it. Synchronous. 'profiled:cpu' / 'profiled:cuda' run the
 // op through the op profiler (backend/profiling_backend.h) wrapped around that backend, so the tests can check
-// that the decorator forwards every op unchanged.
+// that the decorator forwards every op unchanged. Part of the test addon only (test_addon.cc).
 #include <napi.h>
 
 #include <functional>

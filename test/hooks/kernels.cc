@@ -1,6 +1,6 @@
 // runKernel(name, args): calls one CPU kernel of native/cpu/ops directly, synchronously, on copies of
 // the given arrays. It exists so the test suite can check each kernel against an independent reference
-// at awkward sizes; models never go through it.
+// at awkward sizes; models never go through it. Part of the test addon only (test_addon.cc).
 #include <napi.h>
 
 #include <cmath>
