@@ -3,7 +3,8 @@
 // loads on any Node >= 20 of that platform (N-API). prebuildify drives the build (through
 // scripts/node-gyp-shim.mjs, since it has no cmake-js backend), strips the binary and MOVES it out of
 // build/Release. The CUDA backend is inside when nvcc is on PATH (or CUDACXX names it); then the binary must
-// have it, else this fails. SKIPDIT_CUDA=OFF builds a CPU-only prebuilt on purpose.
+// have it, else this fails. SKIPDIT_CUDA=OFF builds a CPU-only prebuilt on purpose. It also fails if the binary
+// exports a test entry point (those belong to the test addon, CMake target skipdit_test, which is never packed).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -43,5 +44,11 @@ console.log(`skipdit: ${path.relative(root, file)}: ${(statSync(file).size / 2 *
   `CUDA ${cuda?.compiled ? `compiled for ${cuda.architectures.join(', ')}` : 'not compiled'}`);
 if (wantCuda && !cuda?.compiled) {
   console.error('skipdit: nvcc is on PATH but the prebuilt has no CUDA backend');
+  process.exit(1);
+}
+const TEST_ENTRY_POINTS = ['runKernel', 'kernelNames', 'runOp', 'opNames', 'inspectCheckpointBytes', 'cudaSelfTest']; // test/helpers/test-native.ts
+const hooks = Object.keys(addon).filter((k) => TEST_ENTRY_POINTS.includes(k));
+if (hooks.length) {
+  console.error(`skipdit: the prebuilt exports test entry points: ${hooks.join(', ')}`);
   process.exit(1);
 }

@@ -117,6 +117,8 @@ function main() {
   check('tarball holds what an installed package needs', absent.length === 0, absent.length ? `missing ${absent.join(', ')}` : `${required.length} key files`);
   const unwanted = [...names].filter((f) => /^(dist\/(bench|test)\/|test\/|bench\/|tools\/|\.ci\/|build\/|node_modules\/|docs\/)|\.map$|^scripts\/(?!install\.mjs$|build-native\.mjs$)/.test(f));
   check('tarball holds no tests, benchmarks, tools, source maps or dev scripts', unwanted.length === 0, unwanted.slice(0, 8).join(', '));
+  const binaries = [...names].filter((f) => f.endsWith('.node'));
+  check('the only binary in the tarball is the prebuilt (no test addon)', binaries.length === 1 && binaries[0] === prebuilt, binaries.join(', ') || 'none');
   const cli = entries.find((e) => e.name === 'package/dist/lib/cli.js');
   check('dist/lib/cli.js is executable', cli && (cli.mode & 0o111) !== 0, cli ? `mode ${cli.mode.toString(8)}` : 'absent');
   // Every file that CMakeLists.txt names unconditionally is in the package (the guarded tools are not needed).
@@ -153,6 +155,12 @@ function main() {
       console.log('  (CPU-only prebuilt: nvcc was not on PATH when it was packed)');
     }
     check('prebuilt links no libcudart/libcuda dynamically', !measurements.prebuiltNeeds.some((l) => /libcuda/.test(l)), measurements.prebuiltNeeds.join(' '));
+    // Only the API (dist/binding.d.ts): the test entry points are in the test addon, never packed.
+    const keys = run(process.execPath, ['-e', 'console.log(JSON.stringify(Object.keys(require(process.argv[1]))))', prebuiltFile], { echo: false });
+    const exported = keys.status === 0 ? JSON.parse(keys.stdout.trim().split('\n').pop()) : [];
+    const hooks = exported.filter((k) => ['runKernel', 'kernelNames', 'runOp', 'opNames', 'inspectCheckpointBytes', 'cudaSelfTest'].includes(k));
+    check('prebuilt exports no test entry point', keys.status === 0 && exported.length > 0 && hooks.length === 0,
+      keys.status === 0 ? (hooks.length ? `exports ${hooks.join(', ')}` : exported.join(', ')) : firstLine(keys.out, /Error/));
   }
 
   // ---- app A: the normal PATH

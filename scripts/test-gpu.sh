@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run test:gpu - the one prepared GPU check (fits a 10-minute call on an H200, build included):
 #   1. the -Xptxas -v resource report for the local GPU's architecture (also without a GPU: sm_80 + sm_90a);
-#   2. a build for the local GPU (CMAKE_CUDA_ARCHITECTURES from nvidia-smi's compute capability);
+#   2. a build for the local GPU (CMAKE_CUDA_ARCHITECTURES from nvidia-smi's compute capability): the addon and
+#      the test addon (cmake --build build --target skipdit_test: runOp, cudaSelfTest, ... for the tests);
 #   3. vitest run test/cuda.test.ts (every op vs its CPU twin, fixtures, cache sequence, VAE) and the
 #      CPU-side op-hook suite, and test/latents.test.ts (Pipeline steps with the latents on the device);
 #   4. compute-sanitizer --tool memcheck on a short run (scripts/gpu-smoke.mjs), where installed;
@@ -47,9 +48,15 @@ arch=$cc; [ "$cc" = 90 ] && arch=90a  # wgmma-capable target on Hopper
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT_DIR/gpu.txt"
 
 run_step resources scripts/cuda-resources.sh "$arch"
-run_step build node $bin/cmake-js rebuild --parallel "$(nproc)" --CDCMAKE_CUDA_ARCHITECTURES="$arch"
+# the addon, then the test addon (not part of the default build) on the same build tree
+build_addons() {
+  node $bin/cmake-js rebuild --parallel "$(nproc)" --CDCMAKE_CUDA_ARCHITECTURES="$arch" &&
+    cmake --build build --target skipdit_test --parallel "$(nproc)"
+}
+run_step build build_addons
 if [ "${status[build]}" != "${status[build]#FAILED}" ] && [ -f .gpu/x/prebuilt/skipdit.node ]; then
   mkdir -p build/Release && cp .gpu/x/prebuilt/skipdit.node build/Release/ && status[build]+=", using the carried sm_80+sm_90a build"
+  if [ -f .gpu/x/prebuilt/skipdit_test.node ]; then cp .gpu/x/prebuilt/skipdit_test.node build/Release/; fi
 fi
 if [ -e $bin/tsc ]; then node $bin/tsc -p tsconfig.json >/dev/null 2>&1 || status[build]="FAILED (tsc)"; fi  # else the carried dist/
 # backend 'auto': does the known-answer self-test pass on this device? (lib/backends.ts; prints the report)
