@@ -7,6 +7,7 @@
 #include "cpu/ops/gemm.h"
 #include "cpu/peak.h"
 #include "cuda/cuda_device.h"
+#include "native_abort.h"
 #include "native_cache.h"
 #include "native_latents.h"
 #include "native_model.h"
@@ -86,6 +87,7 @@ Napi::Value CudaSelfTest(const Napi::CallbackInfo& info) { return Napi::String::
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NativeModel::Init(env, exports);
   NativeCache::Init(env, exports);
+  NativeAbortFlag::Init(env, exports);
   NativeLatents::Init(env, exports);
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("cudaSelfTest", Napi::Function::New(env, CudaSelfTest, "cudaSelfTest"));

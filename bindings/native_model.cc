@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "convert.h"
+#include "native_abort.h"
 #include "native_cache.h"
 #include "native_latents.h"
 #include "worker.h"
@@ -67,6 +68,7 @@ struct CallOptions {
   Guidance guidance;  // channels 0: no guidance
   std::shared_ptr<SkipCache> cache;
   bool force_full = false;
+  AbortFlag abort;  // held by the worker while it runs
 
   CallOptions(const Napi::Object& opts, const Model* model) {
     if (opts.Has("cfgScale") && !opts.Get("cfgScale").IsUndefined()) {
@@ -82,12 +84,14 @@ struct CallOptions {
       if (cache->owner() != model) throw_invalid("Expected a cache created by this model for options.cache");
     }
     force_full = opts.Get("forceFull").ToBoolean();
+    abort = NativeAbortFlag::FlagOf(opts);
   }
   ForwardOptions forward_options(Taps* taps) const {
     ForwardOptions o;
     o.taps = taps;
     o.cache = cache.get();
     o.force_full = force_full;
+    o.abort = abort.get();
     return o;
   }
 };

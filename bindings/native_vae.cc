@@ -2,6 +2,7 @@
 // vae.decode(z, shape, { chunk?, taps? }) -> Promise<{ data, shape, taps? }> on a worker thread.
 #include <napi.h>
 
+#include "native_abort.h"
 #include "checkpoint/checkpoint.h"
 #include "convert.h"
 #include "vae/vae_decoder.h"
@@ -72,13 +73,13 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
 
   class DecodeWorker final : public TypedWorker {
    public:
-    DecodeWorker(Napi::Env env, std::shared_ptr<VaeDecoder> vae, Tensor z, int64_t chunk, bool taps)
-        : TypedWorker(env), vae_(std::move(vae)), z_(std::move(z)), chunk_(chunk), want_taps_(taps) {}
+    DecodeWorker(Napi::Env env, std::shared_ptr<VaeDecoder> vae, Tensor z, int64_t chunk, bool taps, AbortFlag abort)
+        : TypedWorker(env), vae_(std::move(vae)), z_(std::move(z)), chunk_(chunk), want_taps_(taps), abort_(std::move(abort)) {}
 
    protected:
     void Run() override {
       std::lock_guard<std::mutex> lock(vae_->mutex());
-      out_ = vae_->decode(z_, chunk_, want_taps_ ? &taps_ : nullptr);
+      out_ = vae_->decode(z_, chunk_, want_taps_ ? &taps_ : nullptr, abort_.get());
     }
     void OnOK() override {
       Napi::Env env = Env();
@@ -104,6 +105,7 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
     int64_t chunk_;
     bool want_taps_;
     Taps taps_;
+    AbortFlag abort_;
   };
 
   Napi::Value Decode(const Napi::CallbackInfo& info) {
@@ -115,7 +117,7 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
     Tensor z = tensor_from_f32(info[0], shape, "z.data");
     Napi::Object opts = info[2].As<Napi::Object>();
     const int64_t chunk = opts.Get("chunk").IsNumber() ? opts.Get("chunk").As<Napi::Number>().Int64Value() : 1;
-    auto* worker = new DecodeWorker(env, vae, std::move(z), chunk, opts.Get("taps").ToBoolean());
+    auto* worker = new DecodeWorker(env, vae, std::move(z), chunk, opts.Get("taps").ToBoolean(), NativeAbortFlag::FlagOf(opts));
     return worker->queue();
     SKIPDIT_JS_CATCH(env)
   }

@@ -98,6 +98,8 @@ export function fromNativeError(err: unknown): Error {
       return new BackendUnavailableError(err.message, { cause: err });
     case 'SKIPDIT_DISPOSED':
       return new DisposedError(err.message.replace(/ has been disposed$/, '') || 'The model');
+    case 'SKIPDIT_ABORTED':
+      return new AbortError(err.message, { cause: err });
     case 'SKIPDIT_INTERNAL':
       return new InternalError(err.message, { cause: err });
     default:

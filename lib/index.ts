@@ -25,7 +25,7 @@ export { forwardFlops, callFlops } from './flops.js';
 export { imageGrid, encodePng, writePng, toByte, mapByte, toImages } from './image.js';
 export type { Image, ByteMapping } from './image.js';
 export { loadVae, Vae, sdVaeConfig } from './vae.js';
-export type { VaeConfig, LoadVaeOptions } from './vae.js';
+export type { VaeConfig, LoadVaeOptions, DecodeOptions } from './vae.js';
 export { bundledModel } from './bundled.js';
 export {
   SkipditError,

@@ -17,6 +17,7 @@ import {
 } from './errors.js';
 import { native } from './native.js';
 import { computeLane } from './queue.js';
+import { withAbortFlag } from './abort.js';
 import { checkTensor, type Tensor } from './tensor.js';
 
 import { chooseBackend, type BackendName } from './backends.js';
@@ -254,7 +255,7 @@ export class Model {
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     const nativeOptions = { ...this.#nativeOptions(options), ...cfg, update, noise: options.noise };
     try {
-      const r = await this.#queue(() => handle.sampleStep(latents.native, args.t, args.y, nativeOptions), signal);
+      const r = await this.#queue(() => withAbortFlag(signal, (abort) => handle.sampleStep(latents.native, args.t, args.y, { ...nativeOptions, abort })), signal);
       return { cached: r.cached, blocksExecuted: r.blocksExecuted, graph: r.graph };
     } catch (err) {
       throw fromNativeError(err);
@@ -434,11 +435,11 @@ export class Model {
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     let result;
     try {
-      result = await this.#queue(() => handle.forward(args.x, args.xShape, args.t, args.y, nativeOptions), signal);
+      result = await this.#queue(() => withAbortFlag(signal, (abort) => handle.forward(args.x, args.xShape, args.t, args.y, { ...nativeOptions, abort })), signal);
     } catch (err) {
       throw fromNativeError(err);
     }
-    // A single forward is not interruptible; an abort during it discards the result.
+    // An abort that came after the last block check: the call completed, its result is discarded.
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     const out: ForwardResult = { data: result.data, shape: result.shape, cached: result.cached, blocksExecuted: result.blocksExecuted, graph: result.graph };
     if (result.taps) out.taps = Object.fromEntries(Object.entries(result.taps).map(([k, v]: [string, NativeTensor]) => [k, { data: v.data, shape: v.shape }]));

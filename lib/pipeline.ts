@@ -276,9 +276,10 @@ export class Pipeline {
 
   /**
    * Runs the next step: one model call (batched cond+uncond when guiding) and the sampler update, both in the
-   * model's backend (model.sampleStep): on CUDA the latents do not leave the device.
+   * model's backend (model.sampleStep): on CUDA the latents do not leave the device. `signal` stops the step
+   * between transformer blocks (AbortError); a stopped step changes nothing (index, latents, cache state).
    */
-  async step(options: { forceFull?: boolean } = {}): Promise<StepInfo> {
+  async step(options: { forceFull?: boolean; signal?: AbortSignal } = {}): Promise<StepInfo> {
     this.#idle('step');
     const latents = this.#current('step');
     if (this.done) throw new InvalidArgumentError(`Expected a step index below ${this.sampler.steps} but the run is finished (call init() to start again)`);
@@ -292,7 +293,7 @@ export class Pipeline {
       const guidance = this.guided ? { cfgScale: this.cfgScale!, cfgChannels: this.cfgChannels === 'all' ? ('eps' as const) : undefined } : {};
       const cacheOptions = this.#cache ? { cache: this.#cache, forceFull: options.forceFull === true } : {};
       this.#snapshot = undefined;
-      const out = await this.model.sampleStep(latents, { t, y: this.#labels, ...guidance }, this.sampler.coefficients(j), { ...cacheOptions, noise });
+      const out = await this.model.sampleStep(latents, { t, y: this.#labels, ...guidance }, this.sampler.coefficients(j), { ...cacheOptions, noise, signal: options.signal });
       this.#index = j + 1;
       const info: StepInfo = {
         index: j, timestep: t, cached: out.cached, blocksExecuted: out.blocksExecuted,
@@ -306,17 +307,20 @@ export class Pipeline {
   }
 
   /**
-   * Runs the remaining steps and returns the samples. On abort the step in flight completes, then AbortError
-   * is thrown: the pipeline stays consistent (latents after the last completed step) and can continue with
-   * run()/step() or restart with init().
+   * Runs the remaining steps and returns the samples. On abort the step in flight stops at its next block (or
+   * completes, if it was past the last one), then AbortError is thrown: the pipeline stays consistent (latents
+   * after the last completed step) and can continue with run()/step() or restart with init().
    */
   async run(options: RunOptions = {}): Promise<Tensor> {
     const { signal, onStep } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('signal', 'an AbortSignal', signal);
     if (onStep !== undefined && typeof onStep !== 'function') throw InvalidArgumentError.expected('onStep', 'a function', onStep);
+    const aborted = () => new AbortError(`Sampling aborted after ${this.#index} of ${this.sampler.steps} steps`, { cause: signal?.reason });
     while (!this.done) {
-      if (signal?.aborted) throw new AbortError(`Sampling aborted after ${this.#index} of ${this.sampler.steps} steps`, { cause: signal.reason });
-      const info = await this.step();
+      if (signal?.aborted) throw aborted();
+      const info = await this.step({ signal }).catch((err: unknown) => {
+        throw err instanceof AbortError ? aborted() : err;
+      });
       await onStep?.(info, this);
     }
     // Downloaded on the compute lane: another call of this model (a second pipeline) may be running now.

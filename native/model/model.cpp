@@ -162,13 +162,16 @@ Tensor Model::forward_resident(const ForwardInputs& in, const ForwardOptions& op
     r.cached = !cache->begin_call(in.t.f32()[0], in.x.shape(), options.force_full);
   }
   const int64_t launches = backend_->region_launches();
+  abort_ = options.abort;
   Tensor out;
   try {
     out = config_.family == Family::DiT ? forward_dit(in, options.taps, cache, r) : forward_latte(in, options.taps, cache, r);
   } catch (...) {
+    abort_ = nullptr;
     if (cache) cache->abort_call();
     throw;
   }
+  abort_ = nullptr;
   r.graph = backend_->region_launches() > launches;
   if (cache) cache->end_call(in.t.f32()[0], r.blocks_executed);
   return out;

@@ -16,6 +16,7 @@
 #include "model/config.h"
 #include "model/skip_cache.h"
 #include "model/weights.h"
+#include "core/abort.h"
 #include "model/workspace.h"
 
 namespace skipdit {
@@ -47,6 +48,7 @@ struct ForwardOptions {
   Taps* taps = nullptr;
   SkipCache* cache = nullptr;  // must have been created for this model
   bool force_full = false;     // with a cache: run every block this call (the state advances as usual)
+  const std::atomic<bool>* abort = nullptr;  // checked between blocks (core/abort.h); a stopped call changes nothing
 };
 
 struct ForwardReport {
@@ -152,6 +154,7 @@ class Model {
   ModelWeights w_;
   size_t weight_bytes_ = 0;
   Workspace workspace_;
+  const std::atomic<bool>* abort_ = nullptr;  // the running call's ForwardOptions::abort
   size_t workspace_retain_ = kDefaultWorkspaceRetain;
   std::atomic<size_t> workspace_bytes_{0};
   std::mutex mutex_;
