@@ -281,6 +281,8 @@ export interface NativeLoadOptions {
   workspaceRetain?: number;
   /** Workspace bytes one call may use (default 0: no cap). */
   workspaceMax?: number;
+  /** Stops the load between tensors. */
+  abort?: NativeAbortFlag;
 }
 
 export interface NativeBinding {
@@ -291,7 +293,7 @@ export interface NativeBinding {
   NativeVae: typeof NativeVae;
   /** The VAE decoder of a weights file in diffusers, legacy diffusers or LDM names. */
   /** dtype: the weights' precision ('bfloat16' / 'float16': CUDA only, tensor-core convolutions; default 'float32'). */
-  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu' | 'cuda', dtype?: NativeDType): Promise<NativeVae>;
+  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu' | 'cuda', dtype?: NativeDType, options?: { abort?: NativeAbortFlag }): Promise<NativeVae>;
   /**
    * dtype: the precision linear weights are stored and multiplied in (default 'float32'; 'float16' only on CUDA).
    * key: which state dict of a torch training checkpoint (undefined: ema, then model, ...).

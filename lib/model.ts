@@ -52,6 +52,8 @@ export interface LoadModelOptions {
    * InvalidArgumentError before allocating it (a server's cap on what one request may take).
    */
   workspace?: { retain?: number; max?: number };
+  /** Stops the load: before reading the file, and between tensors (AbortError). */
+  signal?: AbortSignal;
 }
 
 /** Per-op totals of a profiled model: `{ backend, ops: [{ op, calls, seconds, flops }] }`. */
@@ -138,6 +140,8 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     throw InvalidArgumentError.expected('options.profile', 'a boolean', options.profile);
   }
   const workspace = checkWorkspaceOptions(options.workspace);
+  const { signal } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
   const backend = await chooseBackend(options.backend);
   if (backend === 'cpu' && dtype === 'float16') {
     throw InvalidArgumentError.expected('options.dtype', "'float32' or 'bfloat16' on the cpu backend", dtype);
@@ -145,9 +149,9 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   try {
     const info = await native().inspectCheckpoint(path, options.checkpointKey);
     const config = resolveConfig(info, path, options.config);
-    const handle = await native().loadModel(path, config, {
-      backend, dtype, key: options.checkpointKey, profile: options.profile === true, ...workspace,
-    });
+    const handle = await withAbortFlag(signal, (abort) => native().loadModel(path, config, {
+      backend, dtype, key: options.checkpointKey, profile: options.profile === true, ...workspace, abort,
+    }));
     return new Model(handle, config, backend, dtype);
   } catch (err) {
     throw fromNativeError(err);

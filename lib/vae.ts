@@ -38,6 +38,8 @@ export interface LoadVaeOptions {
    * group norms, attention and the rest stay float32).
    */
   dtype?: ModelDType;
+  /** Stops the load between tensors (AbortError). */
+  signal?: AbortSignal;
 }
 
 export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): Promise<Vae> {
@@ -67,7 +69,9 @@ export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): 
     throw InvalidArgumentError.expected('options.dtype', backend === 'cpu' ? "'float32' on the cpu backend" : "'float32', 'bfloat16' or 'float16'", options.dtype);
   }
   try {
-    const handle = await native().loadVae(file, config, backend, dtype);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
+    const handle = await withAbortFlag(signal, (abort) => native().loadVae(file, config, backend, dtype, { abort }));
     return new Vae(handle, config, file, dtype, backend);
   } catch (err) {
     throw fromNativeError(err);

@@ -160,6 +160,24 @@ describe('an abort stops a running call between blocks, and the stopped call cha
     expect(bits((await pipe.run()).data)).toEqual(bits(reference.data));
   });
 
+  it('loadModel: stops between tensors', async () => {
+    const big = path.join(dir, 'dit-big.safetensors');
+    writeRandomCheckpoint(big, normalizeConfig({
+      family: 'dit', skip: true, input_size: 32, patch_size: 2, in_channels: 4, hidden_size: 384, depth: 12, num_heads: 6,
+      mlp_ratio: 4, num_classes: 10, learn_sigma: true, num_frames: 1,
+    }), 4);
+    let started = performance.now();
+    (await loadModel(big, { backend: 'cpu' })).dispose();
+    const loadMs = performance.now() - started;
+    const controller = new AbortController();
+    started = performance.now();
+    setTimeout(() => controller.abort(), loadMs / 2); // the file is inspected by then; the tensors are being bound
+    const err = await loadModel(big, { backend: 'cpu', signal: controller.signal }).catch((e: unknown) => e);
+    console.log(`  load ${loadMs.toFixed(0)} ms; aborted at ${(loadMs / 2).toFixed(0)} ms, rejected after ${(performance.now() - started).toFixed(0)} ms`);
+    expect(err).toBeInstanceOf(AbortError); // without the native check the load would complete and resolve
+    rmSync(big);
+  });
+
   it('VAE decode: stops between chunks and blocks', async () => {
     const vaeDir = path.join(packageRoot(), 'test', 'fixtures', 'vae-tiny');
     const config = JSON.parse(readFileSync(path.join(vaeDir, 'config.json'), 'utf8'));

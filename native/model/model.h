@@ -93,7 +93,9 @@ class Model {
  public:
   static constexpr int64_t kFrequencyDim = 256;  // TimestepEmbedder frequency_embedding_size
 
-  Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights);
+  // `abort` (may be null) stops the load between tensors (core/abort.h).
+  Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights,
+        const std::atomic<bool>* abort = nullptr);
 
   const ModelConfig& config() const { return config_; }
   Backend& backend() { return *backend_; }

@@ -127,7 +127,8 @@ Tensor VaeWeights::get(const std::string& name) const {
 void VaeWeights::release(const std::string& name) const { inner_.release(source_name(name)); }
 
 // ---------------------------------------------------------------------------------------------- decoder
-VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source)
+VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source,
+                       const std::atomic<bool>* abort)
     : config_(config), backend_(std::move(backend)) {
   config_.validate();
   VaeWeights renamed(source, config_);
@@ -218,7 +219,7 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
   conv_spec("decoder.conv_out", c.out_channels, prev, 3, conv_out_);
 
   renamed.set_expected(expected);
-  WeightBinder binder(renamed, *backend_);
+  WeightBinder binder(renamed, *backend_, abort);
   for (auto& bind : binds) bind(binder);
   binder.finish();
   for (auto& e : expected) weight_bytes_ += shape_numel(renamed.shape(e)) * sizeof(float);

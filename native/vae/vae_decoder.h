@@ -55,7 +55,9 @@ class VaeWeights final : public WeightSource {
 
 class VaeDecoder {
  public:
-  VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights);
+  // `abort` (may be null) stops the load between tensors.
+  VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights,
+             const std::atomic<bool>* abort = nullptr);
   const VaeConfig& config() const { return config_; }
   VaeLayout layout() const { return layout_; }
   std::mutex& mutex() { return mutex_; }
