@@ -74,6 +74,11 @@ export function isFloat32(value: unknown): value is number {
 /** The `expected` text of the errors for a float parameter that native code receives as a float32. */
 export const FLOAT32_EXPECTED = `a finite float32 number (|x| <= ${FLOAT32_MAX})`;
 
+/** Refuses a float parameter (when given) that would not stay finite as a float32: it would give NaN results. */
+export function checkFloat32(name: string, value: unknown): void {
+  if (value !== undefined && !isFloat32(value)) throw InvalidArgumentError.expected(name, FLOAT32_EXPECTED, value);
+}
+
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';

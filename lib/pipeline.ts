@@ -2,7 +2,7 @@
 // initial noise, one batched cond+uncond forward per step when guiding, the sampler update, and an
 // optional Skip-Cache state owned by this pipeline.
 import { SkipCache, resolveCachePolicy, type CachePolicy, type CachePolicyInput, type CacheStats } from './cache.js';
-import { AbortError, DisposedError, FLOAT32_EXPECTED, InvalidArgumentError, describe, isFloat32 } from './errors.js';
+import { AbortError, DisposedError, InvalidArgumentError, checkFloat32, describe } from './errors.js';
 import { callFlops, forwardFlops } from './flops.js';
 import type { Latents } from './latents.js';
 import { Model } from './model.js';
@@ -111,12 +111,9 @@ export class Pipeline {
       throw InvalidArgumentError.expected('variance', "'fixed_large' or 'fixed_small' (the model has no variance channels: learn_sigma is false)", variance);
     }
     this.sampler = createSampler(options.sampler ?? 'ddim', steps, { eta: options.eta, variance });
-    if (options.cfgScale !== undefined) {
-      // Guidance runs in float32: a larger scale would make every sample NaN.
-      if (!isFloat32(options.cfgScale)) throw InvalidArgumentError.expected('cfgScale', FLOAT32_EXPECTED, options.cfgScale);
-      if (options.cfgScale > 1 && (c.num_classes === 0 || !c.class_dropout)) {
-        throw InvalidArgumentError.expected('cfgScale', 'no guidance (<= 1) for a model without a null class', options.cfgScale);
-      }
+    checkFloat32('cfgScale', options.cfgScale); // guidance runs in float32
+    if (options.cfgScale !== undefined && options.cfgScale > 1 && (c.num_classes === 0 || !c.class_dropout)) {
+      throw InvalidArgumentError.expected('cfgScale', 'no guidance (<= 1) for a model without a null class', options.cfgScale);
     }
     this.cfgScale = options.cfgScale !== undefined && options.cfgScale > 1 ? options.cfgScale : undefined;
     const channels = options.cfgChannels ?? 'official';
