@@ -38,6 +38,15 @@ export interface NativeForwardOptions {
   cache?: NativeCache;
   /** With a cache: run every block on this call. */
   forceFull?: boolean;
+  /** Stops the call between transformer blocks once aborted (the call then changes nothing: cache, latents). */
+  abort?: NativeAbortFlag;
+}
+
+/** Set by abort(); the worker checks it between units of work and rejects with code SKIPDIT_ABORTED. */
+export declare class NativeAbortFlag {
+  constructor();
+  abort(): void;
+  get aborted(): boolean;
 }
 
 export interface NativeForwardResult extends NativeTensor {
@@ -128,6 +137,8 @@ export interface NativeSampleStepOptions {
   cfgChannels?: number;
   cache?: NativeCache;
   forceFull?: boolean;
+  /** Stops the step between transformer blocks once aborted; a stopped step changes nothing. */
+  abort?: NativeAbortFlag;
 }
 
 export interface NativeStepReport {
@@ -206,7 +217,7 @@ export interface NativeVaeConfig {
 export declare class NativeVae {
   private constructor();
   /** vae.decode(z).sample of z (B, latent_channels, h, w), `chunk` images at a time; taps: post_quant_conv, conv_in, mid_*, up_block*, norm_out_act. */
-  decode(z: Float32Array, shape: number[], options: { chunk?: number; taps?: boolean }): Promise<NativeTensor & { taps?: Record<string, NativeTensor> }>;
+  decode(z: Float32Array, shape: number[], options: { chunk?: number; taps?: boolean; abort?: NativeAbortFlag }): Promise<NativeTensor & { taps?: Record<string, NativeTensor> }>;
   info(): { layout: string; weightBytes: number };
   dispose(): void;
 }
@@ -272,16 +283,19 @@ export interface NativeLoadOptions {
   workspaceRetain?: number;
   /** Workspace bytes one call may use (default 0: no cap). */
   workspaceMax?: number;
+  /** Stops the load between tensors. */
+  abort?: NativeAbortFlag;
 }
 
 export interface NativeBinding {
   NativeModel: typeof NativeModel;
   NativeCache: typeof NativeCache;
+  NativeAbortFlag: typeof NativeAbortFlag;
   NativeLatents: typeof NativeLatents;
   NativeVae: typeof NativeVae;
   /** The VAE decoder of a weights file in diffusers, legacy diffusers or LDM names. */
   /** dtype: the weights' precision ('bfloat16' / 'float16': CUDA only, tensor-core convolutions; default 'float32'). */
-  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu' | 'cuda', dtype?: NativeDType): Promise<NativeVae>;
+  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu' | 'cuda', dtype?: NativeDType, options?: { abort?: NativeAbortFlag }): Promise<NativeVae>;
   /**
    * dtype: the precision linear weights are stored and multiplied in (default 'float32'; 'float16' only on CUDA).
    * key: which state dict of a torch training checkpoint (undefined: ema, then model, ...).

@@ -9,6 +9,7 @@
 #include "cpu/ops/gemm.h"
 #include "cpu/peak.h"
 #include "cuda/cuda_device.h"
+#include "native_abort.h"
 #include "native_cache.h"
 #include "native_latents.h"
 #include "native_model.h"
@@ -83,6 +84,7 @@ Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NativeModel::Init(env, exports);
   NativeCache::Init(env, exports);
+  NativeAbortFlag::Init(env, exports);
   NativeLatents::Init(env, exports);
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("measurePeak", Napi::Function::New(env, MeasurePeak, "measurePeak"));

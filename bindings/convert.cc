@@ -11,6 +11,7 @@ std::string error_code(ErrorKind kind) {
     case ErrorKind::Checkpoint: return "SKIPDIT_CHECKPOINT";
     case ErrorKind::BackendUnavailable: return "SKIPDIT_BACKEND_UNAVAILABLE";
     case ErrorKind::Internal: return "SKIPDIT_INTERNAL";
+    case ErrorKind::Aborted: return "SKIPDIT_ABORTED";
   }
   return "SKIPDIT_INTERNAL";
 }

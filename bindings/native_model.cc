@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "convert.h"
+#include "native_abort.h"
 #include "native_cache.h"
 #include "native_latents.h"
 #include "worker.h"
@@ -37,16 +38,17 @@ namespace {
 class LoadWorker final : public TypedWorker {
  public:
   LoadWorker(Napi::Env env, std::string path, ModelConfig config, std::string backend, Precision precision,
-             std::string key, bool profile, size_t workspace_retain, size_t workspace_max)
+             std::string key, bool profile, size_t workspace_retain, size_t workspace_max, AbortFlag abort)
       : TypedWorker(env), path_(std::move(path)), config_(config), backend_(std::move(backend)), precision_(precision),
-        key_(std::move(key)), profile_(profile), workspace_retain_(workspace_retain), workspace_max_(workspace_max) {}
+        key_(std::move(key)), profile_(profile), workspace_retain_(workspace_retain), workspace_max_(workspace_max),
+        abort_(std::move(abort)) {}
 
  protected:
   void Run() override {
     std::shared_ptr<Backend> backend = make_backend(backend_, precision_);
     if (profile_) backend = std::make_shared<ProfilingBackend>(std::move(backend));
     Checkpoint checkpoint = open_checkpoint_file(path_, key_);
-    model_ = std::make_shared<Model>(config_, backend, *checkpoint.source);
+    model_ = std::make_shared<Model>(config_, backend, *checkpoint.source, abort_.get());
     model_->set_workspace_limits(workspace_retain_, workspace_max_);
   }
   void OnOK() override { deferred_.Resolve(NativeModel::Wrap(Env(), model_)); }
@@ -59,6 +61,7 @@ class LoadWorker final : public TypedWorker {
   std::string key_;
   bool profile_;
   size_t workspace_retain_, workspace_max_;
+  AbortFlag abort_;
   std::shared_ptr<Model> model_;
 };
 
@@ -67,6 +70,7 @@ struct CallOptions {
   Guidance guidance;  // channels 0: no guidance
   std::shared_ptr<SkipCache> cache;
   bool force_full = false;
+  AbortFlag abort;  // held by the worker while it runs
 
   CallOptions(const Napi::Object& opts, const Model* model) {
     if (opts.Has("cfgScale") && !opts.Get("cfgScale").IsUndefined()) {
@@ -82,12 +86,14 @@ struct CallOptions {
       if (cache->owner() != model) throw_invalid("Expected a cache created by this model for options.cache");
     }
     force_full = opts.Get("forceFull").ToBoolean();
+    abort = NativeAbortFlag::FlagOf(opts);
   }
   ForwardOptions forward_options(Taps* taps) const {
     ForwardOptions o;
     o.taps = taps;
     o.cache = cache.get();
     o.force_full = force_full;
+    o.abort = abort.get();
     return o;
   }
 };
@@ -246,7 +252,8 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), config_from_js(info[1].As<Napi::Object>()),
                                 string_option("backend", "cpu"), parse_precision(string_option("dtype", "float32")),
                                 string_option("key", ""), options.Get("profile").ToBoolean(),
-                                bytes_option("workspaceRetain", Model::kDefaultWorkspaceRetain), bytes_option("workspaceMax", 0));
+                                bytes_option("workspaceRetain", Model::kDefaultWorkspaceRetain), bytes_option("workspaceMax", 0),
+                                NativeAbortFlag::FlagOf(options));
   return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }

@@ -2,6 +2,7 @@
 // vae.decode(z, shape, { chunk?, taps? }) -> Promise<{ data, shape, taps? }> on a worker thread.
 #include <napi.h>
 
+#include "native_abort.h"
 #include "checkpoint/checkpoint.h"
 #include "convert.h"
 #include "vae/vae_decoder.h"
@@ -72,13 +73,13 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
 
   class DecodeWorker final : public TypedWorker {
    public:
-    DecodeWorker(Napi::Env env, std::shared_ptr<VaeDecoder> vae, Tensor z, int64_t chunk, bool taps)
-        : TypedWorker(env), vae_(std::move(vae)), z_(std::move(z)), chunk_(chunk), want_taps_(taps) {}
+    DecodeWorker(Napi::Env env, std::shared_ptr<VaeDecoder> vae, Tensor z, int64_t chunk, bool taps, AbortFlag abort)
+        : TypedWorker(env), vae_(std::move(vae)), z_(std::move(z)), chunk_(chunk), want_taps_(taps), abort_(std::move(abort)) {}
 
    protected:
     void Run() override {
       std::lock_guard<std::mutex> lock(vae_->mutex());
-      out_ = vae_->decode(z_, chunk_, want_taps_ ? &taps_ : nullptr);
+      out_ = vae_->decode(z_, chunk_, want_taps_ ? &taps_ : nullptr, abort_.get());
     }
     void OnOK() override {
       Napi::Env env = Env();
@@ -104,6 +105,7 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
     int64_t chunk_;
     bool want_taps_;
     Taps taps_;
+    AbortFlag abort_;
   };
 
   Napi::Value Decode(const Napi::CallbackInfo& info) {
@@ -115,7 +117,7 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
     Tensor z = tensor_from_f32(info[0], shape, "z.data");
     Napi::Object opts = info[2].As<Napi::Object>();
     const int64_t chunk = opts.Get("chunk").IsNumber() ? opts.Get("chunk").As<Napi::Number>().Int64Value() : 1;
-    auto* worker = new DecodeWorker(env, vae, std::move(z), chunk, opts.Get("taps").ToBoolean());
+    auto* worker = new DecodeWorker(env, vae, std::move(z), chunk, opts.Get("taps").ToBoolean(), NativeAbortFlag::FlagOf(opts));
     return worker->queue();
     SKIPDIT_JS_CATCH(env)
   }
@@ -142,9 +144,10 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
 
 class LoadVaeWorker final : public TypedWorker {
  public:
-  LoadVaeWorker(Napi::Env env, std::string path, VaeConfig config, std::string backend, Precision precision)
+  LoadVaeWorker(Napi::Env env, std::string path, VaeConfig config, std::string backend, Precision precision,
+                AbortFlag abort)
       : TypedWorker(env), path_(std::move(path)), config_(std::move(config)), backend_(std::move(backend)),
-        precision_(precision) {}
+        precision_(precision), abort_(std::move(abort)) {}
 
  protected:
   void Run() override {
@@ -155,7 +158,7 @@ class LoadVaeWorker final : public TypedWorker {
                                            precision_name(precision_) + "'");
     std::shared_ptr<Backend> backend = make_backend(backend_, precision_);
     Checkpoint checkpoint = open_checkpoint_file(path_, "");
-    vae_ = std::make_shared<VaeDecoder>(config_, backend, *checkpoint.source);
+    vae_ = std::make_shared<VaeDecoder>(config_, backend, *checkpoint.source, abort_.get());
   }
   void OnOK() override { deferred_.Resolve(NativeVae::Wrap(Env(), vae_)); }
 
@@ -164,6 +167,7 @@ class LoadVaeWorker final : public TypedWorker {
   VaeConfig config_;
   std::string backend_;
   Precision precision_;
+  AbortFlag abort_;
   std::shared_ptr<VaeDecoder> vae_;
 };
 
@@ -171,10 +175,11 @@ Napi::Value LoadVae(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SKIPDIT_JS_TRY
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsString())
-    throw_invalid("loadVae(path: string, config: object, backend: string, dtype?: string)");
+    throw_invalid("loadVae(path: string, config: object, backend: string, dtype?: string, options?: { abort? })");
   const std::string dtype = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "float32";
+  AbortFlag abort = info.Length() > 4 && info[4].IsObject() ? NativeAbortFlag::FlagOf(info[4].As<Napi::Object>()) : nullptr;
   auto* worker = new LoadVaeWorker(env, info[0].As<Napi::String>().Utf8Value(), vae_config_from_js(info[1].As<Napi::Object>()),
-                                   info[2].As<Napi::String>().Utf8Value(), parse_precision(dtype));
+                                   info[2].As<Napi::String>().Utf8Value(), parse_precision(dtype), std::move(abort));
   return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }

@@ -1,24 +1,17 @@
 #!/usr/bin/env node
-// The skipdit command line. `skipdit sample` runs the official sampling loop (optionally with Skip-Cache)
-// on a checkpoint and writes the latents; `skipdit backends` says what can run here; `skipdit bench` measures
-// this machine (lib/bench.ts).
+// The skipdit command line: argument parsing and printing. `skipdit generate` (pictures) and `skipdit sample`
+// (latents) call generate() (lib/generate.ts) with Ctrl-C wired to its AbortSignal; `skipdit backends` says what
+// can run here; `skipdit bench` measures this machine (lib/bench.ts).
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import path from 'node:path';
 import { convertCheckpoint, inspectCheckpoint } from './checkpoint.js';
 import { presets, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import { cachePresets, type CachePolicyInput } from './cache.js';
-import { FLOAT32_EXPECTED, InvalidArgumentError, SkipditError, isFloat32 } from './errors.js';
-import { bundledModel } from './bundled.js';
-import { imageGrid, writePng } from './image.js';
-import { backends, loadModel, type LoadModelOptions, type ModelDType } from './model.js';
+import { AbortError, SkipditError } from './errors.js';
+import { backends, type ModelDType } from './model.js';
 import { autoBackend } from './backends.js';
 import { benchSizes, formatBenchReport, runBench, type BenchFamily, type BenchSize } from './bench.js';
-import { loadVae } from './vae.js';
-import { encodeGif, ffmpegAvailable, writeMp4, writePngSequence } from './video.js';
-import { Pipeline, type StepInfo } from './pipeline.js';
-import { encodeSafetensors } from './safetensors.js';
-import { checkOutputPath, writeOutput } from './output.js';
+import { generate, type GenerateOptions, type GenerateProgress, type GenerateResult, type ImagesResult, type LatentsResult } from './generate.js';
 
 const integer = (name: string) => (value: string) => {
   const n = Number(value);
@@ -43,12 +36,72 @@ const configJson = (value: string): ModelConfigInput => {
 };
 const configOption = () => new Option('--config <json>', 'config fields as JSON (e.g. \'{"num_heads": 4}\'), merged over what the file tells').argParser(configJson);
 const collect = (parse: (v: string) => number) => (value: string, previous: number[] = []) => [...previous, parse(value)];
-/** --cfg and --eta reach native code as float32: beyond its range they would silently give NaN samples. */
-const checkFloat32 = (name: string, value: number | undefined) => {
-  if (value !== undefined && !isFloat32(value)) throw InvalidArgumentError.expected(name, FLOAT32_EXPECTED, value);
-};
 
-interface SampleOptions {
+/** How generate()'s errors name its options: by these flags. */
+const flags = {
+  classes: '--class <label...>', vae: '--vae <sd-vae-ft-ema folder or file>', n: '--n', frames: '--frames', sampler: '--sampler',
+  eta: '--eta', cfg: '--cfg', nrow: '--nrow', fps: '--fps', out: '--out',
+} satisfies GenerateOptions['optionNames'];
+
+/** A command's progress bars, driven by generate()'s onProgress; stop() may be called more than once. */
+interface Progress {
+  update(event: GenerateProgress): void;
+  stop(): void;
+}
+
+function progressBars(bars: { stop(): void } | undefined, update: Progress['update']): Progress {
+  let stopped = false;
+  const stop = () => {
+    if (!stopped) bars?.stop();
+    stopped = true;
+  };
+  return { update: (e) => (e.phase === 'write' ? stop() : update(e)), stop };
+}
+
+/**
+ * Runs generate() with Ctrl-C wired to its AbortSignal: the first aborts it (the step in flight stops at its next block, nothing
+ * is written; one line on stderr, exit code 130), a second exits at once. Undefined when interrupted.
+ */
+async function interruptible<T extends GenerateResult>(options: GenerateOptions, progress: Progress): Promise<T | undefined> {
+  const controller = new AbortController();
+  let completed = 0;
+  let total: number | undefined;
+  const interrupted = () => {
+    progress.stop(); // restores the cursor
+    console.error(`skipdit: interrupted ${total === undefined ? 'before sampling' : `after ${completed} of ${total} steps`}; nothing written`);
+  };
+  const interrupt = () => {
+    if (!controller.signal.aborted) return controller.abort();
+    interrupted();
+    // Dies of SIGINT itself (the shell's 130): process.exit() would wait for the native step in flight to end.
+    process.off('SIGINT', interrupt);
+    process.kill(process.pid, 'SIGINT');
+  };
+  process.on('SIGINT', interrupt);
+  try {
+    return (await generate({
+      ...options,
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (e.phase === 'load' && e.fallback) console.error(`skipdit: ${e.fallback}; running on the CPU`);
+        if (e.phase === 'sample') ({ completed, total } = e);
+        progress.update(e);
+      },
+    })) as T;
+  } catch (err) {
+    if (!(err instanceof AbortError && controller.signal.aborted)) {
+      progress.stop();
+      throw err;
+    }
+    interrupted();
+    process.exitCode = 130;
+    return undefined;
+  } finally {
+    process.off('SIGINT', interrupt);
+  }
+}
+
+interface SampleArgs {
   model: string;
   key?: string;
   config?: ModelConfigInput;
@@ -67,70 +120,29 @@ interface SampleOptions {
   json?: boolean;
 }
 
-async function sample(opts: SampleOptions): Promise<void> {
-  // Everything the options alone can tell is checked before the model loads and the sampling runs.
-  checkFloat32('--cfg', opts.cfg);
-  checkFloat32('--eta', opts.eta);
-  if (opts.eta !== undefined && opts.sampler !== 'ddim') throw new InvalidArgumentError(`Expected --eta only with --sampler ddim (a DDIM parameter) but received --eta ${opts.eta} with --sampler ${opts.sampler}`);
-  checkOutputPath(opts.out, 'file', '--out');
-  const model = await loadCliModel(opts.model, { config: opts.config ?? opts.preset, backend: opts.backend, checkpointKey: opts.key });
-  try {
-    const cache = opts.cache === undefined || opts.cache === 'none' ? false : (opts.cache as CachePolicyInput);
-    const pipe = new Pipeline(model, { sampler: opts.sampler, steps: opts.steps, eta: opts.eta, cfgScale: opts.cfg, cfgChannels: opts.cfgChannels, cache });
-    const conditional = model.config.num_classes > 0;
-    if (conditional && !opts.class) throw new InvalidArgumentError(`Expected --class <label...> for a class-conditional model (classes 0..${model.config.num_classes - 1})`);
-    if (!conditional && opts.class) throw new InvalidArgumentError('Expected no --class for an unconditional model (use --batch)');
-    if (conditional && opts.batch !== undefined) throw new InvalidArgumentError(`Expected no --batch for a class-conditional model (one sample per --class label) but received --batch ${opts.batch}`);
-    pipe.init({ labels: conditional ? opts.class : undefined, batch: conditional ? undefined : opts.batch ?? 1, seed: opts.seed });
-
-    const bar = opts.json ? undefined : new cliProgress.SingleBar(
-      { format: 'sampling [{bar}] {value}/{total} steps | t={timestep} {kind} | {duration_formatted}', hideCursor: true },
-      cliProgress.Presets.shades_classic,
-    );
-    bar?.start(pipe.sampler.steps, 0, { timestep: pipe.timesteps[0], kind: '' });
-    const started = performance.now();
-    await pipe.run({ onStep: (info: StepInfo) => bar?.update(info.index + 1, { timestep: info.timestep, kind: info.cached ? 'cached' : 'full  ' }) });
-    const totalMs = performance.now() - started;
-    bar?.stop();
-
-    const samples = pipe.samples;
-    const metadata = {
-      model: path.basename(opts.model),
-      config: JSON.stringify(model.config),
-      sampler: opts.sampler,
-      steps: String(pipe.sampler.steps),
-      seed: String(opts.seed),
-      labels: JSON.stringify(opts.class ?? []),
-      cfg_scale: String(pipe.cfgScale ?? 1),
-      cache: JSON.stringify(pipe.cachePolicy ?? false),
-    };
-    writeOutput(opts.out, encodeSafetensors({ samples }, metadata));
-
-    const stats = pipe.cacheStats;
-    const full = pipe.history.filter((s) => !s.cached);
-    const fullMs = full.reduce((a, s) => a + s.ms, 0) / Math.max(1, full.length);
-    const report = {
-      model: opts.model, backend: model.backend, out: opts.out, shape: samples.shape,
-      sampler: opts.sampler, steps: pipe.sampler.steps, cfgScale: pipe.cfgScale ?? null, seed: opts.seed,
-      cache: pipe.cachePolicy ?? null,
-      totalMs,
-      stepsDetail: pipe.history.map((s) => ({ index: s.index, timestep: s.timestep, cached: s.cached, blocksExecuted: s.blocksExecuted, ms: s.ms, gflop: s.flops / 1e9 })),
-      fullSteps: stats.fullSteps, cachedSteps: stats.cachedSteps, blocksExecuted: stats.blocksExecuted, blocksTotal: stats.blocksTotal,
-      gflopExecuted: stats.flopsExecuted / 1e9, gflopUncached: stats.flopsUncached / 1e9,
-      predictedSpeedup: stats.predictedSpeedup,
-      // what an uncached run would have taken at this run's mean full-step time, over the actual time
-      observedSpeedupEstimate: (fullMs * pipe.sampler.steps) / totalMs,
-    };
-    if (opts.json) {
-      console.log(JSON.stringify(report, null, 2));
-    } else {
-      console.log(`wrote ${opts.out}: samples [${samples.shape.join(', ')}] in ${(totalMs / 1000).toFixed(2)} s`);
-      console.log(`steps: ${stats.fullSteps} full, ${stats.cachedSteps} cached; blocks ${stats.blocksExecuted}/${stats.blocksTotal}; ` +
-        `${report.gflopExecuted.toFixed(2)} of ${report.gflopUncached.toFixed(2)} GFLOP; speedup predicted ${stats.predictedSpeedup.toFixed(2)}x, ` +
-        `observed ~${report.observedSpeedupEstimate.toFixed(2)}x`);
-    }
-  } finally {
-    model.dispose();
+async function sample(opts: SampleArgs): Promise<void> {
+  const bar = opts.json ? undefined : new cliProgress.SingleBar(
+    { format: 'sampling [{bar}] {value}/{total} steps | t={timestep} {kind} | {duration_formatted}', hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  const result = await interruptible<LatentsResult>({
+    model: opts.model, checkpointKey: opts.key, config: opts.config ?? opts.preset, backend: opts.backend, format: 'safetensors',
+    classes: opts.class, n: opts.batch, steps: opts.steps, sampler: opts.sampler, eta: opts.eta, cfg: opts.cfg, cfgChannels: opts.cfgChannels,
+    cache: opts.cache as CachePolicyInput | undefined, seed: opts.seed, out: opts.out, optionNames: { ...flags, n: '--batch' },
+  }, progressBars(bar, (e) => {
+    if (e.phase !== 'sample') return;
+    if (!e.step) bar?.start(e.total, 0, { timestep: e.timesteps[0], kind: '' });
+    else bar?.update(e.completed, { timestep: e.step.timestep, kind: e.step.cached ? 'cached' : 'full  ' });
+  }));
+  if (!result) return;
+  const r = result.report;
+  if (opts.json) {
+    console.log(JSON.stringify(r, null, 2));
+  } else {
+    console.log(`wrote ${r.out}: samples [${r.shape.join(', ')}] in ${(r.totalMs / 1000).toFixed(2)} s`);
+    console.log(`steps: ${r.fullSteps} full, ${r.cachedSteps} cached; blocks ${r.blocksExecuted}/${r.blocksTotal}; ` +
+      `${r.gflopExecuted.toFixed(2)} of ${r.gflopUncached.toFixed(2)} GFLOP; speedup predicted ${r.predictedSpeedup.toFixed(2)}x, ` +
+      `observed ~${r.observedSpeedupEstimate.toFixed(2)}x`);
   }
 }
 
@@ -158,7 +170,7 @@ program
   .option('--json', 'print a JSON report (per-step timings, cached steps, blocks, FLOPs)')
   .action(sample);
 
-interface GenerateOptions {
+interface GenerateArgs {
   model?: string;
   key?: string;
   config?: ModelConfigInput;
@@ -179,120 +191,27 @@ interface GenerateOptions {
   json?: boolean;
 }
 
-/** The official sample scripts' defaults: DiT sample.py DDPM 250 / CFG 4; Latte ucf101 DDIM 50 / CFG 7. */
-function officialDefaults(c: ModelConfig, bundled: boolean) {
-  if (bundled) return bundledModel.defaults;
-  if (c.family === 'latte') return c.num_classes > 0 ? { sampler: 'ddim' as const, steps: 50, cfgScale: 7 } : { sampler: 'ddpm' as const, steps: 250, cfgScale: 1 };
-  return { sampler: 'ddpm' as const, steps: 250, cfgScale: 4 };
-}
-
-async function generate(opts: GenerateOptions): Promise<void> {
-  checkFloat32('--cfg', opts.cfg);
-  if (opts.nrow !== undefined && opts.nrow < 1) throw InvalidArgumentError.expected('--nrow', 'a positive integer', opts.nrow);
-  if (!(opts.fps > 0 && opts.fps <= 100)) throw InvalidArgumentError.expected('--fps', 'a number in (0, 100]', opts.fps);
-  const bundled = opts.model === undefined;
-  const file = opts.model ?? bundledModel.path();
-  const model = await loadCliModel(file, { config: opts.config ?? opts.preset, backend: opts.backend, checkpointKey: opts.key });
-  const vae = opts.vae ? await loadVae(opts.vae) : undefined;
-  try {
-    const c = model.config;
-    const pixelModel = c.family === 'dit' && (c.in_channels === 1 || c.in_channels === 3);
-    if (!vae && !pixelModel) {
-      throw new InvalidArgumentError(`Expected --vae <sd-vae-ft-ema folder or file> for '${file}': it makes ${c.family === 'latte' ? 'video ' : ''}latents with ${c.in_channels} channels`);
-    }
-    if (vae && vae.config.latent_channels !== c.in_channels) {
-      throw new InvalidArgumentError(`Expected a VAE with ${c.in_channels} latent channels for this model but '${opts.vae}' has ${vae.config.latent_channels}`);
-    }
-    if (opts.frames !== undefined && (c.family !== 'latte' || opts.frames !== c.num_frames)) {
-      throw new InvalidArgumentError(`Expected --frames ${c.family === 'latte' ? c.num_frames : '(only for Latte models)'} (the model's num_frames) but received ${opts.frames}`);
-    }
-    const conditional = c.num_classes > 0;
-    if (conditional && !opts.class) throw new InvalidArgumentError(`Expected --class <label...> for a class-conditional model (classes 0..${c.num_classes - 1})`);
-    if (!conditional && opts.class) throw new InvalidArgumentError('Expected no --class for an unconditional model (use --n)');
-    if (!conditional && opts.cfg !== undefined) throw new InvalidArgumentError(`Expected no --cfg for an unconditional model (guidance needs class labels) but received --cfg ${opts.cfg}`);
-    // --n repeats the classes to fill the batch; fewer samples than classes would drop some.
-    if (opts.class && opts.n !== undefined && opts.n < opts.class.length) {
-      throw InvalidArgumentError.expected('--n', `at least ${opts.class.length} (one sample per --class label; a larger --n repeats them)`, opts.n);
-    }
-    const n = opts.n ?? opts.class?.length ?? 1;
-    if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError(`Expected --n in [1, 1024] but received ${opts.n}`);
-    const labels = conditional ? Array.from({ length: n }, (_, i) => opts.class![i % opts.class!.length]) : undefined;
-
-    // The output is checked before sampling. Videos default to a GIF: a folder named samples.png would mislead.
-    const video = c.family === 'latte';
-    const out = opts.out ?? (video ? 'samples.gif' : 'samples.png');
-    const ext = path.extname(out).toLowerCase();
-    if (video && ext === '.png') throw InvalidArgumentError.expected('--out', 'a .gif, an .mp4 or a folder name (PNG frames) for a video', out);
-    if (video && ext === '.mp4' && !ffmpegAvailable()) throw new InvalidArgumentError('Expected an ffmpeg binary on PATH to write MP4 (write a .gif or a PNG frame folder instead)');
-    checkOutputPath(out, video && ext !== '.gif' && ext !== '.mp4' ? 'folder' : 'file', '--out');
-
-    const defaults = officialDefaults(c, bundled);
-    // A model without a null class (class_dropout_prob 0) cannot guide: its default is no guidance.
-    const cfgScale = conditional ? opts.cfg ?? (c.class_dropout ? defaults.cfgScale : 1) : undefined;
-    const cache = opts.cache === undefined || opts.cache === 'none' ? false : (opts.cache as CachePolicyInput);
-    const pipe = new Pipeline(model, { sampler: opts.sampler ?? defaults.sampler, steps: opts.steps ?? defaults.steps, cfgScale, cache });
-    pipe.init({ labels, batch: conditional ? undefined : n, seed: opts.seed });
-
-    const bars = opts.json || !process.stderr.isTTY ? undefined : new cliProgress.MultiBar({ format: '{task} [{bar}] {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
-    const stepBar = bars?.create(pipe.sampler.steps, 0, { task: 'sampling' });
-    const started = performance.now();
-    const samples = await pipe.run({ onStep: (info) => stepBar?.update(info.index + 1) });
-    const sampleMs = performance.now() - started;
-
-    // Pixels: the model's own output for pixel models, else the VAE decode of every image / video frame.
-    const F = c.family === 'latte' ? c.num_frames : 1;
-    let pixels = samples;
-    const decodeStarted = performance.now();
-    if (vae) {
-      const frames = { data: samples.data, shape: [n * F, c.in_channels, c.input_size, c.input_size] };
-      const decodeBar = bars?.create(n * F, 0, { task: 'decoding' });
-      const parts: Float32Array[] = [];
-      let shape: number[] = [];
-      for (let i = 0; i < n * F; i++) {
-        const one = await vae.decode({ data: frames.data.subarray(i * frames.data.length / (n * F), (i + 1) * frames.data.length / (n * F)), shape: [1, ...frames.shape.slice(1)] });
-        parts.push(one.data);
-        shape = one.shape;
-        decodeBar?.update(i + 1);
-      }
-      const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-      parts.forEach((p, i) => data.set(p, i * p.length));
-      pixels = { data, shape: [n * F, ...shape.slice(1)] };
-    }
-    const decodeMs = performance.now() - decodeStarted;
-    bars?.stop();
-
-    const [, C, H, W] = pixels.shape.length === 5 ? [0, pixels.shape[2], pixels.shape[3], pixels.shape[4]] : pixels.shape;
-    const nrow = opts.nrow ?? (c.family === 'latte' ? Math.ceil(Math.sqrt(n)) : bundled ? Math.ceil(Math.sqrt(n)) : 4);
-    let written: string;
-    if (c.family === 'latte') {
-      // One frame of the output = frame f of every video, tiled like an image grid.
-      const grids = Array.from({ length: F }, (_, f) => {
-        const batch = { data: new Float32Array(n * C * H * W), shape: [n, C, H, W] };
-        for (let v = 0; v < n; v++) batch.data.set(pixels.data.subarray((v * F + f) * C * H * W, (v * F + f + 1) * C * H * W), v * C * H * W);
-        return imageGrid(batch, { nrow });
-      });
-      if (ext === '.gif') writeOutput(out, encodeGif(grids, { fps: opts.fps }));
-      else if (ext === '.mp4') writeMp4(out, grids, { fps: opts.fps });
-      else writePngSequence(out, grids);
-      written = `${out} (${F} frames of ${grids[0].width}x${grids[0].height}, ${n} video${n > 1 ? 's' : ''})`;
-    } else {
-      const grid = imageGrid({ data: pixels.data, shape: [n, C, H, W] }, { nrow });
-      writePng(out, grid);
-      written = `${out} (${grid.width}x${grid.height}, ${n} image${n > 1 ? 's' : ''}${labels ? ` of class ${[...new Set(labels)].join(', ')}` : ''})`;
-    }
-    const stats = pipe.cacheStats;
-    const report = {
-      model: file, vae: opts.vae ?? null, out, labels: labels ?? null, frames: F, sampler: opts.sampler ?? defaults.sampler,
-      steps: pipe.sampler.steps, cfgScale: pipe.cfgScale ?? null, seed: opts.seed, cache: pipe.cachePolicy ?? null,
-      sampleMs, decodeMs, cachedSteps: stats.cachedSteps, fullSteps: stats.fullSteps, predictedSpeedup: stats.predictedSpeedup,
-      steps_detail: pipe.history.map((s) => ({ index: s.index, timestep: s.timestep, cached: s.cached, ms: s.ms })),
-    };
-    if (opts.json) console.log(JSON.stringify(report, null, 2));
-    else console.log(`wrote ${written} in ${((sampleMs + decodeMs) / 1000).toFixed(2)} s (sampling ${(sampleMs / 1000).toFixed(2)} s${vae ? `, decoding ${(decodeMs / 1000).toFixed(2)} s` : ''}), ${stats.cachedSteps} of ${stats.calls} steps cached`);
-  } finally {
-    model.dispose();
-    vae?.dispose();
-  }
+async function generateCommand(opts: GenerateArgs): Promise<void> {
+  // Sampling, then decoding, each with its bar, on a terminal only.
+  const bars = opts.json || !process.stderr.isTTY ? undefined : new cliProgress.MultiBar({ format: '{task} [{bar}] {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+  let bar: cliProgress.SingleBar | undefined;
+  const result = await interruptible<ImagesResult>({
+    model: opts.model, checkpointKey: opts.key, config: opts.config ?? opts.preset, vae: opts.vae, backend: opts.backend,
+    classes: opts.class, n: opts.n, frames: opts.frames, steps: opts.steps, sampler: opts.sampler, cfg: opts.cfg,
+    cache: opts.cache as CachePolicyInput | undefined, seed: opts.seed, nrow: opts.nrow, fps: opts.fps, out: opts.out, optionNames: flags,
+  }, progressBars(bars, (e) => {
+    if (e.phase !== 'sample' && e.phase !== 'decode') return;
+    if (e.completed === 0) bar = bars?.create(e.total, 0, { task: e.phase === 'sample' ? 'sampling' : 'decoding' });
+    else bar?.update(e.completed);
+  }));
+  if (!result) return;
+  const { report: r, images } = result;
+  const n = result.samples.shape[0];
+  const written = result.format === 'png'
+    ? `${r.out} (${images[0].width}x${images[0].height}, ${n} image${n > 1 ? 's' : ''}${r.labels ? ` of class ${[...new Set(r.labels)].join(', ')}` : ''})`
+    : `${r.out} (${images.length} frames of ${images[0].width}x${images[0].height}, ${n} video${n > 1 ? 's' : ''})`;
+  if (opts.json) console.log(JSON.stringify(r, null, 2));
+  else console.log(`wrote ${written} in ${((r.sampleMs + r.decodeMs) / 1000).toFixed(2)} s (sampling ${(r.sampleMs / 1000).toFixed(2)} s${r.vae ? `, decoding ${(r.decodeMs / 1000).toFixed(2)} s` : ''}), ${r.cachedSteps} of ${r.steps_detail.length} steps cached`);
 }
 
 program
@@ -316,7 +235,7 @@ program
   .option('--fps <n>', 'video frames per second', integer('--fps'), 8)
   .option('--out <file>', 'output: .png for images (default samples.png); .gif (default samples.gif), .mp4 (needs ffmpeg) or a folder of PNG frames for videos')
   .option('--json', 'print a JSON report')
-  .action(generate);
+  .action(generateCommand);
 
 program
   .command('inspect <file>')
@@ -364,16 +283,6 @@ program
     if (selfTest) console.log(`cuda self-test: ${selfTest.passed ? 'passed' : 'FAILED'} in ${selfTest.ms.toFixed(0)} ms ${JSON.stringify(selfTest.checks)}`);
     console.log(`auto: ${auto.backend} (${auto.reason})`);
   });
-
-/** loadModel, saying on stderr (one line) when 'auto' ran on the CPU because a CUDA device failed its self-test. */
-async function loadCliModel(file: string, options: LoadModelOptions) {
-  const model = await loadModel(file, options);
-  if (options.backend === 'auto' || options.backend === undefined) {
-    const auto = await autoBackend();
-    if (auto.selfTest && !auto.selfTest.passed) console.error(`skipdit: ${auto.reason}; running on the CPU`);
-  }
-  return model;
-}
 
 program
   .command('bench')

@@ -74,6 +74,11 @@ export function isFloat32(value: unknown): value is number {
 /** The `expected` text of the errors for a float parameter that native code receives as a float32. */
 export const FLOAT32_EXPECTED = `a finite float32 number (|x| <= ${FLOAT32_MAX})`;
 
+/** Refuses a float parameter (when given) that would not stay finite as a float32: it would give NaN results. */
+export function checkFloat32(name: string, value: unknown): void {
+  if (value !== undefined && !isFloat32(value)) throw InvalidArgumentError.expected(name, FLOAT32_EXPECTED, value);
+}
+
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
@@ -98,6 +103,8 @@ export function fromNativeError(err: unknown): Error {
       return new BackendUnavailableError(err.message, { cause: err });
     case 'SKIPDIT_DISPOSED':
       return new DisposedError(err.message.replace(/ has been disposed$/, '') || 'The model');
+    case 'SKIPDIT_ABORTED':
+      return new AbortError(err.message, { cause: err });
     case 'SKIPDIT_INTERNAL':
       return new InternalError(err.message, { cause: err });
     default:

@@ -12,6 +12,10 @@ export { inspectCheckpoint, convertCheckpoint } from './checkpoint.js';
 export type { CheckpointInfo } from './checkpoint.js';
 export type { ModelConfig, ModelConfigInput, ModelFamily, PresetName, InferredConfig } from './config.js';
 export type { Tensor } from './tensor.js';
+export { generate } from './generate.js';
+export type {
+  GenerateOptions, GenerateProgress, GenerateResult, GenerateFormat, PictureFormat, ImagesResult, LatentsResult, ImagesReport, LatentsReport,
+} from './generate.js';
 export { Pipeline } from './pipeline.js';
 export type { PipelineOptions, InitOptions, StepInfo, RunOptions, PipelineCacheStats } from './pipeline.js';
 export { SkipCache, cachePresets, resolveCachePolicy } from './cache.js';
@@ -25,7 +29,7 @@ export { forwardFlops, callFlops } from './flops.js';
 export { imageGrid, encodePng, writePng, toByte, mapByte, toImages } from './image.js';
 export type { Image, ByteMapping } from './image.js';
 export { loadVae, Vae, sdVaeConfig } from './vae.js';
-export type { VaeConfig, LoadVaeOptions } from './vae.js';
+export type { VaeConfig, LoadVaeOptions, DecodeOptions } from './vae.js';
 export { bundledModel } from './bundled.js';
 export {
   SkipditError,

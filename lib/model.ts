@@ -17,6 +17,7 @@ import {
 } from './errors.js';
 import { native } from './native.js';
 import { computeLane } from './queue.js';
+import { withAbortFlag } from './abort.js';
 import { checkTensor, type Tensor } from './tensor.js';
 
 import { chooseBackend, type BackendName } from './backends.js';
@@ -51,6 +52,8 @@ export interface LoadModelOptions {
    * InvalidArgumentError before allocating it (a server's cap on what one request may take).
    */
   workspace?: { retain?: number; max?: number };
+  /** Stops the load: before reading the file, and between tensors (AbortError). */
+  signal?: AbortSignal;
 }
 
 /** Per-op totals of a profiled model: `{ backend, ops: [{ op, calls, seconds, flops }] }`. */
@@ -137,6 +140,8 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     throw InvalidArgumentError.expected('options.profile', 'a boolean', options.profile);
   }
   const workspace = checkWorkspaceOptions(options.workspace);
+  const { signal } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
   const backend = await chooseBackend(options.backend);
   if (backend === 'cpu' && dtype === 'float16') {
     throw InvalidArgumentError.expected('options.dtype', "'float32' or 'bfloat16' on the cpu backend", dtype);
@@ -144,9 +149,9 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   try {
     const info = await native().inspectCheckpoint(path, options.checkpointKey);
     const config = resolveConfig(info, path, options.config);
-    const handle = await native().loadModel(path, config, {
-      backend, dtype, key: options.checkpointKey, profile: options.profile === true, ...workspace,
-    });
+    const handle = await withAbortFlag(signal, (abort) => native().loadModel(path, config, {
+      backend, dtype, key: options.checkpointKey, profile: options.profile === true, ...workspace, abort,
+    }));
     return new Model(handle, config, backend, dtype);
   } catch (err) {
     throw fromNativeError(err);
@@ -254,7 +259,7 @@ export class Model {
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     const nativeOptions = { ...this.#nativeOptions(options), ...cfg, update, noise: options.noise };
     try {
-      const r = await this.#queue(() => handle.sampleStep(latents.native, args.t, args.y, nativeOptions), signal);
+      const r = await this.#queue(() => withAbortFlag(signal, (abort) => handle.sampleStep(latents.native, args.t, args.y, { ...nativeOptions, abort })), signal);
       return { cached: r.cached, blocksExecuted: r.blocksExecuted, graph: r.graph };
     } catch (err) {
       throw fromNativeError(err);
@@ -434,11 +439,11 @@ export class Model {
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     let result;
     try {
-      result = await this.#queue(() => handle.forward(args.x, args.xShape, args.t, args.y, nativeOptions), signal);
+      result = await this.#queue(() => withAbortFlag(signal, (abort) => handle.forward(args.x, args.xShape, args.t, args.y, { ...nativeOptions, abort })), signal);
     } catch (err) {
       throw fromNativeError(err);
     }
-    // A single forward is not interruptible; an abort during it discards the result.
+    // An abort that came after the last block check: the call completed, its result is discarded.
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     const out: ForwardResult = { data: result.data, shape: result.shape, cached: result.cached, blocksExecuted: result.blocksExecuted, graph: result.graph };
     if (result.taps) out.taps = Object.fromEntries(Object.entries(result.taps).map(([k, v]: [string, NativeTensor]) => [k, { data: v.data, shape: v.shape }]));

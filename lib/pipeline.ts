@@ -2,7 +2,7 @@
 // initial noise, one batched cond+uncond forward per step when guiding, the sampler update, and an
 // optional Skip-Cache state owned by this pipeline.
 import { SkipCache, resolveCachePolicy, type CachePolicy, type CachePolicyInput, type CacheStats } from './cache.js';
-import { AbortError, DisposedError, FLOAT32_EXPECTED, InvalidArgumentError, describe, isFloat32 } from './errors.js';
+import { AbortError, DisposedError, InvalidArgumentError, checkFloat32, describe } from './errors.js';
 import { callFlops, forwardFlops } from './flops.js';
 import type { Latents } from './latents.js';
 import { Model } from './model.js';
@@ -111,12 +111,9 @@ export class Pipeline {
       throw InvalidArgumentError.expected('variance', "'fixed_large' or 'fixed_small' (the model has no variance channels: learn_sigma is false)", variance);
     }
     this.sampler = createSampler(options.sampler ?? 'ddim', steps, { eta: options.eta, variance });
-    if (options.cfgScale !== undefined) {
-      // Guidance runs in float32: a larger scale would make every sample NaN.
-      if (!isFloat32(options.cfgScale)) throw InvalidArgumentError.expected('cfgScale', FLOAT32_EXPECTED, options.cfgScale);
-      if (options.cfgScale > 1 && (c.num_classes === 0 || !c.class_dropout)) {
-        throw InvalidArgumentError.expected('cfgScale', 'no guidance (<= 1) for a model without a null class', options.cfgScale);
-      }
+    checkFloat32('cfgScale', options.cfgScale); // guidance runs in float32
+    if (options.cfgScale !== undefined && options.cfgScale > 1 && (c.num_classes === 0 || !c.class_dropout)) {
+      throw InvalidArgumentError.expected('cfgScale', 'no guidance (<= 1) for a model without a null class', options.cfgScale);
     }
     this.cfgScale = options.cfgScale !== undefined && options.cfgScale > 1 ? options.cfgScale : undefined;
     const channels = options.cfgChannels ?? 'official';
@@ -276,9 +273,10 @@ export class Pipeline {
 
   /**
    * Runs the next step: one model call (batched cond+uncond when guiding) and the sampler update, both in the
-   * model's backend (model.sampleStep): on CUDA the latents do not leave the device.
+   * model's backend (model.sampleStep): on CUDA the latents do not leave the device. `signal` stops the step
+   * between transformer blocks (AbortError); a stopped step changes nothing (index, latents, cache state).
    */
-  async step(options: { forceFull?: boolean } = {}): Promise<StepInfo> {
+  async step(options: { forceFull?: boolean; signal?: AbortSignal } = {}): Promise<StepInfo> {
     this.#idle('step');
     const latents = this.#current('step');
     if (this.done) throw new InvalidArgumentError(`Expected a step index below ${this.sampler.steps} but the run is finished (call init() to start again)`);
@@ -292,7 +290,7 @@ export class Pipeline {
       const guidance = this.guided ? { cfgScale: this.cfgScale!, cfgChannels: this.cfgChannels === 'all' ? ('eps' as const) : undefined } : {};
       const cacheOptions = this.#cache ? { cache: this.#cache, forceFull: options.forceFull === true } : {};
       this.#snapshot = undefined;
-      const out = await this.model.sampleStep(latents, { t, y: this.#labels, ...guidance }, this.sampler.coefficients(j), { ...cacheOptions, noise });
+      const out = await this.model.sampleStep(latents, { t, y: this.#labels, ...guidance }, this.sampler.coefficients(j), { ...cacheOptions, noise, signal: options.signal });
       this.#index = j + 1;
       const info: StepInfo = {
         index: j, timestep: t, cached: out.cached, blocksExecuted: out.blocksExecuted,
@@ -306,17 +304,20 @@ export class Pipeline {
   }
 
   /**
-   * Runs the remaining steps and returns the samples. On abort the step in flight completes, then AbortError
-   * is thrown: the pipeline stays consistent (latents after the last completed step) and can continue with
-   * run()/step() or restart with init().
+   * Runs the remaining steps and returns the samples. On abort the step in flight stops at its next block (or
+   * completes, if it was past the last one), then AbortError is thrown: the pipeline stays consistent (latents
+   * after the last completed step) and can continue with run()/step() or restart with init().
    */
   async run(options: RunOptions = {}): Promise<Tensor> {
     const { signal, onStep } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('signal', 'an AbortSignal', signal);
     if (onStep !== undefined && typeof onStep !== 'function') throw InvalidArgumentError.expected('onStep', 'a function', onStep);
+    const aborted = () => new AbortError(`Sampling aborted after ${this.#index} of ${this.sampler.steps} steps`, { cause: signal?.reason });
     while (!this.done) {
-      if (signal?.aborted) throw new AbortError(`Sampling aborted after ${this.#index} of ${this.sampler.steps} steps`, { cause: signal.reason });
-      const info = await this.step();
+      if (signal?.aborted) throw aborted();
+      const info = await this.step({ signal }).catch((err: unknown) => {
+        throw err instanceof AbortError ? aborted() : err;
+      });
       await onStep?.(info, this);
     }
     // Downloaded on the compute lane: another call of this model (a second pipeline) may be running now.

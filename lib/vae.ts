@@ -8,6 +8,7 @@ import { native } from './native.js';
 import { checkTensor, type Tensor } from './tensor.js';
 import { chooseBackend, type BackendName, type ModelDType } from './model.js';
 import { computeLane } from './queue.js';
+import { withAbortFlag } from './abort.js';
 
 /** The decoder fields of a diffusers AutoencoderKL config.json, and the latent scaling factor. */
 export interface VaeConfig extends NativeVaeConfig {
@@ -37,6 +38,8 @@ export interface LoadVaeOptions {
    * group norms, attention and the rest stay float32).
    */
   dtype?: ModelDType;
+  /** Stops the load between tensors (AbortError). */
+  signal?: AbortSignal;
 }
 
 export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): Promise<Vae> {
@@ -66,7 +69,9 @@ export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): 
     throw InvalidArgumentError.expected('options.dtype', backend === 'cpu' ? "'float32' on the cpu backend" : "'float32', 'bfloat16' or 'float16'", options.dtype);
   }
   try {
-    const handle = await native().loadVae(file, config, backend, dtype);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
+    const handle = await withAbortFlag(signal, (abort) => native().loadVae(file, config, backend, dtype, { abort }));
     return new Vae(handle, config, file, dtype, backend);
   } catch (err) {
     throw fromNativeError(err);
@@ -88,6 +93,15 @@ export function normalizeVaeConfig(c: VaeConfig): VaeConfig {
   }
   if (typeof c.scaling_factor !== 'number' || !(c.scaling_factor > 0)) throw InvalidArgumentError.expected('vae config.scaling_factor', 'a positive number', c.scaling_factor);
   return c;
+}
+
+export interface DecodeOptions {
+  /** Images decoded at a time (default 1: the memory of one image). */
+  chunk?: number;
+  /** Also return intermediate tensors. */
+  taps?: boolean;
+  /** Stops the decode between up blocks and between chunks (AbortError). */
+  signal?: AbortSignal;
 }
 
 export class Vae {
@@ -117,7 +131,7 @@ export class Vae {
    * vae.decode(z).sample: images (B, out_channels, h * 2^(n-1), w * 2^(n-1)), nominally [-1, 1], not clamped.
    * `chunk` images are decoded at a time (default 1: the memory of one image).
    */
-  async decode(latents: Tensor, options: { chunk?: number; taps?: boolean } = {}): Promise<Tensor & { taps?: Record<string, Tensor> }> {
+  async decode(latents: Tensor, options: DecodeOptions = {}): Promise<Tensor & { taps?: Record<string, Tensor> }> {
     const t = checkTensor(latents, 'latents');
     const s = Math.fround(this.config.scaling_factor);
     const z = new Float32Array(t.data.length);
@@ -126,7 +140,7 @@ export class Vae {
   }
 
   /** vae.decode(z).sample for z already divided by the scaling factor. */
-  async decodeScaled(z: Tensor, options: { chunk?: number; taps?: boolean } = {}): Promise<Tensor & { taps?: Record<string, Tensor> }> {
+  async decodeScaled(z: Tensor, options: DecodeOptions = {}): Promise<Tensor & { taps?: Record<string, Tensor> }> {
     const handle = this.#live();
     const t = checkTensor(z, 'z');
     if (t.shape.length !== 4 || t.shape[1] !== this.config.latent_channels || t.shape[0] < 1) {
@@ -134,9 +148,12 @@ export class Vae {
     }
     const chunk = options.chunk ?? 1;
     if (!Number.isInteger(chunk) || chunk < 1) throw InvalidArgumentError.expected('chunk', 'a positive integer', chunk);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
     try {
       // On the backend's compute lane with the models: a queued decode holds no libuv pool thread.
-      const r = await computeLane(this.backend).run(() => handle.decode(t.data, t.shape, { chunk, taps: options.taps === true }));
+      const r = await computeLane(this.backend).run(
+        () => withAbortFlag(signal, (abort) => handle.decode(t.data, t.shape, { chunk, taps: options.taps === true, abort })), signal);
       return r.taps ? { data: r.data, shape: r.shape, taps: r.taps } : { data: r.data, shape: r.shape };
     } catch (err) {
       throw fromNativeError(err);

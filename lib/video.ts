@@ -2,12 +2,14 @@
 // binary is on PATH (detected; optional).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import gifenc from 'gifenc';
+import * as gifenc from 'gifenc';
 import { InvalidArgumentError, OutputError } from './errors.js';
 import { encodePng, type Image } from './image.js';
 import { makeOutputFolder, writeOutput } from './output.js';
 
-const { GIFEncoder, applyPalette, quantize } = gifenc; // a CommonJS module
+// Node loads gifenc's CommonJS build (everything on the default export); vite / vitest and bundlers its ES build
+// (named exports, the default being GIFEncoder alone).
+const { GIFEncoder, applyPalette, quantize } = typeof gifenc.quantize === 'function' ? gifenc : gifenc.default;
 
 function rgba(frame: Image): Uint8Array {
   const out = new Uint8Array(frame.width * frame.height * 4);
@@ -45,8 +47,8 @@ export function writePngSequence(dir: string, frames: Image[]): string[] {
 }
 
 /** Frames per second of a video: positive and at most 100 (a GIF frame lasts a whole number of 10 ms). */
-export function checkFps(fps: unknown = 8): number {
-  if (typeof fps !== 'number' || !(fps > 0 && fps <= 100)) throw InvalidArgumentError.expected('fps', 'a number in (0, 100]', fps);
+export function checkFps(fps: unknown = 8, name = 'fps'): number {
+  if (typeof fps !== 'number' || !(fps > 0 && fps <= 100)) throw InvalidArgumentError.expected(name, 'a number in (0, 100]', fps);
   return fps;
 }
 

@@ -18,7 +18,9 @@ function declaredMembers(): { binding: string[]; classMethods: Record<string, st
       binding = node.members.map((m) => (m.name as ts.Identifier).text);
     }
     if (ts.isClassDeclaration(node) && node.name) {
-      classMethods[node.name.text] = node.members.filter(ts.isMethodDeclaration).map((m) => (m.name as ts.Identifier).text);
+      classMethods[node.name.text] = node.members
+        .filter((m) => ts.isMethodDeclaration(m) || ts.isGetAccessorDeclaration(m))
+        .map((m) => (m.name as ts.Identifier).text);
     }
   });
   return { binding, classMethods };
@@ -49,9 +51,9 @@ describe('binding.d.ts', () => {
     expect(Object.keys(testNative()).sort()).toEqual([...TEST_ENTRY_POINTS].sort());
   });
 
-  it('declares exactly the methods of each native class (NativeModel, NativeCache, NativeLatents, NativeVae)', () => {
+  it('declares exactly the methods and getters of each native class', () => {
     const { classMethods } = declaredMembers();
-    expect(Object.keys(classMethods).sort()).toEqual(['NativeCache', 'NativeLatents', 'NativeModel', 'NativeVae']);
+    expect(Object.keys(classMethods).sort()).toEqual(['NativeAbortFlag', 'NativeCache', 'NativeLatents', 'NativeModel', 'NativeVae']);
     for (const [name, methods] of Object.entries(classMethods)) {
       const proto = (native() as unknown as Record<string, { prototype: object }>)[name].prototype;
       const runtime = Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor');

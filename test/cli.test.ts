@@ -1,8 +1,10 @@
-// The skipdit CLI (run from source with tsx): sample with and without cache, JSON report, errors.
-import { mkdtempSync, rmSync } from 'node:fs';
+// The skipdit CLI (run from source with tsx): sample with and without cache, JSON report, errors, Ctrl-C.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../lib/native.js';
 import { fixturePath } from './helpers/fixtures.js';
 import { readSafetensors } from './helpers/safetensors.js';
 import { cli } from './helpers/cli.js';
@@ -57,5 +59,49 @@ describe('skipdit sample', () => {
     expect(err2.stderr).toMatch(/interval/);
     const err3 = await cli('sample', '--model', model).catch((e) => e);
     expect(err3.stderr).toMatch(/Expected --class <label\.\.\.> for a class-conditional model \(classes 0\.\.9\)/);
+  });
+});
+
+// Ctrl-C as on a terminal: util-linux `script` gives the CLI a pseudo-terminal (so its progress bar shows), and the
+// ^C written to it becomes a SIGINT to the CLI. A small Node wrapper inside runs the CLI, its stdout to a file, and
+// records how it ended (exit code or signal).
+describe.skipIf(spawnSync('script', ['--version']).status !== 0)('skipdit generate: Ctrl-C', () => {
+  const wrapper = path.join(dir, 'wrapper.mjs');
+  writeFileSync(wrapper, `
+    import { spawnSync } from 'node:child_process';
+    import { openSync, writeFileSync } from 'node:fs';
+    process.on('SIGINT', () => {}); // the terminal's ^C reaches this process too: only the CLI acts on it
+    const [status, stdout, ...args] = process.argv.slice(2);
+    const r = spawnSync(process.execPath, args, { stdio: ['inherit', openSync(stdout, 'w'), 'inherit'] });
+    writeFileSync(status, JSON.stringify({ code: r.status, signal: r.signal }));
+  `);
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+  it('after the first reported step: the step in flight completes, the bar stops, one line on stderr, exit code 130, nothing written', async () => {
+    const out = path.join(dir, 'interrupted.png');
+    const [status, stdout] = [path.join(dir, 'status.json'), path.join(dir, 'stdout.txt')];
+    const command = [process.execPath, wrapper, status, stdout, '--import', 'tsx', path.join(packageRoot(), 'lib', 'cli.ts'),
+      'generate', '--class', '3', '--steps', '1000', '--out', out].map(quote).join(' ');
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: packageRoot() });
+    let terminal = '';
+    let reported = 0; // the step count the bar showed when ^C was typed
+    child.stdout.on('data', (chunk: Buffer) => {
+      terminal += chunk.toString();
+      const shown = [...terminal.matchAll(/sampling \[[^\]]*\] (\d+)\/1000/g)].map((m) => Number(m[1]));
+      if (!reported && shown.some((k) => k >= 1)) {
+        reported = Math.max(...shown);
+        child.stdin.write('\x03');
+      }
+    });
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(reported).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(readFileSync(status, 'utf8'))).toEqual({ code: 130, signal: null });
+    const lines = [...terminal.matchAll(/skipdit: interrupted after (\d+) of 1000 steps; nothing written/g)];
+    expect(lines).toHaveLength(1);
+    expect(Number(lines[0][1])).toBeGreaterThanOrEqual(reported);
+    expect(Number(lines[0][1])).toBeLessThan(1000);
+    expect(terminal.lastIndexOf('\x1b[?25h')).toBeLessThan(lines[0].index); // the bar stopped (cursor shown again) before the line
+    expect(readFileSync(stdout, 'utf8')).toBe(''); // the line was on stderr, and nothing was reported as written
+    expect(existsSync(out)).toBe(false);
   });
 });

@@ -194,6 +194,26 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
     }
   }
 
+  // ProfilingBackend used to drop begin_region / end_region: a profiled CUDA model silently never used graphs.
+  it('a profiled CUDA model records and replays graphs like an unprofiled one, with the same bits; launches are profiled', async () => {
+    const cases = loadCases('dit-skip-tiny');
+    const shape = cases['forward.x'].shape, y = ints(cases['forward.y']);
+    const n = shape.reduce((a, b) => a * b, 1);
+    const run = async (profile: boolean) => {
+      const model = await loadModel(fixturePath('dit-skip-tiny', 'model.safetensors'), { backend: 'cuda', profile });
+      const outs = [];
+      for (let j = 0; j < 5; j++) outs.push(await model.forward({ x: { data: randn(n, 300 + j), shape }, t: new Array(shape[0]).fill(900 - 50 * j), y }));
+      const ops = model.profile()?.ops ?? [];
+      model.dispose();
+      return { outs, ops };
+    };
+    const [plain, profiled] = [await run(false), await run(true)];
+    expect(profiled.outs.map((o) => o.graph)).toEqual(plain.outs.map((o) => o.graph));
+    expect(profiled.outs.some((o) => o.graph)).toBe(true);
+    for (let j = 0; j < plain.outs.length; j++) expect(bits(profiled.outs[j].data)).toEqual(bits(plain.outs[j].data));
+    expect(profiled.ops.find((o) => o.op === 'graph_launch')?.calls).toBe(profiled.outs.filter((o) => o.graph).length);
+  });
+
   // Latents on the device (model.sampleStep): the forward, the guidance and the sampler update never leave it.
   for (const name of ['dit-skip-tiny', 'latte-skip-tiny'] as const) {
     it(`Pipeline with device-resident latents: ${name}, CPU vs CUDA, graphs vs eager, no download per step`, async () => {

@@ -2,13 +2,13 @@
 // bounded and reported truthfully, a bad SKIPDIT_NUM_THREADS is a typed error (it aborted the process), and
 // backend 'auto' trusts CUDA only after a known-answer self-test.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AbortError, InvalidArgumentError, Pipeline, SELF_TEST_TOLERANCE, backends, bundledModel, loadModel, runSelfTest, type Model,
+  AbortError, InvalidArgumentError, Pipeline, SELF_TEST_TOLERANCE, backends, bundledModel, loadModel, loadVae, runSelfTest, type Model,
 } from '../lib/index.js';
 import { normalizeConfig } from '../lib/config.js';
 import { packageRoot } from '../lib/native.js';
@@ -108,6 +108,91 @@ describe('queued model calls hold no libuv pool thread (item 4)', () => {
     ]);
     expect(bits(a.data)).toEqual(bits(alone.data));
     expect(bits(b.data)).toEqual(bits((await new Pipeline(model, options).init({ labels: [2], seed: 6 }).run()).data));
+  });
+});
+
+describe('an abort stops a running call between blocks, and the stopped call changes nothing', () => {
+  let model: Model;
+  beforeAll(async () => {
+    model = await loadModel(file, { backend: 'cpu' });
+  });
+  afterAll(() => model.dispose());
+
+  it('forward: AbortError long before the forward would end; the Skip-Cache schedule is as if it never ran', async () => {
+    const started = performance.now();
+    await model.forward(input(16));
+    const fullMs = performance.now() - started;
+
+    const reference = [];
+    const refCache = model.createCache('dit:2:1');
+    for (const t of [600, 580, 560]) reference.push((await model.forward({ ...input(16), t }, { cache: refCache })).data);
+
+    const cache = model.createCache('dit:2:1');
+    const got = [(await model.forward({ ...input(16), t: 600 }, { cache })).data];
+    const controller = new AbortController();
+    const t0 = performance.now();
+    const stopped = model.forward({ ...input(16), t: 580 }, { cache, signal: controller.signal });
+    controller.abort(); // the worker has the call; it stops at its next block check
+    await expect(stopped).rejects.toBeInstanceOf(AbortError);
+    const abortMs = performance.now() - t0;
+    console.log(`  forward ${fullMs.toFixed(0)} ms; aborted after ${abortMs.toFixed(0)} ms`);
+    expect(abortMs).toBeLessThan(fullMs / 2);
+    for (const t of [580, 560]) got.push((await model.forward({ ...input(16), t }, { cache })).data);
+    expect(got.map(bits)).toEqual(reference.map(bits));
+    expect(cache.stats()).toMatchObject({ calls: 3, cachedSteps: 1 });
+  });
+
+  it('Pipeline.run: the step in flight stops; the index and latents stay; continuing gives the uninterrupted result', async () => {
+    const options = { steps: 6, sampler: 'ddpm' as const, cfgScale: 3, cache: 'dit:2:1' };
+    const reference = await new Pipeline(model, options).init({ labels: [4, 5], seed: 9 }).run();
+    const pipe = new Pipeline(model, options).init({ labels: [4, 5], seed: 9 });
+    await pipe.step();
+    await pipe.step();
+    const before = pipe.latents.data;
+    const controller = new AbortController();
+    const run = pipe.run({ signal: controller.signal });
+    controller.abort();
+    const err = await run.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortError);
+    expect((err as Error).message).toBe('Sampling aborted after 2 of 6 steps');
+    expect(pipe.index).toBe(2);
+    expect(bits(pipe.latents.data)).toEqual(bits(before));
+    expect(bits((await pipe.run()).data)).toEqual(bits(reference.data));
+  });
+
+  it('loadModel: stops between tensors', async () => {
+    const big = path.join(dir, 'dit-big.safetensors');
+    writeRandomCheckpoint(big, normalizeConfig({
+      family: 'dit', skip: true, input_size: 32, patch_size: 2, in_channels: 4, hidden_size: 384, depth: 12, num_heads: 6,
+      mlp_ratio: 4, num_classes: 10, learn_sigma: true, num_frames: 1,
+    }), 4);
+    let started = performance.now();
+    (await loadModel(big, { backend: 'cpu' })).dispose();
+    const loadMs = performance.now() - started;
+    const controller = new AbortController();
+    started = performance.now();
+    setTimeout(() => controller.abort(), loadMs / 2); // the file is inspected by then; the tensors are being bound
+    const err = await loadModel(big, { backend: 'cpu', signal: controller.signal }).catch((e: unknown) => e);
+    console.log(`  load ${loadMs.toFixed(0)} ms; aborted at ${(loadMs / 2).toFixed(0)} ms, rejected after ${(performance.now() - started).toFixed(0)} ms`);
+    expect(err).toBeInstanceOf(AbortError); // without the native check the load would complete and resolve
+    rmSync(big);
+  });
+
+  it('VAE decode: stops between chunks and blocks', async () => {
+    const vaeDir = path.join(packageRoot(), 'test', 'fixtures', 'vae-tiny');
+    const config = JSON.parse(readFileSync(path.join(vaeDir, 'config.json'), 'utf8'));
+    const vae = await loadVae(path.join(vaeDir, 'model.safetensors'), { config });
+    const z = { data: gaussianNoise(48 * 4 * 8 * 8, 4), shape: [48, 4, 8, 8] };
+    let started = performance.now();
+    await vae.decode(z);
+    const fullMs = performance.now() - started;
+    const controller = new AbortController();
+    started = performance.now();
+    const decoding = vae.decode(z, { signal: controller.signal });
+    controller.abort();
+    await expect(decoding).rejects.toBeInstanceOf(AbortError);
+    expect(performance.now() - started).toBeLessThan(fullMs / 2);
+    vae.dispose();
   });
 });
 

@@ -48,6 +48,13 @@ void ProfilingBackend::reset() {
   stats_ = {};
 }
 
+void ProfilingBackend::end_region(bool ok) {
+  const int64_t launches = inner_->region_launches();
+  const auto start = std::chrono::steady_clock::now();
+  inner_->end_region(ok);
+  if (inner_->region_launches() > launches) record(ProfiledOp::GraphLaunch, std::chrono::steady_clock::now() - start, 0);
+}
+
 Tensor ProfilingBackend::empty(DType dtype, const Shape& shape) {
   return timed(ProfiledOp::Empty, 0, [&] { return inner_->empty(dtype, shape); });
 }

@@ -18,12 +18,12 @@
 
 namespace skipdit {
 
-// Every Backend method except name() / device(); kOpNames keeps the same order.
+// Every Backend method except name() / device(), and graph launches; kOpNames keeps the same order.
 enum class ProfiledOp {
   Empty, UploadF32, Download, Copy, Convert, PrepareLinear,
   Linear, LayerNorm, LayerNormConcat, LayerNormModulate, Modulate, GateResidual, LinearGateResidual,
   Silu, GeluTanh, Add, AddBroadcastRows, Attention, PatchEmbed, TimestepFrequencies, Embedding, Unpatchify,
-  SwapTokenAxes, CfgGuidance, SamplerUpdate, GroupNorm, Conv2d, UpsampleNearest2x,
+  SwapTokenAxes, CfgGuidance, SamplerUpdate, GroupNorm, Conv2d, UpsampleNearest2x, GraphLaunch,
   Count
 };
 inline constexpr std::array<const char*, static_cast<size_t>(ProfiledOp::Count)> kOpNames = {
@@ -31,7 +31,7 @@ inline constexpr std::array<const char*, static_cast<size_t>(ProfiledOp::Count)>
     "linear", "layer_norm", "layer_norm_concat", "layer_norm_modulate", "modulate", "gate_residual",
     "linear_gate_residual", "silu", "gelu_tanh", "add", "add_broadcast_rows", "attention", "patch_embed",
     "timestep_frequencies", "embedding", "unpatchify", "swap_token_axes", "cfg_guidance",
-    "sampler_update", "group_norm", "conv2d", "upsample_nearest2x"};
+    "sampler_update", "group_norm", "conv2d", "upsample_nearest2x", "graph_launch"};
 static_assert(kOpNames.back() != nullptr, "one name per ProfiledOp");
 
 struct OpProfile {
@@ -87,6 +87,12 @@ class ProfilingBackend final : public Backend {
   void cfg_guidance(const Tensor& raw, int64_t frames, int64_t channels, int64_t guided_channels, float scale,
                     Tensor& out) override;
   void synchronize() override { inner_->synchronize(); }
+  // Regions pass through, so a profiled model records and replays CUDA graphs as the unprofiled one does. Ops
+  // inside a replayed region return at once (their calls and FLOPs still count); the recorded graph is launched
+  // in end_region, timed as the op "graph_launch" (only when a graph was launched: never on the CPU).
+  void begin_region(const std::string& key) override { inner_->begin_region(key); }
+  void end_region(bool ok) override;
+  int64_t region_launches() const override { return inner_->region_launches(); }
   void sampler_update(const Tensor& model_out, int64_t outer, int64_t channels, const Tensor& noise,
                       const SamplerUpdate& u, Tensor& x) override;
   void group_norm(const Tensor& x, int64_t groups, float eps, const Tensor& gamma, const Tensor& beta, bool silu,

@@ -8,6 +8,7 @@ const char* error_kind_name(ErrorKind kind) {
     case ErrorKind::Checkpoint: return "Checkpoint";
     case ErrorKind::BackendUnavailable: return "BackendUnavailable";
     case ErrorKind::Internal: return "Internal";
+    case ErrorKind::Aborted: return "Aborted";
   }
   return "Internal";
 }

@@ -11,6 +11,7 @@ enum class ErrorKind {
   Checkpoint,          // a weights file is malformed, or misses / has unexpected / misshaped tensors
   BackendUnavailable,  // the requested backend cannot run here (no GPU, no driver, op not implemented)
   Internal,            // a bug or a system failure (allocation, mmap, CUDA call)
+  Aborted,             // the caller's AbortSignal fired while the call ran (checked between blocks)
 };
 
 const char* error_kind_name(ErrorKind kind);

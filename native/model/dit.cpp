@@ -21,6 +21,7 @@ Tensor Model::forward_dit(const ForwardInputs& in, Taps* taps, SkipCache* cache,
   // Skip-Cache: a cached call skips blocks k .. depth-k-1 (no push, no pop) and resumes at block depth-k
   // from the feature of the last full call; its skip partner is block k-1, which did run.
   for (int64_t i = 0; i < c.depth; ++i) {
+    check_abort(abort_);
     if (cache && cache->skips(i)) continue;
     if (cache && i == cache->resume_block()) {
       if (report.cached) cache->restore_feature(be, h);

@@ -22,6 +22,7 @@ Tensor Model::forward_latte(const ForwardInputs& in, Taps* taps, SkipCache* cach
 
   // Skip-Cache works on pairs: a cached call skips pairs 2k .. depth-2k-1 and resumes at pair depth-2k.
   for (int64_t i = 0; i < c.depth; i += 2) {
+    check_abort(abort_);
     if (cache && cache->skips(i)) continue;
     if (cache && i == cache->resume_block()) {
       if (report.cached) cache->restore_feature(be, h);

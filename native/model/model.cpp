@@ -21,12 +21,13 @@ void Taps::record(Backend& backend, const std::string& name, const Tensor& t) {
   backend.download(t, e.records.back().data());
 }
 
-Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source)
+Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source,
+             const std::atomic<bool>* abort)
     : config_(config), backend_(std::move(backend)), workspace_(*backend_) {
   config_.validate();
   const ModelConfig& c = config_;
   const int64_t D = c.hidden_size, p = c.patch_size, Hm = c.mlp_hidden();
-  WeightBinder bind(source, *backend_);
+  WeightBinder bind(source, *backend_, abort);
   // weight_bytes_ counts what the backend keeps: packed panels in the model's precision, the rest float32.
   auto keep = [&](Tensor t) {
     weight_bytes_ += t.nbytes();
@@ -162,13 +163,16 @@ Tensor Model::forward_resident(const ForwardInputs& in, const ForwardOptions& op
     r.cached = !cache->begin_call(in.t.f32()[0], in.x.shape(), options.force_full);
   }
   const int64_t launches = backend_->region_launches();
+  abort_ = options.abort;
   Tensor out;
   try {
     out = config_.family == Family::DiT ? forward_dit(in, options.taps, cache, r) : forward_latte(in, options.taps, cache, r);
   } catch (...) {
+    abort_ = nullptr;
     if (cache) cache->abort_call();
     throw;
   }
+  abort_ = nullptr;
   r.graph = backend_->region_launches() > launches;
   if (cache) cache->end_call(in.t.f32()[0], r.blocks_executed);
   return out;

@@ -16,6 +16,7 @@
 #include "model/config.h"
 #include "model/skip_cache.h"
 #include "model/weights.h"
+#include "core/abort.h"
 #include "model/workspace.h"
 
 namespace skipdit {
@@ -47,6 +48,7 @@ struct ForwardOptions {
   Taps* taps = nullptr;
   SkipCache* cache = nullptr;  // must have been created for this model
   bool force_full = false;     // with a cache: run every block this call (the state advances as usual)
+  const std::atomic<bool>* abort = nullptr;  // checked between blocks (core/abort.h); a stopped call changes nothing
 };
 
 struct ForwardReport {
@@ -91,7 +93,9 @@ class Model {
  public:
   static constexpr int64_t kFrequencyDim = 256;  // TimestepEmbedder frequency_embedding_size
 
-  Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights);
+  // `abort` (may be null) stops the load between tensors (core/abort.h).
+  Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights,
+        const std::atomic<bool>* abort = nullptr);
 
   const ModelConfig& config() const { return config_; }
   Backend& backend() { return *backend_; }
@@ -152,6 +156,7 @@ class Model {
   ModelWeights w_;
   size_t weight_bytes_ = 0;
   Workspace workspace_;
+  const std::atomic<bool>* abort_ = nullptr;  // the running call's ForwardOptions::abort
   size_t workspace_retain_ = kDefaultWorkspaceRetain;
   std::atomic<size_t> workspace_bytes_{0};
   std::mutex mutex_;

@@ -9,6 +9,7 @@ std::vector<std::string> SafetensorsSource::names() const {
 }
 
 Tensor WeightBinder::take(const std::string& name, const Shape& shape) {
+  check_abort(abort_);
   taken_.insert(name);
   if (!source_.has(name)) {
     missing_.push_back(name + " " + shape_str(shape));

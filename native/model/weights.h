@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/abort.h"
 #include "backend/backend.h"
 #include "core/safetensors.h"
 
@@ -44,7 +45,9 @@ class SafetensorsSource final : public WeightSource {
 
 class WeightBinder {
  public:
-  WeightBinder(const WeightSource& source, Backend& backend) : source_(source), backend_(backend) {}
+  // `abort` (may be null) is checked before each tensor: a load can be stopped (core/abort.h).
+  WeightBinder(const WeightSource& source, Backend& backend, const std::atomic<bool>* abort = nullptr)
+      : source_(source), backend_(backend), abort_(abort) {}
 
   // The tensor `name` with exactly `shape`, as a backend float32 tensor (undefined if it had a problem).
   Tensor take(const std::string& name, const Shape& shape);
@@ -54,6 +57,7 @@ class WeightBinder {
  private:
   const WeightSource& source_;
   Backend& backend_;
+  const std::atomic<bool>* abort_;
   std::set<std::string> taken_;
   std::vector<std::string> missing_, misshaped_;
 };

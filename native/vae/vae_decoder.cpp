@@ -127,7 +127,8 @@ Tensor VaeWeights::get(const std::string& name) const {
 void VaeWeights::release(const std::string& name) const { inner_.release(source_name(name)); }
 
 // ---------------------------------------------------------------------------------------------- decoder
-VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source)
+VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source,
+                       const std::atomic<bool>* abort)
     : config_(config), backend_(std::move(backend)) {
   config_.validate();
   VaeWeights renamed(source, config_);
@@ -218,7 +219,7 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
   conv_spec("decoder.conv_out", c.out_channels, prev, 3, conv_out_);
 
   renamed.set_expected(expected);
-  WeightBinder binder(renamed, *backend_);
+  WeightBinder binder(renamed, *backend_, abort);
   for (auto& bind : binds) bind(binder);
   binder.finish();
   for (auto& e : expected) weight_bytes_ += shape_numel(renamed.shape(e)) * sizeof(float);
@@ -263,7 +264,7 @@ Tensor VaeDecoder::attention(const Tensor& x, const Attention& a) {
   return out;
 }
 
-Tensor VaeDecoder::decode_chunk(const Tensor& z, Taps* taps) {
+Tensor VaeDecoder::decode_chunk(const Tensor& z, Taps* taps, const std::atomic<bool>* abort) {
   Backend& be = *backend_;
   const int64_t top = config_.block_out_channels.back();
   Tensor h = conv(z, post_quant_conv_, config_.latent_channels);
@@ -279,6 +280,7 @@ Tensor VaeDecoder::decode_chunk(const Tensor& z, Taps* taps) {
   h = resnet(h, mid_resnet1_);
   if (taps) taps->record(be, "mid_block", h);
   for (size_t i = 0; i < up_.size(); ++i) {
+    check_abort(abort);
     for (auto& r : up_[i].resnets) h = resnet(h, r);
     if (taps) taps->record(be, "up_block" + std::to_string(i) + "_resnets", h);
     if (up_[i].has_upsample) {
@@ -293,7 +295,7 @@ Tensor VaeDecoder::decode_chunk(const Tensor& z, Taps* taps) {
   return conv(h, conv_out_, config_.out_channels);
 }
 
-Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps) {
+Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std::atomic<bool>* abort) {
   const VaeConfig& c = config_;
   if (z.dtype() != DType::F32 || z.ndim() != 4 || z.dim(1) != c.latent_channels || z.dim(0) < 1 || z.dim(2) < 1 || z.dim(3) < 1)
     fail(ErrorKind::InvalidArgument, "Expected float32 latents (B, " + std::to_string(c.latent_channels) +
@@ -304,8 +306,9 @@ Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps) {
   const int64_t per_image = out.numel() / B;
   for (int64_t b0 = 0; b0 < B; b0 += chunk) {
     const int64_t b1 = std::min(B, b0 + chunk);
+    check_abort(abort);
     Tensor part = backend_->upload_f32(z.slice_rows(b0, b1));
-    Tensor img = decode_chunk(part, taps);
+    Tensor img = decode_chunk(part, taps, abort);
     backend_->download(img, out.f32() + b0 * per_image);
   }
   return out;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/abort.h"
 #include "model/model.h"
 #include "model/weights.h"
 
@@ -54,7 +55,9 @@ class VaeWeights final : public WeightSource {
 
 class VaeDecoder {
  public:
-  VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights);
+  // `abort` (may be null) stops the load between tensors.
+  VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights,
+             const std::atomic<bool>* abort = nullptr);
   const VaeConfig& config() const { return config_; }
   VaeLayout layout() const { return layout_; }
   std::mutex& mutex() { return mutex_; }
@@ -62,7 +65,8 @@ class VaeDecoder {
 
   // z (B, latent_channels, h, w), already divided by the scaling factor -> image (B, out_channels, h*2^(n-1),
   // w*2^(n-1)), unclamped. Decodes `chunk` images at a time (activation memory is per chunk).
-  Tensor decode(const Tensor& z, int64_t chunk = 1, Taps* taps = nullptr);
+  // `abort` (may be null) is checked between up blocks and between chunks (core/abort.h).
+  Tensor decode(const Tensor& z, int64_t chunk = 1, Taps* taps = nullptr, const std::atomic<bool>* abort = nullptr);
 
  private:
   struct Conv { Tensor w, b; int64_t k = 3; };
@@ -71,7 +75,7 @@ class VaeDecoder {
   struct Attention { Norm norm; Tensor qkv_w, qkv_b; Tensor out_w, out_b; };
   struct UpBlock { std::vector<Resnet> resnets; Conv upsample; bool has_upsample = false; int64_t channels = 0; };
 
-  Tensor decode_chunk(const Tensor& z, Taps* taps);
+  Tensor decode_chunk(const Tensor& z, Taps* taps, const std::atomic<bool>* abort);
   Tensor conv(const Tensor& x, const Conv& c, int64_t cout);
   Tensor resnet(const Tensor& x, const Resnet& r);
   Tensor attention(const Tensor& x, const Attention& a);
