@@ -1,8 +1,14 @@
 // An AbortSignal as the native side sees it: a flag that a running call checks between units of work
 // (transformer blocks, VAE blocks and chunks), so an abort stops a long CPU step within a block or two.
 import type { NativeAbortFlag } from '../binding.js';
-import { AbortError } from './errors.js';
+import { AbortError, InvalidArgumentError } from './errors.js';
 import { native } from './native.js';
+
+/** `value` as an optional AbortSignal, or a typed error naming `name`. */
+export function checkSignal(value: unknown, name = 'options.signal'): AbortSignal | undefined {
+  if (value !== undefined && !(value instanceof AbortSignal)) throw InvalidArgumentError.expected(name, 'an AbortSignal', value);
+  return value;
+}
 
 /**
  * Runs `call` with a native abort flag tied to `signal` (none without a signal). An abort that stops the call

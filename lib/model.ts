@@ -17,7 +17,7 @@ import {
 } from './errors.js';
 import { native } from './native.js';
 import { computeLane } from './queue.js';
-import { withAbortFlag } from './abort.js';
+import { checkSignal, withAbortFlag } from './abort.js';
 import { checkTensor, type Tensor } from './tensor.js';
 
 import { chooseBackend, type BackendName } from './backends.js';
@@ -140,8 +140,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     throw InvalidArgumentError.expected('options.profile', 'a boolean', options.profile);
   }
   const workspace = checkWorkspaceOptions(options.workspace);
-  const { signal } = options;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
+  const signal = checkSignal(options.signal);
   const backend = await chooseBackend(options.backend);
   if (backend === 'cpu' && dtype === 'float16') {
     throw InvalidArgumentError.expected('options.dtype', "'float32' or 'bfloat16' on the cpu backend", dtype);
@@ -254,9 +253,7 @@ export class Model {
     if (options.noise !== undefined && (!(options.noise instanceof Float32Array) || options.noise.length !== n)) {
       throw InvalidArgumentError.expected('options.noise', `a Float32Array of ${n} values`, options.noise);
     }
-    const { signal } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
-    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    const signal = checkSignal(options.signal);
     const nativeOptions = { ...this.#nativeOptions(options), ...cfg, update, noise: options.noise };
     try {
       const r = await this.#queue(() => withAbortFlag(signal, (abort) => handle.sampleStep(latents.native, args.t, args.y, { ...nativeOptions, abort })), signal);
@@ -435,8 +432,7 @@ export class Model {
     nativeOptions: NativeForwardOptions,
     signal: AbortSignal | undefined,
   ): Promise<ForwardResult> {
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
-    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    checkSignal(signal);
     let result;
     try {
       result = await this.#queue(() => withAbortFlag(signal, (abort) => handle.forward(args.x, args.xShape, args.t, args.y, { ...nativeOptions, abort })), signal);

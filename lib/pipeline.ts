@@ -3,6 +3,7 @@
 // optional Skip-Cache state owned by this pipeline.
 import { SkipCache, resolveCachePolicy, type CachePolicy, type CachePolicyInput, type CacheStats } from './cache.js';
 import { AbortError, DisposedError, InvalidArgumentError, checkFloat32, describe } from './errors.js';
+import { checkSignal } from './abort.js';
 import { callFlops, forwardFlops } from './flops.js';
 import type { Latents } from './latents.js';
 import { Model } from './model.js';
@@ -310,7 +311,7 @@ export class Pipeline {
    */
   async run(options: RunOptions = {}): Promise<Tensor> {
     const { signal, onStep } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('signal', 'an AbortSignal', signal);
+    checkSignal(signal, 'signal');
     if (onStep !== undefined && typeof onStep !== 'function') throw InvalidArgumentError.expected('onStep', 'a function', onStep);
     const aborted = () => new AbortError(`Sampling aborted after ${this.#index} of ${this.sampler.steps} steps`, { cause: signal?.reason });
     while (!this.done) {

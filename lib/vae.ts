@@ -8,7 +8,7 @@ import { native } from './native.js';
 import { checkTensor, type Tensor } from './tensor.js';
 import { chooseBackend, type BackendName, type ModelDType } from './model.js';
 import { computeLane } from './queue.js';
-import { withAbortFlag } from './abort.js';
+import { checkSignal, withAbortFlag } from './abort.js';
 
 /** The decoder fields of a diffusers AutoencoderKL config.json, and the latent scaling factor. */
 export interface VaeConfig extends NativeVaeConfig {
@@ -69,8 +69,7 @@ export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): 
     throw InvalidArgumentError.expected('options.dtype', backend === 'cpu' ? "'float32' on the cpu backend" : "'float32', 'bfloat16' or 'float16'", options.dtype);
   }
   try {
-    const { signal } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
+    const signal = checkSignal(options.signal);
     const handle = await withAbortFlag(signal, (abort) => native().loadVae(file, config, backend, dtype, { abort }));
     return new Vae(handle, config, file, dtype, backend);
   } catch (err) {
@@ -148,8 +147,7 @@ export class Vae {
     }
     const chunk = options.chunk ?? 1;
     if (!Number.isInteger(chunk) || chunk < 1) throw InvalidArgumentError.expected('chunk', 'a positive integer', chunk);
-    const { signal } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw InvalidArgumentError.expected('options.signal', 'an AbortSignal', signal);
+    const signal = checkSignal(options.signal);
     try {
       // On the backend's compute lane with the models: a queued decode holds no libuv pool thread.
       const r = await computeLane(this.backend).run(

@@ -121,12 +121,12 @@ function main() {
   check('the only binary in the tarball is the prebuilt (no test addon)', binaries.length === 1 && binaries[0] === prebuilt, binaries.join(', ') || 'none');
   const cli = entries.find((e) => e.name === 'package/dist/lib/cli.js');
   check('dist/lib/cli.js is executable', cli && (cli.mode & 0o111) !== 0, cli ? `mode ${cli.mode.toString(8)}` : 'absent');
-  // Every file that CMakeLists.txt names unconditionally is in the package (the guarded tools are not needed).
+  // Every source file the packed CMakeLists.txt names is in the package (optional folders have their own
+  // CMakeLists.txt, added only where it exists).
   const cmake = readTarFile(tarball, 'package/CMakeLists.txt');
-  const referenced = [...cmake.matchAll(/\b((?:native|bindings|tools)\/[\w./-]+\.(?:cpp|cc|cu|h))\b/g)].map((m) => m[1]);
-  const guarded = [...cmake.matchAll(/if\(EXISTS \$\{CMAKE_CURRENT_SOURCE_DIR\}\/([\w./-]+)\)/g)].map((m) => m[1]);
-  const dangling = referenced.filter((f) => !names.has(f) && !guarded.includes(f));
-  check('CMakeLists.txt names no file the package lacks (unless guarded by if(EXISTS))', dangling.length === 0, dangling.join(', ') || `${referenced.length} named, ${guarded.length} guarded`);
+  const referenced = [...cmake.matchAll(/\b((?:native|bindings|tools|test)\/[\w./-]+\.(?:cpp|cc|cu|h))\b/g)].map((m) => m[1]);
+  const dangling = referenced.filter((f) => !names.has(f));
+  check('CMakeLists.txt names no file the package lacks', dangling.length === 0, dangling.join(', ') || `${referenced.length} named, all packed`);
 
   // ---- the prebuilt's GPU code
   section('prebuilt binary');

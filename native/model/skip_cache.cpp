@@ -58,8 +58,12 @@ CacheStats SkipCache::stats() const {
 }
 
 bool SkipCache::begin_call(double t, const Shape& input_shape, bool force_full) {
-  before_call_ = Saved{count_, has_feature_, input_shape_, feature_};
-  if (input_shape != input_shape_) {  // a new batch or resolution: a new run
+  before_call_.count = count_;
+  before_call_.has_feature = has_feature_;
+  before_call_.reshaped = input_shape != input_shape_;
+  before_call_.feature = feature_;
+  if (before_call_.reshaped) {  // a new batch or resolution: a new run
+    before_call_.input_shape = std::move(input_shape_);
     input_shape_ = input_shape;
     count_ = 0;
     has_feature_ = false;
@@ -85,9 +89,9 @@ void SkipCache::restore_feature(Backend& backend, Tensor& h) {
 void SkipCache::abort_call() {
   count_ = before_call_.count;
   has_feature_ = before_call_.has_feature;
-  input_shape_ = before_call_.input_shape;
+  if (before_call_.reshaped) input_shape_ = std::move(before_call_.input_shape);
   feature_ = before_call_.feature;
-  before_call_ = Saved{};
+  before_call_.feature = Tensor();
 }
 
 void SkipCache::end_call(double t, int64_t blocks_executed) {

@@ -86,8 +86,9 @@ class SkipCache {
   struct Saved {
     int64_t count;
     bool has_feature;
-    Shape input_shape;
-    Tensor feature;  // holds the old buffer if save_feature reallocates for another shape
+    bool reshaped;      // the call changed input_shape_: input_shape holds the previous one
+    Shape input_shape;  // moved, not copied: no allocation on the per-step path
+    Tensor feature;     // holds the old buffer if save_feature reallocates for another shape
   } before_call_{};
 
   std::atomic<int64_t> calls_{0}, full_steps_{0}, cached_steps_{0}, blocks_executed_{0}, blocks_total_{0};
