@@ -64,7 +64,7 @@ Napi::Value NativeLatents::Read(const Napi::CallbackInfo& info) {
   SKIPDIT_JS_TRY
   Napi::Float32Array out = Napi::Float32Array::New(env, s->x.numel());
   std::lock_guard<std::mutex> lock(s->model->mutex());
-  s->model->backend().download(s->x, out.Data());
+  s->model->download_into(s->x, out.Data());
   return out;
   SKIPDIT_JS_CATCH(env)
 }

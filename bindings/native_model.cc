@@ -8,7 +8,7 @@
 #include "native_cache.h"
 #include "native_latents.h"
 #include "worker.h"
-#include "backend/profiling_backend.h"
+#include "graph/profiler.h"
 #include "checkpoint/checkpoint.h"
 #include "cuda/cuda_backend.h"
 
@@ -46,10 +46,10 @@ class LoadWorker final : public TypedWorker {
  protected:
   void Run() override {
     std::shared_ptr<Backend> backend = make_backend(backend_, precision_);
-    if (profile_) backend = std::make_shared<ProfilingBackend>(std::move(backend));
     Checkpoint checkpoint = open_checkpoint_file(path_, key_);
     model_ = std::make_shared<Model>(config_, backend, *checkpoint.source, abort_.get());
     model_->set_workspace_limits(workspace_retain_, workspace_max_);
+    if (profile_) model_->set_profiler(std::make_shared<OpProfiler>());
   }
   void OnOK() override { deferred_.Resolve(NativeModel::Wrap(Env(), model_)); }
 
@@ -348,7 +348,7 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
 Napi::Value NativeModel::Profile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<Model> model = live(env);
-  auto* profiler = dynamic_cast<ProfilingBackend*>(&model->backend());
+  OpProfiler* profiler = model->profiler().get();
   if (!profiler) return env.Null();
   std::vector<OpProfile> ops = profiler->snapshot();
   if (info.Length() > 0 && info[0].ToBoolean()) profiler->reset();
@@ -362,7 +362,7 @@ Napi::Value NativeModel::Profile(const Napi::CallbackInfo& info) {
     list.Set(uint32_t(i), o);
   }
   Napi::Object result = Napi::Object::New(env);
-  result.Set("backend", profiler->inner().name());
+  result.Set("backend", model->backend().name());
   result.Set("ops", list);
   return result;
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { testAddonNote, testAddonSkip, testNative } from './helpers/test-native.js';
 import { bits, relErr } from './helpers/compare.js';
-import { opCases } from './helpers/op-cases.js';
+import { opCases, runOpCase } from './helpers/op-cases.js';
 import { cpuExpected } from './helpers/op-reference.js';
 
 const cases = opCases();
@@ -15,7 +15,7 @@ describe.skipIf(testAddonSkip)(`Backend ops on cpu (runOp)${testAddonNote}`, () 
 
   for (const c of cases) {
     it(`${c.op} ${c.label}`, () => {
-      const got = testNative().runOp('cpu', 'float32', c.op, c.args);
+      const got = runOpCase('cpu', 'float32', c.op, c.args);
       const expected = cpuExpected(c);
       if (c.exact) expect(bits(got)).toEqual(bits(expected));
       expect(relErr(got, expected)).toBeLessThan(1e-5);
@@ -24,7 +24,7 @@ describe.skipIf(testAddonSkip)(`Backend ops on cpu (runOp)${testAddonNote}`, () 
 
   it('names a missing argument and an unknown op', () => {
     expect(() => testNative().runOp('cpu', 'float32', 'nope', {})).toThrow(/backend op name/);
-    expect(() => testNative().runOp('cpu', 'float32', 'silu', { n: 3 })).toThrow(/x/);
-    expect(() => testNative().runOp('cpu', 'float64', 'silu', { n: 1, x: new Float32Array(1) })).toThrow(/dtype/);
+    expect(() => testNative().runOp('cpu', 'float32', 'silu', { inputs: {} })).toThrow(/inputs\.x/);
+    expect(() => testNative().runOp('cpu', 'float64', 'silu', { inputs: { x: { data: new Float32Array(1), shape: [1] } } })).toThrow(/dtype/);
   });
 });

@@ -6,7 +6,7 @@ import { benchConfig, defaultPolicies, median } from '../lib/bench.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { native } from '../lib/native.js';
 import { fixturePath } from './helpers/fixtures.js';
-import { opCases } from './helpers/op-cases.js';
+import { opCases, runOpCase } from './helpers/op-cases.js';
 import { testAddonNote, testAddonSkip, testNative } from './helpers/test-native.js';
 import { cli } from './helpers/cli.js';
 
@@ -62,7 +62,7 @@ describe.skipIf(testAddonSkip)(`op profiler as a Backend${testAddonNote}`, () =>
     const cases = opCases();
     expect(new Set(cases.map((c) => c.op))).toEqual(new Set(testNative().opNames()));
     for (const c of cases) {
-      expect(testNative().runOp('profiled:cpu', 'float32', c.op, c.args), `${c.op} ${c.label}`).toEqual(testNative().runOp('cpu', 'float32', c.op, c.args));
+      expect(runOpCase('profiled:cpu', 'float32', c.op, c.args), `${c.op} ${c.label}`).toEqual(runOpCase('cpu', 'float32', c.op, c.args));
     }
   });
 });

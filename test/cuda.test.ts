@@ -23,7 +23,7 @@ import { Pipeline, backends, loadModel, loadVae, type Model, type PipelineOption
 import { testAddonNote, testAddonSkip, testNative } from './helpers/test-native.js';
 import { bits, randn, relErr, slice } from './helpers/compare.js';
 import { f32, fixturePath, fixturesDir, ints, loadCases, loadFixtureModel } from './helpers/fixtures.js';
-import { opCases, roundF16 } from './helpers/op-cases.js';
+import { opCases, roundF16, runOpCase } from './helpers/op-cases.js';
 import { referenceForward } from './reference/model.js';
 import { referenceVaeDecode } from './reference/vae.js';
 import { readSafetensors } from './helpers/safetensors.js';
@@ -60,8 +60,8 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
             if (kernel === 'simt') process.env.SKIPDIT_CUDA_ATTENTION = 'simt';
             if (kernel.includes('x')) process.env.SKIPDIT_CUDA_GEMM_TILE = kernel;
             try {
-              const ref = testNative().runOp('cpu', 'float32', c.op, c.args);
-              const got = testNative().runOp('cuda', dtype, c.op, c.args);
+              const ref = runOpCase('cpu', 'float32', c.op, c.args);
+              const got = runOpCase('cuda', dtype, c.op, c.args);
               expect(got.every(Number.isFinite), 'finite').toBe(true);
               if (c.exact) expect(bits(got), 'bit-identical to the CPU twin').toEqual(bits(ref));
               if (dtype === 'float32') return within(`${c.op} ${c.label} f32`, relErr(got, ref), OP_TOL_F32);
@@ -75,7 +75,7 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
                 sameMath = relErr(round(referenceAttention(round(a.qkv), a.G, a.N, a.H, a.hd, tc ? round : undefined)), ref);
               } else {
                 const rounded = { ...c.args, x: round(c.args.x as Float32Array), w: round(c.args.w as Float32Array) };
-                sameMath = relErr(testNative().runOp('cpu', 'float32', c.op, rounded), ref);
+                sameMath = relErr(runOpCase('cpu', 'float32', c.op, rounded), ref);
               }
               within(`${c.op} ${c.label} ${dtype}${kernel ? ` ${kernel}` : ''}`, relErr(got, ref), 2 * sameMath + 1e-5);
             } finally {

@@ -1,11 +1,11 @@
-// CUDA graphs for the backend's replayable regions (Backend::begin_region / end_region; docs/cuda.md).
+// CUDA graphs for replayable op graphs (ComputeHooks::replayable; docs/cuda.md).
 //
-// Per region key: the first run is eager (it warms the caching pool and the model's workspace), the second
-// is captured on the backend's stream (cudaStreamBeginCapture, relaxed mode), instantiated and launched,
-// every later one only replays the graph (cudaGraphLaunch): the backend's ops return without launching.
-// Host inputs are staged: while capturing and replaying, upload_f32 / embedding copy their host data into
-// a fixed pinned buffer per input slot (n-th upload of the region = slot n), and the captured graph copies it
-// to a fixed device tensor. A replay therefore needs no allocation and no host synchronisation; the forward's
+// Per region key (CudaBackend: the op graph's structural hash and every device address bound to it): the first
+// run is eager (it warms the caching pool), the second is captured on the backend's stream
+// (cudaStreamBeginCapture, relaxed mode), instantiated and launched, every later one only replays the graph
+// (cudaGraphLaunch). Host inputs are staged: while capturing and replaying, each host external of the graph is
+// copied into a fixed pinned buffer per input slot (n-th host external = slot n), and the captured graph copies
+// it to a fixed device tensor. A replay therefore needs no allocation and no host synchronisation; the forward's
 // download after the region is the one sync, so the pinned buffers are never rewritten while a graph reads
 // them. A capture that fails leaves its key eager for good. SKIPDIT_CUDA_GRAPHS=0 (read at every region)
 // or SKIPDIT_CUDA_SYNC=1 runs everything eagerly.

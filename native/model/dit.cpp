@@ -1,49 +1,91 @@
-// DiT / DiT_skip graph (class-to-image/models.py).
-#include "model/model.h"
+// DiT / DiT_skip (class-to-image/models.py).
+#include "model/family.h"
 
 namespace skipdit {
 
-Tensor Model::forward_dit(const ForwardInputs& in, Taps* taps, SkipCache* cache, ForwardReport& report) {
-  Backend& be = *backend_;
-  const ModelConfig& c = config_;
-  const int64_t B = in.x.dim(0), T = c.tokens(), D = c.hidden_size, half = c.depth / 2;
+namespace {
 
-  BackendRegion region(be, region_key(in, taps, cache, report));  // inputs staged, graph replayed on CUDA
-  Tensor x = backend_input(in.x);  // (B, C, H, W)
-  Tensor cols = workspace_.get("patch_cols", {B, T, c.in_channels * c.patch_size * c.patch_size});
-  Tensor h = workspace_.activations("h", {B, T, D});
-  be.patch_embed(x, w_.patch_weight, w_.patch_bias, cols, h);
-  be.add_broadcast_rows(h, w_.pos_embed);
-  if (taps) taps->record(be, "tokens", h);
-  Tensor silu_c = conditioning(in, taps);
-
-  // Skip-DiT: block i < half pushes its output; block i >= half first fuses with the last pushed one.
-  // Skip-Cache: a cached call skips blocks k .. depth-k-1 (no push, no pop) and resumes at block depth-k
-  // from the feature of the last full call; its skip partner is block k-1, which did run.
-  for (int64_t i = 0; i < c.depth; ++i) {
-    check_abort(abort_);
-    if (cache && cache->skips(i)) continue;
-    if (cache && i == cache->resume_block()) {
-      if (report.cached) cache->restore_feature(be, h);
-      else cache->save_feature(be, h);
-    }
-    if (c.skip && i >= half) {
-      const int64_t j = i - half;
-      fuse_skip(j, h, workspace_.activations("skip" + std::to_string(half - 1 - j), {B, T, D}));
-      if (taps) taps->record(be, "skip_fused", h);
-    }
-    run_block(i, h, silu_c, 1);
-    report.blocks_executed++;
-    if (c.skip && i < half) {
-      Tensor saved = workspace_.activations("skip" + std::to_string(i), {B, T, D});
-      be.copy(h, saved);
-    }
-    if (taps) taps->record(be, "blocks_out", h);
+class DiT final : public Architecture {
+ public:
+  explicit DiT(const ModelConfig& c)
+      : Architecture(c),
+        pos_embed_(&params_.add("pos_embed", {1, c.tokens(), c.hidden_size})),
+        x_embedder_(params_, "x_embedder", c.hidden_size, c.in_channels, c.patch_size),
+        t_embedder_(params_, "t_embedder", c.hidden_size) {
+    // (parameters in the official state_dict order)
+    if (c.conditional()) y_embedder_ = std::make_unique<LabelEmbedder>(params_, "y_embedder", c.label_rows(), c.hidden_size);
+    for (int64_t i = 0; i < c.depth; ++i)
+      blocks_.emplace_back(params_, "blocks." + std::to_string(i), c.hidden_size, c.num_heads, c.mlp_hidden());
+    for (int64_t j = 0; j < c.num_skips(); ++j) skips_.emplace_back(params_, j, c.hidden_size);
+    final_layer_ = std::make_unique<FinalLayer>(params_, "final_layer", c.hidden_size, c.patch_size, c.out_channels());
   }
 
-  Tensor image = final_layer(h, silu_c, 1, taps);  // (B, Cout, H, W)
-  region.end();
-  return image;
-}
+  int64_t unit_blocks() const override { return 1; }
+  // Skip-DiT: block i < depth/2 pushes its output; block depth-1-i pops it before running.
+  std::vector<std::pair<int64_t, int64_t>> skip_pairs() const override {
+    std::vector<std::pair<int64_t, int64_t>> pairs;
+    for (int64_t i = 0; i < config_.num_skips(); ++i) pairs.push_back({i, config_.depth - 1 - i});
+    return pairs;
+  }
+
+  ForwardResult forward(GraphBuilder& b, const ForwardSpec& s) const override {
+    Graph& g = b.g;
+    const ModelConfig& c = config_;
+    const int64_t half = c.depth / 2;
+    ForwardResult r;
+    g.begin_block("x_embedder");
+    ValueId h = g.add(ops::AddBroadcastRows{}, {x_embedder_(b, s.x), b(*pos_embed_)});  // (B, T, D)
+    g.tap("tokens");
+    const ValueId silu_c = conditioning(b, s);
+
+    // Skip-Cache: a cached call skips blocks k .. depth-k-1 (no push, no pop) and resumes at block depth-k from
+    // the feature of the last full call; its skip partner is block k-1, which did run.
+    std::vector<ValueId> pushed(half, kNoValue);
+    for (int64_t i = 0; i < c.depth; ++i) {
+      if (s.cache == ForwardSpec::Cache::Restore && i >= s.skip_from && i < s.resume) continue;
+      if (s.cache != ForwardSpec::Cache::None && i == s.resume) h = resume_from_cache(b, s, h);
+      g.begin_block("blocks." + std::to_string(i));
+      if (c.skip && i >= half) {
+        const int64_t j = i - half;
+        g.begin_block("skip_linears." + std::to_string(j));
+        h = skips_[j](b, h, pushed[half - 1 - j]);
+        g.tap("skip_fused");
+        g.begin_block("blocks." + std::to_string(i));
+      }
+      h = blocks_[i](b, h, silu_c, 1);
+      r.blocks_executed++;
+      if (c.skip && i < half) pushed[i] = g.add(ops::Copy{}, {h}, g.desc(h).dtype);  // the next block updates h in place
+      g.tap("blocks_out");
+    }
+    g.begin_block("final_layer");
+    r.out = (*final_layer_)(b, h, silu_c, 1);  // (B, Cout, H, W)
+    g.begin_block("");
+    return r;
+  }
+
+ private:
+  // silu(t_emb [+ y_emb]) (B, D): the input of every adaLN modulation.
+  ValueId conditioning(GraphBuilder& b, const ForwardSpec& s) const {
+    b.g.begin_block("t_embedder");
+    ValueId c = t_embedder_(b, s.t);
+    if (y_embedder_) {
+      b.g.begin_block("y_embedder");
+      c = b.g.add(ops::Add{}, {c, (*y_embedder_)(b, s.y)});
+    }
+    return b.g.add(ops::Silu{}, {c});
+  }
+
+  Param* pos_embed_;
+  PatchEmbedder x_embedder_;
+  TimestepEmbedder t_embedder_;
+  std::unique_ptr<LabelEmbedder> y_embedder_;
+  std::vector<AdaLNBlock> blocks_;
+  std::vector<SkipFusion> skips_;
+  std::unique_ptr<FinalLayer> final_layer_;
+};
+
+}  // namespace
+
+std::unique_ptr<Architecture> make_dit(const ModelConfig& c) { return std::make_unique<DiT>(c); }
 
 }  // namespace skipdit

@@ -17,7 +17,8 @@
 #include "model/skip_cache.h"
 #include "model/weights.h"
 #include "core/abort.h"
-#include "model/workspace.h"
+#include "graph/profiler.h"
+#include "model/family.h"
 
 namespace skipdit {
 
@@ -57,42 +58,8 @@ struct ForwardReport {
   bool graph = false;           // the backend ran the call as a recorded graph (CUDA graphs; see backend.h)
 };
 
-struct LinearWeights {
-  Tensor weight;  // (out, in), in the backend's layout (Backend::prepare_linear)
-  Tensor bias;    // (out)
-};
-
-struct BlockWeights {
-  LinearWeights qkv;     // (3D, D)
-  LinearWeights proj;    // (D, D)
-  LinearWeights fc1;     // (Hm, D)
-  LinearWeights fc2;     // (D, Hm)
-  LinearWeights adaLN;   // (6D, D)
-};
-
-struct SkipWeights {
-  Tensor norm_weight, norm_bias;  // (2D)
-  LinearWeights linear;           // (D, 2D)
-};
-
-struct ModelWeights {
-  Tensor pos_embed;      // (1, T, D)
-  Tensor temp_embed;     // (1, F, D)  Latte only
-  Tensor patch_weight;   // (D, C, p, p)
-  Tensor patch_bias;     // (D)
-  LinearWeights t_mlp0;  // (D, 256)
-  LinearWeights t_mlp2;  // (D, D)
-  Tensor label_table;    // (num_classes [+1], D), undefined when unconditional
-  std::vector<BlockWeights> blocks;
-  std::vector<SkipWeights> skips;
-  LinearWeights final_adaLN;   // (2D, D)
-  LinearWeights final_linear;  // (p*p*Cout, D)
-};
-
 class Model {
  public:
-  static constexpr int64_t kFrequencyDim = 256;  // TimestepEmbedder frequency_embedding_size
-
   // `abort` (may be null) stops the load between tensors (core/abort.h).
   Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights,
         const std::atomic<bool>* abort = nullptr);
@@ -101,15 +68,20 @@ class Model {
   Backend& backend() { return *backend_; }
   std::mutex& mutex() { return mutex_; }
   size_t weight_bytes() const { return weight_bytes_; }
-  // Activation memory held now: updated at the end of every call (safe to read while another call runs).
+  // Activation memory held now (the arena of the recorded graphs): updated at the end of every call (safe to
+  // read while another call runs).
   size_t workspace_bytes() const { return workspace_bytes_.load(); }
-  // After a call the workspace is kept for the next one while it is at most `retain` bytes, else released; a
-  // failed call always releases it. A call needing more than `max` bytes (0: no cap) fails before allocating.
+  // After a call the arena is kept for the next one while it is at most `retain` bytes, else released; a failed
+  // call always releases it. A call needing more than `max` bytes (0: no cap) fails before allocating.
   // Set before the first call (the binding does at load).
   void set_workspace_limits(size_t retain, size_t max) {
     workspace_retain_ = retain;
-    workspace_.set_max_bytes(max);
+    workspace_max_ = max;
   }
+  // Per-op times and FLOPs of every graph the model runs from now on (null: none). Set before the first call.
+  void set_profiler(std::shared_ptr<OpProfiler> profiler) { profiler_ = std::move(profiler); }
+  const std::shared_ptr<OpProfiler>& profiler() const { return profiler_; }
+  const Architecture& architecture() const { return *arch_; }
   static constexpr size_t kDefaultWorkspaceRetain = size_t(1) << 30;
 
   // Checks the inputs (InvalidArgument naming the field) and runs the graph; returns a host tensor.
@@ -125,39 +97,39 @@ class Model {
                    const Tensor& noise, const ForwardOptions& options = {}, ForwardReport* report = nullptr);
   // A float32 tensor of `shape` in the backend's memory holding `host` (latents for sample_step).
   Tensor make_resident(const Tensor& host);
+  // t (any dtype) as float32 into host memory (counted as a "download" by the profiler).
+  void download_into(const Tensor& t, float* host);
 
  private:
+  // One recorded forward (graph/graph.h) and what it does.
+  struct RecordedForward {
+    Graph graph{nullptr};
+    ValueId out = kNoValue;        // the output, float32 in the official layout (CFG applied when guided)
+    int64_t blocks_executed = 0;
+  };
+  // External slots of a forward graph.
+  enum Slot { kX = 0, kT, kY, kFeature, kSlots };
+
   void validate_inputs(const ForwardInputs& in) const;
-  // x as the graph reads it: a resident tensor itself, a host one uploaded.
-  Tensor backend_input(const Tensor& x);
-  // The forwards without the download: the output stays in the backend's memory (a workspace buffer, valid
-  // until the next call).
-  Tensor forward_resident(const ForwardInputs& in, const ForwardOptions& options, ForwardReport& report);
-  Tensor forward_with_cfg_resident(const ForwardInputs& in, const Guidance& guidance, const ForwardOptions& options,
-                                   ForwardReport& report);
+  // The forward graph for this input shape, guidance and Skip-Cache variant, recorded on first use.
+  RecordedForward& forward_graph(const Shape& x_shape, const Guidance& guidance, const SkipCache* cache, bool cached);
+  // Runs the forward (with CFG when guidance.channels > 0); its output stays in the arena until the next call.
+  Tensor forward_resident(const ForwardInputs& in, const Guidance& guidance, const ForwardOptions& options,
+                          ForwardReport& report);
+  // The arena, grown to `bytes` (InvalidArgument past the workspace max).
+  const Tensor& arena(size_t bytes);
   Tensor download(const Tensor& t);
   // Applies the retain rule at the end of a public call (RAII: also when it throws).
   class CallScope;
-  // The backend region key of a forward (Backend::begin_region): empty with taps (they download mid-way).
-  std::string region_key(const ForwardInputs& in, Taps* taps, SkipCache* cache, const ForwardReport& report) const;
-  // Returns silu(c) (B, D) where c = t_emb [+ y_emb].
-  Tensor conditioning(const ForwardInputs& in, Taps* taps);
-  // Runs block i on h (G, N, D); conditioning rows are shared by group_repeat consecutive groups.
-  void run_block(int64_t i, Tensor& h, const Tensor& silu_c, int64_t group_repeat);
-  // h = skip_linears[j](skip_norms[j](cat([h, skip])))
-  void fuse_skip(int64_t j, Tensor& h, const Tensor& skip);
-  // tokens (G, T, D) -> image (G, Cout, H, W); conditioning repeated group_repeat times.
-  Tensor final_layer(const Tensor& h, const Tensor& silu_c, int64_t group_repeat, Taps* taps);
-  Tensor forward_dit(const ForwardInputs& in, Taps* taps, SkipCache* cache, ForwardReport& report);
-  Tensor forward_latte(const ForwardInputs& in, Taps* taps, SkipCache* cache, ForwardReport& report);
 
   ModelConfig config_;
   std::shared_ptr<Backend> backend_;
-  ModelWeights w_;
+  std::unique_ptr<Architecture> arch_;
   size_t weight_bytes_ = 0;
-  Workspace workspace_;
-  const std::atomic<bool>* abort_ = nullptr;  // the running call's ForwardOptions::abort
-  size_t workspace_retain_ = kDefaultWorkspaceRetain;
+  std::map<std::string, std::unique_ptr<RecordedForward>> graphs_;
+  Tensor arena_;
+  std::shared_ptr<OpProfiler> profiler_;
+  size_t workspace_retain_ = kDefaultWorkspaceRetain, workspace_max_ = 0;
   std::atomic<size_t> workspace_bytes_{0};
   std::mutex mutex_;
 };

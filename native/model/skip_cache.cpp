@@ -72,18 +72,17 @@ bool SkipCache::begin_call(double t, const Shape& input_shape, bool force_full) 
   return full_;
 }
 
-void SkipCache::save_feature(Backend& backend, const Tensor& h) {
-  if (!feature_.defined() || feature_.shape() != h.shape() || feature_.dtype() != h.dtype())
-    feature_ = backend.empty(h.dtype(), h.shape());
-  backend.copy(h, feature_);
-  has_feature_ = true;
+Tensor SkipCache::feature_to_save(Backend& backend, const Shape& shape, DType dtype) {
+  if (!feature_.defined() || feature_.shape() != shape || feature_.dtype() != dtype) feature_ = backend.empty(dtype, shape);
+  has_feature_ = true;  // abort_call() takes it back if the call fails
+  return feature_;
 }
 
-void SkipCache::restore_feature(Backend& backend, Tensor& h) {
+const Tensor& SkipCache::feature_to_restore() const {
   // The feature is empty only when count == 0 (fresh, reset, stopped or reshaped), and such a call is full,
   // so a cached call always has one, whatever full_when_empty says.
-  SKIPDIT_CHECK(has_feature_ && feature_.shape() == h.shape(), "cached step without a saved feature");
-  backend.copy(feature_, h);
+  SKIPDIT_CHECK(has_feature_ && feature_.defined(), "cached step without a saved feature");
+  return feature_;
 }
 
 void SkipCache::abort_call() {

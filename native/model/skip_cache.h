@@ -48,8 +48,6 @@ class SkipCache {
   CacheStats stats() const;
   int64_t count() const { return count_; }
   bool has_feature() const { return has_feature_; }
-  // The saved feature's device memory (null before the first save): part of a graph region's key.
-  const void* feature_data() const { return feature_.defined() ? feature_.raw() : nullptr; }
 
   // Serialises whole calls: held by the forward for its duration, and by set_policy/reset.
   std::mutex& mutex() { return mutex_; }
@@ -61,8 +59,10 @@ class SkipCache {
   int64_t resume_block() const { return resume_block_; }
   // Whether block (DiT) / pair start (Latte) index i is skipped on this call.
   bool skips(int64_t i) const { return !full_ && i >= skip_from_ && i < resume_block_; }
-  void save_feature(Backend& backend, const Tensor& h);
-  void restore_feature(Backend& backend, Tensor& h);
+  // A full call: the buffer its graph copies the feature into (allocated when the shape or dtype changes).
+  Tensor feature_to_save(Backend& backend, const Shape& shape, DType dtype);
+  // A cached call: the feature its graph resumes from.
+  const Tensor& feature_to_restore() const;
   void end_call(double t, int64_t blocks_executed);
   // The call failed: back to the state before begin_call (a retry makes the same decision; a huge batch that
   // ran out of memory does not reset the run of the shape it interrupted).

@@ -143,6 +143,8 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
   // Map every expected current name to its source name, so "unexpected" can be judged in source names.
   auto conv_spec = [&](const std::string& p, int64_t cout, int64_t cin, int64_t k, Conv& out) {
     out.k = k;
+    out.cout = cout;
+    out.cin = cin;
     binds.push_back([=, &out](WeightBinder& b) {
       // packed for the GEMM as a (cout, cin*k*k) matrix
       Tensor w = b.take(p + ".weight", {cout, cin, k, k});
@@ -225,74 +227,82 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
   for (auto& e : expected) weight_bytes_ += shape_numel(renamed.shape(e)) * sizeof(float);
 }
 
-Tensor VaeDecoder::group_norm(const Tensor& x, const Norm& n, bool silu) {
-  Tensor y = backend_->empty(DType::F32, x.shape());
-  backend_->group_norm(x, config_.norm_num_groups, kNormEps, n.w, n.b, silu, y);
-  return y;
+// ---------------------------------------------------------------------------------------------- graph
+// The decoder as an op graph (graph/graph.h) for one chunk shape: weights are constants, z is external 0.
+ValueId VaeDecoder::group_norm(Graph& g, ValueId x, const Norm& n, bool silu) const {
+  ops::GroupNorm op;
+  op.groups = config_.norm_num_groups;
+  op.eps = kNormEps;
+  op.silu = silu;
+  const int64_t C = g.desc(x).dim(1);
+  return g.add(op, {x, g.constant(n.w, {C}), g.constant(n.b, {C})});
 }
 
-Tensor VaeDecoder::conv(const Tensor& x, const Conv& c, int64_t cout) {
-  Tensor y = backend_->empty(DType::F32, {x.dim(0), cout, x.dim(2), x.dim(3)});
-  backend_->conv2d(x, c.w, c.b, c.k, y);
-  return y;
+ValueId VaeDecoder::conv(Graph& g, ValueId x, const Conv& c) const {
+  ops::Conv2d op;
+  op.k = c.k;
+  return g.add(op, {x, g.constant(c.w, {c.cout, c.cin * c.k * c.k}), g.constant(c.b, {c.cout})});
 }
 
-Tensor VaeDecoder::resnet(const Tensor& x, const Resnet& r) {
-  Tensor h = conv(group_norm(x, r.norm1, true), r.conv1, r.cout);
-  h = conv(group_norm(h, r.norm2, true), r.conv2, r.cout);
-  Tensor skip = r.cin != r.cout ? conv(x, r.shortcut, r.cout) : x;
-  backend_->add(h, skip);  // (shortcut(x) + h) / output_scale_factor, which is 1
-  return h;
+ValueId VaeDecoder::resnet(Graph& g, ValueId x, const Resnet& r) const {
+  ValueId h = conv(g, group_norm(g, x, r.norm1, true), r.conv1);
+  h = conv(g, group_norm(g, h, r.norm2, true), r.conv2);
+  const ValueId skip = r.cin != r.cout ? conv(g, x, r.shortcut) : x;
+  return g.add(ops::Add{}, {h, skip});  // (shortcut(x) + h) / output_scale_factor, which is 1
 }
 
-Tensor VaeDecoder::attention(const Tensor& x, const Attention& a) {
-  const int64_t B = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3);
-  Tensor normed = group_norm(x, a.norm, false);
-  Tensor tokens = backend_->empty(DType::F32, {B * HW, C, 1});  // (B, C, HW) -> (B, HW, C)
-  backend_->swap_token_axes(normed.reshape({B * C, HW, 1}), B, tokens);
-  tokens = tokens.reshape({B, HW, C});
-  Tensor qkv = backend_->empty(DType::F32, {B, HW, 3 * C});
-  backend_->linear(tokens, a.qkv_w, a.qkv_b, qkv);
-  Tensor attended = backend_->empty(DType::F32, {B, HW, C});
-  backend_->attention(qkv, 1, attended);  // one head of dim C
-  Tensor projected = backend_->empty(DType::F32, {B, HW, C});
-  backend_->linear(attended, a.out_w, a.out_b, projected);
-  Tensor out = backend_->empty(DType::F32, {B * C, HW, 1});  // (B, HW, C) -> (B, C, HW)
-  backend_->swap_token_axes(projected.reshape({B * HW, C, 1}), B, out);
-  out = out.reshape(x.shape());
-  backend_->add(out, x);  // residual, rescale_output_factor 1
-  return out;
+ValueId VaeDecoder::attention(Graph& g, ValueId x, const Attention& a) const {
+  const Shape xs = g.desc(x).shape;
+  const int64_t B = xs[0], C = xs[1], HW = xs[2] * xs[3];
+  const ValueId normed = group_norm(g, x, a.norm, false);
+  ops::SwapTokenAxes swap;
+  swap.batch = B;
+  // (B, C, HW) -> (B, HW, C)
+  ValueId tokens = g.reshape(g.add(swap, {g.reshape(normed, {B * C, HW, 1})}), {B, HW, C});
+  ops::Linear linear;
+  const ValueId qkv = g.add(linear, {tokens, g.constant(a.qkv_w, {3 * C, C}), g.constant(a.qkv_b, {3 * C})});
+  ops::Attention attn;
+  attn.heads = 1;  // one head of dim C
+  const ValueId attended = g.add(attn, {qkv});
+  const ValueId projected = g.add(linear, {attended, g.constant(a.out_w, {C, C}), g.constant(a.out_b, {C})});
+  // (B, HW, C) -> (B, C, HW)
+  const ValueId out = g.reshape(g.add(swap, {g.reshape(projected, {B * HW, C, 1})}), xs);
+  return g.add(ops::Add{}, {out, x});  // residual, rescale_output_factor 1
 }
 
-Tensor VaeDecoder::decode_chunk(const Tensor& z, Taps* taps, const std::atomic<bool>* abort) {
-  Backend& be = *backend_;
-  const int64_t top = config_.block_out_channels.back();
-  Tensor h = conv(z, post_quant_conv_, config_.latent_channels);
-  if (taps) taps->record(be, "post_quant_conv", h);
-  h = conv(h, conv_in_, top);
-  if (taps) taps->record(be, "conv_in", h);
-  h = resnet(h, mid_resnet0_);
-  if (taps) taps->record(be, "mid_resnet0", h);
+Graph& VaeDecoder::chunk_graph(const Shape& z_shape) {
+  const std::string key = shape_str(z_shape);
+  auto it = graphs_.find(key);
+  if (it != graphs_.end()) return *it->second;
+  if (graphs_.size() >= 8) graphs_.clear();
+  auto g = std::make_unique<Graph>(backend_.get());
+  ValueId h = conv(*g, g->external(0, z_shape, DType::F32), post_quant_conv_);
+  g->tap("post_quant_conv");
+  h = conv(*g, h, conv_in_);
+  g->tap("conv_in");
+  h = resnet(*g, h, mid_resnet0_);
+  g->tap("mid_resnet0");
   if (config_.mid_block_add_attention) {
-    h = attention(h, mid_attn_);
-    if (taps) taps->record(be, "mid_attn", h);
+    h = attention(*g, h, mid_attn_);
+    g->tap("mid_attn");
   }
-  h = resnet(h, mid_resnet1_);
-  if (taps) taps->record(be, "mid_block", h);
+  h = resnet(*g, h, mid_resnet1_);
+  g->tap("mid_block");
   for (size_t i = 0; i < up_.size(); ++i) {
-    check_abort(abort);
-    for (auto& r : up_[i].resnets) h = resnet(h, r);
-    if (taps) taps->record(be, "up_block" + std::to_string(i) + "_resnets", h);
-    if (up_[i].has_upsample) {
-      Tensor up = be.empty(DType::F32, {h.dim(0), h.dim(1), 2 * h.dim(2), 2 * h.dim(3)});
-      be.upsample_nearest2x(h, up);
-      h = conv(up, up_[i].upsample, up_[i].channels);
-    }
-    if (taps) taps->record(be, "up_block" + std::to_string(i), h);
+    g->begin_block("up_blocks." + std::to_string(i));
+    for (auto& r : up_[i].resnets) h = resnet(*g, h, r);
+    g->tap("up_block" + std::to_string(i) + "_resnets");
+    if (up_[i].has_upsample) h = conv(*g, g->add(ops::UpsampleNearest2x{}, {h}), up_[i].upsample);
+    g->tap("up_block" + std::to_string(i));
   }
-  h = group_norm(h, norm_out_, true);
-  if (taps) taps->record(be, "norm_out_act", h);
-  return conv(h, conv_out_, config_.out_channels);
+  g->begin_block("");
+  h = group_norm(*g, h, norm_out_, true);
+  g->tap("norm_out_act");
+  h = conv(*g, h, conv_out_);
+  g->output(h);
+  g->finalize();
+  outputs_[key] = h;
+  return *(graphs_[key] = std::move(g));
 }
 
 Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std::atomic<bool>* abort) {
@@ -304,12 +314,29 @@ Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std:
   const int64_t B = z.dim(0), scale = int64_t(1) << (c.block_out_channels.size() - 1);
   Tensor out = Tensor::host(DType::F32, {B, c.out_channels, z.dim(2) * scale, z.dim(3) * scale});
   const int64_t per_image = out.numel() / B;
+  ComputeHooks hooks;
+  hooks.abort = abort;
+  if (taps) hooks.tap = [&](const std::string& name, const Tensor& t) { taps->record(*backend_, name, t); };
+  // One arena for every chunk of the call (the intermediates of a chunk share it by liveness); released after a
+  // big decode so that an idle VAE holds only its weights.
+  struct Release {
+    VaeDecoder& v;
+    ~Release() {
+      if (v.arena_.defined() && v.arena_.nbytes() > kArenaRetain) v.arena_ = Tensor();
+    }
+  } release{*this};
   for (int64_t b0 = 0; b0 < B; b0 += chunk) {
     const int64_t b1 = std::min(B, b0 + chunk);
     check_abort(abort);
-    Tensor part = backend_->upload_f32(z.slice_rows(b0, b1));
-    Tensor img = decode_chunk(part, taps, abort);
-    backend_->download(img, out.f32() + b0 * per_image);
+    const Tensor part = z.slice_rows(b0, b1);
+    Graph& g = chunk_graph(part.shape());
+    if (!arena_.defined() || arena_.nbytes() < g.arena_bytes()) {
+      arena_ = Tensor();
+      arena_ = backend_->empty(DType::F32, {int64_t((g.arena_bytes() + 3) / 4)});
+    }
+    GraphBindings bind{arena_, {part}};
+    backend_->compute(g, bind, hooks);
+    backend_->download(g.tensor(outputs_[shape_str(part.shape())], bind), out.f32() + b0 * per_image);
   }
   return out;
 }

@@ -1,10 +1,11 @@
 // The Stable Diffusion VAE decoder (diffusers AutoencoderKL.decode, the `decoder.*` and `post_quant_conv.*`
 // weights): post_quant_conv -> conv_in -> mid block (resnet, single-head spatial attention, resnet) -> up
-// blocks (resnets, nearest 2x + conv except the last) -> GroupNorm + SiLU -> conv_out. CPU only for now; the
-// ops are the CPU kernels of native/cpu/ops. Weights load from the current diffusers names, the legacy
+// blocks (resnets, nearest 2x + conv except the last) -> GroupNorm + SiLU -> conv_out, recorded as an op graph
+// per chunk shape and run in one arena. Weights load from the current diffusers names, the legacy
 // attention names (query/key/value/proj_attn) or the original LDM names (optionally `first_stage_model.`
 // prefixed); encoder.* and quant_conv.* are ignored.
 #pragma once
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -69,17 +70,19 @@ class VaeDecoder {
   Tensor decode(const Tensor& z, int64_t chunk = 1, Taps* taps = nullptr, const std::atomic<bool>* abort = nullptr);
 
  private:
-  struct Conv { Tensor w, b; int64_t k = 3; };
+  struct Conv { Tensor w, b; int64_t k = 3, cout = 0, cin = 0; };
   struct Norm { Tensor w, b; };
   struct Resnet { Norm norm1, norm2; Conv conv1, conv2, shortcut; int64_t cin = 0, cout = 0; };
   struct Attention { Norm norm; Tensor qkv_w, qkv_b; Tensor out_w, out_b; };
   struct UpBlock { std::vector<Resnet> resnets; Conv upsample; bool has_upsample = false; int64_t channels = 0; };
 
-  Tensor decode_chunk(const Tensor& z, Taps* taps, const std::atomic<bool>* abort);
-  Tensor conv(const Tensor& x, const Conv& c, int64_t cout);
-  Tensor resnet(const Tensor& x, const Resnet& r);
-  Tensor attention(const Tensor& x, const Attention& a);
-  Tensor group_norm(const Tensor& x, const Norm& n, bool silu);
+  // The decoder's graph for a chunk of latents of this shape, recorded on first use.
+  Graph& chunk_graph(const Shape& z_shape);
+  ValueId conv(Graph& g, ValueId x, const Conv& c) const;
+  ValueId resnet(Graph& g, ValueId x, const Resnet& r) const;
+  ValueId attention(Graph& g, ValueId x, const Attention& a) const;
+  ValueId group_norm(Graph& g, ValueId x, const Norm& n, bool silu) const;
+  static constexpr size_t kArenaRetain = size_t(256) << 20;
 
   VaeConfig config_;
   std::shared_ptr<Backend> backend_;
@@ -90,6 +93,9 @@ class VaeDecoder {
   std::vector<UpBlock> up_;
   Norm norm_out_;
   size_t weight_bytes_ = 0;
+  std::map<std::string, std::unique_ptr<Graph>> graphs_;
+  std::map<std::string, ValueId> outputs_;
+  Tensor arena_;
   std::mutex mutex_;
 };
 

@@ -3,6 +3,7 @@
 // 128, 512; K not a multiple of 8 or of the tiles), seeded inputs, never zeros.
 import { createSampler } from '../../lib/samplers.js';
 import { randn } from './compare.js';
+import { testNative } from './test-native.js';
 
 export interface OpCase {
   op: string;
@@ -53,14 +54,12 @@ export function opCases(): OpCase[] {
   for (const [G, N, D, repeat] of [[6, 17, 72, 3], [2, 257, 64, 1]]) {
     const base = { G, N, D, repeat, chunks: 6, mod: r((G / repeat) * 6 * D) };
     add('layer_norm_modulate', `G=${G} N=${N} D=${D} repeat=${repeat}`, { ...base, x: r(G * N * D, 2), eps: 1e-6, shiftChunk: 3, scaleChunk: 4 });
-    add('modulate', `G=${G} N=${N} D=${D} repeat=${repeat}`, { ...base, x: r(G * N * D), shiftChunk: 0, scaleChunk: 1 });
-    add('gate_residual', `G=${G} N=${N} D=${D} repeat=${repeat}`, { ...base, h: r(G * N * D), y: r(G * N * D), gateChunk: 5 });
   }
   for (const n of [1, 100003]) {
     add('silu', `n=${n}`, { n, x: r(n, 4) });
-    add('gelu_tanh', `n=${n}`, { n, x: r(n, 4) });
     add('add', `n=${n}`, { n, x: r(n), y: r(n) });
   }
+  add('copy', 'n=1031', { n: 1031, x: r(1031) });
   add('add_broadcast_rows', 'G=5 N=97 D=33', { G: 5, N: 97, D: 33, x: r(5 * 97 * 33), e: r(97 * 33) });
   for (const [G, N, H, hd] of [[2, 97, 3, 16], [1, 257, 2, 72], [3, 33, 2, 64], [1, 1025, 1, 40], [32, 16, 4, 72], [1, 100, 1, 128], [1, 31, 2, 97], [1, 70, 1, 512]]) {
     add('attention', `G=${G} N=${N} H=${H} hd=${hd}`, { G, N, H, hd, qkv: r(G * N * 3 * H * hd, 2) });
@@ -123,4 +122,71 @@ export function roundF16(x: ArrayLike<number>): Float32Array {
     out[i] = Math.round(v / ulp) * ulp;
   }
   return out;
+}
+
+type A = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+interface InputSpec { data: Float32Array | Int32Array; shape: number[]; weight?: 1; act?: 1 }
+/** The generic runOp spec of a case (test/hooks/backend_ops.cc): its inputs with shapes, its parameters by field name. */
+export interface OpSpec { params: Record<string, number>; inputs: Record<string, InputSpec>; out?: 'f32' | 'act' }
+
+/** The op's inputs, shapes and parameters from a case's arguments. */
+export function opSpec(op: string, a: A): OpSpec {
+  const t = (data: Float32Array | Int32Array, shape: number[], extra: Partial<InputSpec> = {}): InputSpec => ({ data, shape, ...extra });
+  const opt = (data: Float32Array | undefined, shape: number[]) => (data ? t(data, shape) : undefined) as InputSpec;
+  const mod = () => t(a.mod, [a.G / a.repeat, a.chunks * a.D]);
+  switch (op) {
+    case 'linear':
+      return { params: { act: a.gelu ? 1 : 0 }, inputs: { x: t(a.x, [a.M, a.K]), w: t(a.w, [a.N, a.K], { weight: 1 }), bias: opt(a.bias, [a.N]) } };
+    case 'linear_gate_residual':
+      return { params: { repeat: a.repeat, gateChunk: a.gateChunk }, inputs: { x: t(a.x, [a.G, a.N, a.K]), w: t(a.w, [a.D, a.K], { weight: 1 }), bias: opt(a.bias, [a.D]), mod: mod(), h: t(a.h, [a.G, a.N, a.D]) } };
+    case 'layer_norm':
+      return { params: { eps: a.eps }, inputs: { x: t(a.x, [a.rows, a.D]), gamma: opt(a.gamma, [a.D]), beta: opt(a.beta, [a.D]) } };
+    case 'layer_norm_concat':
+      return { params: { eps: a.eps }, inputs: { a: t(a.a, [a.rows, a.D]), b: t(a.b, [a.rows, a.D]), gamma: t(a.gamma, [2 * a.D]), beta: t(a.beta, [2 * a.D]) } };
+    case 'layer_norm_modulate':
+      return { params: { eps: a.eps, repeat: a.repeat, shiftChunk: a.shiftChunk, scaleChunk: a.scaleChunk }, inputs: { x: t(a.x, [a.G, a.N, a.D]), mod: mod() } };
+    case 'silu': case 'copy':
+      return { params: {}, inputs: { x: t(a.x, [a.n]) } };
+    case 'add':
+      return { params: {}, inputs: { x: t(a.x, [a.n]), y: t(a.y, [a.n]) } };
+    case 'add_broadcast_rows':
+      return { params: {}, inputs: { x: t(a.x, [a.G, a.N, a.D]), e: t(a.e, [a.N, a.D]) } };
+    case 'attention':
+      return { params: { heads: a.H }, inputs: { qkv: t(a.qkv, [a.G, a.N, 3 * a.H * a.hd], a.act ? { act: 1 } : {}) }, out: a.act ? 'act' : 'f32' };
+    case 'patch_embed':
+      return { params: {}, inputs: { x: t(a.x, [a.B, a.C, a.H, a.W]), w: t(a.w, [a.D, a.C, a.p, a.p]), bias: t(a.bias, [a.D]) } };
+    case 'timestep_frequencies':
+      return { params: { dim: a.dim }, inputs: { t: t(a.t, [a.B]) } };
+    case 'embedding':
+      return { params: {}, inputs: { table: t(a.table, [a.rows, a.D]), ids: t(a.labels, [a.B]) } };
+    case 'unpatchify':
+      return { params: { patch: a.p }, inputs: { tokens: t(a.tokens, [a.B, a.G * a.G, a.p * a.p * a.C]) } };
+    case 'swap_token_axes':
+      return { params: { batch: a.B }, inputs: { x: t(a.x, [a.B * a.A1, a.A2, a.D]) } };
+    case 'cfg_guidance':
+      return { params: { frames: a.F, channels: a.C, guided: a.guided, scale: a.scale }, inputs: { raw: t(a.raw, [a.B, a.F * a.C * a.HW]) } };
+    case 'sampler_update': {
+      const u = a.update, ddim = u.kind === 'ddim';
+      const params: Record<string, number> = {
+        outer: a.outer, channels: a.C, kind: ddim ? 0 : 1, sqrt_recip_ac: u.sqrtRecipAlphasCumprod, sqrt_recipm1_ac: u.sqrtRecipm1AlphasCumprod,
+        ...(ddim ? { sqrt_ac_prev: u.sqrtAlphasCumprodPrev, dir_coef: u.dirCoef, noise_scale: u.noiseScale }
+          : { coef1: u.meanCoef1, coef2: u.meanCoef2, min_log: u.minLog, max_log: u.maxLog, fixed_log: u.fixedLog, learned_range: u.learnedRange ? 1 : 0, last: u.last ? 1 : 0 }),
+      };
+      const needsNoise = ddim ? u.noiseScale !== 0 : !u.last;
+      return { params, inputs: { model_out: t(a.out, [a.outer, a.doubled ? 2 * a.C : a.C, a.inner]), noise: needsNoise ? t(a.noise, [a.outer, a.C, a.inner]) : (undefined as unknown as InputSpec), x: t(a.x, [a.outer, a.C, a.inner]) } };
+    }
+    case 'group_norm':
+      return { params: { groups: a.groups, eps: a.eps, silu: a.silu ? 1 : 0 }, inputs: { x: t(a.x, [a.B, a.C, a.H, a.W]), gamma: t(a.gamma, [a.C]), beta: t(a.beta, [a.C]) } };
+    case 'conv2d':
+      return { params: { k: a.k }, inputs: { x: t(a.x, [a.B, a.Cin, a.H, a.W]), w: t(a.w, [a.Cout, a.Cin * a.k * a.k], { weight: 1 }), bias: t(a.bias, [a.Cout]) } };
+    case 'upsample_nearest2x':
+      return { params: {}, inputs: { x: t(a.x, [a.B, a.C, a.H, a.W]) } };
+    default:
+      throw new Error(`opSpec: no spec for op '${op}'`);
+  }
+}
+
+/** runOp of the test addon on a case's arguments. */
+export function runOpCase(backend: string, dtype: string, op: string, args: Record<string, unknown>): Float32Array {
+  return testNative().runOp(backend, dtype, op, opSpec(op, args));
 }

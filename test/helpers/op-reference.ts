@@ -19,10 +19,8 @@ export function cpuExpected(c: OpCase): Float32Array {
       const x = k('layer_norm', { rows: a.G * a.N, D: a.D, x: a.x, eps: a.eps });
       return k('modulate', { ...a, x, stride: a.chunks * a.D, shiftCol: cols(a.shiftChunk), scaleCol: cols(a.scaleChunk) });
     }
-    case 'modulate':
-      return k('modulate', { ...a, stride: a.chunks * a.D, shiftCol: cols(a.shiftChunk), scaleCol: cols(a.scaleChunk) });
-    case 'gate_residual':
-      return k('gate_residual', { ...a, stride: a.chunks * a.D, gateCol: cols(a.gateChunk) });
+    case 'copy':
+      return Float32Array.from(a.x as Float32Array);
     case 'add':
       return Float32Array.from(a.x as Float32Array, (v, i) => v + a.y[i]);
     case 'add_broadcast_rows':

@@ -1,4 +1,5 @@
 #include "cpu/ops/activations.h"
+#include "cpu/cpu_kernels.h"
 
 #include "core/thread_pool.h"
 
@@ -16,4 +17,6 @@ void silu(const float* x, int64_t n, float* y) {
   });
 }
 
+
+void kernel(const Context&, const ops::Silu&, const KernelArgs& a) { silu(a.in[0].f32(), a.in[0].numel(), a.out.f32()); }
 }  // namespace skipdit::cpu

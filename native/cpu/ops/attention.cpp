@@ -1,4 +1,5 @@
 #include "cpu/ops/attention.h"
+#include "cpu/cpu_kernels.h"
 
 #include <immintrin.h>
 
@@ -213,4 +214,11 @@ void attention(const float* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, fl
   });
 }
 
+
+// in: qkv (G, N, 3D)
+void kernel(const Context& ctx, const ops::Attention& op, const KernelArgs& a) {
+  const Tensor& qkv = a.in[0];
+  const int64_t D = qkv.dim(2) / 3;
+  attention(qkv.f32(), qkv.dim(0), qkv.dim(1), op.heads, D / op.heads, a.out.f32(), ctx.precision == Precision::BF16);
+}
 }  // namespace skipdit::cpu

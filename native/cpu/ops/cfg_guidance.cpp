@@ -1,4 +1,5 @@
 #include "cpu/ops/cfg_guidance.h"
+#include "cpu/cpu_kernels.h"
 
 #include <cstring>
 
@@ -22,4 +23,11 @@ void cfg_guidance(const float* raw, int64_t B, int64_t F, int64_t C, int64_t HW,
       }
 }
 
+
+// in: raw (B, F, C, ...)
+void kernel(const Context&, const ops::CfgGuidance& op, const KernelArgs& a) {
+  const Tensor& raw = a.in[0];
+  const int64_t B = raw.dim(0), HW = raw.numel() / (B * op.frames * op.channels);
+  cfg_guidance(raw.f32(), B, op.frames, op.channels, HW, op.guided_channels, op.scale, a.out.f32());
+}
 }  // namespace skipdit::cpu

@@ -1,4 +1,5 @@
 #include "cpu/ops/conv2d.h"
+#include "cpu/cpu_kernels.h"
 
 #include <algorithm>
 #include <cstring>
@@ -48,4 +49,12 @@ void conv2d_same(const float* x, int64_t B, int64_t Cin, int64_t H, int64_t W, c
   }
 }
 
+
+// in: x (B, Cin, H, W), w packed (Cout, Cin*k*k), bias (Cout); scratch: conv_scratch_floats
+void kernel(const Context&, const ops::Conv2d& op, const KernelArgs& a) {
+  const Tensor &x = a.in[0], &y = a.out;
+  SKIPDIT_CHECK(a.in[1].ndim() == 1 && a.in[1].dtype() == DType::F32, "conv2d: a packed float32 weight, got " + a.in[1].describe());
+  conv2d_same(x.f32(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), a.in[1].f32(), a.in[2].f32(), y.dim(1), op.k,
+              a.scratch.f32(), y.f32());
+}
 }  // namespace skipdit::cpu

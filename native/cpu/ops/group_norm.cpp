@@ -1,4 +1,5 @@
 #include "cpu/ops/group_norm.h"
+#include "cpu/cpu_kernels.h"
 
 #include <cmath>
 
@@ -32,4 +33,11 @@ void group_norm(const float* x, int64_t B, int64_t C, int64_t HW, int64_t groups
   });
 }
 
+
+// in: x (B, C, H, W), gamma, beta
+void kernel(const Context&, const ops::GroupNorm& op, const KernelArgs& a) {
+  const Tensor& x = a.in[0];
+  group_norm(x.f32(), x.dim(0), x.dim(1), x.dim(2) * x.dim(3), op.groups, op.eps, a.in[1].f32(), a.in[2].f32(), op.silu,
+             a.out.f32());
+}
 }  // namespace skipdit::cpu

@@ -1,4 +1,5 @@
 #include "cpu/ops/layer_norm.h"
+#include "cpu/cpu_kernels.h"
 
 #include <immintrin.h>
 
@@ -147,4 +148,27 @@ void layer_norm_concat(const float* a, const float* b, int64_t rows, int64_t D, 
   });
 }
 
+
+// in: x, gamma?, beta?
+void kernel(const Context&, const ops::LayerNorm& op, const KernelArgs& a) {
+  const Tensor &x = a.in[0], &gamma = a.in[1], &beta = a.in[2];
+  const int64_t D = x.dim(-1);
+  layer_norm(x.f32(), x.numel() / D, D, op.eps, gamma.defined() ? gamma.f32() : nullptr,
+             beta.defined() ? beta.f32() : nullptr, a.out.f32());
+}
+
+// in: a, b, gamma, beta; out float32 or bf16 (operands)
+void kernel(const Context&, const ops::LayerNormConcat& op, const KernelArgs& a) {
+  const int64_t D = a.in[0].dim(-1), rows = a.in[0].numel() / D;
+  layer_norm_concat(a.in[0].f32(), a.in[1].f32(), rows, D, op.eps, a.in[2].f32(), a.in[3].f32(), f32_or_null(a.out),
+                    bf16_or_null(a.out));
+}
+
+// in: x, mod; out float32 or bf16 (operands)
+void kernel(const Context&, const ops::LayerNormModulate& op, const KernelArgs& a) {
+  const Tensor &x = a.in[0], &mod = a.in[1];
+  const int64_t G = x.dim(0), N = x.dim(1), D = x.dim(2);
+  layer_norm_modulate(x.f32(), G, N, D, op.eps, CondRows{mod.f32(), mod.dim(1), op.group_repeat}, op.shift_chunk * D,
+                      op.scale_chunk * D, f32_or_null(a.out), bf16_or_null(a.out));
+}
 }  // namespace skipdit::cpu

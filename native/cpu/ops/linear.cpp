@@ -1,4 +1,7 @@
 #include "cpu/ops/linear.h"
+#include "cpu/cpu_kernels.h"
+#include "cpu/ops/gate_residual.h"
+#include "cpu/ops/gemm.h"
 
 #include <algorithm>
 
@@ -76,4 +79,59 @@ void linear(const float* x, int64_t M, int64_t K, const float* w, const float* b
   });
 }
 
+
+namespace {
+
+// y (M, N) = epilogue(x (M, K) @ W^T) with W packed by prepare_linear (either precision); y's dtype decides
+// between float32 and bf16 stores (operands), x's between float32 and pre-rounded bf16 rows.
+void gemm(const Context& ctx, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y, GemmEpilogue ep) {
+  const int64_t K = x.dim(-1), M = x.numel() / K, N = y.dim(-1);
+  ep.bias = bias.defined() ? bias.f32() : nullptr;
+  if (x.dtype() == DType::BF16) {  // an operand stored in bf16 (operand_dtype); y is float32 or bf16
+    SKIPDIT_CHECK(w.dtype() == DType::BF16 && ctx.bf16_operands, "linear with bf16 operands: weight " + w.describe());
+    // rows of whole (k, k+1) pairs: operand widths are D, 2D and 4D with D a multiple of 4 (2-d sincos)
+    SKIPDIT_CHECK(K % 2 == 0, "linear with bf16 operands: an even row length, got " + x.describe());
+    ep.out_bf16 = bf16_or_null(y);
+    gemm_packed_bf16_rounded(static_cast<const uint16_t*>(x.raw()), M, K, K / 2, static_cast<const uint16_t*>(w.raw()),
+                             N, f32_or_null(y), N, ep);
+    return;
+  }
+  if (w.dtype() == DType::BF16) {
+    SKIPDIT_CHECK(w.numel() == gemm_packed_bf16_count(N, K), "linear (packed bf16) weight " + w.describe());
+    gemm_packed_bf16(x.f32(), M, K, K, static_cast<const uint16_t*>(w.raw()), N, y.f32(), ep);
+  } else {
+    SKIPDIT_CHECK(w.numel() == gemm_packed_floats(N, K), "linear (packed) weight " + w.describe());
+    gemm_packed(x.f32(), M, K, K, w.f32(), N, y.f32(), ep);
+  }
+}
+
+}  // namespace
+
+// in: x, w (packed, or a plain (N, K) float32 weight), bias?
+void kernel(const Context& ctx, const ops::Linear& op, const KernelArgs& a) {
+  const Tensor &x = a.in[0], &w = a.in[1], &bias = a.in[2];
+  GemmEpilogue ep;
+  ep.act = op.act == Activation::GeluTanh ? Epilogue::GeluTanh : Epilogue::None;
+  if (w.ndim() == 1) return gemm(ctx, x, w, bias, a.out, ep);
+  const int64_t K = x.dim(-1), M = x.numel() / K, N = w.dim(0);
+  linear(x.f32(), M, K, w.f32(), bias.defined() ? bias.f32() : nullptr, N, a.out.f32(), ep.act);
+}
+
+// in: x, w, bias?, mod, h (= out)
+void kernel(const Context& ctx, const ops::LinearGateResidual& op, const KernelArgs& a) {
+  const Tensor &x = a.in[0], &w = a.in[1], &bias = a.in[2], &mod = a.in[3], &h = a.out;
+  const int64_t G = h.dim(0), N = h.dim(1), D = h.dim(2);
+  const CondRows cond{mod.f32(), mod.dim(1), op.group_repeat};
+  if (w.ndim() != 1) {  // an unpacked weight: the product, then the gated residual
+    Tensor y = Tensor::host(DType::F32, h.shape());
+    linear(x.f32(), G * N, x.dim(-1), w.f32(), bias.defined() ? bias.f32() : nullptr, D, y.f32());
+    gate_residual(h.f32(), y.f32(), G, N, D, cond, op.gate_chunk * D);
+    return;
+  }
+  GemmEpilogue ep;
+  ep.gate = cond.row(0, op.gate_chunk * D);
+  ep.gate_rows = N * op.group_repeat;  // the token rows of group_repeat groups share one conditioning row
+  ep.gate_stride = cond.stride;
+  gemm(ctx, x, w, bias, h, ep);
+}
 }  // namespace skipdit::cpu

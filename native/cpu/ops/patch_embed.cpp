@@ -1,4 +1,5 @@
 #include "cpu/ops/patch_embed.h"
+#include "cpu/cpu_kernels.h"
 
 #include "core/thread_pool.h"
 #include "cpu/ops/linear.h"
@@ -26,4 +27,11 @@ void patch_embed(const float* x, int64_t B, int64_t C, int64_t Hs, int64_t Ws, i
   linear(cols, B * T, C * p * p, w, bias, D, tokens);
 }
 
+
+// in: x (B, C, H, W), w (D, C, p, p), bias (D); scratch: the im2col columns (B, T, C*p*p)
+void kernel(const Context&, const ops::PatchEmbed&, const KernelArgs& a) {
+  const Tensor &x = a.in[0], &w = a.in[1];
+  patch_embed(x.f32(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(2), w.f32(), a.in[2].f32(), w.dim(0),
+              a.scratch.f32(), a.out.f32());
+}
 }  // namespace skipdit::cpu

@@ -1,4 +1,5 @@
 #include "cpu/ops/relayout.h"
+#include "cpu/cpu_kernels.h"
 
 #include <cstring>
 
@@ -15,4 +16,14 @@ void swap_token_axes(const float* x, int64_t B, int64_t A1, int64_t A2, int64_t 
   });
 }
 
+
+void kernel(const Context&, const ops::Copy&, const KernelArgs& a) {
+  std::memmove(a.out.raw(), a.in[0].raw(), a.in[0].nbytes());
+}
+
+// in: x (batch*A1, A2, D)
+void kernel(const Context&, const ops::SwapTokenAxes& op, const KernelArgs& a) {
+  const Tensor& x = a.in[0];
+  swap_token_axes(x.f32(), op.batch, x.dim(0) / op.batch, x.dim(1), x.dim(2), a.out.f32());
+}
 }  // namespace skipdit::cpu

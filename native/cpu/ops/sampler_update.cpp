@@ -1,4 +1,5 @@
 #include "cpu/ops/sampler_update.h"
+#include "cpu/cpu_kernels.h"
 
 #include <cmath>
 
@@ -39,4 +40,11 @@ void sampler_update(const float* model_out, bool doubled, int64_t outer, int64_t
   }
 }
 
+
+// in: model_out, noise?, x (= out)
+void kernel(const Context&, const ops::SamplerStep& op, const KernelArgs& a) {
+  const Tensor &out = a.in[0], &noise = a.in[1], &x = a.out;
+  sampler_update(out.f32(), out.numel() == 2 * x.numel(), op.outer, op.channels, x.numel() / (op.outer * op.channels),
+                 noise.defined() ? noise.f32() : nullptr, op.u, x.f32());
+}
 }  // namespace skipdit::cpu

@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "backend/backend.h"
+#include "graph/ops/sampling.h"
 
 namespace skipdit::cpu {
 

@@ -1,4 +1,5 @@
 #include "cpu/ops/sincos_embed.h"
+#include "cpu/cpu_kernels.h"
 
 #include <cmath>
 
@@ -71,4 +72,8 @@ void timestep_frequencies(const float* t, int64_t B, int64_t dim, float* out) {
   }
 }
 
+
+void kernel(const Context&, const ops::TimestepFrequencies& op, const KernelArgs& a) {
+  timestep_frequencies(a.in[0].f32(), a.in[0].numel(), op.dim, a.out.f32());
+}
 }  // namespace skipdit::cpu

@@ -1,4 +1,5 @@
 #include "cpu/ops/unpatchify.h"
+#include "cpu/cpu_kernels.h"
 
 #include "core/thread_pool.h"
 
@@ -19,4 +20,10 @@ void unpatchify(const float* tokens, int64_t B, int64_t G, int64_t p, int64_t C,
   });
 }
 
+
+// in: tokens (B, G*G, p*p*C); out (B, C, G*p, G*p)
+void kernel(const Context&, const ops::Unpatchify& op, const KernelArgs& a) {
+  const Tensor& out = a.out;
+  unpatchify(a.in[0].f32(), out.dim(0), out.dim(2) / op.patch, op.patch, out.dim(1), out.f32());
+}
 }  // namespace skipdit::cpu

@@ -6,5 +6,4 @@
 
 namespace skipdit::cuda {
 void silu(const float* x, int64_t n, float* y, cudaStream_t stream);
-void gelu_tanh(const float* x, int64_t n, float* y, cudaStream_t stream);
 }  // namespace skipdit::cuda

@@ -1,4 +1,5 @@
 #include "cuda/ops/add_rows.cuh"
+#include "cuda/cuda_kernels.cuh"
 
 #include "cuda/cuda_common.cuh"
 
@@ -33,4 +34,18 @@ void add_broadcast_rows(T* x, int64_t G, int64_t N, int64_t D, const float* e, c
 SKIPDIT_FOR_ACT_TYPES(SKIPDIT_ADD_ROWS)
 #undef SKIPDIT_ADD_ROWS
 
+
+// in: x (= out), y
+void kernel(const Context& ctx, const ops::Add&, const KernelArgs& a) {
+  add(fp(a.out), fp(a.in[1]), a.out.numel(), ctx.stream);
+}
+
+// in: x (G, N, D) (= out), e (N, D) float32
+void kernel(const Context& ctx, const ops::AddBroadcastRows&, const KernelArgs& a) {
+  const Tensor& x = a.out;
+  with_act_type(x, "add_broadcast_rows", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    add_broadcast_rows(ap<T>(x), x.dim(0), x.dim(1), x.dim(2), fp(a.in[1]), ctx.stream);
+  });
+}
 }  // namespace skipdit::cuda

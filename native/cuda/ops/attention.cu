@@ -8,6 +8,7 @@
 // T is the element type of qkv and out (float, or a low-precision model's bf16 / fp16 activations): the
 // tiles are widened to float32 as they are staged, so scores, softmax and accumulation are float32.
 #include "cuda/ops/attention.cuh"
+#include "cuda/cuda_kernels.cuh"
 
 #include <cmath>
 #include <cstdlib>
@@ -134,4 +135,14 @@ void attention(const T* qkv, int64_t G, int64_t N, int64_t H, int64_t hd, T* out
 SKIPDIT_FOR_ACT_TYPES(SKIPDIT_ATTENTION)
 #undef SKIPDIT_ATTENTION
 
+
+// in: qkv (G, N, 3D) of the activation type
+void kernel(const Context& ctx, const ops::Attention& op, const KernelArgs& a) {
+  const Tensor& qkv = a.in[0];
+  const int64_t D = qkv.dim(2) / 3;
+  with_act_type(qkv, "attention", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    attention(ap<T>(qkv), qkv.dim(0), qkv.dim(1), op.heads, D / op.heads, ap<T>(a.out), ctx.stream);
+  });
+}
 }  // namespace skipdit::cuda

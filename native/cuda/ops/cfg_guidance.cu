@@ -1,4 +1,5 @@
 #include "cuda/ops/cfg_guidance.cuh"
+#include "cuda/cuda_kernels.cuh"
 
 #include "cuda/cuda_common.cuh"
 
@@ -32,4 +33,10 @@ void cfg_guidance(const float* raw, int64_t B, int64_t F, int64_t C, int64_t HW,
   check_launch("cfg_guidance", stream);
 }
 
+
+void kernel(const Context& ctx, const ops::CfgGuidance& op, const KernelArgs& a) {
+  const Tensor& raw = a.in[0];
+  const int64_t B = raw.dim(0), HW = raw.numel() / (B * op.frames * op.channels);
+  cfg_guidance(fp(raw), B, op.frames, op.channels, HW, op.guided_channels, op.scale, fp(a.out), ctx.stream);
+}
 }  // namespace skipdit::cuda

@@ -1,4 +1,5 @@
 #include "cuda/ops/embeddings.cuh"
+#include "cuda/cuda_kernels.cuh"
 
 #include "cuda/cuda_common.cuh"
 
@@ -82,4 +83,16 @@ void embedding_lookup(const float* table, int64_t D, const int64_t* labels, int6
   check_launch("embedding", stream);
 }
 
+
+void kernel(const Context& ctx, const ops::TimestepFrequencies& op, const KernelArgs& a) {
+  timestep_frequencies(fp(a.in[0]), a.in[0].numel(), op.dim, fp(a.out), ctx.stream);
+}
+
+// in: table (R, D) float32, ids int64 on the device (staged by the backend; their range is checked on the host
+// where they come from)
+void kernel(const Context& ctx, const ops::Embedding&, const KernelArgs& a) {
+  const Tensor &table = a.in[0], &ids = a.in[1];
+  SKIPDIT_CHECK(ids.device() == Device::CUDA && ids.dtype() == DType::I64, "embedding ids " + ids.describe());
+  embedding_lookup(fp(table), table.dim(1), static_cast<const int64_t*>(ids.raw()), ids.numel(), fp(a.out), ctx.stream);
+}
 }  // namespace skipdit::cuda

@@ -1,6 +1,7 @@
 // One block per (sample, group), two passes for the statistics (mean, then centred squares) like the
 // CPU twin. Fine for the VAE's 32 groups x batch; a split reduction would use more of a large GPU.
 #include "cuda/ops/group_norm.cuh"
+#include "cuda/cuda_kernels.cuh"
 
 #include "cuda/cuda_common.cuh"
 
@@ -41,4 +42,10 @@ void group_norm(const float* x, int64_t B, int64_t C, int64_t HW, int64_t groups
   check_launch("group_norm", stream);
 }
 
+
+void kernel(const Context& ctx, const ops::GroupNorm& op, const KernelArgs& a) {
+  const Tensor& x = a.in[0];
+  group_norm(fp(x), x.dim(0), x.dim(1), x.dim(2) * x.dim(3), op.groups, op.eps, fp(a.in[1]), fp(a.in[2]), op.silu,
+             fp(a.out), ctx.stream);
+}
 }  // namespace skipdit::cuda

@@ -1,6 +1,7 @@
 // One block per row. Two passes over the row (mean, then the centred sum of squares, as the CPU twin does
 // in double) keep the variance accurate when the mean is large; the row stays in L1/L2 between passes.
 #include "cuda/ops/layer_norm.cuh"
+#include "cuda/cuda_kernels.cuh"
 
 #include "cuda/cuda_common.cuh"
 
@@ -88,4 +89,34 @@ void layer_norm_modulate(const T* x, int64_t G, int64_t N, int64_t D, float eps,
 SKIPDIT_FOR_ACT_TYPES(SKIPDIT_LAYER_NORM)
 #undef SKIPDIT_LAYER_NORM
 
+
+// in: x, gamma?, beta?; x and out of one element type
+void kernel(const Context& ctx, const ops::LayerNorm& op, const KernelArgs& a) {
+  const Tensor& x = a.in[0];
+  const int64_t D = x.dim(-1);
+  with_act_type(x, "layer_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    layer_norm(ap<T>(x), x.numel() / D, D, op.eps, fp_or_null(a.in[1]), fp_or_null(a.in[2]), ap<T>(a.out), ctx.stream);
+  });
+}
+
+// in: a, b, gamma, beta
+void kernel(const Context& ctx, const ops::LayerNormConcat& op, const KernelArgs& a) {
+  const int64_t D = a.in[0].dim(-1), rows = a.in[0].numel() / D;
+  with_act_type(a.in[0], "layer_norm_concat", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    layer_norm_concat(ap<T>(a.in[0]), ap<T>(a.in[1]), rows, D, op.eps, fp(a.in[2]), fp(a.in[3]), ap<T>(a.out), ctx.stream);
+  });
+}
+
+// in: x (G, N, D), mod
+void kernel(const Context& ctx, const ops::LayerNormModulate& op, const KernelArgs& a) {
+  const Tensor &x = a.in[0], &mod = a.in[1];
+  const int64_t G = x.dim(0), N = x.dim(1), D = x.dim(2);
+  with_act_type(x, "layer_norm_modulate", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    layer_norm_modulate(ap<T>(x), G, N, D, op.eps, fp(mod), mod.dim(1), op.group_repeat, op.shift_chunk * D,
+                        op.scale_chunk * D, ap<T>(a.out), ctx.stream);
+  });
+}
 }  // namespace skipdit::cuda

@@ -1,6 +1,7 @@
 // One thread per output element, reading its source: writes coalesce, reads are gathers (these ops move a
 // few MB per step).
 #include "cuda/ops/layout.cuh"
+#include "cuda/cuda_kernels.cuh"
 
 #include "cuda/cuda_common.cuh"
 
@@ -64,4 +65,31 @@ void upsample_nearest2x(const float* x, int64_t N, int64_t H, int64_t W, float* 
 SKIPDIT_FOR_ACT_TYPES(SKIPDIT_LAYOUT)
 #undef SKIPDIT_LAYOUT
 
+
+void kernel(const Context& ctx, const ops::Copy&, const KernelArgs& a) {
+  CUDA_CHECK(cudaMemcpyAsync(a.out.raw(), a.in[0].raw(), a.in[0].nbytes(), cudaMemcpyDeviceToDevice, ctx.stream));
+}
+
+// in: x (batch*A1, A2, D)
+void kernel(const Context& ctx, const ops::SwapTokenAxes& op, const KernelArgs& a) {
+  const Tensor& x = a.in[0];
+  with_act_type(x, "swap_token_axes", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    swap_token_axes(ap<T>(x), op.batch, x.dim(0) / op.batch, x.dim(1), x.dim(2), ap<T>(a.out), ctx.stream);
+  });
+}
+
+// in: tokens (B, G*G, p*p*C) of the activation type; out (B, C, G*p, G*p) float32
+void kernel(const Context& ctx, const ops::Unpatchify& op, const KernelArgs& a) {
+  const Tensor& out = a.out;
+  with_act_type(a.in[0], "unpatchify", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    unpatchify(ap<T>(a.in[0]), out.dim(0), out.dim(2) / op.patch, op.patch, out.dim(1), fp(out), ctx.stream);
+  });
+}
+
+void kernel(const Context& ctx, const ops::UpsampleNearest2x&, const KernelArgs& a) {
+  const Tensor& x = a.in[0];
+  upsample_nearest2x(fp(x), x.dim(0) * x.dim(1), x.dim(2), x.dim(3), fp(a.out), ctx.stream);
+}
 }  // namespace skipdit::cuda

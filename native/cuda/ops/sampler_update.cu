@@ -1,4 +1,5 @@
 #include "cuda/ops/sampler_update.cuh"
+#include "cuda/cuda_kernels.cuh"
 
 #include "cuda/cuda_common.cuh"
 
@@ -46,4 +47,11 @@ void sampler_update(const float* model_out, bool doubled, int64_t outer, int64_t
   check_launch("sampler_update", stream);
 }
 
+
+// in: model_out, noise?, x (= out)
+void kernel(const Context& ctx, const ops::SamplerStep& op, const KernelArgs& a) {
+  const Tensor &out = a.in[0], &x = a.out;
+  sampler_update(fp(out), out.numel() == 2 * x.numel(), op.outer, op.channels, x.numel() / (op.outer * op.channels),
+                 fp_or_null(a.in[1]), op.u, fp(x), ctx.stream);
+}
 }  // namespace skipdit::cuda

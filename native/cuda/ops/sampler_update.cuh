@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "backend/backend.h"
+#include "graph/ops/sampling.h"
 
 namespace skipdit::cuda {
 void sampler_update(const float* model_out, bool doubled, int64_t outer, int64_t C, int64_t inner, const float* noise,

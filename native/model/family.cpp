@@ -1,0 +1,80 @@
+// The family registry and describe().
+#include "model/family.h"
+
+namespace skipdit {
+
+std::unique_ptr<Architecture> make_dit(const ModelConfig& c);
+std::unique_ptr<Architecture> make_latte(const ModelConfig& c);
+
+namespace {
+struct FamilyEntry {
+  Family family;
+  std::unique_ptr<Architecture> (*make)(const ModelConfig&);
+};
+constexpr FamilyEntry kFamilies[] = {{Family::DiT, make_dit}, {Family::Latte, make_latte}};
+}  // namespace
+
+std::unique_ptr<Architecture> make_architecture(const ModelConfig& config) {
+  config.validate();
+  for (const FamilyEntry& f : kFamilies)
+    if (f.family == config.family) return f.make(config);
+  fail(ErrorKind::Internal, "no family registered for " + config.summary());
+}
+
+ValueId resume_from_cache(GraphBuilder& b, const ForwardSpec& s, ValueId h) {
+  Graph& g = b.g;
+  g.begin_block("skip_cache");
+  if (s.cache == ForwardSpec::Cache::Save) {
+    g.add(ops::Copy{}, {h}, g.desc(h).dtype, s.feature);
+    return h;
+  }
+  return g.add(ops::Copy{}, {s.feature}, g.desc(h).dtype);
+}
+
+ModelDescription describe(const ModelConfig& config, int64_t batch) {
+  SKIPDIT_CHECK(batch >= 1, "describe at batch " + std::to_string(batch));
+  std::unique_ptr<Architecture> arch = make_architecture(config);
+  ModelDescription d;
+  for (const auto& p : arch->params().all()) d.params.push_back({p->name, p->shape});
+  d.skip_pairs = arch->skip_pairs();
+  d.unit_blocks = arch->unit_blocks();
+  auto run = [&](ForwardSpec spec, int64_t* blocks) {
+    const ModelConfig& c = config;
+    Graph g(nullptr);
+    GraphBuilder b(g);
+    const Shape x = c.family == Family::Latte ? Shape{batch, c.num_frames, c.in_channels, c.input_size, c.input_size}
+                                              : Shape{batch, c.in_channels, c.input_size, c.input_size};
+    spec.x = g.external(0, x, DType::F32);
+    spec.t = g.external(1, {batch}, DType::F32);
+    if (c.conditional()) spec.y = g.external(2, {batch}, DType::I64);
+    if (spec.cache != ForwardSpec::Cache::None) {
+      const Shape h = {batch * (c.family == Family::Latte ? c.num_frames : 1), c.tokens(), c.hidden_size};
+      spec.feature = g.external(3, h, DType::F32);
+    }
+    ForwardResult r = arch->forward(b, spec);
+    if (blocks) *blocks = r.blocks_executed;
+    return g;
+  };
+  const Graph full = run({}, nullptr);
+  d.flops = full.flops();
+  for (const Graph::Node& n : full.nodes()) {
+    if (n.block < 0) continue;
+    const std::string& name = full.blocks()[n.block];
+    if (d.blocks.empty() || d.blocks.back().name != name) d.blocks.push_back({name, 0});
+    d.blocks.back().flops += n.flops;
+  }
+  const int64_t units = config.depth / d.unit_blocks;
+  for (int64_t k = 1; 2 * k <= units; ++k) {
+    ForwardSpec spec;
+    spec.cache = ForwardSpec::Cache::Restore;
+    spec.skip_from = k * d.unit_blocks;
+    spec.resume = config.depth - k * d.unit_blocks;
+    ModelDescription::CachedStep step;
+    step.branch = k;
+    step.flops = run(spec, &step.blocks_executed).flops();
+    d.cached.push_back(step);
+  }
+  return d;
+}
+
+}  // namespace skipdit

@@ -1,0 +1,81 @@
+// A model family: the blocks of one architecture for one config, and the forward that composes them. Families
+// are registered by name (make_architecture); describe() tells everything the rest of skipdit needs to know about
+// a config without weights: parameter names and shapes, FLOPs per block, skip pairs, what a cached step runs.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/blocks.h"
+#include "model/config.h"
+
+namespace skipdit {
+
+// What one recorded forward reads and which Skip-Cache variant it is.
+struct ForwardSpec {
+  ValueId x = kNoValue;  // float32 latents in the official layout, batch B (already doubled for CFG)
+  ValueId t = kNoValue;  // (B) float32 timesteps
+  ValueId y = kNoValue;  // (B) int64 labels, or kNoValue for an unconditional model
+  // Skip-Cache: None runs every block. Save runs every block and copies the hidden state entering block
+  // `resume` into `feature`; Restore skips blocks [skip_from, resume) and resumes from `feature`.
+  enum class Cache { None, Save, Restore } cache = Cache::None;
+  int64_t skip_from = 0, resume = 0;
+  ValueId feature = kNoValue;
+};
+
+struct ForwardResult {
+  ValueId out = kNoValue;       // (B, [F,] Cout, H, W) float32
+  int64_t blocks_executed = 0;  // transformer blocks the graph runs
+};
+
+class Architecture {
+ public:
+  explicit Architecture(const ModelConfig& config) : config_(config) {}
+  virtual ~Architecture() = default;
+  const ModelConfig& config() const { return config_; }
+  const ParamSet& params() const { return params_; }
+  virtual ForwardResult forward(GraphBuilder& b, const ForwardSpec& spec) const = 0;
+  // Transformer blocks per Skip-Cache unit: DiT 1 (a block), Latte 2 (a spatial + temporal pair).
+  virtual int64_t unit_blocks() const = 0;
+  // The long skips: (block whose output is pushed, block that fuses it first).
+  virtual std::vector<std::pair<int64_t, int64_t>> skip_pairs() const = 0;
+
+ protected:
+  ModelConfig config_;
+  ParamSet params_;
+};
+
+// The family's architecture for a validated config (the registry, family.cpp).
+std::unique_ptr<Architecture> make_architecture(const ModelConfig& config);
+
+// Skip-Cache's resume point, shared by the families: a Save forward copies the hidden state h into the feature
+// and goes on with h; a Restore forward goes on from a copy of the feature (the blocks after it update their
+// input in place, and the feature must survive for the next cached call).
+ValueId resume_from_cache(GraphBuilder& b, const ForwardSpec& spec, ValueId h);
+
+// describe(): a config's structure and costs at a batch size.
+struct ModelDescription {
+  struct ParamInfo {
+    std::string name;
+    Shape shape;
+  };
+  struct BlockInfo {
+    std::string name;
+    double flops = 0;
+  };
+  struct CachedStep {
+    int64_t branch = 0;           // k: units kept at each end
+    int64_t blocks_executed = 0;
+    double flops = 0;
+  };
+  std::vector<ParamInfo> params;
+  std::vector<BlockInfo> blocks;  // in execution order, the full forward's
+  std::vector<std::pair<int64_t, int64_t>> skip_pairs;
+  int64_t unit_blocks = 1;
+  double flops = 0;               // a full forward
+  std::vector<CachedStep> cached;  // every valid branch k
+};
+ModelDescription describe(const ModelConfig& config, int64_t batch);
+
+}  // namespace skipdit
