@@ -15,6 +15,8 @@ export interface OpCase {
   activation?: boolean;
   /** The result must equal the reference bit for bit (float32 ops in a fixed order, no FMA contraction). */
   exact?: boolean;
+  /** The expected result, computed in TypeScript from the case's arguments (ops whose reference lives with their case). */
+  expected?: () => Float32Array;
 }
 
 /** The sampler a sampler_update case reproduces (op-reference.ts runs its TypeScript step()). */
