@@ -22,12 +22,12 @@ void Taps::record(Backend& backend, const std::string& name, const Tensor& t) {
 }
 
 Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source,
-             const std::atomic<bool>* abort)
+             const LoadHooks& hooks)
     : config_(config), backend_(std::move(backend)), workspace_(*backend_) {
   config_.validate();
   const ModelConfig& c = config_;
   const int64_t D = c.hidden_size, p = c.patch_size, Hm = c.mlp_hidden();
-  WeightBinder bind(source, *backend_, abort);
+  WeightBinder bind(source, *backend_, hooks);
   // weight_bytes_ counts what the backend keeps: packed panels in the model's precision, the rest float32.
   auto keep = [&](Tensor t) {
     weight_bytes_ += t.nbytes();

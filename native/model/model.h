@@ -17,6 +17,7 @@
 #include "model/skip_cache.h"
 #include "model/weights.h"
 #include "core/abort.h"
+#include "core/progress.h"
 #include "model/workspace.h"
 
 namespace skipdit {
@@ -93,9 +94,9 @@ class Model {
  public:
   static constexpr int64_t kFrequencyDim = 256;  // TimestepEmbedder frequency_embedding_size
 
-  // `abort` (may be null) stops the load between tensors (core/abort.h).
+  // hooks.abort stops the load between tensors (core/abort.h); hooks.progress reports each one (core/progress.h).
   Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights,
-        const std::atomic<bool>* abort = nullptr);
+        const LoadHooks& hooks = {});
 
   const ModelConfig& config() const { return config_; }
   Backend& backend() { return *backend_; }

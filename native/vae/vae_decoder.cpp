@@ -128,7 +128,7 @@ void VaeWeights::release(const std::string& name) const { inner_.release(source_
 
 // ---------------------------------------------------------------------------------------------- decoder
 VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source,
-                       const std::atomic<bool>* abort)
+                       const LoadHooks& hooks)
     : config_(config), backend_(std::move(backend)) {
   config_.validate();
   VaeWeights renamed(source, config_);
@@ -219,7 +219,7 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
   conv_spec("decoder.conv_out", c.out_channels, prev, 3, conv_out_);
 
   renamed.set_expected(expected);
-  WeightBinder binder(renamed, *backend_, abort);
+  WeightBinder binder(renamed, *backend_, hooks);
   for (auto& bind : binds) bind(binder);
   binder.finish();
   for (auto& e : expected) weight_bytes_ += shape_numel(renamed.shape(e)) * sizeof(float);
@@ -264,7 +264,8 @@ Tensor VaeDecoder::attention(const Tensor& x, const Attention& a) {
   return out;
 }
 
-Tensor VaeDecoder::decode_chunk(const Tensor& z, Taps* taps, const std::atomic<bool>* abort) {
+Tensor VaeDecoder::decode_chunk(const Tensor& z, Taps* taps, const std::atomic<bool>* abort,
+                                const std::function<void()>& block_done) {
   Backend& be = *backend_;
   const int64_t top = config_.block_out_channels.back();
   Tensor h = conv(z, post_quant_conv_, config_.latent_channels);
@@ -279,6 +280,7 @@ Tensor VaeDecoder::decode_chunk(const Tensor& z, Taps* taps, const std::atomic<b
   }
   h = resnet(h, mid_resnet1_);
   if (taps) taps->record(be, "mid_block", h);
+  block_done();
   for (size_t i = 0; i < up_.size(); ++i) {
     check_abort(abort);
     for (auto& r : up_[i].resnets) h = resnet(h, r);
@@ -289,13 +291,15 @@ Tensor VaeDecoder::decode_chunk(const Tensor& z, Taps* taps, const std::atomic<b
       h = conv(up, up_[i].upsample, up_[i].channels);
     }
     if (taps) taps->record(be, "up_block" + std::to_string(i), h);
+    if (i + 1 < up_.size()) block_done();
   }
   h = group_norm(h, norm_out_, true);
   if (taps) taps->record(be, "norm_out_act", h);
   return conv(h, conv_out_, config_.out_channels);
 }
 
-Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std::atomic<bool>* abort) {
+Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std::atomic<bool>* abort,
+                          const ProgressFn& progress) {
   const VaeConfig& c = config_;
   if (z.dtype() != DType::F32 || z.ndim() != 4 || z.dim(1) != c.latent_channels || z.dim(0) < 1 || z.dim(2) < 1 || z.dim(3) < 1)
     fail(ErrorKind::InvalidArgument, "Expected float32 latents (B, " + std::to_string(c.latent_channels) +
@@ -304,12 +308,18 @@ Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std:
   const int64_t B = z.dim(0), scale = int64_t(1) << (c.block_out_channels.size() - 1);
   Tensor out = Tensor::host(DType::F32, {B, c.out_channels, z.dim(2) * scale, z.dim(3) * scale});
   const int64_t per_image = out.numel() / B;
+  const int64_t total = (B + chunk - 1) / chunk * int64_t(up_.size() + 1);
+  int64_t done = 0;
+  auto block_done = [&] {
+    if (progress) progress(++done, total);
+  };
   for (int64_t b0 = 0; b0 < B; b0 += chunk) {
     const int64_t b1 = std::min(B, b0 + chunk);
     check_abort(abort);
     Tensor part = backend_->upload_f32(z.slice_rows(b0, b1));
-    Tensor img = decode_chunk(part, taps, abort);
+    Tensor img = decode_chunk(part, taps, abort, block_done);
     backend_->download(img, out.f32() + b0 * per_image);
+    block_done();  // the last up block, the output conv and the copy out
   }
   return out;
 }
