@@ -150,9 +150,14 @@ export interface NativeStepReport {
 /** Latents in a model's backend memory (bindings/native_latents.cc), created by NativeModel.createLatents. */
 export declare class NativeLatents {
   private constructor();
-  /** A host copy (waits for a step of the same model in flight). */
+  /** A host copy, on the JS thread; SKIPDIT_INVALID_ARGUMENT at once while the model's lock is held (never waits). */
   read(): Float32Array;
+  /** Replaces the values, on the JS thread; fails at once like read() while the model's lock is held. */
   write(data: Float32Array): void;
+  /** read() on a pool thread, which waits for the model's lock. */
+  readAsync(): Promise<Float32Array>;
+  /** write() on a pool thread (`data` is copied at the call). */
+  writeAsync(data: Float32Array): Promise<void>;
   shape(): number[];
   dispose(): void;
 }
@@ -173,8 +178,8 @@ export declare class NativeModel {
     y: Int32Array | BigInt64Array | null,
     options: NativeForwardOptions,
   ): Promise<NativeForwardResult>;
-  /** Latents of this shape in the model's backend memory (device memory on CUDA). */
-  createLatents(data: Float32Array, shape: number[]): NativeLatents;
+  /** Latents of this shape in the model's backend memory (device memory on CUDA), uploaded on a pool thread. */
+  createLatents(data: Float32Array, shape: number[]): Promise<NativeLatents>;
   /**
    * One sampling step on `latents`, updated in place: the forward (forward_with_cfg with cfgScale), then the
    * sampler update. Nothing is downloaded.
@@ -216,8 +221,15 @@ export interface NativeVaeConfig {
 
 export declare class NativeVae {
   private constructor();
-  /** vae.decode(z).sample of z (B, latent_channels, h, w), `chunk` images at a time; taps: post_quant_conv, conv_in, mid_*, up_block*, norm_out_act. */
-  decode(z: Float32Array, shape: number[], options: { chunk?: number; taps?: boolean; abort?: NativeAbortFlag }): Promise<NativeTensor & { taps?: Record<string, NativeTensor> }>;
+  /**
+   * vae.decode(z).sample of z (B, latent_channels, h, w), `chunk` images at a time; taps: post_quant_conv, conv_in, mid_*,
+   * up_block*, norm_out_act. onProgress counts blocks: per chunk the mid block and each up block.
+   */
+  decode(
+    z: Float32Array,
+    shape: number[],
+    options: { chunk?: number; taps?: boolean; abort?: NativeAbortFlag; onProgress?: NativeProgressCallback },
+  ): Promise<NativeTensor & { taps?: Record<string, NativeTensor> }>;
   info(): { layout: string; weightBytes: number };
   dispose(): void;
 }
@@ -285,7 +297,16 @@ export interface NativeLoadOptions {
   workspaceMax?: number;
   /** Stops the load between tensors. */
   abort?: NativeAbortFlag;
+  /** Called with (tensors bound, tensors in the file). */
+  onProgress?: NativeProgressCallback;
 }
+
+/**
+ * Progress of a worker, (units done, total): called on the JS thread through a thread-safe function, at most every
+ * 50 ms, and with done === total before the call's promise resolves (bindings/progress.h). Reports still queued
+ * when a call fails may come after its rejection. What it throws is swallowed natively: lib/progress.ts wraps it.
+ */
+export type NativeProgressCallback = (done: number, total: number) => void;
 
 export interface NativeBinding {
   NativeModel: typeof NativeModel;
@@ -295,7 +316,13 @@ export interface NativeBinding {
   NativeVae: typeof NativeVae;
   /** The VAE decoder of a weights file in diffusers, legacy diffusers or LDM names. */
   /** dtype: the weights' precision ('bfloat16' / 'float16': CUDA only, tensor-core convolutions; default 'float32'). */
-  loadVae(path: string, config: NativeVaeConfig, backend: 'cpu' | 'cuda', dtype?: NativeDType, options?: { abort?: NativeAbortFlag }): Promise<NativeVae>;
+  loadVae(
+    path: string,
+    config: NativeVaeConfig,
+    backend: 'cpu' | 'cuda',
+    dtype?: NativeDType,
+    options?: { abort?: NativeAbortFlag; onProgress?: NativeProgressCallback },
+  ): Promise<NativeVae>;
   /**
    * dtype: the precision linear weights are stored and multiplied in (default 'float32'; 'float16' only on CUDA).
    * key: which state dict of a torch training checkpoint (undefined: ema, then model, ...).

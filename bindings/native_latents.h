@@ -29,6 +29,8 @@ class NativeLatents : public Napi::ObjectWrap<NativeLatents> {
   std::shared_ptr<LatentState> live(Napi::Env env) const;
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value ReadAsync(const Napi::CallbackInfo& info);
+  Napi::Value WriteAsync(const Napi::CallbackInfo& info);
   Napi::Value Shape(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 

@@ -7,6 +7,7 @@
 #include "native_abort.h"
 #include "native_cache.h"
 #include "native_latents.h"
+#include "progress.h"
 #include "worker.h"
 #include "graph/profiler.h"
 #include "checkpoint/checkpoint.h"
@@ -38,16 +39,17 @@ namespace {
 class LoadWorker final : public TypedWorker {
  public:
   LoadWorker(Napi::Env env, std::string path, ModelConfig config, std::string backend, Precision precision,
-             std::string key, bool profile, size_t workspace_retain, size_t workspace_max, AbortFlag abort)
+             std::string key, bool profile, size_t workspace_retain, size_t workspace_max, AbortFlag abort,
+             std::unique_ptr<ProgressReporter> progress)
       : TypedWorker(env), path_(std::move(path)), config_(config), backend_(std::move(backend)), precision_(precision),
         key_(std::move(key)), profile_(profile), workspace_retain_(workspace_retain), workspace_max_(workspace_max),
-        abort_(std::move(abort)) {}
+        abort_(std::move(abort)), progress_(std::move(progress)) {}
 
  protected:
   void Run() override {
     std::shared_ptr<Backend> backend = make_backend(backend_, precision_);
     Checkpoint checkpoint = open_checkpoint_file(path_, key_);
-    model_ = std::make_shared<Model>(config_, backend, *checkpoint.source, abort_.get());
+    model_ = std::make_shared<Model>(config_, backend, *checkpoint.source, LoadHooks{abort_.get(), progress_->fn()});
     model_->set_workspace_limits(workspace_retain_, workspace_max_);
     if (profile_) model_->set_profiler(std::make_shared<OpProfiler>());
   }
@@ -62,6 +64,7 @@ class LoadWorker final : public TypedWorker {
   bool profile_;
   size_t workspace_retain_, workspace_max_;
   AbortFlag abort_;
+  std::unique_ptr<ProgressReporter> progress_;
   std::shared_ptr<Model> model_;
 };
 
@@ -189,6 +192,27 @@ class SampleStepWorker final : public TypedWorker {
   ForwardReport report_;
 };
 
+// Uploads host latents into the model's backend memory (Model::make_resident).
+class CreateLatentsWorker final : public TypedWorker {
+ public:
+  CreateLatentsWorker(Napi::Env env, std::shared_ptr<Model> model, Tensor host)
+      : TypedWorker(env), model_(std::move(model)), host_(std::move(host)) {}
+
+ protected:
+  void Run() override {
+    state_ = std::make_shared<LatentState>();
+    state_->model = model_;
+    std::lock_guard<std::mutex> lock(model_->mutex());  // the backend's stream is shared with forwards
+    state_->x = model_->make_resident(host_);
+  }
+  void OnOK() override { deferred_.Resolve(NativeLatents::Create(Env(), std::move(state_))); }
+
+ private:
+  std::shared_ptr<Model> model_;
+  Tensor host_;
+  std::shared_ptr<LatentState> state_;
+};
+
 }  // namespace
 
 Napi::Function NativeModel::Init(Napi::Env env, Napi::Object exports) {
@@ -253,7 +277,8 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
                                 string_option("backend", "cpu"), parse_precision(string_option("dtype", "float32")),
                                 string_option("key", ""), options.Get("profile").ToBoolean(),
                                 bytes_option("workspaceRetain", Model::kDefaultWorkspaceRetain), bytes_option("workspaceMax", 0),
-                                NativeAbortFlag::FlagOf(options));
+                                NativeAbortFlag::FlagOf(options),
+                                std::make_unique<ProgressReporter>(env, options.Get("onProgress"), "options.onProgress"));
   return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }
@@ -275,20 +300,15 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   SKIPDIT_JS_CATCH(env)
 }
 
-// createLatents(data: Float32Array, shape: number[]) -> NativeLatents in the model's backend memory.
+// createLatents(data: Float32Array, shape: number[]) -> Promise<NativeLatents> in the model's backend memory: the
+// upload waits for the model's lock on a pool thread, never on the JS thread.
 Napi::Value NativeModel::CreateLatents(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<Model> model = live(env);
   SKIPDIT_JS_TRY
   if (info.Length() < 2) throw_invalid("createLatents(data: Float32Array, shape: number[])");
   Tensor host = tensor_from_f32(info[0], to_shape(info[1], "latents.shape"), "latents.data");
-  auto state = std::make_shared<LatentState>();
-  state->model = model;
-  {
-    std::lock_guard<std::mutex> lock(model->mutex());  // the backend's stream is shared with forwards
-    state->x = model->make_resident(host);
-  }
-  return NativeLatents::Create(env, std::move(state));
+  return (new CreateLatentsWorker(env, std::move(model), std::move(host)))->queue();
   SKIPDIT_JS_CATCH(env)
 }
 

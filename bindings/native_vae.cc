@@ -1,8 +1,9 @@
 // NativeVae: the JS handle of a VaeDecoder. loadVae(path, config, backend, dtype?) -> Promise<NativeVae>;
-// vae.decode(z, shape, { chunk?, taps? }) -> Promise<{ data, shape, taps? }> on a worker thread.
+// vae.decode(z, shape, { chunk?, taps?, abort?, onProgress? }) -> Promise<{ data, shape, taps? }> on a worker thread.
 #include <napi.h>
 
 #include "native_abort.h"
+#include "progress.h"
 #include "checkpoint/checkpoint.h"
 #include "convert.h"
 #include "vae/vae_decoder.h"
@@ -73,13 +74,15 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
 
   class DecodeWorker final : public TypedWorker {
    public:
-    DecodeWorker(Napi::Env env, std::shared_ptr<VaeDecoder> vae, Tensor z, int64_t chunk, bool taps, AbortFlag abort)
-        : TypedWorker(env), vae_(std::move(vae)), z_(std::move(z)), chunk_(chunk), want_taps_(taps), abort_(std::move(abort)) {}
+    DecodeWorker(Napi::Env env, std::shared_ptr<VaeDecoder> vae, Tensor z, int64_t chunk, bool taps, AbortFlag abort,
+                 std::unique_ptr<ProgressReporter> progress)
+        : TypedWorker(env), vae_(std::move(vae)), z_(std::move(z)), chunk_(chunk), want_taps_(taps), abort_(std::move(abort)),
+          progress_(std::move(progress)) {}
 
    protected:
     void Run() override {
       std::lock_guard<std::mutex> lock(vae_->mutex());
-      out_ = vae_->decode(z_, chunk_, want_taps_ ? &taps_ : nullptr, abort_.get());
+      out_ = vae_->decode(z_, chunk_, want_taps_ ? &taps_ : nullptr, abort_.get(), progress_->fn());
     }
     void OnOK() override {
       Napi::Env env = Env();
@@ -106,6 +109,7 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
     bool want_taps_;
     Taps taps_;
     AbortFlag abort_;
+    std::unique_ptr<ProgressReporter> progress_;
   };
 
   Napi::Value Decode(const Napi::CallbackInfo& info) {
@@ -117,7 +121,8 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
     Tensor z = tensor_from_f32(info[0], shape, "z.data");
     Napi::Object opts = info[2].As<Napi::Object>();
     const int64_t chunk = opts.Get("chunk").IsNumber() ? opts.Get("chunk").As<Napi::Number>().Int64Value() : 1;
-    auto* worker = new DecodeWorker(env, vae, std::move(z), chunk, opts.Get("taps").ToBoolean(), NativeAbortFlag::FlagOf(opts));
+    auto* worker = new DecodeWorker(env, vae, std::move(z), chunk, opts.Get("taps").ToBoolean(), NativeAbortFlag::FlagOf(opts),
+                                    std::make_unique<ProgressReporter>(env, opts.Get("onProgress"), "options.onProgress"));
     return worker->queue();
     SKIPDIT_JS_CATCH(env)
   }
@@ -145,9 +150,9 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
 class LoadVaeWorker final : public TypedWorker {
  public:
   LoadVaeWorker(Napi::Env env, std::string path, VaeConfig config, std::string backend, Precision precision,
-                AbortFlag abort)
+                AbortFlag abort, std::unique_ptr<ProgressReporter> progress)
       : TypedWorker(env), path_(std::move(path)), config_(std::move(config)), backend_(std::move(backend)),
-        precision_(precision), abort_(std::move(abort)) {}
+        precision_(precision), abort_(std::move(abort)), progress_(std::move(progress)) {}
 
  protected:
   void Run() override {
@@ -158,7 +163,7 @@ class LoadVaeWorker final : public TypedWorker {
                                            precision_name(precision_) + "'");
     std::shared_ptr<Backend> backend = make_backend(backend_, precision_);
     Checkpoint checkpoint = open_checkpoint_file(path_, "");
-    vae_ = std::make_shared<VaeDecoder>(config_, backend, *checkpoint.source, abort_.get());
+    vae_ = std::make_shared<VaeDecoder>(config_, backend, *checkpoint.source, LoadHooks{abort_.get(), progress_->fn()});
   }
   void OnOK() override { deferred_.Resolve(NativeVae::Wrap(Env(), vae_)); }
 
@@ -168,6 +173,7 @@ class LoadVaeWorker final : public TypedWorker {
   std::string backend_;
   Precision precision_;
   AbortFlag abort_;
+  std::unique_ptr<ProgressReporter> progress_;
   std::shared_ptr<VaeDecoder> vae_;
 };
 
@@ -175,11 +181,15 @@ Napi::Value LoadVae(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SKIPDIT_JS_TRY
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsString())
-    throw_invalid("loadVae(path: string, config: object, backend: string, dtype?: string, options?: { abort? })");
+    throw_invalid("loadVae(path: string, config: object, backend: string, dtype?: string, options?: { abort?, onProgress? })");
   const std::string dtype = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "float32";
-  AbortFlag abort = info.Length() > 4 && info[4].IsObject() ? NativeAbortFlag::FlagOf(info[4].As<Napi::Object>()) : nullptr;
+  const bool has_options = info.Length() > 4 && info[4].IsObject();
+  AbortFlag abort = has_options ? NativeAbortFlag::FlagOf(info[4].As<Napi::Object>()) : nullptr;
+  auto progress = std::make_unique<ProgressReporter>(env, has_options ? info[4].As<Napi::Object>().Get("onProgress") : env.Undefined(),
+                                                     "options.onProgress");
   auto* worker = new LoadVaeWorker(env, info[0].As<Napi::String>().Utf8Value(), vae_config_from_js(info[1].As<Napi::Object>()),
-                                   info[2].As<Napi::String>().Utf8Value(), parse_precision(dtype), std::move(abort));
+                                   info[2].As<Napi::String>().Utf8Value(), parse_precision(dtype), std::move(abort),
+                                   std::move(progress));
   return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }

@@ -83,7 +83,7 @@ async function interruptible<T extends GenerateResult>(options: GenerateOptions,
       ...options,
       signal: controller.signal,
       onProgress: (e) => {
-        if (e.phase === 'load' && e.fallback) console.error(`skipdit: ${e.fallback}; running on the CPU`);
+        if (e.phase === 'load' && 'backend' in e && e.fallback) console.error(`skipdit: ${e.fallback}; running on the CPU`);
         if (e.phase === 'sample') ({ completed, total } = e);
         progress.update(e);
       },
@@ -192,14 +192,22 @@ interface GenerateArgs {
 }
 
 async function generateCommand(opts: GenerateArgs): Promise<void> {
-  // Sampling, then decoding, each with its bar, on a terminal only.
+  // Loading (the model, the VAE), sampling, then decoding, each with its bar, on a terminal only.
   const bars = opts.json || !process.stderr.isTTY ? undefined : new cliProgress.MultiBar({ format: '{task} [{bar}] {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
   let bar: cliProgress.SingleBar | undefined;
+  let loading: string | undefined;
   const result = await interruptible<ImagesResult>({
     model: opts.model, checkpointKey: opts.key, config: opts.config ?? opts.preset, vae: opts.vae, backend: opts.backend,
     classes: opts.class, n: opts.n, frames: opts.frames, steps: opts.steps, sampler: opts.sampler, cfg: opts.cfg,
     cache: opts.cache as CachePolicyInput | undefined, seed: opts.seed, nrow: opts.nrow, fps: opts.fps, out: opts.out, optionNames: flags,
   }, progressBars(bars, (e) => {
+    if (e.phase === 'load') {
+      if (!('target' in e)) return;
+      // A file's first report may already be past 0 (they come at most every 50 ms).
+      if (loading !== e.target) bar = bars?.create(e.total, 0, { task: `loading ${(loading = e.target)}` });
+      bar?.update(e.completed);
+      return;
+    }
     if (e.phase !== 'sample' && e.phase !== 'decode') return;
     if (e.completed === 0) bar = bars?.create(e.total, 0, { task: e.phase === 'sample' ? 'sampling' : 'decoding' });
     else bar?.update(e.completed);

@@ -12,6 +12,7 @@ import { imageGrid, writePng, type Image } from './image.js';
 import { Model, loadModel } from './model.js';
 import { checkOutputPath, writeOutput } from './output.js';
 import { Pipeline, type StepInfo } from './pipeline.js';
+import type { LoadProgress } from './progress.js';
 import { encodeSafetensors } from './safetensors.js';
 import type { SamplerName } from './samplers.js';
 import type { Tensor } from './tensor.js';
@@ -71,6 +72,11 @@ export interface GenerateOptions {
 }
 
 export type GenerateProgress =
+  /**
+   * Loading a model or VAE file (not a loaded Model or Vae): tensors bound so far, as loadModel's onProgress (at most
+   * every 50 ms, the last one with completed === total).
+   */
+  | { phase: 'load'; target: 'model' | 'vae'; completed: number; total: number; unit: 'tensors' }
   /** The model is loaded (a VAE loads next); `fallback` says why 'auto' runs on the CPU when a CUDA device failed its self-test. */
   | { phase: 'load'; backend: BackendName; fallback?: string }
   /** Sampling: `completed` 0 before the first step, then after each step with its StepInfo. */
@@ -181,12 +187,15 @@ export async function generate(o: GenerateOptions = {}): Promise<GenerateResult>
 
   const given = o.model instanceof Model ? o.model : undefined;
   const file = typeof o.model === 'string' ? o.model : given ? undefined : bundledModel.path();
-  const model = given ?? (await loadModel(file!, { config: o.config, backend: o.backend ?? 'auto', checkpointKey: o.checkpointKey, signal: o.signal }));
+  const loading = (target: 'model' | 'vae') => o.onProgress && ((p: LoadProgress) => emit(o, { ...p, target }));
+  const model = given ?? (await loadModel(file!, {
+    config: o.config, backend: o.backend ?? 'auto', checkpointKey: o.checkpointKey, signal: o.signal, onProgress: loading('model'),
+  }));
   let vae: Vae | undefined;
   let pipe: Pipeline | undefined;
   try {
     emit(o, { phase: 'load', backend: model.backend, fallback: given ? undefined : await cudaFallback(o.backend) });
-    vae = typeof o.vae === 'string' ? await loadVae(o.vae, { signal: o.signal }) : o.vae;
+    vae = typeof o.vae === 'string' ? await loadVae(o.vae, { signal: o.signal, onProgress: loading('vae') }) : o.vae;
     const run = plan(o, names, model, vae, file);
     pipe = new Pipeline(model, run.pipeline);
     pipe.init({ labels: run.labels, batch: run.labels ? undefined : run.n, seed: o.seed ?? 0 });

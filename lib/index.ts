@@ -7,6 +7,7 @@ export type {
   SampleStepInput, SampleStepOptions, StepReport,
 } from './model.js';
 export { Latents } from './latents.js';
+export type { LoadProgress, DecodeProgress } from './progress.js';
 export { presets, normalizeConfig, resolveConfig, inferConfig, headsByHiddenSize } from './config.js';
 export { inspectCheckpoint, convertCheckpoint } from './checkpoint.js';
 export type { CheckpointInfo } from './checkpoint.js';

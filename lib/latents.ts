@@ -2,13 +2,14 @@
 // here and advances them with model.sampleStep(), so on a GPU they stay on the device between steps and only
 // travel when read or replaced.
 import type { NativeLatents } from '../binding.js';
+import { checkSignal } from './abort.js';
 import { DisposedError, InvalidArgumentError, fromNativeError } from './errors.js';
 import { checkTensor, shapeString, type Tensor } from './tensor.js';
 
 /** What Latents needs of its model (lib/model.ts). */
 interface LatentsOwner {
   readonly runningCalls: number;
-  readLatentsQueued(latents: Latents): Promise<Tensor>;
+  latentsCall<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T>;
 }
 
 export class Latents {
@@ -36,8 +37,8 @@ export class Latents {
   }
 
   /**
-   * A host copy of the values (a download on CUDA). Refused while a call of the model is running (it would block
-   * the event loop until the call ends): use readAsync() then.
+   * A host copy of the values (a download on CUDA), now. Refused while a call of the model is running (it would
+   * block the event loop until the call ends): use readAsync() then.
    */
   read(): Tensor {
     this.#checkIdle('read');
@@ -48,20 +49,39 @@ export class Latents {
     }
   }
 
-  /** read() after the model's calls queued before it, without blocking the event loop. */
-  readAsync(): Promise<Tensor> {
-    return this.owner.readLatentsQueued(this);
+  /** read() as a call of the model: after the calls queued before it, on a pool thread. */
+  async readAsync(options: { signal?: AbortSignal } = {}): Promise<Tensor> {
+    const signal = checkCallOptions(options);
+    void this.native; // DisposedError now rather than after the wait
+    try {
+      return { data: await this.owner.latentsCall(() => this.native.readAsync(), signal), shape: [...this.shape] };
+    } catch (err) {
+      throw fromNativeError(err);
+    }
   }
 
-  /** Replaces the values (same shape). Refused while a call of the model is running. */
+  /** Replaces the values (same shape), now. Refused while a call of the model is running: use writeAsync() then. */
   write(value: Tensor): void {
-    const t = checkTensor(value, 'latents');
-    if (t.shape.length !== this.shape.length || t.shape.some((d, i) => d !== this.shape[i])) {
-      throw InvalidArgumentError.expected('latents.shape', shapeString(this.shape), t.shape);
-    }
+    const t = this.#checkValue(value);
     this.#checkIdle('write');
     try {
       this.native.write(t.data);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  /**
+   * write() as a call of the model: `value` is copied now and written after the calls queued before it, on a
+   * pool thread. `signal` rejects with AbortError while it waits (the values are then unchanged).
+   */
+  async writeAsync(value: Tensor, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const t = this.#checkValue(value);
+    const signal = checkCallOptions(options);
+    void this.native; // DisposedError now rather than after the wait
+    const data = t.data.slice();
+    try {
+      await this.owner.latentsCall(() => this.native.writeAsync(data), signal);
     } catch (err) {
       throw fromNativeError(err);
     }
@@ -73,14 +93,29 @@ export class Latents {
     this.#native = undefined;
   }
 
-  // The native side would wait for the model's lock on the JS thread, blocking the event loop for a whole step.
+  #checkValue(value: Tensor): Tensor {
+    const t = checkTensor(value, 'latents');
+    if (t.shape.length !== this.shape.length || t.shape.some((d, i) => d !== this.shape[i])) {
+      throw InvalidArgumentError.expected('latents.shape', shapeString(this.shape), t.shape);
+    }
+    return t;
+  }
+
+  // A synchronous copy must not wait for the model's lock on the JS thread (a whole step). Every call that takes
+  // the lock on a worker runs through the model's compute lane and counts in runningCalls until it settles, so
+  // this refusal covers them all; the native side also only try-locks, and fails the same way if it is held.
   #checkIdle(what: string): void {
     if (this.owner.runningCalls > 0) {
-      throw new InvalidArgumentError(`Cannot ${what} the latents while a call of their model is running (it would block the event loop): await it, or use readAsync()`);
+      throw new InvalidArgumentError(`Cannot ${what} the latents while a call of their model is running (it would block the event loop): await it, or use ${what}Async()`);
     }
   }
 
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+function checkCallOptions(options: { signal?: AbortSignal }): AbortSignal | undefined {
+  if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
+  return checkSignal(options.signal);
 }

@@ -18,6 +18,7 @@ import {
 import { native } from './native.js';
 import { computeLane } from './queue.js';
 import { checkSignal, withAbortFlag } from './abort.js';
+import { checkOnProgress, loadEvent, withProgress, type LoadProgress } from './progress.js';
 import { checkTensor, type Tensor } from './tensor.js';
 
 import { chooseBackend, type BackendName } from './backends.js';
@@ -54,6 +55,12 @@ export interface LoadModelOptions {
   workspace?: { retain?: number; max?: number };
   /** Stops the load: before reading the file, and between tensors (AbortError). */
   signal?: AbortSignal;
+  /**
+   * Called while the weights are bound: `{ phase: 'load', completed, total, unit: 'tensors' }`, at most every 50 ms
+   * and always with completed === total before the load resolves. What it throws is reported as a process warning
+   * and does not fail the load.
+   */
+  onProgress?: (progress: LoadProgress) => void;
 }
 
 /** Per-op totals of a profiled model: `{ backend, ops: [{ op, calls, seconds, flops }] }`. */
@@ -141,6 +148,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   }
   const workspace = checkWorkspaceOptions(options.workspace);
   const signal = checkSignal(options.signal);
+  const onProgress = checkOnProgress<LoadProgress>(options.onProgress);
   const backend = await chooseBackend(options.backend);
   if (backend === 'cpu' && dtype === 'float16') {
     throw InvalidArgumentError.expected('options.dtype', "'float32' or 'bfloat16' on the cpu backend", dtype);
@@ -148,9 +156,9 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   try {
     const info = await native().inspectCheckpoint(path, options.checkpointKey);
     const config = resolveConfig(info, path, options.config);
-    const handle = await withAbortFlag(signal, (abort) => native().loadModel(path, config, {
-      backend, dtype, key: options.checkpointKey, profile: options.profile === true, ...workspace, abort,
-    }));
+    const handle = await withProgress(onProgress, loadEvent, (progress) => withAbortFlag(signal, (abort) => native().loadModel(path, config, {
+      backend, dtype, key: options.checkpointKey, profile: options.profile === true, ...workspace, abort, onProgress: progress,
+    })));
     return new Model(handle, config, backend, dtype);
   } catch (err) {
     throw fromNativeError(err);
@@ -220,15 +228,21 @@ export class Model {
   }
 
   /**
-   * Latents of shape x.shape in this model's backend memory (device memory on CUDA), for sampleStep(). They hold
-   * native memory: dispose() them (Pipeline does for its own).
+   * Latents of shape x.shape in this model's backend memory (device memory on CUDA), for sampleStep(). `x` is
+   * copied now; the upload takes its turn on the compute lane after the calls queued before it, on a pool thread
+   * (the event loop never waits for a running step). They hold native memory: dispose() them (Pipeline does for
+   * its own). `signal` rejects with AbortError while the call waits for its turn.
    */
-  createLatents(x: Tensor): Latents {
+  async createLatents(x: Tensor, options: { signal?: AbortSignal } = {}): Promise<Latents> {
     const handle = this.#live();
     const t = checkTensor(x, 'x');
     this.#checkShape(t.shape);
+    if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
+    const signal = checkSignal(options.signal);
+    const data = t.data.slice();
+    const shape = [...t.shape];
     try {
-      return new Latents(handle.createLatents(t.data, t.shape), t.shape, this);
+      return new Latents(await this.#queue(() => handle.createLatents(data, shape), signal), shape, this);
     } catch (err) {
       throw fromNativeError(err);
     }
@@ -311,7 +325,7 @@ export class Model {
     return this.#pending;
   }
 
-  /** Calls of this model executing natively right now (0 or 1): a synchronous latents read would wait for it. */
+  /** Calls of this model executing natively right now (0 or 1): a synchronous latents read / write is refused meanwhile. */
   get runningCalls(): number {
     return this.#running;
   }
@@ -319,25 +333,28 @@ export class Model {
   #pending = 0;
   #running = 0;
 
-  /** @internal latents.read() as a turn on the compute lane: after the calls queued before it, never blocking. */
-  readLatentsQueued(latents: Latents): Promise<Tensor> {
-    return this.#queue(async () => latents.read(), undefined, false);
+  /** @internal A latents copy (readAsync, writeAsync) as a call of this model: a turn on the compute lane. */
+  latentsCall<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.#queue(call, signal);
   }
 
-  /** Runs a native call on this backend's compute lane: waiting calls hold no libuv pool thread. */
-  async #queue<T>(call: () => Promise<T>, signal: AbortSignal | undefined, counts = true): Promise<T> {
-    if (counts) this.#pending++;
+  /**
+   * Runs a native call on this backend's compute lane: waiting calls hold no libuv pool thread. Every call that
+   * takes the model's lock on a worker goes through here, so #running > 0 whenever a worker may hold it.
+   */
+  async #queue<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    this.#pending++;
     try {
       return await computeLane(this.backend).run(async () => {
-        if (counts) this.#running++;
+        this.#running++;
         try {
           return await call();
         } finally {
-          if (counts) this.#running--;
+          this.#running--;
         }
       }, signal);
     } finally {
-      if (counts) this.#pending--;
+      this.#pending--;
     }
   }
 

@@ -87,8 +87,12 @@ export class Pipeline {
   #policy: CachePolicy | undefined;
   #cache: SkipCache | undefined;
   // The sampler state lives in the model's backend memory (on the GPU with CUDA); #snapshot is the last host
-  // copy read, dropped by every step.
+  // copy read, dropped by every step. init() and the latents setter only keep the values (#pending): the next
+  // step puts them into the backend as a call of the model (createLatents / writeAsync), so neither of them
+  // ever waits for, or is refused by, a call of the model that another pipeline is running.
+  #shape: readonly number[] | undefined;
   #latents: Latents | undefined;
+  #pending: Float32Array | undefined;
   #snapshot: Float32Array | undefined;
   #labels: number[] | undefined;
   #seed = 0;
@@ -141,12 +145,12 @@ export class Pipeline {
   }
 
   get done(): boolean {
-    return this.#latents !== undefined && this.#index >= this.sampler.steps;
+    return this.#shape !== undefined && this.#index >= this.sampler.steps;
   }
 
   /** The shape of the sampler state (undefined before init()). */
   get latentShape(): readonly number[] | undefined {
-    return this.#latents?.shape;
+    return this.#shape;
   }
 
   /**
@@ -157,16 +161,15 @@ export class Pipeline {
     return this.#read(1);
   }
 
-  /** Replaces the state between steps (same shape). */
+  /** Replaces the state between steps (same shape; the values are copied, and reach the backend with the next step). */
   set latents(value: Tensor) {
     this.#idle('set latents');
-    const latents = this.#current('setting latents');
+    const shape = this.#current('setting latents');
     const t = checkTensor(value, 'latents');
-    if (t.shape.length !== latents.shape.length || t.shape.some((d, i) => d !== latents.shape[i])) {
-      throw InvalidArgumentError.expected('latents.shape', `[${latents.shape.join(', ')}]`, t.shape);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw InvalidArgumentError.expected('latents.shape', `[${shape.join(', ')}]`, t.shape);
     }
-    latents.write(t);
-    this.#snapshot = Float32Array.from(t.data);
+    this.#pending = this.#snapshot = Float32Array.from(t.data);
   }
 
   /** The samples: the conditional half when guiding (the official samples.chunk(2)[0]), else all latents. */
@@ -190,7 +193,7 @@ export class Pipeline {
 
   /** Skip-Cache statistics of the current run (since init). */
   get cacheStats(): PipelineCacheStats {
-    const batch = this.#latents?.shape[0] ?? 0;
+    const batch = this.#shape?.[0] ?? 0;
     let flopsExecuted = 0, blocksExecuted = 0, cachedSteps = 0;
     for (const s of this.#history) {
       flopsExecuted += s.flops;
@@ -262,8 +265,8 @@ export class Pipeline {
     if (this.#policy && !this.#cache) this.#cache = this.model.createCache(this.#policy);
     this.#latents?.dispose();
     this.#latents = undefined;
-    this.#latents = this.model.createLatents({ data: latents, shape: [rows(n), ...sampleShape] });
-    this.#snapshot = latents;
+    this.#shape = Object.freeze([rows(n), ...sampleShape]);
+    this.#pending = this.#snapshot = latents;
     this.#seed = seed;
     this.#stepNoise = options.stepNoise;
     this.#index = 0;
@@ -276,13 +279,15 @@ export class Pipeline {
    * Runs the next step: one model call (batched cond+uncond when guiding) and the sampler update, both in the
    * model's backend (model.sampleStep): on CUDA the latents do not leave the device. `signal` stops the step
    * between transformer blocks (AbortError); a stopped step changes nothing (index, latents, cache state).
+   * The first step after init() (or after setting pipe.latents) first uploads the values.
    */
   async step(options: { forceFull?: boolean; signal?: AbortSignal } = {}): Promise<StepInfo> {
     this.#idle('step');
-    const latents = this.#current('step');
+    this.#current('step');
     if (this.done) throw new InvalidArgumentError(`Expected a step index below ${this.sampler.steps} but the run is finished (call init() to start again)`);
     this.#busy = true;
     try {
+      const latents = await this.#upload(options.signal);
       const start = performance.now();
       const j = this.#index;
       const t = this.sampler.timesteps[j];
@@ -321,8 +326,10 @@ export class Pipeline {
       });
       await onStep?.(info, this);
     }
-    // Downloaded on the compute lane: another call of this model (a second pipeline) may be running now.
-    this.#snapshot ??= (await this.#current('run').readAsync()).data;
+    // Downloaded on the compute lane: another call of this model (a second pipeline) may be running now. (Without
+    // a snapshot the latents are in the backend: the snapshot is only dropped by a step.)
+    this.#current('run');
+    this.#snapshot ??= (await this.#latents!.readAsync()).data;
     return this.samples;
   }
 
@@ -338,6 +345,8 @@ export class Pipeline {
     this.#cache = undefined;
     this.#latents?.dispose();
     this.#latents = undefined;
+    this.#shape = undefined;
+    this.#pending = undefined;
     this.#snapshot = undefined;
   }
 
@@ -352,14 +361,36 @@ export class Pipeline {
   /** A copy of the first 1/parts of the rows of the state (the snapshot is downloaded once per step). */
   #read(parts: number): Tensor {
     this.#idle('reading latents');
-    const latents = this.#current('reading latents');
-    this.#snapshot ??= latents.read().data;
-    const rows = latents.shape[0] / parts;
-    return { data: this.#snapshot.slice(0, this.#snapshot.length / parts), shape: [rows, ...latents.shape.slice(1)] };
+    const shape = this.#current('reading latents');
+    this.#snapshot ??= this.#latents!.read().data; // no snapshot: a step has run, so the latents are in the backend
+    const rows = shape[0] / parts;
+    return { data: this.#snapshot.slice(0, this.#snapshot.length / parts), shape: [rows, ...shape.slice(1)] };
   }
 
-  #current(what: string): Latents {
-    if (!this.#latents) throw new InvalidArgumentError(`Expected init() before ${what}`);
+  /** The shape of the state, or a typed error before init(). */
+  #current(what: string): readonly number[] {
+    if (!this.#shape) throw new InvalidArgumentError(`Expected init() before ${what}`);
+    return this.#shape;
+  }
+
+  /** The latents in the backend, with the values of init() or of the latents setter put there first. */
+  async #upload(signal: AbortSignal | undefined): Promise<Latents> {
+    const values = this.#pending;
+    const shape = this.#shape!;
+    if (values) {
+      if (this.#latents) {
+        await this.#latents.writeAsync({ data: values, shape: [...shape] }, { signal });
+      } else {
+        const created = await this.model.createLatents({ data: values, shape: [...shape] }, { signal });
+        if (this.#shape !== shape) { // dispose() while it was created: the run is gone
+          created.dispose();
+          throw new DisposedError('The pipeline run');
+        }
+        this.#latents = created;
+      }
+      if (this.#pending === values) this.#pending = undefined;
+    }
+    if (!this.#latents) throw new DisposedError('The pipeline run');
     return this.#latents;
   }
 
@@ -374,7 +405,7 @@ export class Pipeline {
     }
     const per = src.data.length / src.shape[0];
     if (per !== n || src.shape[0] < this.sampler.steps) {
-      throw InvalidArgumentError.expected('stepNoise.shape', `[${this.sampler.steps}, ${this.#current('step').shape.join(', ')}]`, src.shape);
+      throw InvalidArgumentError.expected('stepNoise.shape', `[${this.sampler.steps}, ${this.#current('step').join(', ')}]`, src.shape);
     }
     return src.data.subarray(j * n, (j + 1) * n);
   }

@@ -9,6 +9,7 @@ import { checkTensor, type Tensor } from './tensor.js';
 import { chooseBackend, type BackendName, type ModelDType } from './model.js';
 import { computeLane } from './queue.js';
 import { checkSignal, withAbortFlag } from './abort.js';
+import { checkOnProgress, decodeEvent, loadEvent, withProgress, type DecodeProgress, type LoadProgress } from './progress.js';
 
 /** The decoder fields of a diffusers AutoencoderKL config.json, and the latent scaling factor. */
 export interface VaeConfig extends NativeVaeConfig {
@@ -40,10 +41,13 @@ export interface LoadVaeOptions {
   dtype?: ModelDType;
   /** Stops the load between tensors (AbortError). */
   signal?: AbortSignal;
+  /** Tensors bound so far, as loadModel's onProgress: `{ phase: 'load', completed, total, unit: 'tensors' }`. */
+  onProgress?: (progress: LoadProgress) => void;
 }
 
 export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): Promise<Vae> {
   if (typeof pathOrDir !== 'string' || !existsSync(pathOrDir)) throw new CheckpointError(`Cannot open '${pathOrDir}': no such file or folder`);
+  const onProgress = checkOnProgress<LoadProgress>(options.onProgress);
   let file = pathOrDir;
   let fileConfig: Partial<VaeConfig> = {};
   if (statSync(pathOrDir).isDirectory()) {
@@ -70,7 +74,8 @@ export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): 
   }
   try {
     const signal = checkSignal(options.signal);
-    const handle = await withAbortFlag(signal, (abort) => native().loadVae(file, config, backend, dtype, { abort }));
+    const handle = await withProgress(onProgress, loadEvent,
+      (progress) => withAbortFlag(signal, (abort) => native().loadVae(file, config, backend, dtype, { abort, onProgress: progress })));
     return new Vae(handle, config, file, dtype, backend);
   } catch (err) {
     throw fromNativeError(err);
@@ -101,6 +106,12 @@ export interface DecodeOptions {
   taps?: boolean;
   /** Stops the decode between up blocks and between chunks (AbortError). */
   signal?: AbortSignal;
+  /**
+   * `{ phase: 'decode', completed, total, unit: 'blocks' }`: per chunk the mid block, then each up block (the last
+   * one with the output convolution), so total = chunks x (up blocks + 1); at most every 50 ms, and always with
+   * completed === total before the decode resolves. What it throws is reported as a process warning and ignored.
+   */
+  onProgress?: (progress: DecodeProgress) => void;
 }
 
 export class Vae {
@@ -148,10 +159,11 @@ export class Vae {
     const chunk = options.chunk ?? 1;
     if (!Number.isInteger(chunk) || chunk < 1) throw InvalidArgumentError.expected('chunk', 'a positive integer', chunk);
     const signal = checkSignal(options.signal);
+    const onProgress = checkOnProgress<DecodeProgress>(options.onProgress);
     try {
       // On the backend's compute lane with the models: a queued decode holds no libuv pool thread.
-      const r = await computeLane(this.backend).run(
-        () => withAbortFlag(signal, (abort) => handle.decode(t.data, t.shape, { chunk, taps: options.taps === true, abort })), signal);
+      const r = await computeLane(this.backend).run(() => withProgress(onProgress, decodeEvent, (progress) => withAbortFlag(signal,
+        (abort) => handle.decode(t.data, t.shape, { chunk, taps: options.taps === true, abort, onProgress: progress }))), signal);
       return r.taps ? { data: r.data, shape: r.shape, taps: r.taps } : { data: r.data, shape: r.shape };
     } catch (err) {
       throw fromNativeError(err);

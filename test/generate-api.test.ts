@@ -110,12 +110,22 @@ describe('generate() with a loaded model', () => {
 });
 
 describe('generate() with Latte and a VAE', () => {
-  it('reports load, every sampling step, every decoded frame, then write; the GIF holds the frames it returns', async () => {
+  it('reports load (the model\'s and the VAE\'s tensors), every sampling step, every decoded frame, then write; the GIF holds the frames it returns', async () => {
     const out = path.join(dir, 'video.gif');
     const events: GenerateProgress[] = [];
     const r = await generate({ model: latte, backend: 'cpu', vae, classes: [1, 2], steps: 4, cache: 'latte', fps: 4, out, onProgress: (e) => events.push(e) });
     expect(events.map((e) => e.phase).filter((p, i, a) => p !== a[i - 1])).toEqual(['load', 'sample', 'decode', 'write']);
-    expect(events[0]).toEqual({ phase: 'load', backend: 'cpu', fallback: undefined });
+    // tensor progress of the model file, the model is loaded (its backend), then the VAE file's tensors
+    const loads = events.filter((e) => e.phase === 'load');
+    const announced = loads.findIndex((e) => 'backend' in e);
+    expect(loads[announced]).toEqual({ phase: 'load', backend: 'cpu', fallback: undefined });
+    for (const [target, part] of [['model', loads.slice(0, announced)], ['vae', loads.slice(announced + 1)]] as const) {
+      expect(part.length, target).toBeGreaterThan(0);
+      for (const e of part) expect(e).toMatchObject({ phase: 'load', target, unit: 'tensors' });
+      const done = part.map((e) => ('completed' in e ? e.completed : NaN));
+      expect(done.every((d, i) => i === 0 || d > done[i - 1]), `${target}: ${done}`).toBe(true);
+      expect(part.at(-1)).toMatchObject({ completed: (part.at(-1) as { total: number }).total });
+    }
     const steps = events.filter((e) => e.phase === 'sample');
     expect(steps.map((e) => e.completed)).toEqual([0, 1, 2, 3, 4]);
     expect(steps.map((e) => e.step?.index)).toEqual([undefined, 0, 1, 2, 3]);

@@ -74,7 +74,7 @@ describe('Pipeline steps in the backend (model.sampleStep) = the host loop, bit 
       expect(bits(pipe.latents.data)).toEqual(bits(await hostLoop(model, options, start, [1, 2, 3], 2)));
       // learned_range needs variance channels: a typed error up front, at every step (the last one included)
       expect(() => new Pipeline(model, { steps: 4, sampler: 'ddpm', variance: 'learned_range' })).toThrow(/variance/);
-      const latents = model.createLatents(start);
+      const latents = await model.createLatents(start);
       const learned = createSampler('ddpm', 4, { variance: 'learned_range' });
       for (const j of [0, 3]) {
         await expect(model.sampleStep(latents, { t: learned.timesteps[j], y: [1, 2, 3] }, learned.coefficients(j), { noise: new Float32Array(start.data.length) }))
@@ -103,7 +103,7 @@ describe('Latents and sampleStep', () => {
   const ddim = createSampler('ddim', 10);
 
   it('createLatents / read / write round-trip, and sampleStep updates in place', async () => {
-    const latents = model.createLatents(x(2));
+    const latents = await model.createLatents(x(2));
     expect(latents.shape).toEqual([2, 4, 8, 8]);
     expect(latents.read().data.every((v) => v === 0.25)).toBe(true);
     const values = Float32Array.from({ length: 2 * 256 }, (_, i) => Math.sin(i));
@@ -121,7 +121,7 @@ describe('Latents and sampleStep', () => {
   });
 
   it('misuse gives typed errors naming the parameter and leaves the latents unchanged', async () => {
-    const latents = model.createLatents(x(2));
+    const latents = await model.createLatents(x(2));
     const before = bits(latents.read().data);
     const bad = async (fn: () => unknown, pattern: RegExp) => {
       let err: unknown;
@@ -136,7 +136,7 @@ describe('Latents and sampleStep', () => {
     await bad(() => model.createLatents({ data: new Float32Array(3 * 8 * 8), shape: [1, 3, 8, 8] }), /x\.shape/);
     await bad(() => latents.write({ data: new Float32Array(256), shape: [1, 4, 8, 8] }), /latents\.shape/);
     await bad(() => model.sampleStep({} as never, { t: 500, y: [1, 2] }, ddim.coefficients(0)), /latents/);
-    const foreign = other.createLatents(x(2));
+    const foreign = await other.createLatents(x(2));
     await bad(() => model.sampleStep(foreign, { t: 500, y: [1, 2] }, ddim.coefficients(0)), /another model/);
     foreign.dispose();
     await bad(() => model.sampleStep(latents, { t: 500, y: [1] }, ddim.coefficients(0)), /\by\b/);
@@ -145,7 +145,7 @@ describe('Latents and sampleStep', () => {
     await bad(() => model.sampleStep(latents, { t: 500, y: [1, 2] }, createSampler('ddim', 5, { eta: 1 }).coefficients(0)), /noise/);
     await bad(() => model.sampleStep(latents, { t: 500, y: [1, 2] }, ddim.coefficients(0), { noise: new Float32Array(3) }), /options\.noise/);
     await bad(() => model.sampleStep(latents, { t: 500, y: [1, 2], cfgScale: 4, cfgChannels: 99 }, ddim.coefficients(0)), /cfgChannels/);
-    const odd = model.createLatents(x(3));
+    const odd = await model.createLatents(x(3));
     await bad(() => model.sampleStep(odd, { t: 500, y: [1, 2, 3], cfgScale: 4 }, ddim.coefficients(0)), /even batch/);
     odd.dispose();
     expect(bits(latents.read().data)).toEqual(before);

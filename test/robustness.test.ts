@@ -87,7 +87,7 @@ describe('queued model calls hold no libuv pool thread (item 4)', () => {
   });
 
   it('latents.read() while a call of its model runs is a typed error, not a blocked event loop; readAsync() waits its turn', async () => {
-    const latents = model.createLatents(input(2).x);
+    const latents = await model.createLatents(input(2).x);
     const pending = model.forward(input(4));
     expect(model.runningCalls).toBe(1);
     expect(() => latents.read()).toThrow(/while a call of their model is running/);

@@ -109,7 +109,7 @@ describe('float parameters must be finite as float32 (item 7)', () => {
 
   it('model.forwardWithCfg and model.sampleStep cfgScale; a refused step leaves the latents as they were', async () => {
     await expect(model.forwardWithCfg({ x, t: 500, y: [1, 10], cfgScale: 1e39 })).rejects.toThrow(/for cfgScale but received 1e\+39/);
-    const latents = model.createLatents(x);
+    const latents = await model.createLatents(x);
     const sampler = new DDIMSampler(2);
     await expect(model.sampleStep(latents, { t: 999, y: [1, 10], cfgScale: -1e300 }, sampler.coefficients(0))).rejects.toThrow(InvalidArgumentError);
     expect(latents.read().data).toEqual(x.data);

@@ -22,9 +22,9 @@ void Taps::record(Backend& backend, const std::string& name, const Tensor& t) {
 }
 
 Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source,
-             const std::atomic<bool>* abort)
+             const LoadHooks& hooks)
     : config_(config), backend_(std::move(backend)), arch_(make_architecture(config)) {
-  WeightBinder bind(source, *backend_, abort);
+  WeightBinder bind(source, *backend_, hooks);
   // weight_bytes_ counts what the backend keeps: packed panels in the model's precision, the rest float32.
   for (const auto& p : arch_->params().all()) {
     Tensor t = bind.take(p->name, p->shape);

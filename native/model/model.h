@@ -17,6 +17,7 @@
 #include "model/skip_cache.h"
 #include "model/weights.h"
 #include "core/abort.h"
+#include "core/progress.h"
 #include "graph/profiler.h"
 #include "model/family.h"
 
@@ -62,7 +63,7 @@ class Model {
  public:
   // `abort` (may be null) stops the load between tensors (core/abort.h).
   Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights,
-        const std::atomic<bool>* abort = nullptr);
+        const LoadHooks& hooks = {});
 
   const ModelConfig& config() const { return config_; }
   Backend& backend() { return *backend_; }

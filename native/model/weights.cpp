@@ -8,8 +8,20 @@ std::vector<std::string> SafetensorsSource::names() const {
   return out;
 }
 
+WeightBinder::WeightBinder(const WeightSource& source, Backend& backend, const LoadHooks& hooks)
+    : source_(source), backend_(backend), hooks_(hooks) {
+  if (hooks_.progress) total_ = static_cast<int64_t>(source_.names().size());
+}
+
 Tensor WeightBinder::take(const std::string& name, const Shape& shape) {
-  check_abort(abort_);
+  check_abort(hooks_.abort);
+  Tensor t = take_one(name, shape);
+  // Past the total only when the file lacks tensors the model takes: the load then fails in finish().
+  if (hooks_.progress && ++done_ <= total_) hooks_.progress(done_, total_);
+  return t;
+}
+
+Tensor WeightBinder::take_one(const std::string& name, const Shape& shape) {
   taken_.insert(name);
   if (!source_.has(name)) {
     missing_.push_back(name + " " + shape_str(shape));

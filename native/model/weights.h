@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/abort.h"
+#include "core/progress.h"
 #include "backend/backend.h"
 #include "core/safetensors.h"
 
@@ -45,9 +46,10 @@ class SafetensorsSource final : public WeightSource {
 
 class WeightBinder {
  public:
-  // `abort` (may be null) is checked before each tensor: a load can be stopped (core/abort.h).
-  WeightBinder(const WeightSource& source, Backend& backend, const std::atomic<bool>* abort = nullptr)
-      : source_(source), backend_(backend), abort_(abort) {}
+  // hooks.abort is checked before each tensor (a load can be stopped); hooks.progress is called after each one
+  // with (tensors taken, tensors in the source): a source that matches the model is taken whole, so the last
+  // call of a load that succeeds has done == total.
+  WeightBinder(const WeightSource& source, Backend& backend, const LoadHooks& hooks = {});
 
   // The tensor `name` with exactly `shape`, as a backend float32 tensor (undefined if it had a problem).
   Tensor take(const std::string& name, const Shape& shape);
@@ -57,9 +59,12 @@ class WeightBinder {
  private:
   const WeightSource& source_;
   Backend& backend_;
-  const std::atomic<bool>* abort_;
+  LoadHooks hooks_;
+  int64_t total_ = 0, done_ = 0;
   std::set<std::string> taken_;
   std::vector<std::string> missing_, misshaped_;
+
+  Tensor take_one(const std::string& name, const Shape& shape);
 };
 
 }  // namespace skipdit

@@ -128,7 +128,7 @@ void VaeWeights::release(const std::string& name) const { inner_.release(source_
 
 // ---------------------------------------------------------------------------------------------- decoder
 VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source,
-                       const std::atomic<bool>* abort)
+                       const LoadHooks& hooks)
     : config_(config), backend_(std::move(backend)) {
   config_.validate();
   VaeWeights renamed(source, config_);
@@ -221,7 +221,7 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
   conv_spec("decoder.conv_out", c.out_channels, prev, 3, conv_out_);
 
   renamed.set_expected(expected);
-  WeightBinder binder(renamed, *backend_, abort);
+  WeightBinder binder(renamed, *backend_, hooks);
   for (auto& bind : binds) bind(binder);
   binder.finish();
   for (auto& e : expected) weight_bytes_ += shape_numel(renamed.shape(e)) * sizeof(float);
@@ -305,7 +305,8 @@ Graph& VaeDecoder::chunk_graph(const Shape& z_shape) {
   return *(graphs_[key] = std::move(g));
 }
 
-Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std::atomic<bool>* abort) {
+Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std::atomic<bool>* abort,
+                          const ProgressFn& progress) {
   const VaeConfig& c = config_;
   if (z.dtype() != DType::F32 || z.ndim() != 4 || z.dim(1) != c.latent_channels || z.dim(0) < 1 || z.dim(2) < 1 || z.dim(3) < 1)
     fail(ErrorKind::InvalidArgument, "Expected float32 latents (B, " + std::to_string(c.latent_channels) +
@@ -314,9 +315,19 @@ Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std:
   const int64_t B = z.dim(0), scale = int64_t(1) << (c.block_out_channels.size() - 1);
   Tensor out = Tensor::host(DType::F32, {B, c.out_channels, z.dim(2) * scale, z.dim(3) * scale});
   const int64_t per_image = out.numel() / B;
+  // progress counts blocks: per chunk the mid block, each up block but the last, then the rest with the copy out
+  const int64_t total = (B + chunk - 1) / chunk * int64_t(up_.size() + 1);
+  int64_t done = 0;
+  const std::string last_up = "up_block" + std::to_string(up_.size() - 1);
   ComputeHooks hooks;
   hooks.abort = abort;
-  if (taps) hooks.tap = [&](const std::string& name, const Tensor& t) { taps->record(*backend_, name, t); };
+  if (taps || progress) {
+    hooks.tap = [&](const std::string& name, const Tensor& t) {
+      if (taps) taps->record(*backend_, name, t);
+      const bool block_end = name == "mid_block" || (name.rfind("up_block", 0) == 0 && name.find('_', 8) == std::string::npos);
+      if (progress && block_end && name != last_up) progress(++done, total);
+    };
+  }
   // One arena for every chunk of the call (the intermediates of a chunk share it by liveness); released after a
   // big decode so that an idle VAE holds only its weights.
   struct Release {
@@ -337,6 +348,7 @@ Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std:
     GraphBindings bind{arena_, {part}};
     backend_->compute(g, bind, hooks);
     backend_->download(g.tensor(outputs_[shape_str(part.shape())], bind), out.f32() + b0 * per_image);
+    if (progress) progress(++done, total);
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/abort.h"
+#include "core/progress.h"
 #include "model/model.h"
 #include "model/weights.h"
 
@@ -56,9 +57,9 @@ class VaeWeights final : public WeightSource {
 
 class VaeDecoder {
  public:
-  // `abort` (may be null) stops the load between tensors.
+  // hooks.abort stops the load between tensors; hooks.progress reports each one (core/progress.h).
   VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights,
-             const std::atomic<bool>* abort = nullptr);
+             const LoadHooks& hooks = {});
   const VaeConfig& config() const { return config_; }
   VaeLayout layout() const { return layout_; }
   std::mutex& mutex() { return mutex_; }
@@ -66,8 +67,11 @@ class VaeDecoder {
 
   // z (B, latent_channels, h, w), already divided by the scaling factor -> image (B, out_channels, h*2^(n-1),
   // w*2^(n-1)), unclamped. Decodes `chunk` images at a time (activation memory is per chunk).
-  // `abort` (may be null) is checked between up blocks and between chunks (core/abort.h).
-  Tensor decode(const Tensor& z, int64_t chunk = 1, Taps* taps = nullptr, const std::atomic<bool>* abort = nullptr);
+  // `abort` (may be null) is checked between up blocks and between chunks (core/abort.h). `progress` (may be
+  // empty) counts blocks: per chunk the mid block (with conv_in), then each up block (the last one with the
+  // output conv and the copy out), so total = chunks * (up blocks + 1).
+  Tensor decode(const Tensor& z, int64_t chunk = 1, Taps* taps = nullptr, const std::atomic<bool>* abort = nullptr,
+                const ProgressFn& progress = {});
 
  private:
   struct Conv { Tensor w, b; int64_t k = 3, cout = 0, cin = 0; };
