@@ -4,7 +4,10 @@
 // devDependency). Both outputs must agree before anything is timed; then the two are timed interleaved and
 // medians reported with GFLOP/s, % of the measured FMA peak and the ratio skipdit / ORT.
 //   node dist/bench/ort.js [--model S|B|XL] [--batch 2] [--repeats 5] [--threads 2] [--dtype float32|bfloat16]
-//                          [--cached] [--python /usr/bin/python3] [--json]
+//                          [--cached] [--python /usr/bin/python3] [--baseline <checkout>] [--json]
+// --baseline adds another skipdit build (a checkout with dist/ and its addon built, e.g. the previous commit in a git
+// worktree) as a third engine in the same interleaved run: its output must equal this build's bit for bit, and the
+// table gives this build's time over the baseline's.
 import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +21,7 @@ const { values } = parseArgs({
   options: {
     model: { type: 'string', default: 'S' }, batch: { type: 'string', default: '2' }, repeats: { type: 'string', default: '5' },
     threads: { type: 'string', default: '2' }, dtype: { type: 'string', default: 'float32' }, cached: { type: 'boolean', default: false },
-    python: { type: 'string' }, json: { type: 'boolean', default: false },
+    python: { type: 'string' }, baseline: { type: 'string' }, json: { type: 'boolean', default: false },
   },
 });
 if (!(values.model! in benchSizes)) throw new Error(`--model must be one of ${Object.keys(benchSizes).join(', ')}`);
@@ -92,6 +95,11 @@ const feeds = {
   y: new ort.Tensor('int64', BigInt64Array.from(input.y!, BigInt), [batch]),
 };
 const runSkipdit = () => model.forward({ x: input.x, t, y: input.y });
+// Another build of skipdit, loaded through its own lib (so its own addon).
+const baseline = values.baseline
+  ? await (await import(path.resolve(values.baseline, 'dist', 'lib', 'index.js')) as typeof import('../lib/index.js')).loadModel(file, { backend: 'cpu', dtype })
+  : undefined;
+const runBaseline = () => baseline!.forward({ x: input.x, t, y: input.y });
 const runOrt = async () => (await session.run(feeds)).out.data as Float32Array;
 
 // ---- correctness first
@@ -106,11 +114,19 @@ if (!(error <= tolerance)) {
   console.error(`skipdit and ONNX Runtime disagree (${error} > ${tolerance}): not timing`);
   process.exit(1);
 }
+let baselineBits = 'n/a';
+if (baseline) {
+  const base = (await runBaseline()).data;
+  const same = base.length === ours.length && Buffer.from(base.buffer, base.byteOffset, base.byteLength).equals(Buffer.from(ours.buffer, ours.byteOffset, ours.byteLength));
+  baselineBits = same ? 'identical' : `differs (max rel ${relativeError(ours, base).toExponential(2)})`;
+  log(`baseline build ${values.baseline}: output ${baselineBits} to this build's`);
+}
 
 // ---- timing, interleaved
 const cache = values.cached ? model.createCache({ interval: 1_000_000, branch: 1 }) : undefined;
 let cachedBlocks = 0;
 const variants: Record<string, () => Promise<unknown>> = { skipdit: runSkipdit, onnxruntime: runOrt };
+if (baseline) variants['skipdit baseline'] = runBaseline;
 if (cache) variants['skipdit cached k=1'] = async () => { cachedBlocks = (await model.forward({ x: input.x, t, y: input.y }, { cache })).blocksExecuted; };
 const times = await interleaved(variants, repeats, 1, 200); // 200 ms apart: ORT's pool spins after a run
 const peak = native().measurePeak(0.5);
@@ -130,8 +146,13 @@ log(table(
   rows.map((r) => [r.name, r.ms.toFixed(1), r.min.toFixed(1), r.gflops.toFixed(1), r.peakPercent.toFixed(0)]),
 ));
 log(`\nskipdit / ORT time: ${ratio.toFixed(2)} (< 1: skipdit faster), ${repeats} interleaved runs each`);
+const baselineRow = rows.find((r) => r.name === 'skipdit baseline');
+// speed of this build relative to the baseline (> 1: this build faster): baseline median / this build's median
+const baselineSpeed = baselineRow ? baselineRow.ms / rows[0].ms : undefined;
+if (baselineSpeed !== undefined) log(`this build's speed / the baseline's (median times): ${baselineSpeed.toFixed(3)}`);
 if (values.json) {
-  console.log(JSON.stringify({ model: values.model, config, batch, dtype, threads, error, tolerance, peak, rows, ratio, times }, null, 2));
+  console.log(JSON.stringify({ model: values.model, config, batch, dtype, threads, error, tolerance, peak, rows, ratio, baselineSpeed, baselineBits, times }, null, 2));
 }
 model.dispose();
+baseline?.dispose();
 await session.release();

@@ -84,7 +84,8 @@ void Backend::run_nodes(const Graph& graph, const std::vector<Tensor>& values, c
     } else {
       run_node(node, args);
     }
-    if (hooks.tap && !node.tap.empty()) hooks.tap(node.tap, args.out);
+    if (hooks.tap)
+      for (const std::string& name : node.taps) hooks.tap(name, args.out);
   }
 }
 

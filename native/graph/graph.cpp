@@ -131,7 +131,7 @@ void Graph::check_readable(ValueId v, const char* op, const char* input) const {
 
 void Graph::tap(const std::string& name) {
   SKIPDIT_CHECK(!nodes_.empty(), "tap '" + name + "' before any node");
-  nodes_.back().tap = name;
+  nodes_.back().taps.push_back(name);
 }
 
 void Graph::begin_block(const std::string& name) {

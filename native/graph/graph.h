@@ -53,7 +53,7 @@ class Graph {
     size_t scratch_bytes = 0;   // Backend::scratch_bytes, set by finalize()
     size_t scratch_offset = 0;  // in the arena
     int32_t block = -1;         // index into blocks(): the named block that added it
-    std::string tap;            // the golden-vector name of the output ("" none), see ComputeHooks::tap
+    std::vector<std::string> taps;  // golden-vector names of the output, see ComputeHooks::tap
     double flops = 0;
   };
 
