@@ -263,9 +263,16 @@ export class Model {
     if (typeof update !== 'object' || update === null || (update.kind !== 'ddim' && update.kind !== 'ddpm')) {
       throw InvalidArgumentError.expected('update', 'sampler coefficients (sampler.coefficients(index))', update);
     }
+    if (update.kind === 'ddpm' && update.learnedRange && !this.config.learn_sigma) {
+      throw InvalidArgumentError.expected('update', "a fixed variance (the model has no variance channels: learn_sigma is false)", 'learned_range');
+    }
     const n = latents.shape.reduce((a, b) => a * b, 1);
     if (options.noise !== undefined && (!(options.noise instanceof Float32Array) || options.noise.length !== n)) {
       throw InvalidArgumentError.expected('options.noise', `a Float32Array of ${n} values`, options.noise);
+    }
+    const needsNoise = update.kind === 'ddim' ? update.noiseScale !== 0 : !update.last;
+    if (needsNoise && options.noise === undefined) {
+      throw InvalidArgumentError.expected('options.noise', `a Float32Array of ${n} values (this update adds noise)`, undefined);
     }
     const signal = checkSignal(options.signal);
     const nativeOptions = { ...this.#nativeOptions(options), ...cfg, update, noise: options.noise };

@@ -5,8 +5,9 @@
 namespace skipdit {
 
 namespace {
+// Configs are validated in lib/config.ts (normalizeConfig), with typed errors; here the same facts are invariants.
 void require(bool ok, const std::string& field, const std::string& expected, int64_t got) {
-  if (!ok) fail(ErrorKind::InvalidArgument, "config." + field + ": expected " + expected + ", got " + std::to_string(got));
+  SKIPDIT_CHECK(ok, "config." + field + ": expected " + expected + ", got " + std::to_string(got));
 }
 }  // namespace
 

@@ -8,9 +8,6 @@
 namespace skipdit {
 
 namespace {
-void bad_input(const std::string& field, const std::string& expected, const std::string& got) {
-  fail(ErrorKind::InvalidArgument, "Expected " + expected + " for " + field + " but received " + got);
-}
 constexpr size_t kMaxRecordedForwards = 32;  // shapes x guidance x cache variants: forget all past this many
 }  // namespace
 
@@ -35,31 +32,24 @@ Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const 
   bind.finish();
 }
 
-// User input is validated in lib/model.ts; this is the C++ API's own check (the same facts, for native callers),
-// and the one that guards memory: labels index the embedding table.
-void Model::validate_inputs(const ForwardInputs& in) const {
+// User input is validated once, in lib/model.ts, with typed errors naming the parameter. Here the same facts are
+// invariants of the C++ API (a failure is a caller's bug, reported as Internal); the label range also guards
+// memory: labels index the embedding table.
+void Model::check_inputs(const ForwardInputs& in) const {
   const ModelConfig& c = config_;
-  const bool latte = c.family == Family::Latte;
   const Shape& xs = in.x.shape();
-  const std::string layout = latte ? "(B, F, C, H, W)" : "(B, C, H, W)";
-  if (in.x.dtype() != DType::F32) bad_input("x", "a float32 tensor", dtype_name(in.x.dtype()));
-  if (xs.size() != (latte ? 5u : 4u)) bad_input("x", "a " + layout + " tensor", "shape " + shape_str(xs));
-  const int64_t B = xs[0];
-  Shape want = latte ? Shape{B, c.num_frames, c.in_channels, c.input_size, c.input_size}
-                     : Shape{B, c.in_channels, c.input_size, c.input_size};
-  if (B < 1 || xs != want) bad_input("x", "shape " + layout + " = " + shape_str(want) + " with B >= 1", shape_str(xs));
-  if (in.t.dtype() != DType::F32 || in.t.shape() != Shape{B})
-    bad_input("t", "float32 timesteps of shape [" + std::to_string(B) + "]", in.t.describe());
+  const int64_t B = xs.empty() ? 0 : xs[0];
+  const Shape want = c.family == Family::Latte ? Shape{B, c.num_frames, c.in_channels, c.input_size, c.input_size}
+                                               : Shape{B, c.in_channels, c.input_size, c.input_size};
+  SKIPDIT_CHECK(in.x.dtype() == DType::F32 && B >= 1 && xs == want, "x " + in.x.describe() + " for " + c.summary());
+  SKIPDIT_CHECK(in.t.dtype() == DType::F32 && in.t.shape() == Shape{B}, "t " + in.t.describe());
+  SKIPDIT_CHECK(c.conditional() == in.y.defined(), std::string("labels ") + (in.y.defined() ? "given" : "missing"));
   if (c.conditional()) {
-    if (!in.y.defined() || in.y.dtype() != DType::I64 || in.y.shape() != Shape{B})
-      bad_input("y", "int64 labels of shape [" + std::to_string(B) + "]", in.y.defined() ? in.y.describe() : "none");
+    SKIPDIT_CHECK(in.y.dtype() == DType::I64 && in.y.shape() == Shape{B}, "y " + in.y.describe());
     const int64_t* y = in.y.i64();
     for (int64_t b = 0; b < B; ++b)
-      if (y[b] < 0 || y[b] >= c.label_rows())
-        bad_input("y[" + std::to_string(b) + "]", "a label in [0, " + std::to_string(c.label_rows() - 1) + "]",
-                  std::to_string(y[b]));
-  } else if (in.y.defined()) {
-    bad_input("y", "no labels (the model is unconditional)", in.y.describe());
+      SKIPDIT_CHECK(y[b] >= 0 && y[b] < c.label_rows(), "label " + std::to_string(y[b]) + " outside [0, " +
+                                                            std::to_string(c.label_rows()) + ")");
   }
 }
 
@@ -178,17 +168,13 @@ Tensor Model::forward_with_cfg(const ForwardInputs& in, float scale, int64_t gui
 
 Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance, const ForwardOptions& options,
                                ForwardReport& r) {
-  validate_inputs(in);
-  if (guidance.channels > 0) {
-    const int64_t B = in.x.dim(0), C = config_.out_channels();
-    if (B % 2 != 0) bad_input("x", "an even batch (conditional rows, then unconditional rows)", std::to_string(B));
-    if (guidance.channels < 1 || guidance.channels > C)
-      bad_input("cfgChannels", "an integer in [1, " + std::to_string(C) + "]", std::to_string(guidance.channels));
-  }
+  check_inputs(in);
+  SKIPDIT_CHECK(guidance.channels == 0 || (in.x.dim(0) % 2 == 0 && guidance.channels <= config_.out_channels()),
+                "guidance of " + std::to_string(guidance.channels) + " channels on x " + in.x.describe());
   SkipCache* cache = options.cache;
   std::unique_lock<std::mutex> cache_lock;
   if (cache) {
-    if (cache->owner() != this) bad_input("cache", "a cache created by this model", "a cache of another model");
+    SKIPDIT_CHECK(cache->owner() == this, "a cache of another model");
     cache_lock = std::unique_lock<std::mutex>(cache->mutex());
     r.cached = !cache->begin_call(in.t.f32()[0], in.x.shape(), options.force_full);
   }
@@ -227,15 +213,11 @@ void Model::sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guida
                         const SamplerUpdate& update, const Tensor& noise, const ForwardOptions& options,
                         ForwardReport* report) {
   CallScope scope(*this);
-  if (x.device() != backend_->device() || x.dtype() != DType::F32)
-    bad_input("latents", std::string("float32 latents in the ") + backend_->name() + " backend's memory",
-              x.describe());
-  if (update.kind == SamplerUpdate::Kind::DDPM && update.learned_range && !config_.learn_sigma)
-    bad_input("update", "a fixed variance (the model has no variance channels: learn_sigma is false)",
-              "learned_range");
-  if (update.needs_noise() && (!noise.defined() || noise.dtype() != DType::F32 || noise.numel() != x.numel()))
-    bad_input("noise", std::to_string(x.numel()) + " float32 values (like the latents)",
-              noise.defined() ? noise.describe() : "none");
+  SKIPDIT_CHECK(x.device() == backend_->device() && x.dtype() == DType::F32, "latents " + x.describe());
+  SKIPDIT_CHECK(!(update.kind == SamplerUpdate::Kind::DDPM && update.learned_range && !config_.learn_sigma),
+                "learned_range on a model without variance channels");
+  SKIPDIT_CHECK(!update.needs_noise() || (noise.defined() && noise.dtype() == DType::F32 && noise.numel() == x.numel()),
+                "noise " + (noise.defined() ? noise.describe() : std::string("none")) + " for latents " + x.describe());
   ForwardReport local;
   ForwardReport& r = report ? *report : local;
   const Tensor out = forward_resident(ForwardInputs{x, t, y}, guidance, options, r);

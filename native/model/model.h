@@ -85,7 +85,7 @@ class Model {
   const Architecture& architecture() const { return *arch_; }
   static constexpr size_t kDefaultWorkspaceRetain = size_t(1) << 30;
 
-  // Checks the inputs (InvalidArgument naming the field) and runs the graph; returns a host tensor.
+  // Runs the forward on valid inputs (lib/model.ts validates them; here they are invariants); returns a host tensor.
   Tensor forward(const ForwardInputs& in, const ForwardOptions& options = {}, ForwardReport* report = nullptr);
   // Official forward_with_cfg: runs cat([x[:B/2], x[:B/2]]) and guides the first guided_channels
   // channels of the output (DiT: 3, Latte: 4 by default, chosen by the caller). One cache call.
@@ -111,7 +111,7 @@ class Model {
   // External slots of a forward graph.
   enum Slot { kX = 0, kT, kY, kFeature, kSlots };
 
-  void validate_inputs(const ForwardInputs& in) const;
+  void check_inputs(const ForwardInputs& in) const;
   // The forward graph for this input shape, guidance and Skip-Cache variant, recorded on first use.
   RecordedForward& forward_graph(const Shape& x_shape, const Guidance& guidance, const SkipCache* cache, bool cached);
   // Runs the forward (with CFG when guidance.channels > 0); its output stays in the arena until the next call.
