@@ -180,10 +180,11 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
         };
         const [eager, graphed] = [await run(false), await run(true)];
         expect(eager.map((o) => o.graph)).toEqual(eager.map(() => false));
-        // plain: the first call sizes the workspace (its key is then stale), the second is the key's eager run,
-        // then capture, replay, replay. Cached sequence (full/cached alternate; the full calls' key changes once
-        // the cache holds a feature): eager x3, then capture (cached), capture (full), replays.
-        expect(graphed.map((o) => o.graph)).toEqual([false, false, true, true, true, false, false, false, true, true, true, true, true]);
+        // A graph's key is its structural hash and the device memory bound to it (arena, cache feature). plain: the
+        // first call is the key's eager run (it allocates the arena), then capture, replays. Cached sequence (full
+        // and cached calls alternate, two graphs, the feature allocated before the first full call): each graph
+        // eager once, then captured, then replayed.
+        expect(graphed.map((o) => o.graph)).toEqual([false, true, true, true, true, false, false, true, true, true, true, true, true]);
         expect(graphed.map((o) => o.cached)).toEqual(eager.map((o) => o.cached));
         for (let j = 0; j < eager.length; j++) {
           const same = graphed[j].data.every((v, i) => Object.is(v, eager[j].data[i]));
@@ -194,7 +195,7 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
     }
   }
 
-  // ProfilingBackend used to drop begin_region / end_region: a profiled CUDA model silently never used graphs.
+  // (A profiling decorator around the backend once dropped its graph regions: a profiled CUDA model never used graphs.)
   it('a profiled CUDA model records and replays graphs like an unprofiled one, with the same bits; launches are profiled', async () => {
     const cases = loadCases('dit-skip-tiny');
     const shape = cases['forward.x'].shape, y = ints(cases['forward.y']);
@@ -220,7 +221,7 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
       const options: PipelineOptions = name === 'dit-skip-tiny'
         ? { steps: 8, cfgScale: 4, cache: 'dit:2:1' }
         : { steps: 8, cfgScale: 3, cache: 'latte', sampler: 'ddpm' };
-      // profile: counts the downloads (a profiled model runs its ops eagerly: no graphs).
+      // profile: counts the downloads (the profiler observes graph runs; it does not change how they run).
       const run = async (backend: 'cpu' | 'cuda', dtype: 'float32' | 'bfloat16', graphs = true, profile = false) => {
         process.env.SKIPDIT_CUDA_GRAPHS = graphs ? '1' : '0';
         try {
