@@ -1,5 +1,7 @@
 #include "model/blocks.h"
 
+#include "backend/backend.h"
+
 namespace skipdit {
 
 Param& ParamSet::add(std::string name, Shape shape, bool linear_weight) {
@@ -7,10 +9,15 @@ Param& ParamSet::add(std::string name, Shape shape, bool linear_weight) {
   return *params_.back();
 }
 
+void Param::bind(Tensor t, Backend& backend) {
+  if (linear_weight && t.defined()) t = backend.prepare_linear(t.reshape(graph_shape()));
+  tensor = std::move(t);
+}
+
 ValueId GraphBuilder::operator()(const Param& p) {
   auto it = constants_.find(&p);
   if (it != constants_.end()) return it->second;
-  return constants_[&p] = g.constant(p.tensor, p.shape);
+  return constants_[&p] = g.constant(p.tensor, p.graph_shape());
 }
 
 LinearLayer::LinearLayer(ParamSet& ps, const std::string& prefix, int64_t out, int64_t in, bool with_bias)
@@ -87,6 +94,26 @@ ValueId AdaLNBlock::operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64
   // MLP branch: h += gate_mlp * fc2(gelu(fc1(modulate(norm2(h)))))
   const ValueId hidden = fc1(b, pre_norm(h, 3, 4), operand, Activation::GeluTanh);
   return gated(fc2, hidden, h, 5);
+}
+
+Conv2dLayer::Conv2dLayer(ParamSet& ps, const std::string& prefix, int64_t cout, int64_t cin, int64_t k)
+    : weight(&ps.add(prefix + ".weight", {cout, cin, k, k}, true)), bias(&ps.add(prefix + ".bias", {cout})), k(k) {}
+
+ValueId Conv2dLayer::operator()(GraphBuilder& b, ValueId x) const {
+  ops::Conv2d op;
+  op.k = k;
+  return b.g.add(op, {x, b(*weight), b(*bias)});
+}
+
+GroupNormLayer::GroupNormLayer(ParamSet& ps, const std::string& prefix, int64_t channels, int64_t groups, float eps)
+    : weight(&ps.add(prefix + ".weight", {channels})), bias(&ps.add(prefix + ".bias", {channels})), groups(groups), eps(eps) {}
+
+ValueId GroupNormLayer::operator()(GraphBuilder& b, ValueId x, bool silu) const {
+  ops::GroupNorm op;
+  op.groups = groups;
+  op.eps = eps;
+  op.silu = silu;
+  return b.g.add(op, {x, b(*weight), b(*bias)});
 }
 
 SkipFusion::SkipFusion(ParamSet& ps, int64_t j, int64_t hidden)

@@ -12,12 +12,17 @@
 namespace skipdit {
 
 // One parameter: its official state_dict name and shape, and, once bound, its tensor in the backend's layout
-// (linear weights through Backend::prepare_linear).
+// (linear weights through Backend::prepare_linear, as an (out, in) matrix: a convolution's (cout, cin, k, k)
+// weight becomes (cout, cin*k*k)).
 struct Param {
   std::string name;
   Shape shape;
   bool linear_weight = false;
   Tensor tensor;
+  // The shape the graph sees.
+  Shape graph_shape() const { return linear_weight ? Shape{shape[0], shape_numel(shape) / shape[0]} : shape; }
+  // Binds `t` (the checkpoint tensor of `shape`, undefined after a binding error): prepared when a linear weight.
+  void bind(Tensor t, class Backend& backend);
 };
 
 // Every parameter of a model, in declaration order (stable addresses: blocks keep pointers).
@@ -80,6 +85,23 @@ struct AdaLNBlock {
   int64_t heads;
   AdaLNBlock(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t heads, int64_t mlp_hidden);
   ValueId operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64_t group_repeat) const;
+};
+
+// nn.Conv2d(cin, cout, k, padding = k / 2) (odd k, stride 1): weight (cout, cin, k, k), bias (cout).
+struct Conv2dLayer {
+  Param *weight, *bias;
+  int64_t k;
+  Conv2dLayer(ParamSet& ps, const std::string& prefix, int64_t cout, int64_t cin, int64_t k);
+  ValueId operator()(GraphBuilder& b, ValueId x) const;
+};
+
+// nn.GroupNorm(groups, channels, eps) with affine weight/bias (channels), optionally followed by SiLU.
+struct GroupNormLayer {
+  Param *weight, *bias;
+  int64_t groups;
+  float eps;
+  GroupNormLayer(ParamSet& ps, const std::string& prefix, int64_t channels, int64_t groups, float eps);
+  ValueId operator()(GraphBuilder& b, ValueId x, bool silu) const;
 };
 
 // Skip-DiT's long skip fusion: skip_linears[j](skip_norms[j](cat([h, skip], -1))).

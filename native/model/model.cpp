@@ -24,10 +24,8 @@ Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const 
   WeightBinder bind(source, *backend_, hooks);
   // weight_bytes_ counts what the backend keeps: packed panels in the model's precision, the rest float32.
   for (const auto& p : arch_->params().all()) {
-    Tensor t = bind.take(p->name, p->shape);
-    if (p->linear_weight) t = backend_->prepare_linear(t);
-    weight_bytes_ += t.defined() ? t.nbytes() : 0;
-    p->tensor = std::move(t);
+    p->bind(bind.take(p->name, p->shape), *backend_);
+    weight_bytes_ += p->tensor.defined() ? p->tensor.nbytes() : 0;
   }
   bind.finish();
 }

@@ -126,183 +126,159 @@ Tensor VaeWeights::get(const std::string& name) const {
 
 void VaeWeights::release(const std::string& name) const { inner_.release(source_name(name)); }
 
+// ---------------------------------------------------------------------------------------------- blocks
+// diffusers' ResnetBlock2D (temb-free): conv2(silu(norm2(conv1(silu(norm1(x)))))) + shortcut(x).
+struct VaeDecoder::Resnet {
+  GroupNormLayer norm1;
+  Conv2dLayer conv1;
+  GroupNormLayer norm2;
+  Conv2dLayer conv2;
+  std::unique_ptr<Conv2dLayer> shortcut;  // conv_shortcut (1x1) when the channel count changes
+  Resnet(ParamSet& ps, const std::string& p, int64_t cin, int64_t cout, int64_t groups)
+      : norm1(ps, p + ".norm1", cin, groups, kNormEps),
+        conv1(ps, p + ".conv1", cout, cin, 3),
+        norm2(ps, p + ".norm2", cout, groups, kNormEps),
+        conv2(ps, p + ".conv2", cout, cout, 3) {
+    if (cin != cout) shortcut = std::make_unique<Conv2dLayer>(ps, p + ".conv_shortcut", cout, cin, 1);
+  }
+  ValueId operator()(GraphBuilder& b, ValueId x) const {
+    ValueId h = conv1(b, norm1(b, x, true));
+    h = conv2(b, norm2(b, h, true));
+    const ValueId skip = shortcut ? (*shortcut)(b, x) : x;
+    return b.g.add(ops::Add{}, {h, skip});  // (shortcut(x) + h) / output_scale_factor, which is 1
+  }
+};
+
+// The mid block's single-head spatial attention (diffusers Attention with group_norm, residual). q, k and v are
+// fused into one [3C, C] projection after loading, so the attention op reads [q | k | v] per token.
+struct VaeDecoder::SpatialAttention {
+  GroupNormLayer norm;
+  Param *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
+  LinearLayer to_out;
+  Tensor qkv_w, qkv_b;  // fused by fuse()
+  SpatialAttention(ParamSet& ps, const std::string& p, int64_t C, int64_t groups)
+      : norm(ps, p + ".group_norm", C, groups, kNormEps),
+        q_w(&ps.add(p + ".to_q.weight", {C, C})), q_b(&ps.add(p + ".to_q.bias", {C})),
+        k_w(&ps.add(p + ".to_k.weight", {C, C})), k_b(&ps.add(p + ".to_k.bias", {C})),
+        v_w(&ps.add(p + ".to_v.weight", {C, C})), v_b(&ps.add(p + ".to_v.bias", {C})),
+        to_out(ps, p + ".to_out.0", C, C) {}
+  // Builds the fused projection from the loaded q, k, v (and drops them).
+  void fuse(Backend& be) {
+    Param* parts[2][3] = {{q_w, k_w, v_w}, {q_b, k_b, v_b}};
+    for (auto& row : parts)
+      for (Param* p : row)
+        if (!p->tensor.defined()) return;  // a binding error, reported by the binder
+    const int64_t C = q_w->shape[0];
+    qkv_w = be.empty(DType::F32, {3 * C, C});
+    qkv_b = be.empty(DType::F32, {3 * C});
+    for (int i = 0; i < 3; ++i) {
+      Tensor wi = qkv_w.slice_rows(i * C, (i + 1) * C), bi = qkv_b.slice_rows(i * C, (i + 1) * C);
+      be.copy(parts[0][i]->tensor, wi);
+      be.copy(parts[1][i]->tensor, bi);
+      parts[0][i]->tensor = parts[1][i]->tensor = Tensor();
+    }
+    qkv_w = be.prepare_linear(qkv_w);
+  }
+  ValueId operator()(GraphBuilder& b, ValueId x) const {
+    Graph& g = b.g;
+    const Shape xs = g.desc(x).shape;
+    const int64_t B = xs[0], C = xs[1], HW = xs[2] * xs[3];
+    const ValueId normed = norm(b, x, false);
+    ops::SwapTokenAxes swap;
+    swap.batch = B;
+    // (B, C, HW) -> (B, HW, C)
+    const ValueId tokens = g.reshape(g.add(swap, {g.reshape(normed, {B * C, HW, 1})}), {B, HW, C});
+    const ValueId qkv = g.add(ops::Linear{}, {tokens, g.constant(qkv_w, {3 * C, C}), g.constant(qkv_b, {3 * C})});
+    ops::Attention attn;
+    attn.heads = 1;  // one head of dim C
+    const ValueId projected = to_out(b, g.add(attn, {qkv}), DType::F32);
+    // (B, HW, C) -> (B, C, HW)
+    const ValueId out = g.reshape(g.add(swap, {g.reshape(projected, {B * HW, C, 1})}), xs);
+    return g.add(ops::Add{}, {out, x});  // residual, rescale_output_factor 1
+  }
+};
+
 // ---------------------------------------------------------------------------------------------- decoder
 VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source,
                        const LoadHooks& hooks)
     : config_(config), backend_(std::move(backend)) {
   config_.validate();
-  VaeWeights renamed(source, config_);
-  layout_ = renamed.layout();
-  // Expected decoder names, built below; anything else of the decoder side in the file is "unexpected".
-  std::vector<std::string> expected;
-  auto note = [&](const std::string& n) { expected.push_back(n); return n; };
-  std::vector<std::function<void(WeightBinder&)>> binds;
-
   const VaeConfig& c = config_;
   const int64_t n = static_cast<int64_t>(c.block_out_channels.size()), top = c.block_out_channels.back();
-  // Map every expected current name to its source name, so "unexpected" can be judged in source names.
-  auto conv_spec = [&](const std::string& p, int64_t cout, int64_t cin, int64_t k, Conv& out) {
-    out.k = k;
-    out.cout = cout;
-    out.cin = cin;
-    binds.push_back([=, &out](WeightBinder& b) {
-      // packed for the GEMM as a (cout, cin*k*k) matrix
-      Tensor w = b.take(p + ".weight", {cout, cin, k, k});
-      out.w = w.defined() ? backend_->prepare_linear(w.reshape({cout, cin * k * k})) : w;
-      out.b = b.take(p + ".bias", {cout});
-    });
-    note(p + ".weight");
-    note(p + ".bias");
-  };
-  auto norm_spec = [&](const std::string& p, int64_t ch, Norm& out) {
-    binds.push_back([=, &out](WeightBinder& b) {
-      out.w = b.take(p + ".weight", {ch});
-      out.b = b.take(p + ".bias", {ch});
-    });
-    note(p + ".weight");
-    note(p + ".bias");
-  };
-  auto resnet_spec = [&](const std::string& p, int64_t cin, int64_t cout, Resnet& r) {
-    r.cin = cin;
-    r.cout = cout;
-    norm_spec(p + ".norm1", cin, r.norm1);
-    conv_spec(p + ".conv1", cout, cin, 3, r.conv1);
-    norm_spec(p + ".norm2", cout, r.norm2);
-    conv_spec(p + ".conv2", cout, cout, 3, r.conv2);
-    if (cin != cout) conv_spec(p + ".conv_shortcut", cout, cin, 1, r.shortcut);
-  };
-
-  conv_spec("post_quant_conv", c.latent_channels, c.latent_channels, 1, post_quant_conv_);
-  conv_spec("decoder.conv_in", top, c.latent_channels, 3, conv_in_);
-  resnet_spec("decoder.mid_block.resnets.0", top, top, mid_resnet0_);
-  if (c.mid_block_add_attention) {
-    const std::string p = "decoder.mid_block.attentions.0";
-    norm_spec(p + ".group_norm", top, mid_attn_.norm);
-    for (const char* proj : {".to_q", ".to_k", ".to_v", ".to_out.0"}) {
-      note(p + proj + ".weight");
-      note(p + proj + ".bias");
-    }
-    binds.push_back([=, this](WeightBinder& b) {
-      // q, k, v fused into one [3C, C] projection so the attention kernel reads [q | k | v] per token.
-      Tensor q = b.take(p + ".to_q.weight", {top, top}), k = b.take(p + ".to_k.weight", {top, top}),
-             v = b.take(p + ".to_v.weight", {top, top});
-      Tensor qb = b.take(p + ".to_q.bias", {top}), kb = b.take(p + ".to_k.bias", {top}), vb = b.take(p + ".to_v.bias", {top});
-      mid_attn_.out_w = backend_->prepare_linear(b.take(p + ".to_out.0.weight", {top, top}));
-      mid_attn_.out_b = b.take(p + ".to_out.0.bias", {top});
-      if (q.defined() && k.defined() && v.defined() && qb.defined() && kb.defined() && vb.defined()) {
-        mid_attn_.qkv_w = backend_->empty(DType::F32, {3 * top, top});
-        mid_attn_.qkv_b = backend_->empty(DType::F32, {3 * top});
-        for (int i = 0; i < 3; ++i) {
-          Tensor wi = mid_attn_.qkv_w.slice_rows(i * top, (i + 1) * top), bi = mid_attn_.qkv_b.slice_rows(i * top, (i + 1) * top);
-          backend_->copy(i == 0 ? q : i == 1 ? k : v, wi);
-          backend_->copy(i == 0 ? qb : i == 1 ? kb : vb, bi);
-        }
-        mid_attn_.qkv_w = backend_->prepare_linear(mid_attn_.qkv_w);
-      }
-    });
-  }
-  resnet_spec("decoder.mid_block.resnets.1", top, top, mid_resnet1_);
-  up_.resize(n);
+  const int64_t groups = c.norm_num_groups;
+  post_quant_conv_ = std::make_unique<Conv2dLayer>(params_, "post_quant_conv", c.latent_channels, c.latent_channels, 1);
+  conv_in_ = std::make_unique<Conv2dLayer>(params_, "decoder.conv_in", top, c.latent_channels, 3);
+  mid_.push_back(std::make_unique<Resnet>(params_, "decoder.mid_block.resnets.0", top, top, groups));
+  if (c.mid_block_add_attention)
+    mid_attn_ = std::make_unique<SpatialAttention>(params_, "decoder.mid_block.attentions.0", top, groups);
+  mid_.push_back(std::make_unique<Resnet>(params_, "decoder.mid_block.resnets.1", top, top, groups));
   int64_t prev = top;
   for (int64_t i = 0; i < n; ++i) {
-    UpBlock& blk = up_[i];
-    blk.channels = c.block_out_channels[n - 1 - i];
-    blk.resnets.resize(c.layers_per_block + 1);
-    for (int64_t j = 0; j <= c.layers_per_block; ++j) {
-      resnet_spec("decoder.up_blocks." + std::to_string(i) + ".resnets." + std::to_string(j), j == 0 ? prev : blk.channels,
-                  blk.channels, blk.resnets[j]);
-    }
-    blk.has_upsample = i < n - 1;
-    if (blk.has_upsample)
-      conv_spec("decoder.up_blocks." + std::to_string(i) + ".upsamplers.0.conv", blk.channels, blk.channels, 3, blk.upsample);
-    prev = blk.channels;
+    UpBlock& blk = up_.emplace_back();
+    const int64_t ch = c.block_out_channels[n - 1 - i];
+    const std::string p = "decoder.up_blocks." + std::to_string(i);
+    for (int64_t j = 0; j <= c.layers_per_block; ++j)
+      blk.resnets.push_back(std::make_unique<Resnet>(params_, p + ".resnets." + std::to_string(j), j == 0 ? prev : ch, ch, groups));
+    if (i < n - 1) blk.upsample = std::make_unique<Conv2dLayer>(params_, p + ".upsamplers.0.conv", ch, ch, 3);
+    prev = ch;
   }
-  norm_spec("decoder.conv_norm_out", prev, norm_out_);
-  conv_spec("decoder.conv_out", c.out_channels, prev, 3, conv_out_);
+  norm_out_ = std::make_unique<GroupNormLayer>(params_, "decoder.conv_norm_out", prev, groups, kNormEps);
+  conv_out_ = std::make_unique<Conv2dLayer>(params_, "decoder.conv_out", c.out_channels, prev, 3);
 
+  // Bind by the current diffusers names; VaeWeights maps them to the file's layout, and anything else of the
+  // decoder side in the file is "unexpected".
+  VaeWeights renamed(source, config_);
+  layout_ = renamed.layout();
+  std::vector<std::string> expected;
+  for (const auto& p : params_.all()) expected.push_back(p->name);
   renamed.set_expected(expected);
   WeightBinder binder(renamed, *backend_, hooks);
-  for (auto& bind : binds) bind(binder);
+  for (const auto& p : params_.all()) {
+    p->bind(binder.take(p->name, p->shape), *backend_);
+    weight_bytes_ += shape_numel(p->shape) * sizeof(float);
+  }
   binder.finish();
-  for (auto& e : expected) weight_bytes_ += shape_numel(renamed.shape(e)) * sizeof(float);
+  if (mid_attn_) mid_attn_->fuse(*backend_);
 }
 
-// ---------------------------------------------------------------------------------------------- graph
-// The decoder as an op graph (graph/graph.h) for one chunk shape: weights are constants, z is external 0.
-ValueId VaeDecoder::group_norm(Graph& g, ValueId x, const Norm& n, bool silu) const {
-  ops::GroupNorm op;
-  op.groups = config_.norm_num_groups;
-  op.eps = kNormEps;
-  op.silu = silu;
-  const int64_t C = g.desc(x).dim(1);
-  return g.add(op, {x, g.constant(n.w, {C}), g.constant(n.b, {C})});
-}
-
-ValueId VaeDecoder::conv(Graph& g, ValueId x, const Conv& c) const {
-  ops::Conv2d op;
-  op.k = c.k;
-  return g.add(op, {x, g.constant(c.w, {c.cout, c.cin * c.k * c.k}), g.constant(c.b, {c.cout})});
-}
-
-ValueId VaeDecoder::resnet(Graph& g, ValueId x, const Resnet& r) const {
-  ValueId h = conv(g, group_norm(g, x, r.norm1, true), r.conv1);
-  h = conv(g, group_norm(g, h, r.norm2, true), r.conv2);
-  const ValueId skip = r.cin != r.cout ? conv(g, x, r.shortcut) : x;
-  return g.add(ops::Add{}, {h, skip});  // (shortcut(x) + h) / output_scale_factor, which is 1
-}
-
-ValueId VaeDecoder::attention(Graph& g, ValueId x, const Attention& a) const {
-  const Shape xs = g.desc(x).shape;
-  const int64_t B = xs[0], C = xs[1], HW = xs[2] * xs[3];
-  const ValueId normed = group_norm(g, x, a.norm, false);
-  ops::SwapTokenAxes swap;
-  swap.batch = B;
-  // (B, C, HW) -> (B, HW, C)
-  ValueId tokens = g.reshape(g.add(swap, {g.reshape(normed, {B * C, HW, 1})}), {B, HW, C});
-  ops::Linear linear;
-  const ValueId qkv = g.add(linear, {tokens, g.constant(a.qkv_w, {3 * C, C}), g.constant(a.qkv_b, {3 * C})});
-  ops::Attention attn;
-  attn.heads = 1;  // one head of dim C
-  const ValueId attended = g.add(attn, {qkv});
-  const ValueId projected = g.add(linear, {attended, g.constant(a.out_w, {C, C}), g.constant(a.out_b, {C})});
-  // (B, HW, C) -> (B, C, HW)
-  const ValueId out = g.reshape(g.add(swap, {g.reshape(projected, {B * HW, C, 1})}), xs);
-  return g.add(ops::Add{}, {out, x});  // residual, rescale_output_factor 1
-}
+VaeDecoder::~VaeDecoder() = default;
 
 Graph& VaeDecoder::chunk_graph(const Shape& z_shape) {
   const std::string key = shape_str(z_shape);
   auto it = graphs_.find(key);
   if (it != graphs_.end()) return *it->second;
   if (graphs_.size() >= 8) graphs_.clear();
-  auto g = std::make_unique<Graph>(backend_.get());
-  ValueId h = conv(*g, g->external(0, z_shape, DType::F32), post_quant_conv_);
-  g->tap("post_quant_conv");
-  h = conv(*g, h, conv_in_);
-  g->tap("conv_in");
-  h = resnet(*g, h, mid_resnet0_);
-  g->tap("mid_resnet0");
-  if (config_.mid_block_add_attention) {
-    h = attention(*g, h, mid_attn_);
-    g->tap("mid_attn");
+  auto graph = std::make_unique<Graph>(backend_.get());
+  Graph& g = *graph;
+  GraphBuilder b(g);
+  ValueId h = (*post_quant_conv_)(b, g.external(0, z_shape, DType::F32));
+  g.tap("post_quant_conv");
+  h = (*conv_in_)(b, h);
+  g.tap("conv_in");
+  g.begin_block("mid_block");
+  h = (*mid_[0])(b, h);
+  g.tap("mid_resnet0");
+  if (mid_attn_) {
+    h = (*mid_attn_)(b, h);
+    g.tap("mid_attn");
   }
-  h = resnet(*g, h, mid_resnet1_);
-  g->tap("mid_block");
+  h = (*mid_[1])(b, h);
+  g.tap("mid_block");
   for (size_t i = 0; i < up_.size(); ++i) {
-    g->begin_block("up_blocks." + std::to_string(i));
-    for (auto& r : up_[i].resnets) h = resnet(*g, h, r);
-    g->tap("up_block" + std::to_string(i) + "_resnets");
-    if (up_[i].has_upsample) h = conv(*g, g->add(ops::UpsampleNearest2x{}, {h}), up_[i].upsample);
-    g->tap("up_block" + std::to_string(i));
+    g.begin_block("up_blocks." + std::to_string(i));
+    for (auto& r : up_[i].resnets) h = (*r)(b, h);
+    g.tap("up_block" + std::to_string(i) + "_resnets");
+    if (up_[i].upsample) h = (*up_[i].upsample)(b, g.add(ops::UpsampleNearest2x{}, {h}));
+    g.tap("up_block" + std::to_string(i));
   }
-  g->begin_block("");
-  h = group_norm(*g, h, norm_out_, true);
-  g->tap("norm_out_act");
-  h = conv(*g, h, conv_out_);
-  g->output(h);
-  g->finalize();
+  g.begin_block("conv_out");
+  const ValueId normed = (*norm_out_)(b, h, true);
+  g.tap("norm_out_act");
+  h = (*conv_out_)(b, normed);
+  g.output(h);
+  g.finalize();
   outputs_[key] = h;
-  return *(graphs_[key] = std::move(g));
+  return *(graphs_[key] = std::move(graph));
 }
 
 Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std::atomic<bool>* abort,

@@ -14,6 +14,7 @@
 #include "core/abort.h"
 #include "core/progress.h"
 #include "model/model.h"
+#include "model/blocks.h"
 #include "model/weights.h"
 
 namespace skipdit {
@@ -60,6 +61,7 @@ class VaeDecoder {
   // hooks.abort stops the load between tensors; hooks.progress reports each one (core/progress.h).
   VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend, const WeightSource& weights,
              const LoadHooks& hooks = {});
+  ~VaeDecoder();
   const VaeConfig& config() const { return config_; }
   VaeLayout layout() const { return layout_; }
   std::mutex& mutex() { return mutex_; }
@@ -74,28 +76,26 @@ class VaeDecoder {
                 const ProgressFn& progress = {});
 
  private:
-  struct Conv { Tensor w, b; int64_t k = 3, cout = 0, cin = 0; };
-  struct Norm { Tensor w, b; };
-  struct Resnet { Norm norm1, norm2; Conv conv1, conv2, shortcut; int64_t cin = 0, cout = 0; };
-  struct Attention { Norm norm; Tensor qkv_w, qkv_b; Tensor out_w, out_b; };
-  struct UpBlock { std::vector<Resnet> resnets; Conv upsample; bool has_upsample = false; int64_t channels = 0; };
+  struct Resnet;
+  struct SpatialAttention;
+  struct UpBlock {
+    std::vector<std::unique_ptr<Resnet>> resnets;
+    std::unique_ptr<Conv2dLayer> upsample;  // all but the last
+  };
 
   // The decoder's graph for a chunk of latents of this shape, recorded on first use.
   Graph& chunk_graph(const Shape& z_shape);
-  ValueId conv(Graph& g, ValueId x, const Conv& c) const;
-  ValueId resnet(Graph& g, ValueId x, const Resnet& r) const;
-  ValueId attention(Graph& g, ValueId x, const Attention& a) const;
-  ValueId group_norm(Graph& g, ValueId x, const Norm& n, bool silu) const;
   static constexpr size_t kArenaRetain = size_t(256) << 20;
 
   VaeConfig config_;
   std::shared_ptr<Backend> backend_;
   VaeLayout layout_;
-  Conv post_quant_conv_, conv_in_, conv_out_;
-  Resnet mid_resnet0_, mid_resnet1_;
-  Attention mid_attn_;
+  ParamSet params_;  // every parameter, by its current diffusers name
+  std::unique_ptr<Conv2dLayer> post_quant_conv_, conv_in_, conv_out_;
+  std::vector<std::unique_ptr<Resnet>> mid_;  // resnets 0 and 1
+  std::unique_ptr<SpatialAttention> mid_attn_;
   std::vector<UpBlock> up_;
-  Norm norm_out_;
+  std::unique_ptr<GroupNormLayer> norm_out_;
   size_t weight_bytes_ = 0;
   std::map<std::string, std::unique_ptr<Graph>> graphs_;
   std::map<std::string, ValueId> outputs_;
