@@ -57,7 +57,7 @@ CachePolicy NativeCache::PolicyFromJs(const Napi::Value& value) {
 }
 
 Napi::Object NativeCache::Create(Napi::Env env, std::shared_ptr<Model> model, const CachePolicy& policy) {
-  auto* pending = new Pending{std::make_shared<SkipCache>(model->config(), policy, model.get()), model};
+  auto* pending = new Pending{std::make_shared<SkipCache>(model->config(), model->architecture().unit_blocks(), policy, model.get()), model};
   auto ext = Napi::External<Pending>::New(env, pending, [](Napi::Env, Pending* p) { delete p; });
   return constructor().New({ext});
 }

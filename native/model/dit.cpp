@@ -20,6 +20,9 @@ class DiT final : public Architecture {
     final_layer_ = std::make_unique<FinalLayer>(params_, "final_layer", c.hidden_size, c.patch_size, c.out_channels());
   }
 
+  Shape input_shape(int64_t batch) const override {
+    return {batch, config_.in_channels, config_.input_size, config_.input_size};
+  }
   int64_t unit_blocks() const override { return 1; }
   // Skip-DiT: block i < depth/2 pushes its output; block depth-1-i pops it before running.
   std::vector<std::pair<int64_t, int64_t>> skip_pairs() const override {

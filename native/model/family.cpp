@@ -42,13 +42,11 @@ ModelDescription describe(const ModelConfig& config, int64_t batch) {
     const ModelConfig& c = config;
     Graph g(nullptr);
     GraphBuilder b(g);
-    const Shape x = c.family == Family::Latte ? Shape{batch, c.num_frames, c.in_channels, c.input_size, c.input_size}
-                                              : Shape{batch, c.in_channels, c.input_size, c.input_size};
-    spec.x = g.external(0, x, DType::F32);
+    spec.x = g.external(0, arch->input_shape(batch), DType::F32);
     spec.t = g.external(1, {batch}, DType::F32);
     if (c.conditional()) spec.y = g.external(2, {batch}, DType::I64);
     if (spec.cache != ForwardSpec::Cache::None) {
-      const Shape h = {batch * (c.family == Family::Latte ? c.num_frames : 1), c.tokens(), c.hidden_size};
+      const Shape h = {batch * arch->frames(), c.tokens(), c.hidden_size};
       spec.feature = g.external(3, h, DType::F32);
     }
     ForwardResult r = arch->forward(b, spec);

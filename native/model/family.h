@@ -36,6 +36,10 @@ class Architecture {
   const ModelConfig& config() const { return config_; }
   const ParamSet& params() const { return params_; }
   virtual ForwardResult forward(GraphBuilder& b, const ForwardSpec& spec) const = 0;
+  // The latents' official layout at a batch size: DiT (B, C, H, W), Latte (B, F, C, H, W).
+  virtual Shape input_shape(int64_t batch) const = 0;
+  // Frames per sample (the token groups of one sample): Latte's F, 1 for images.
+  virtual int64_t frames() const { return 1; }
   // Transformer blocks per Skip-Cache unit: DiT 1 (a block), Latte 2 (a spatial + temporal pair).
   virtual int64_t unit_blocks() const = 0;
   // The long skips: (block whose output is pushed, block that fuses it first).

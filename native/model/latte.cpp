@@ -21,6 +21,10 @@ class Latte final : public Architecture {
     final_layer_ = std::make_unique<FinalLayer>(params_, "final_layer", c.hidden_size, c.patch_size, c.out_channels());
   }
 
+  Shape input_shape(int64_t batch) const override {
+    return {batch, config_.num_frames, config_.in_channels, config_.input_size, config_.input_size};
+  }
+  int64_t frames() const override { return config_.num_frames; }
   int64_t unit_blocks() const override { return 2; }
   // Pairs 0, 2, ... below depth/2 push their output; pair depth/2 + 2j fuses skip (pushed - 1 - j) first.
   std::vector<std::pair<int64_t, int64_t>> skip_pairs() const override {

@@ -37,8 +37,7 @@ void Model::check_inputs(const ForwardInputs& in) const {
   const ModelConfig& c = config_;
   const Shape& xs = in.x.shape();
   const int64_t B = xs.empty() ? 0 : xs[0];
-  const Shape want = c.family == Family::Latte ? Shape{B, c.num_frames, c.in_channels, c.input_size, c.input_size}
-                                               : Shape{B, c.in_channels, c.input_size, c.input_size};
+  const Shape want = arch_->input_shape(B);
   SKIPDIT_CHECK(in.x.dtype() == DType::F32 && B >= 1 && xs == want, "x " + in.x.describe() + " for " + c.summary());
   SKIPDIT_CHECK(in.t.dtype() == DType::F32 && in.t.shape() == Shape{B}, "t " + in.t.describe());
   SKIPDIT_CHECK(c.conditional() == in.y.defined(), std::string("labels ") + (in.y.defined() ? "given" : "missing"));
@@ -80,7 +79,7 @@ Model::RecordedForward& Model::forward_graph(const Shape& x_shape, const Guidanc
     spec.cache = cached ? ForwardSpec::Cache::Restore : ForwardSpec::Cache::Save;
     spec.skip_from = config_.depth - cache->resume_block();  // k units at each end
     spec.resume = cache->resume_block();
-    const int64_t groups = config_.family == Family::Latte ? B * config_.num_frames : B;
+    const int64_t groups = B * arch_->frames();
     spec.feature = g.external(kFeature, {groups, config_.tokens(), config_.hidden_size}, g.activation_dtype());
   }
   ForwardResult r = arch_->forward(b, spec);
@@ -89,7 +88,7 @@ Model::RecordedForward& Model::forward_graph(const Shape& x_shape, const Guidanc
   if (guidance.channels > 0) {
     g.tap("cfg_raw");
     ops::CfgGuidance cfg;
-    cfg.frames = config_.family == Family::Latte ? config_.num_frames : 1;
+    cfg.frames = arch_->frames();
     cfg.channels = config_.out_channels();
     cfg.guided_channels = guidance.channels;
     cfg.scale = guidance.scale;
@@ -185,8 +184,7 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
     bind.externals[kT] = in.t;
     bind.externals[kY] = in.y;
     if (cache) {
-      const int64_t groups = config_.family == Family::Latte ? in.x.dim(0) * config_.num_frames : in.x.dim(0);
-      const Shape shape{groups, config_.tokens(), config_.hidden_size};
+      const Shape shape{in.x.dim(0) * arch_->frames(), config_.tokens(), config_.hidden_size};
       bind.externals[kFeature] = r.cached ? cache->feature_to_restore()
                                           : cache->feature_to_save(*backend_, shape, backend_->activation_dtype());
     }
@@ -224,7 +222,7 @@ void Model::sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guida
   Graph g(backend_.get());
   ops::SamplerStep step;
   step.u = update;
-  step.outer = config_.family == Family::Latte ? x.dim(0) * config_.num_frames : x.dim(0);
+  step.outer = x.dim(0) * arch_->frames();
   step.channels = config_.in_channels;
   const ValueId noise_value = update.needs_noise() ? g.external(kNoise, x.shape(), DType::F32) : kNoValue;
   g.add(step, {g.external(kModelOut, out.shape(), DType::F32), noise_value, g.external(kLatents, x.shape(), DType::F32)});

@@ -10,36 +10,34 @@ namespace {
 }
 }  // namespace
 
-SkipCache::SkipCache(const ModelConfig& config, CachePolicy policy, const void* owner)
-    : config_(config), policy_(policy), owner_(owner) {
-  validate(config_, policy_);
+SkipCache::SkipCache(const ModelConfig& config, int64_t unit_blocks, CachePolicy policy, const void* owner)
+    : config_(config), unit_blocks_(unit_blocks), policy_(policy), owner_(owner) {
+  validate(policy_);
   configure();
 }
 
-void SkipCache::validate(const ModelConfig& c, const CachePolicy& p) {
-  if (!c.skip) fail(ErrorKind::InvalidArgument, "Skip-Cache needs a model with skip branches; this one is plain " +
-                                                    std::string(c.family == Family::DiT ? "DiT" : "Latte"));
+void SkipCache::validate(const CachePolicy& p) const {
+  if (!config_.skip) fail(ErrorKind::InvalidArgument, "Skip-Cache needs a model with skip branches; this one has none");
   if (p.interval < 1) bad_policy("interval", "an integer >= 1", std::to_string(p.interval));
   // k units kept at each end must leave the resume point in the decoder half (where the skips are popped).
-  const int64_t max_branch = c.family == Family::DiT ? c.depth / 2 : c.depth / 4;
+  const int64_t max_branch = config_.depth / unit_blocks_ / 2;
   if (p.branch < 1 || p.branch > max_branch)
     bad_policy("branch", std::string("an integer in [1, ") + std::to_string(max_branch) + "] (" +
-                             (c.family == Family::DiT ? "blocks" : "spatial+temporal pairs") + " kept at each end)",
+                             (unit_blocks_ == 1 ? "blocks" : "spatial+temporal pairs") + " kept at each end)",
                std::to_string(p.branch));
   if (!std::isfinite(p.start)) bad_policy("start", "a finite timestep", std::to_string(p.start));
   if (!std::isfinite(p.stop)) bad_policy("stop", "a finite timestep", std::to_string(p.stop));
 }
 
 void SkipCache::configure() {
-  const int64_t units = config_.family == Family::DiT ? 1 : 2;  // blocks per unit
-  skip_from_ = policy_.branch * units;
-  resume_block_ = config_.depth - policy_.branch * units;
+  skip_from_ = policy_.branch * unit_blocks_;
+  resume_block_ = config_.depth - policy_.branch * unit_blocks_;
 }
 
 CachePolicy SkipCache::policy() const { return policy_; }
 
 void SkipCache::set_policy(const CachePolicy& policy) {
-  validate(config_, policy);
+  validate(policy);
   std::lock_guard<std::mutex> lock(mutex_);
   policy_ = policy;
   configure();

@@ -38,8 +38,9 @@ struct CacheStats {
 
 class SkipCache {
  public:
-  // Checks the policy against the model (InvalidArgument naming the field).
-  SkipCache(const ModelConfig& config, CachePolicy policy, const void* owner);
+  // Checks the policy against the model (InvalidArgument naming the field). unit_blocks: transformer blocks per
+  // cached unit (Architecture::unit_blocks: DiT 1, Latte 2).
+  SkipCache(const ModelConfig& config, int64_t unit_blocks, CachePolicy policy, const void* owner);
 
   const void* owner() const { return owner_; }
   CachePolicy policy() const;
@@ -69,10 +70,11 @@ class SkipCache {
   void abort_call();
 
  private:
-  static void validate(const ModelConfig& config, const CachePolicy& policy);
+  void validate(const CachePolicy& policy) const;
   void configure();
 
   ModelConfig config_;
+  int64_t unit_blocks_;
   CachePolicy policy_;
   const void* owner_;
   int64_t skip_from_ = 0, resume_block_ = 0;
