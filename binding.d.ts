@@ -308,6 +308,25 @@ export interface NativeLoadOptions {
  */
 export type NativeProgressCallback = (done: number, total: number) => void;
 
+/** describeModel(): a config's structure and costs at a batch size, without weights (native/model/family.h). */
+export interface NativeModelDescription {
+  /** Every parameter: official state_dict name and shape (embedders, blocks, skips, final layer). */
+  params: Array<{ name: string; shape: number[] }>;
+  /**
+   * FLOPs (multiply-add = 2) of each named block of a full forward, in execution order: x_embedder, t_embedder,
+   * y_embedder, blocks.i, skip_linears.j, skip_cache, final_layer.
+   */
+  blocks: Array<{ name: string; flops: number }>;
+  /** The long skips: [block whose output is pushed, block that fuses it first]. */
+  skipPairs: Array<[number, number]>;
+  /** Transformer blocks per Skip-Cache unit: DiT 1 (a block), Latte 2 (a spatial + temporal pair). */
+  unitBlocks: number;
+  /** FLOPs of a full forward. */
+  flops: number;
+  /** Every Skip-Cache branch k (units kept at each end): the blocks a cached call runs and its FLOPs. */
+  cached: Array<{ branch: number; blocksExecuted: number; flops: number }>;
+}
+
 export interface NativeBinding {
   NativeModel: typeof NativeModel;
   NativeCache: typeof NativeCache;
@@ -335,6 +354,10 @@ export interface NativeBinding {
    * on success); resolves to the bytes written. Refuses an output that is the input file or not a regular file.
    */
   convertCheckpoint(input: string, output: string, key: string | null, metadata: Record<string, string>): Promise<number>;
+  /** Synchronous (records graphs, allocates no tensors). batch: a positive integer, default 1. */
+  describeModel(config: NativeModelConfig, batch?: number): NativeModelDescription;
+  /** describeModel's params alone, in time linear in the depth (describeModel records a graph per cached branch). */
+  modelParams(config: NativeModelConfig): NativeModelDescription['params'];
   backends(): [NativeCpuBackendInfo, NativeCudaBackendInfo];
   /** The fp32 FMA peak of all CPU threads, measured for `seconds` (benchmarks report % of it). */
   /** fp32 FMA peak of the pool threads; bf16Gflops: the AVX-512 BF16 dot-product peak where the bf16 GEMM uses it, else 0. */

@@ -18,6 +18,7 @@ namespace skipdit::bindings {
 
 void InitCheckpoints(Napi::Env env, Napi::Object exports);       // checkpoint_wrap.cc
 void InitVae(Napi::Env env, Napi::Object exports);               // native_vae.cc
+void InitDescribe(Napi::Env env, Napi::Object exports);          // describe.cc
 
 namespace {
 
@@ -90,6 +91,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("measurePeak", Napi::Function::New(env, MeasurePeak, "measurePeak"));
   InitCheckpoints(env, exports);
   InitVae(env, exports);
+  InitDescribe(env, exports);
   return exports;
 }
 

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { describeModel, families, sampleShape, usefulBranches } from './architecture.js';
 import { normalizeConfig, type ModelConfig } from './config.js';
 import { InvalidArgumentError } from './errors.js';
 import { callFlops, forwardFlops } from './flops.js';
@@ -13,7 +14,7 @@ import { loadModel, type Model, type ModelDType, type ModelProfile } from './mod
 import { native } from './native.js';
 import { Pipeline } from './pipeline.js';
 import { writeRandomCheckpoint } from './random-checkpoint.js';
-import type { CachePolicyInput, SkipCache } from './cache.js';
+import { cachePresets, type CachePolicyInput, type SkipCache } from './cache.js';
 import type { Tensor } from './tensor.js';
 
 /** Official model sizes (DiT-S/B/XL; Latte-XL is XL). */
@@ -24,6 +25,8 @@ export const benchSizes = {
 } as const;
 export type BenchSize = keyof typeof benchSizes;
 export type BenchFamily = 'dit' | 'latte';
+/** The datasets of the released models: ImageNet (DiT), UCF-101 (Latte). */
+const benchData = { dit: { num_classes: 1000, num_frames: 1 }, latte: { num_classes: 101, num_frames: 16 } } as const;
 
 /**
  * A Skip-DiT config of an official size at 256x256 (latent 32x32, patch 2, 4 channels, learn_sigma): DiT with
@@ -31,10 +34,9 @@ export type BenchFamily = 'dit' | 'latte';
  */
 export function benchConfig(size: BenchSize, family: BenchFamily = 'dit'): ModelConfig {
   if (!(size in benchSizes)) throw InvalidArgumentError.expected('size', `one of ${Object.keys(benchSizes).join(', ')}`, size);
-  if (family !== 'dit' && family !== 'latte') throw InvalidArgumentError.expected('family', "'dit' or 'latte'", family);
+  if (!Object.hasOwn(benchData, family)) throw InvalidArgumentError.expected('family', "'dit' or 'latte'", family);
   return normalizeConfig({
-    family, skip: true, patch_size: 2, input_size: 32, in_channels: 4, learn_sigma: true,
-    num_classes: family === 'dit' ? 1000 : 101, num_frames: family === 'dit' ? 1 : 16, ...benchSizes[size],
+    family, skip: true, patch_size: 2, input_size: 32, in_channels: 4, learn_sigma: true, ...benchData[family], ...benchSizes[size],
   });
 }
 
@@ -88,8 +90,7 @@ export function randomCheckpoint(config: ModelConfig, dir: string, seed = 12345)
 
 /** Deterministic latents x (B, [F,] C, H, W), timesteps and labels for a model (labels: [class 0.., null] for CFG). */
 export function benchInput(config: ModelConfig, batch: number): { x: Tensor; t: number; y?: number[] } {
-  const S = config.input_size;
-  const shape = config.family === 'latte' ? [batch, config.num_frames, config.in_channels, S, S] : [batch, config.in_channels, S, S];
+  const shape = [batch, ...sampleShape(config)];
   const x = { data: new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i * 0.37)), shape };
   if (config.num_classes === 0) return { x, t: 500 };
   const half = Math.max(1, batch / 2);
@@ -119,16 +120,16 @@ export interface StepRow {
 
 /**
  * A full step and cached steps keeping k units (blocks; Latte: spatial+temporal pairs) at each end, timed
- * interleaved. ks that would keep every unit (2k >= units: a cached step equal to a full one) are left out.
+ * interleaved. ks whose cached step would run every block (as a full one) are left out.
  */
 export async function measureSteps(
   model: Model, batch: number, repeats: number, peakGflops: number, ks: readonly number[] = [1, 4],
 ): Promise<StepRow[]> {
   const c = model.config;
-  const units = c.family === 'latte' ? c.depth / 2 : c.depth;
+  const useful = usefulBranches(c);
   const input = benchInput(c, batch);
   const caches = Object.fromEntries(
-    ks.filter((k) => 2 * k < units).map((k) => [`cached step k=${k}`, model.createCache({ interval: 1_000_000, branch: k })]),
+    ks.filter((k) => useful.includes(k)).map((k) => [`cached step k=${k}`, model.createCache({ interval: 1_000_000, branch: k })]),
   );
   const blocks: Record<string, number> = {};
   const variants: Record<string, () => Promise<unknown>> = {};
@@ -179,13 +180,13 @@ export async function measureRuns(model: Model, steps: number, policies: readonl
 
 /**
  * The default policies: none, N = 2 and N = 3 of the family's preset. On models too shallow for the preset's k
- * (cached steps would run every unit) k drops to half the units minus one.
+ * (cached steps would run every block) k drops to the largest that skips something. Plain models: none only.
  */
 export function defaultPolicies(config: ModelConfig): string[] {
-  const preset = config.family === 'dit' ? 'dit' : 'latte';
-  const presetK = preset === 'dit' ? 4 : 1;
-  const half = Math.floor((config.family === 'latte' ? config.depth / 2 : config.depth) / 2);
-  const k = presetK >= half ? `:${Math.max(1, half - 1)}` : '';
+  if (describeModel(config).skipPairs.length === 0) return ['none']; // a plain model has no Skip-Cache
+  const preset = families[config.family].cachePreset;
+  const useful = usefulBranches(config);
+  const k = useful.includes(cachePresets[preset].branch) ? '' : `:${Math.max(1, ...useful)}`;
   return ['none', `${preset}:2${k}`, `${preset}:3${k}`];
 }
 
@@ -278,7 +279,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     if (file === undefined) {
       const config = benchConfig(size, family);
       file = randomCheckpoint(config, options.cacheDir ?? tempDir!).file;
-      source = `random ${family === 'dit' ? 'DiT' : 'Latte'}-${size}/2-skip`;
+      source = `random ${families[family].name}-${size}/2-skip`;
     }
     const peak = native().measurePeak(peakSeconds);
     const model = await loadModel(file, { backend: 'cpu', dtype: options.dtype, profile: true });
@@ -319,7 +320,7 @@ export function peakFor(dtype: ModelDType, peak: { gflops: number; bf16Gflops: n
 export function formatBenchReport(r: BenchReport): string {
   const c = r.model.config, out: string[] = [];
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-  out.push(`${r.model.source}: ${c.family} D ${c.hidden_size} depth ${c.depth}, latent ${c.input_size}x${c.input_size}${c.family === 'latte' ? ` x ${c.num_frames} frames` : ''}, batch ${r.batch}, ${r.model.dtype} weights (${mib(r.model.weightBytes)}), ${r.model.backend}`);
+  out.push(`${r.model.source}: ${c.family} D ${c.hidden_size} depth ${c.depth}, latent ${c.input_size}x${c.input_size}${families[c.family].video ? ` x ${c.num_frames} frames` : ''}, batch ${r.batch}, ${r.model.dtype} weights (${mib(r.model.weightBytes)}), ${r.model.backend}`);
   out.push(`FMA peak (measured): ${r.peak.gflops.toFixed(0)} GFLOP/s fp32 (${r.peak.threads} threads, ${r.peak.isa})` +
     (r.peak.bf16Gflops > 0 ? `; bf16 dot-product peak ${r.peak.bf16Gflops.toFixed(0)} GFLOP/s` : ''), '');
   out.push(table(

@@ -1,6 +1,7 @@
 // Model configurations: the official constructor arguments, named presets for the released checkpoints,
 // and resolution of the config of a weights file (explicit > file metadata, checked against its tensors).
 import type { NativeModelConfig } from '../binding.js';
+import { modelParams } from './architecture.js';
 import { CheckpointError, InvalidArgumentError, describe } from './errors.js';
 
 export type ModelConfig = NativeModelConfig;
@@ -193,6 +194,55 @@ function checkDiTStateDict(tensors: TensorShapes, file: string): void {
   );
 }
 
+const dims = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+
+/**
+ * The one check of a config against a file: the parameters the model has for it (modelParams: its own names
+ * and shapes) against the file's tensors, before anything is loaded. A mismatch with a simple cause is
+ * explained (the label table's null row; a family, skip branches or conditioning that the names contradict);
+ * anything else is listed tensor by tensor, as the loader would.
+ */
+function checkTensors(config: ModelConfig, tensors: TensorShapes, file: string, structure: { family: ModelFamily; skip: boolean; conditional: boolean }): void {
+  const heading = `'${file}' does not match its config (${config.family}${config.skip ? '-skip' : ''}, depth ${config.depth}, hidden_size ${config.hidden_size}):`;
+  const count = Object.keys(tensors).length;
+  // Every block has parameters: a depth beyond the tensor count cannot match, and listing its parameters would
+  // cost what a hostile metadata config asks for (depth up to 1e7), not what the file holds.
+  if (config.depth > count) throw new CheckpointError(`${heading} ${config.depth} blocks but the file holds ${count} tensors in all`);
+  const params = modelParams(config);
+  const missing: string[] = [], misshaped: string[] = [];
+  for (const p of params) {
+    const t = Object.hasOwn(tensors, p.name) ? tensors[p.name] : undefined;
+    if (!t) missing.push(`${p.name} ${dims(p.shape)}`);
+    else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) misshaped.push(`${p.name}: expected ${dims(p.shape)}, file has ${dims(t.shape)}`);
+  }
+  const known = new Set(params.map((p) => p.name));
+  const unexpected = Object.keys(tensors).filter((n) => !known.has(n));
+  if (missing.length + misshaped.length + unexpected.length === 0) return;
+
+  // A table of the right width but the wrong height is about the null row: say so.
+  const table = tensors['y_embedder.embedding_table.weight']?.shape;
+  const rows = config.num_classes + (config.class_dropout ? 1 : 0);
+  if (table && config.num_classes > 0 && table[1] === config.hidden_size && table[0] !== rows) {
+    throw new CheckpointError(
+      `'${file}' has a label table of ${table[0]} rows (y_embedder.embedding_table.weight) but the config needs ${rows}: ` +
+        `num_classes ${config.num_classes} ${config.class_dropout ? 'plus the null class (class_dropout_prob > 0)' : 'without a null class (class_dropout_prob 0)'}`,
+    );
+  }
+  if (config.family !== structure.family || config.skip !== structure.skip || (config.num_classes > 0) !== structure.conditional) {
+    throw new CheckpointError(
+      `'${file}' looks like a ${structure.family}${structure.skip ? '-skip' : ''} ${structure.conditional ? 'class-conditional' : 'unconditional'} model ` +
+        `but the config says ${config.family}${config.skip ? '-skip' : ''} ${config.num_classes > 0 ? 'class-conditional' : 'unconditional'}`,
+    );
+  }
+  let msg = heading;
+  for (const [what, items] of [['missing tensors', missing], ['wrongly shaped tensors', misshaped], ['unexpected tensors', unexpected]] as const) {
+    if (items.length === 0) continue;
+    msg += `\n  ${what} (${items.length}):` + items.slice(0, 20).map((i) => `\n    ${i}`).join('');
+    if (items.length > 20) msg += `\n    ... and ${items.length - 20} more`;
+  }
+  throw new CheckpointError(msg);
+}
+
 /** The checkpoint description resolveConfig needs (NativeCheckpointInfo has it). */
 interface CheckpointShapes {
   metadata: Record<string, string>;
@@ -202,14 +252,16 @@ interface CheckpointShapes {
 /**
  * The config of a weights file, by precedence: `explicit` (a preset name, or an object whose missing fields
  * come from the file), else the JSON in a safetensors `__metadata__.config`, else inference from the tensor
- * shapes. Fields nothing determines are a CheckpointError listing them. The structure visible in the
- * tensor names (Latte vs DiT, skip branches, conditional or not) must agree with the result.
+ * shapes. Fields nothing determines are a CheckpointError listing them. The result must describe the file:
+ * the model's parameters for it (modelParams, describeModel's params) are exactly the file's tensor names and
+ * shapes.
  */
 export function resolveConfig(info: CheckpointShapes, file: string, explicit?: PresetName | ModelConfigInput): ModelConfig {
   checkDiTStateDict(info.tensors, file);
   const inferred = inferConfig(info.tensors);
   const names = Object.keys(info.tensors);
   const table = info.tensors['y_embedder.embedding_table.weight']?.shape;
+  // What the names show, whatever the config says (metadata may leave these out).
   const structure = {
     family: (names.includes('temp_embed') ? 'latte' : 'dit') as ModelFamily,
     skip: names.some((n) => n.startsWith('skip_linears.')),
@@ -252,20 +304,6 @@ export function resolveConfig(info: CheckpointShapes, file: string, explicit?: P
     }
     config = normalizeConfig(inferred.config as ModelConfigInput & Record<string, unknown>, `'${file}' inferred config`);
   }
-  // A table of the right width but the wrong height is about the null row: say so. (A config wrong in more
-  // than that is left to the loader, which lists every mismatched tensor.)
-  if (table && config.num_classes > 0 && table[1] === config.hidden_size && table[0] !== config.num_classes + (config.class_dropout ? 1 : 0)) {
-    const rows = config.num_classes + (config.class_dropout ? 1 : 0);
-    throw new CheckpointError(
-      `'${file}' has a label table of ${table[0]} rows (y_embedder.embedding_table.weight) but the config needs ${rows}: ` +
-        `num_classes ${config.num_classes} ${config.class_dropout ? 'plus the null class (class_dropout_prob > 0)' : 'without a null class (class_dropout_prob 0)'}`,
-    );
-  }
-  if (config.family !== structure.family || config.skip !== structure.skip || (config.num_classes > 0) !== structure.conditional) {
-    throw new CheckpointError(
-      `'${file}' looks like a ${structure.family}${structure.skip ? '-skip' : ''} ${structure.conditional ? 'class-conditional' : 'unconditional'} model ` +
-        `but the config says ${config.family}${config.skip ? '-skip' : ''} ${config.num_classes > 0 ? 'class-conditional' : 'unconditional'}`,
-    );
-  }
+  checkTensors(config, info.tensors, file, structure);
   return config;
 }

@@ -3,6 +3,7 @@
 // option before the long work, sample (CFG, Skip-Cache), decode, and write a PNG grid, a video (GIF, MP4, PNG
 // frames) or the raw latents (safetensors). lib/cli.ts parses arguments, calls it and prints.
 import path from 'node:path';
+import { families } from './architecture.js';
 import { autoBackend, type BackendName } from './backends.js';
 import { bundledModel } from './bundled.js';
 import type { CachePolicy, CachePolicyInput } from './cache.js';
@@ -224,7 +225,7 @@ export async function generate(o: GenerateOptions = {}): Promise<GenerateResult>
     const stats = pipe.cacheStats;
     const report: ImagesReport = {
       model: file ?? null, vae: typeof o.vae === 'string' ? o.vae : o.vae?.file ?? null, out: run.out, labels: run.labels ?? null,
-      frames: model.config.family === 'latte' ? model.config.num_frames : 1, sampler: run.pipeline.sampler,
+      frames: families[model.config.family].video ? model.config.num_frames : 1, sampler: run.pipeline.sampler,
       steps: pipe.sampler.steps, cfgScale: pipe.cfgScale ?? null, seed: o.seed ?? 0, cache: pipe.cachePolicy ?? null,
       sampleMs, decodeMs, cachedSteps: stats.cachedSteps, fullSteps: stats.fullSteps, predictedSpeedup: stats.predictedSpeedup,
       steps_detail: pipe.history.map((s) => ({ index: s.index, timestep: s.timestep, cached: s.cached, ms: s.ms })),
@@ -271,16 +272,17 @@ interface Plan {
 /** What the options and the loaded model tell together: the batch, the output and the Pipeline options. */
 function plan(o: GenerateOptions, { name, usage }: Names, model: Model, vae: Vae | undefined, file: string | undefined): Plan {
   const c = model.config;
+  const video = families[c.family].video;
   const latents = o.format === 'safetensors';
-  const pixelModel = c.family === 'dit' && (c.in_channels === 1 || c.in_channels === 3);
+  const pixelModel = !video && (c.in_channels === 1 || c.in_channels === 3);
   if (!latents && !vae && !pixelModel) {
-    throw new InvalidArgumentError(`Expected ${usage('vae')} for ${file ? `'${file}'` : 'this model'}: it makes ${c.family === 'latte' ? 'video ' : ''}latents with ${c.in_channels} channels`);
+    throw new InvalidArgumentError(`Expected ${usage('vae')} for ${file ? `'${file}'` : 'this model'}: it makes ${video ? 'video ' : ''}latents with ${c.in_channels} channels`);
   }
   if (vae && vae.config.latent_channels !== c.in_channels) {
     throw new InvalidArgumentError(`Expected a VAE with ${c.in_channels} latent channels for this model but '${typeof o.vae === 'string' ? o.vae : vae.file}' has ${vae.config.latent_channels}`);
   }
-  if (o.frames !== undefined && (c.family !== 'latte' || o.frames !== c.num_frames)) {
-    throw new InvalidArgumentError(`Expected ${name('frames')} ${c.family === 'latte' ? c.num_frames : '(only for Latte models)'} (the model's num_frames) but received ${o.frames}`);
+  if (o.frames !== undefined && (!video || o.frames !== c.num_frames)) {
+    throw new InvalidArgumentError(`Expected ${name('frames')} ${video ? c.num_frames : '(only for Latte models)'} (the model's num_frames) but received ${o.frames}`);
   }
   const { labels, n } = batch(o, { name, usage }, c);
   const bundled = o.model === undefined;
@@ -295,7 +297,6 @@ function plan(o: GenerateOptions, { name, usage }: Names, model: Model, vae: Vae
   if (latents) return { labels, n, format: 'safetensors', out: o.out ?? DEFAULT_OUT.safetensors, nrow: 0 /* no pictures */, pipeline };
 
   // The output is checked before sampling. Videos default to a GIF: a folder named samples.png would mislead.
-  const video = c.family === 'latte';
   const out = o.out ?? DEFAULT_OUT[o.format ?? (video ? 'gif' : 'png')];
   const ext = path.extname(out).toLowerCase();
   if (video && o.format === undefined && ext === '.png') throw InvalidArgumentError.expected(name('out'), 'a .gif, an .mp4 or a folder name (PNG frames) for a video', out);
@@ -358,7 +359,7 @@ async function decodeFrames(o: GenerateOptions, vae: Vae, samples: Tensor, c: Mo
 /** Image grids of the pixels (n images, or n videos of F frames each): one grid, or one per frame. */
 function pictures(pixels: Tensor, n: number, c: ModelConfig, nrow: number): Image[] {
   const [, C, H, W] = pixels.shape;
-  if (c.family !== 'latte') return [imageGrid({ data: pixels.data, shape: [n, C, H, W] }, { nrow })];
+  if (!families[c.family].video) return [imageGrid({ data: pixels.data, shape: [n, C, H, W] }, { nrow })];
   // One frame of the output = frame f of every video, tiled like an image grid.
   const F = c.num_frames;
   return Array.from({ length: F }, (_, f) => {

@@ -27,6 +27,8 @@ export { createDiffusion, spaceTimesteps } from './diffusion.js';
 export type { DiffusionTables } from './diffusion.js';
 export { gaussianNoise, NoiseGenerator } from './random.js';
 export { forwardFlops, callFlops } from './flops.js';
+export { describeModel } from './architecture.js';
+export type { ModelDescription } from './architecture.js';
 export { imageGrid, encodePng, writePng, toByte, mapByte, toImages } from './image.js';
 export type { Image, ByteMapping } from './image.js';
 export { loadVae, Vae, sdVaeConfig } from './vae.js';

@@ -5,6 +5,7 @@ import type { NativeForwardOptions, NativeModel, NativeProfile, NativeTensor } f
 import { Latents } from './latents.js';
 import type { SamplerCoefficients } from './samplers.js';
 import { SkipCache, resolveCachePolicy, type CachePolicyInput } from './cache.js';
+import { families, sampleShape } from './architecture.js';
 import { resolveConfig, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import {
   AbortError,
@@ -387,11 +388,9 @@ export class Model {
 
   /** x's shape must be the official layout of this model with B >= 1. */
   #checkShape(shape: number[]): void {
-    const c = this.config;
-    const latte = c.family === 'latte';
     const B = shape[0];
-    const expected = latte ? [B, c.num_frames, c.in_channels, c.input_size, c.input_size] : [B, c.in_channels, c.input_size, c.input_size];
-    const layout = latte ? '(B, F, C, H, W)' : '(B, C, H, W)';
+    const expected = [B, ...sampleShape(this.config)];
+    const layout = families[this.config.family].video ? '(B, F, C, H, W)' : '(B, C, H, W)';
     if (shape.length !== expected.length || !(B >= 1) || shape.some((d, i) => d !== expected[i])) {
       throw InvalidArgumentError.expected('x.shape', `${layout} = [B, ${expected.slice(1).join(', ')}] with B >= 1`, shape);
     }
@@ -441,7 +440,7 @@ export class Model {
     if (rows % 2 !== 0) throw InvalidArgumentError.expected('x.shape[0]', 'an even batch (cond rows then uncond rows)', rows);
     // The guidance runs in float32: a scale beyond float32's range would turn every output into NaN.
     if (!isFloat32(input.cfgScale)) throw InvalidArgumentError.expected('cfgScale', FLOAT32_EXPECTED, input.cfgScale);
-    const official = this.config.family === 'dit' ? 3 : 4;
+    const official = families[this.config.family].cfgChannels;
     let channels: number;
     if (input.cfgChannels === undefined) channels = Math.min(official, this.outChannels);
     else if (input.cfgChannels === 'eps') channels = this.config.in_channels;

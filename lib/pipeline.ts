@@ -1,6 +1,7 @@
 // Pipeline: the official sampling loop (sample.py / sample_ddp.py) as an object you drive step by step:
 // initial noise, one batched cond+uncond forward per step when guiding, the sampler update, and an
 // optional Skip-Cache state owned by this pipeline.
+import { sampleShape } from './architecture.js';
 import { SkipCache, resolveCachePolicy, type CachePolicy, type CachePolicyInput, type CacheStats } from './cache.js';
 import { AbortError, DisposedError, InvalidArgumentError, checkFloat32, describe } from './errors.js';
 import { checkSignal } from './abort.js';
@@ -221,8 +222,8 @@ export class Pipeline {
     const c = this.model.config;
     const seed = options.seed ?? 0;
     if (!Number.isSafeInteger(seed) || seed < 0) throw InvalidArgumentError.expected('seed', 'a non-negative integer', seed);
-    const perSample = numel(c.family === 'latte' ? [c.num_frames, c.in_channels, c.input_size, c.input_size] : [c.in_channels, c.input_size, c.input_size]);
-    const sampleShape = c.family === 'latte' ? [c.num_frames, c.in_channels, c.input_size, c.input_size] : [c.in_channels, c.input_size, c.input_size];
+    const perSampleShape = sampleShape(c);
+    const perSample = numel(perSampleShape);
 
     let n: number | undefined;
     if (c.num_classes > 0) {
@@ -244,9 +245,8 @@ export class Pipeline {
     const rows = (m: number) => (this.guided ? 2 * m : m);
     if (options.noise !== undefined) {
       const z = checkTensor(options.noise, 'noise');
-      const expectedTail = sampleShape;
-      if (z.shape.length !== expectedTail.length + 1 || z.shape.slice(1).some((d, i) => d !== expectedTail[i])) {
-        throw InvalidArgumentError.expected('noise.shape', `[n, ${expectedTail.join(', ')}]`, z.shape);
+      if (z.shape.length !== perSampleShape.length + 1 || z.shape.slice(1).some((d, i) => d !== perSampleShape[i])) {
+        throw InvalidArgumentError.expected('noise.shape', `[n, ${perSampleShape.join(', ')}]`, z.shape);
       }
       const given = z.shape[0];
       n ??= this.guided ? given / 2 : given;
@@ -265,7 +265,7 @@ export class Pipeline {
     if (this.#policy && !this.#cache) this.#cache = this.model.createCache(this.#policy);
     this.#latents?.dispose();
     this.#latents = undefined;
-    this.#shape = Object.freeze([rows(n), ...sampleShape]);
+    this.#shape = Object.freeze([rows(n), ...perSampleShape]);
     this.#pending = this.#snapshot = latents;
     this.#seed = seed;
     this.#stepNoise = options.stepNoise;

@@ -36,7 +36,8 @@ describe('op profile (loadModel { profile: true })', () => {
       expect(o.calls, o.op).toBeGreaterThan(0);
       expect(o.seconds, o.op).toBeGreaterThanOrEqual(0);
     }
-    // every GEMM-like op is counted: the sum is the analytic count of lib/flops.ts
+    // every GEMM-like op is counted: the sum is the model's FLOP count (describeModel; test/architecture.test.ts
+    // checks that against hand formulas)
     const flops = p.ops.reduce((a, o) => a + o.flops, 0);
     expect(flops / forwardFlops(model.config, 2)).toBeCloseTo(1, 10);
     // the ops run inside the forward

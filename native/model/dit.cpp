@@ -12,7 +12,7 @@ class DiT final : public Architecture {
         pos_embed_(&params_.add("pos_embed", {1, c.tokens(), c.hidden_size})),
         x_embedder_(params_, "x_embedder", c.hidden_size, c.in_channels, c.patch_size),
         t_embedder_(params_, "t_embedder", c.hidden_size) {
-    // (parameters in the official state_dict order)
+    // (parameters in the order random checkpoints are written: embedders, blocks, skips, final layer)
     if (c.conditional()) y_embedder_ = std::make_unique<LabelEmbedder>(params_, "y_embedder", c.label_rows(), c.hidden_size);
     for (int64_t i = 0; i < c.depth; ++i)
       blocks_.emplace_back(params_, "blocks." + std::to_string(i), c.hidden_size, c.num_heads, c.mlp_hidden());
