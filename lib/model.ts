@@ -5,7 +5,7 @@ import type { NativeForwardOptions, NativeModel, NativeProfile, NativeTensor } f
 import { Latents } from './latents.js';
 import type { SamplerCoefficients } from './samplers.js';
 import { SkipCache, resolveCachePolicy, type CachePolicyInput } from './cache.js';
-import { families, sampleShape } from './architecture.js';
+import { describeModel, families, sampleShape } from './architecture.js';
 import { resolveConfig, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import {
   AbortError,
@@ -292,6 +292,16 @@ export class Model {
   createCache(policy: CachePolicyInput): SkipCache {
     const handle = this.#live();
     const resolved = resolveCachePolicy(policy);
+    // The branches the model has: k units at each end must leave the resume point in the decoder half.
+    const d = describeModel(this.config);
+    if (d.skipPairs.length === 0) {
+      throw new InvalidArgumentError(`Skip-Cache needs a model with skip branches; this ${families[this.config.family].name} has none`);
+    }
+    const maxBranch = d.cached.length;
+    if (resolved.branch > maxBranch) {
+      const unit = d.unitBlocks === 1 ? 'blocks' : 'spatial+temporal pairs';
+      throw InvalidArgumentError.expected('cache.branch', `an integer in [1, ${maxBranch}] (${unit} kept at each end)`, resolved.branch);
+    }
     try {
       return new SkipCache(handle.createCache(resolved), this);
     } catch (err) {

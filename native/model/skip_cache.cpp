@@ -4,29 +4,20 @@
 
 namespace skipdit {
 
-namespace {
-[[noreturn]] void bad_policy(const std::string& field, const std::string& expected, const std::string& got) {
-  fail(ErrorKind::InvalidArgument, "Expected " + expected + " for cache." + field + " but received " + got);
-}
-}  // namespace
-
 SkipCache::SkipCache(const ModelConfig& config, int64_t unit_blocks, CachePolicy policy, const void* owner)
     : config_(config), unit_blocks_(unit_blocks), policy_(policy), owner_(owner) {
   validate(policy_);
   configure();
 }
 
+// Policies are validated in lib (resolveCachePolicy, Model.createCache) with typed errors; here they are invariants.
 void SkipCache::validate(const CachePolicy& p) const {
-  if (!config_.skip) fail(ErrorKind::InvalidArgument, "Skip-Cache needs a model with skip branches; this one has none");
-  if (p.interval < 1) bad_policy("interval", "an integer >= 1", std::to_string(p.interval));
+  SKIPDIT_CHECK(config_.skip, "Skip-Cache on a model without skip branches");
   // k units kept at each end must leave the resume point in the decoder half (where the skips are popped).
   const int64_t max_branch = config_.depth / unit_blocks_ / 2;
-  if (p.branch < 1 || p.branch > max_branch)
-    bad_policy("branch", std::string("an integer in [1, ") + std::to_string(max_branch) + "] (" +
-                             (unit_blocks_ == 1 ? "blocks" : "spatial+temporal pairs") + " kept at each end)",
-               std::to_string(p.branch));
-  if (!std::isfinite(p.start)) bad_policy("start", "a finite timestep", std::to_string(p.start));
-  if (!std::isfinite(p.stop)) bad_policy("stop", "a finite timestep", std::to_string(p.stop));
+  SKIPDIT_CHECK(p.interval >= 1 && p.branch >= 1 && p.branch <= max_branch && std::isfinite(p.start) && std::isfinite(p.stop),
+                "cache policy interval " + std::to_string(p.interval) + ", branch " + std::to_string(p.branch) + " (at most " +
+                    std::to_string(max_branch) + ")");
 }
 
 void SkipCache::configure() {

@@ -38,7 +38,7 @@ struct CacheStats {
 
 class SkipCache {
  public:
-  // Checks the policy against the model (InvalidArgument naming the field). unit_blocks: transformer blocks per
+  // The policy must fit the model (lib validates it; here an invariant). unit_blocks: transformer blocks per
   // cached unit (Architecture::unit_blocks: DiT 1, Latte 2).
   SkipCache(const ModelConfig& config, int64_t unit_blocks, CachePolicy policy, const void* owner);
 
