@@ -52,6 +52,17 @@ ValueId LabelEmbedder::operator()(GraphBuilder& b, ValueId labels) const {
   return e;
 }
 
+ValueId adaln_conditioning(GraphBuilder& b, const TimestepEmbedder& t_embedder, const LabelEmbedder* y_embedder,
+                           ValueId t, ValueId y) {
+  b.g.begin_block("t_embedder");
+  ValueId c = t_embedder(b, t);
+  if (y_embedder) {
+    b.g.begin_block("y_embedder");
+    c = b.g.add(ops::Add{}, {c, (*y_embedder)(b, y)});
+  }
+  return b.g.add(ops::Silu{}, {c});
+}
+
 PatchEmbedder::PatchEmbedder(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t channels, int64_t patch)
     : weight(&ps.add(prefix + ".proj.weight", {hidden, channels, patch, patch})), bias(&ps.add(prefix + ".proj.bias", {hidden})) {}
 

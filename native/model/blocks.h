@@ -70,6 +70,11 @@ struct LabelEmbedder {
   ValueId operator()(GraphBuilder& b, ValueId labels) const;
 };
 
+// The adaLN conditioning of DiT and Latte: silu(t_embedder(t) [+ y_embedder(y)]) (B, D), the input of every
+// adaLN modulation. y_embedder null: an unconditional model.
+ValueId adaln_conditioning(GraphBuilder& b, const TimestepEmbedder& t_embedder, const LabelEmbedder* y_embedder,
+                           ValueId t, ValueId y);
+
 // PatchEmbed (Conv2d, kernel = stride = p) + a fixed positional table: x (B, C, H, W) -> tokens (B, T, D).
 struct PatchEmbedder {
   Param *weight, *bias;

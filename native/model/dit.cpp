@@ -39,7 +39,7 @@ class DiT final : public Architecture {
     g.begin_block("x_embedder");
     ValueId h = g.add(ops::AddBroadcastRows{}, {x_embedder_(b, s.x), b(*pos_embed_)});  // (B, T, D)
     g.tap("tokens");
-    const ValueId silu_c = conditioning(b, s);
+    const ValueId silu_c = adaln_conditioning(b, t_embedder_, y_embedder_.get(), s.t, s.y);
 
     // Skip-Cache: a cached call skips blocks k .. depth-k-1 (no push, no pop) and resumes at block depth-k from
     // the feature of the last full call; its skip partner is block k-1, which did run.
@@ -67,17 +67,6 @@ class DiT final : public Architecture {
   }
 
  private:
-  // silu(t_emb [+ y_emb]) (B, D): the input of every adaLN modulation.
-  ValueId conditioning(GraphBuilder& b, const ForwardSpec& s) const {
-    b.g.begin_block("t_embedder");
-    ValueId c = t_embedder_(b, s.t);
-    if (y_embedder_) {
-      b.g.begin_block("y_embedder");
-      c = b.g.add(ops::Add{}, {c, (*y_embedder_)(b, s.y)});
-    }
-    return b.g.add(ops::Silu{}, {c});
-  }
-
   Param* pos_embed_;
   PatchEmbedder x_embedder_;
   TimestepEmbedder t_embedder_;

@@ -46,7 +46,7 @@ class Latte final : public Architecture {
     ValueId h = g.add(ops::AddBroadcastRows{}, {x_embedder_(b, frames), b(*pos_embed_)});
     g.tap("tokens");
     // (B, D): spatial rows repeat F times, temporal rows T times
-    const ValueId silu_c = conditioning(b, s);
+    const ValueId silu_c = adaln_conditioning(b, t_embedder_, y_embedder_.get(), s.t, s.y);
 
     // Skip-Cache works on pairs: a cached call skips pairs 2k .. depth-2k-1 and resumes at pair depth-2k.
     const int64_t pushed_count = (half + 1) / 2;  // pairs that push a skip
@@ -83,16 +83,6 @@ class Latte final : public Architecture {
   }
 
  private:
-  ValueId conditioning(GraphBuilder& b, const ForwardSpec& s) const {
-    b.g.begin_block("t_embedder");
-    ValueId c = t_embedder_(b, s.t);
-    if (y_embedder_) {
-      b.g.begin_block("y_embedder");
-      c = b.g.add(ops::Add{}, {c, (*y_embedder_)(b, s.y)});
-    }
-    return b.g.add(ops::Silu{}, {c});
-  }
-
   Param* pos_embed_;
   PatchEmbedder x_embedder_;
   TimestepEmbedder t_embedder_;
