@@ -20,20 +20,26 @@ export interface TestBinding {
   runKernel(name: string, args: Record<string, unknown>): Float32Array;
   kernelNames(): string[];
   /**
-   * Runs one Backend op (the interface the model graph uses) on 'cpu' or 'cuda' at a precision
-   * ('float32' | 'bfloat16' | 'float16'): arrays uploaded, weights prepared, output downloaded
-   * (test/hooks/backend_ops.cc). 'profiled:*' wraps the backend in the op profiler.
+   * Runs one op of the op list as a one-node graph on 'cpu' or 'cuda' at a precision ('float32' | 'bfloat16' |
+   * 'float16'): inputs uploaded, weights prepared, output downloaded (test/hooks/backend_ops.cc; the spec:
+   * op-cases.ts opSpec). 'profiled:*' runs it with the op profiler attached.
    */
-  runOp(backend: 'cpu' | 'cuda' | 'profiled:cpu' | 'profiled:cuda', dtype: string, name: string, args: Record<string, unknown>): Float32Array;
+  runOp(backend: 'cpu' | 'cuda' | 'profiled:cpu' | 'profiled:cuda', dtype: string, name: string, spec: object): Float32Array;
   opNames(): string[];
   /** Parses a checkpoint held in memory and reads every float tensor (test/hooks/checkpoint_bytes.cc). */
   inspectCheckpointBytes(bytes: Buffer, key?: string | null): NativeCheckpointInfo & { checksum: number };
   /** '' when the CUDA device layer works (upload, one kernel, download), otherwise why not. */
   cudaSelfTest(): string;
+  /** A config's forward graph recorded and planned (test/hooks/graph_plan.cc). */
+  graphPlan(config: object, batch: number, variant: 'full' | 'cached'): {
+    nodes: number; intermediates: number; arenaBytes: number; valueBytes: number; overlaps: number; outside: number; hash: string; flops: number;
+  };
+  /** Records a graph that reads a value after an in-place node changed it: throws. */
+  graphStaleRead(): void;
 }
 
 /** The names the test addon exports, and none of which the product addon may export. */
-export const TEST_ENTRY_POINTS = ['cudaSelfTest', 'inspectCheckpointBytes', 'kernelNames', 'opNames', 'runKernel', 'runOp'] as const satisfies readonly (keyof TestBinding)[];
+export const TEST_ENTRY_POINTS = ['cudaSelfTest', 'graphPlan', 'graphStaleRead', 'inspectCheckpointBytes', 'kernelNames', 'opNames', 'runKernel', 'runOp'] as const satisfies readonly (keyof TestBinding)[];
 
 const root = packageRoot();
 

@@ -5,6 +5,7 @@
 //   runKernel / kernelNames   one CPU kernel of native/cpu/ops on copies of arrays (kernels.cc)
 //   runOp / opNames           one Backend op on 'cpu' / 'cuda' (or profiled) at a precision (backend_ops.cc)
 //   inspectCheckpointBytes    a checkpoint parsed from memory, every tensor read (checkpoint_bytes.cc)
+//   graphPlan / graphStaleRead  a forward graph recorded and planned; a stale read refused (graph_plan.cc)
 //   cudaSelfTest              the CUDA device layer alone: upload, one kernel, download ('' when it works)
 #include <napi.h>
 
@@ -15,6 +16,7 @@ namespace skipdit::bindings {
 Napi::Object InitKernels(Napi::Env env, Napi::Object exports);      // kernels.cc
 void InitBackendOps(Napi::Env env, Napi::Object exports);           // backend_ops.cc
 void InitCheckpointHooks(Napi::Env env, Napi::Object exports);      // checkpoint_bytes.cc
+void InitGraphHooks(Napi::Env env, Napi::Object exports);           // graph_plan.cc
 
 namespace {
 
@@ -24,6 +26,7 @@ Napi::Object InitTestAddon(Napi::Env env, Napi::Object exports) {
   InitKernels(env, exports);
   InitBackendOps(env, exports);
   InitCheckpointHooks(env, exports);
+  InitGraphHooks(env, exports);
   exports.Set("cudaSelfTest", Napi::Function::New(env, CudaSelfTest, "cudaSelfTest"));
   return exports;
 }
