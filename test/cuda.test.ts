@@ -10,7 +10,9 @@
 //   same rounding done on the CPU (inputs rounded in JS, CPU float32 op) plus 1e-5 - the flash-attention rule
 //   "at most ~2x the error of the same math in that precision". Attention on activation-typed qkv (act = 1):
 //   2x the error of the same math emulated in JS (qkv rounded; on the tensor-core kernel the probabilities
-//   rounded before P V; the output rounded), for the tensor-core kernel and the forced SIMT one.
+//   rounded before P V; the output rounded), for the tensor-core kernel and the forced SIMT one. Other
+//   activation-typed ops (sdpa, rms_norm, rope_2d, ...): 2x the error of their case's lowPrecision emulation
+//   (activation inputs and output rounded, float32 math).
 // - sampler_update (the DDIM / DDPM step) is bit-identical to the CPU twin and to lib/samplers.ts; a whole
 //   Pipeline run with the latents on the device is within the float32 fixture tolerance of the CPU run, and
 //   bit-identical with and without CUDA graphs.
@@ -53,7 +55,7 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
         // bf16 / fp16: every tensor-core GEMM tile (forced), and for activation-typed attention the
         // tensor-core kernel and, forced, the SIMT one
         const low = dtype !== 'float32';
-        const kernels = low && c.activation ? (['tensor cores', 'simt'] as const)
+        const kernels = low && c.activation && c.op === 'attention' ? (['tensor cores', 'simt'] as const)
           : low && c.weighted ? (['128x128', '64x128', '64x64'] as const) : ([''] as const);
         for (const kernel of kernels) {
           it(`${c.op} ${c.label} ${dtype}${kernel ? ` (${kernel})` : ''}`, () => {
@@ -67,7 +69,9 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
               if (dtype === 'float32') return within(`${c.op} ${c.label} f32`, relErr(got, ref), OP_TOL_F32);
               const round = dtype === 'bfloat16' ? roundBf16 : roundF16;
               let sameMath: number;
-              if (c.activation) {
+              if (c.lowPrecision) {
+                sameMath = relErr(c.lowPrecision(round), ref); // the case's own emulation of that precision
+              } else if (c.activation) {
                 // the same math in that precision: qkv rounded, probabilities rounded on the tensor-core path
                 // (head dims it takes), the output rounded where it is stored
                 const a = c.args as { G: number; N: number; H: number; hd: number; qkv: Float32Array };

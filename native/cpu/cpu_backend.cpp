@@ -69,7 +69,7 @@ class CpuBackend final : public Backend {
 
   // The patch embedding's im2col columns; the convolution's column tile and its output tile.
   size_t scratch_bytes(const Graph& g, const Graph::Node& node) const override {
-    if (auto* pe = std::get_if<ops::PatchEmbed>(&node.op)) {
+    if (std::holds_alternative<ops::PatchEmbed>(node.op)) {
       const TensorDesc& w = g.desc(node.in[1]);
       return sizeof(float) * g.desc(node.out).numel() / w.dim(0) * w.dim(1) * w.dim(2) * w.dim(3);
     }

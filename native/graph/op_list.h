@@ -8,9 +8,15 @@
 #include "graph/ops/conv.h"
 #include "graph/ops/elementwise.h"
 #include "graph/ops/embed.h"
+#include "graph/ops/gated_gelu.h"
+#include "graph/ops/gelu_erf.h"
 #include "graph/ops/linear.h"
 #include "graph/ops/norms.h"
+#include "graph/ops/relative_position_bias.h"
+#include "graph/ops/rms_norm.h"
+#include "graph/ops/rope_2d.h"
 #include "graph/ops/sampling.h"
+#include "graph/ops/sdpa.h"
 
 #define SKIPDIT_OP_LIST(X) \
   X(Linear)                \
@@ -32,7 +38,13 @@
   X(Conv2d)                \
   X(UpsampleNearest2x)     \
   X(CfgGuidance)           \
-  X(SamplerStep)
+  X(SamplerStep)           \
+  X(Sdpa)                  \
+  X(RmsNorm)               \
+  X(Rope2d)                \
+  X(GatedGelu)             \
+  X(GeluErf)               \
+  X(RelativePositionBias)
 
 namespace skipdit {
 

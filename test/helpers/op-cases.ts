@@ -4,6 +4,7 @@
 import { createSampler } from '../../lib/samplers.js';
 import { randn } from './compare.js';
 import { testNative } from './test-native.js';
+import { gelu } from '../reference/ops.js';
 
 export interface OpCase {
   op: string;
@@ -17,6 +18,11 @@ export interface OpCase {
   exact?: boolean;
   /** The expected result, computed in TypeScript from the case's arguments (ops whose reference lives with their case). */
   expected?: () => Float32Array;
+  /**
+   * For an activation case: the same math in a low precision, its activation-typed inputs and its output rounded
+   * by `round` (bf16 / fp16), the rest float32. test/cuda.test.ts bounds the CUDA error at that precision by it.
+   */
+  lowPrecision?: (round: (x: ArrayLike<number>) => Float32Array) => Float32Array;
 }
 
 /** The sampler a sampler_update case reproduces (op-reference.ts runs its TypeScript step()). */
@@ -111,7 +117,201 @@ export function opCases(): OpCase[] {
       { B, Cin, H, W, Cout, k, x: r(B * Cin * H * W), w: r(Cout * Cin * k * k, 1 / Math.sqrt(Cin * k * k)), bias: r(Cout) }, true);
   }
   add('upsample_nearest2x', 'B=2 C=3 5x7', { B: 2, C: 3, H: 5, W: 7, x: r(2 * 3 * 5 * 7) });
+
+  // Text-encoder / cross-attention ops, each with its TypeScript reference (below opCases). Activation cases
+  // take bf16 / fp16 inputs on CUDA at those precisions.
+  const withRef = (op: string, label: string, args: A, ref: (a: A) => Float32Array, more: Partial<OpCase> = {}) =>
+    cases.push({ op, label, args, expected: () => ref(args), ...more });
+  const actCase = (op: string, label: string, args: A, ref: (a: A) => Float32Array, actInputs: string[]) =>
+    withRef(op, `${label} activation-typed`, { ...args, act: 1 }, ref, {
+      activation: true,
+      lowPrecision: (round) => round(ref({ ...args, ...Object.fromEntries(actInputs.map((n) => [n, round(args[n])])) })),
+    });
+
+  // sdpa: self- and cross-attention (Lq != Lk), bias broadcast each way, key masks with fully masked rows, T5's
+  // scale 1 with a position bias, Latte's -10000 bias, head dims on every CUDA path (<= 64, 96, 128, 256).
+  type SdpaOpts = { scale?: number; bias?: [number, number, number]; biasScale?: number; mask?: 'prefix' | 'full'; latte?: boolean; qScale?: number; act?: boolean };
+  const sdpaCase = (G: number, Lq: number, Lk: number, H: number, hd: number, o: SdpaOpts = {}) => {
+    const D = H * hd;
+    const args: A = { G, Lq, Lk, H, hd, scale: o.scale ?? 0, q: r(G * Lq * D, o.qScale ?? 1), k: r(G * Lk * D), v: r(G * Lk * D) };
+    let mask: Float32Array | undefined;
+    if (o.mask || o.latte) {
+      // row g keeps its first Lk - 2g keys (padding at the end, as tokenizers do); 'full': the last row keeps none
+      mask = new Float32Array(G * Lk).map((_, e) => (e % Lk < Lk - 2 * Math.floor(e / Lk) ? 1 : 0));
+      if (o.mask === 'full') mask.fill(0, (G - 1) * Lk);
+    }
+    if (o.latte) {
+      args.biasShape = [G, 1, 1];
+      args.bias = mask!.map((m) => (1 - m) * -10000);
+    } else {
+      if (mask) args.keyMask = mask;
+      if (o.bias) {
+        args.biasShape = o.bias;
+        args.bias = r(o.bias[0] * o.bias[1] * o.bias[2] * Lk, o.biasScale ?? 2);
+      }
+    }
+    const what = [o.scale ? `scale=${o.scale}` : '', o.bias ? `bias (${o.bias.join(', ')}, Lk)` : '', o.latte ? 'latte bias (G, 1, 1, Lk)' : '',
+      o.mask ? `key mask ${o.mask}` : ''].filter(Boolean).join(' ');
+    const label = `G=${G} Lq=${Lq} Lk=${Lk} H=${H} hd=${hd}${what ? ` ${what}` : ''}`;
+    withRef('sdpa', label, args, sdpaReference);
+    if (o.act) actCase('sdpa', label, args, sdpaReference, ['q', 'k', 'v']);
+  };
+  sdpaCase(2, 7, 13, 3, 8, { act: true });
+  sdpaCase(1, 97, 77, 1, 40, { bias: [1, 1, 97] });
+  sdpaCase(3, 1, 120, 3, 64, { mask: 'full', act: true });
+  sdpaCase(2, 13, 13, 3, 16, { scale: 1, bias: [1, 3, 13], mask: 'prefix', qScale: 0.25, act: true }); // T5
+  sdpaCase(4, 97, 7, 2, 12, { latte: true });
+  sdpaCase(2, 7, 1, 3, 8, { bias: [2, 3, 7], mask: 'full' });
+  sdpaCase(2, 33, 77, 2, 88, { bias: [1, 2, 1], mask: 'full', act: true });
+  sdpaCase(3, 13, 120, 1, 64, { bias: [3, 1, 13], scale: 0.3 });
+  sdpaCase(3, 77, 77, 4, 16, { mask: 'prefix' }); // BERT
+  sdpaCase(2, 64, 12, 4, 16, { act: true }); // Hunyuan-DiT's cross-attention
+  sdpaCase(1, 257, 300, 2, 64, { act: true });
+  sdpaCase(2, 31, 33, 2, 128, { mask: 'prefix', bias: [1, 1, 1] });
+  sdpaCase(1, 9, 40, 1, 200, { act: true });
+
+  for (const [rows, D, weighted, scale] of [[97, 64, 1, 1], [3, 4096, 1, 3], [5, 1, 0, 1], [150, 2048, 1, 20]] as const) {
+    const args: A = { rows, D, eps: 1e-6, x: r(rows * D, scale), weight: weighted ? r(D).map((v) => Math.exp(0.5 * v)) : undefined };
+    const label = `rows=${rows} D=${D}${weighted ? ' weight' : ''}`;
+    withRef('rms_norm', label, args, rmsNormReference);
+    if (rows !== 5) actCase('rms_norm', label, args, rmsNormReference, ['x']);
+  }
+
+  for (const [G, L, H, hd] of [[2, 16, 4, 16], [3, 97, 3, 88], [1, 15, 1, 2], [2, 33, 2, 72]]) {
+    // tables with a distinct angle per column (the op takes any table; Hunyuan's repeat each angle per pair)
+    const angle = r(L * hd, 10);
+    const args: A = { G, L, H, hd, x: r(G * L * H * hd, 2), cos: angle.map(Math.cos), sin: angle.map(Math.sin) };
+    const label = `G=${G} L=${L} H=${H} hd=${hd}`;
+    withRef('rope_2d', label, args, rope2dReference, { exact: true });
+    if (L !== 15) actCase('rope_2d', label, args, rope2dReference, ['x']);
+  }
+
+  for (const shape of [[1], [100003], [97, 96]]) {
+    const n = shape.reduce((x, y) => x * y, 1);
+    const gg: A = { shape, a: r(n, 3), b: r(n, 2) };
+    withRef('gated_gelu', `shape=${shape.join('x')}`, gg, gatedGeluReference);
+    if (n > 1) actCase('gated_gelu', `shape=${shape.join('x')}`, gg, gatedGeluReference, ['a', 'b']);
+    const ge: A = { shape, x: r(n, 4) };
+    withRef('gelu_erf', `shape=${shape.join('x')}`, ge, geluErfReference);
+    if (n > 1) actCase('gelu_erf', `shape=${shape.join('x')}`, ge, geluErfReference, ['x']);
+  }
+
+  // T5's encoder (32 buckets, 128), a decoder-style unidirectional one, few buckets, an odd count, offsets far
+  // past max_distance (the cap)
+  for (const [qLen, kLen, H, numBuckets, maxDistance, bidirectional] of [[16, 16, 4, 32, 128, 1], [150, 150, 4, 32, 128, 1], [7, 300, 3, 32, 128, 0],
+    [97, 13, 1, 8, 20, 1], [1, 5000, 2, 32, 128, 1], [40, 40, 2, 33, 50, 1], [300, 2, 2, 16, 64, 0]]) {
+    withRef('relative_position_bias', `q=${qLen} k=${kLen} H=${H} buckets=${numBuckets} max_distance=${maxDistance}${bidirectional ? ' bidirectional' : ''}`,
+      { qLen, kLen, H, numBuckets, maxDistance, bidirectional, table: r(numBuckets * H) }, relativePositionBiasReference, { exact: true });
+  }
   return cases;
+}
+
+const f32 = Math.fround;
+const FINFO_MIN = -3.4028234663852886e38; // torch.finfo(torch.float32).min
+
+/** sdpa: per (g, h, i) the scores in float32 steps (dot, * scale, + (bias + (1 - m) * finfo.min)), a float64 softmax and p v. */
+function sdpaReference(a: A): Float32Array {
+  const { G, Lq, Lk, H, hd, q, k, v, bias, keyMask } = a;
+  const D = H * hd, scale = f32(a.scale || 1 / Math.sqrt(hd));
+  const [Gb, Hb, Lqb] = (a.biasShape ?? [1, 1, 1]) as number[];
+  const out = new Float32Array(G * Lq * D), s = new Float64Array(Lk);
+  for (let g = 0; g < G; g++)
+    for (let h = 0; h < H; h++)
+      for (let i = 0; i < Lq; i++) {
+        const qo = (g * Lq + i) * D + h * hd;
+        let max = -Infinity;
+        for (let j = 0; j < Lk; j++) {
+          const ko = (g * Lk + j) * D + h * hd;
+          let dot = 0;
+          for (let d = 0; d < hd; d++) dot += q[qo + d] * k[ko + d];
+          const b = bias ? bias[(((Gb === 1 ? 0 : g) * Hb + (Hb === 1 ? 0 : h)) * Lqb + (Lqb === 1 ? 0 : i)) * Lk + j] : 0;
+          const m = keyMask ? f32((1 - keyMask[g * Lk + j]) * FINFO_MIN) : 0;
+          s[j] = f32(f32(f32(dot) * scale) + f32(b + m));
+          max = Math.max(max, s[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j < Lk; j++) sum += (s[j] = Math.exp(s[j] - max));
+        for (let d = 0; d < hd; d++) {
+          let acc = 0;
+          for (let j = 0; j < Lk; j++) acc += s[j] * v[(g * Lk + j) * D + h * hd + d];
+          out[qo + d] = acc / sum;
+        }
+      }
+  return out;
+}
+
+/** T5LayerNorm: x / sqrt(mean(x^2) + eps) * weight, float64. */
+function rmsNormReference(a: A): Float32Array {
+  const { rows, D, eps, x, weight } = a;
+  const y = new Float32Array(rows * D);
+  for (let r = 0; r < rows; r++) {
+    let sq = 0;
+    for (let i = 0; i < D; i++) sq += x[r * D + i] ** 2;
+    const rstd = 1 / Math.sqrt(sq / D + eps);
+    for (let i = 0; i < D; i++) y[r * D + i] = x[r * D + i] * rstd * (weight ? weight[i] : 1);
+  }
+  return y;
+}
+
+/** Hunyuan-DiT's apply_rotary_emb in float32: x * cos + rot(x) * sin, rot(x)[2i] = -x[2i+1], rot(x)[2i+1] = x[2i]. */
+function rope2dReference(a: A): Float32Array {
+  const { G, L, H, hd, x, cos, sin } = a;
+  const y = new Float32Array(G * L * H * hd);
+  for (let e = 0; e < y.length; e += 2) {
+    const t = (Math.floor(e / (H * hd)) % L) * hd + (e % hd);
+    y[e] = f32(f32(x[e] * cos[t]) + f32(-x[e + 1] * sin[t]));
+    y[e + 1] = f32(f32(x[e + 1] * cos[t + 1]) + f32(x[e] * sin[t + 1]));
+  }
+  return y;
+}
+
+const gatedGeluReference = (a: A) => Float32Array.from(a.a as Float32Array, (v, i) => gelu(v) * a.b[i]);
+const geluErfReference = (a: A) => Float32Array.from(a.x as Float32Array, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
+
+/** erf in float64: its Taylor series for |x| < 2.5, else 1 - erfc from erfc's continued fraction (|error| < 1e-13). */
+export function erf(x: number): number {
+  const z = Math.abs(x);
+  if (z < 2.5) {
+    let term = z, sum = z;
+    for (let n = 1; Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+      term *= (-z * z) / n;
+      sum += term / (2 * n + 1);
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  let cf = z; // erfc(z) = exp(-z^2) / sqrt(pi) / (z + (1/2) / (z + 1 / (z + (3/2) / (z + ...))))
+  for (let n = 80; n >= 1; n--) cf = z + n / 2 / cf;
+  return Math.sign(x) * (1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / cf);
+}
+
+/** transformers' T5Attention._relative_position_bucket for one offset rel = key - query, torch's float32 math. */
+export function t5RelativePositionBucket(rel: number, bidirectional: boolean, numBuckets: number, maxDistance: number): number {
+  let bucket = 0, n = numBuckets;
+  if (bidirectional) {
+    n = Math.floor(n / 2);
+    bucket += rel > 0 ? n : 0;
+    rel = Math.abs(rel);
+  } else {
+    rel = -Math.min(rel, 0);
+  }
+  const maxExact = Math.floor(n / 2);
+  if (rel < maxExact) return bucket + rel;
+  // log(rel.float() / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact), each in float32
+  const logRatio = f32(Math.log(f32(f32(rel) / maxExact)));
+  const large = maxExact + Math.trunc(f32(f32(logRatio / f32(Math.log(maxDistance / maxExact))) * (n - maxExact)));
+  return bucket + Math.min(large, n - 1);
+}
+
+/** T5Attention.compute_bias: (1, H, qLen, kLen) = table[bucket(j - i), h]. */
+function relativePositionBiasReference(a: A): Float32Array {
+  const { qLen, kLen, H, numBuckets, maxDistance, bidirectional, table } = a;
+  const out = new Float32Array(H * qLen * kLen);
+  for (let i = 0; i < qLen; i++)
+    for (let j = 0; j < kLen; j++) {
+      const b = t5RelativePositionBucket(j - i, !!bidirectional, numBuckets, maxDistance);
+      for (let h = 0; h < H; h++) out[(h * qLen + i) * kLen + j] = table[b * H + h];
+    }
+  return out;
 }
 
 /** float32 values rounded to the nearest float16 (the weights / activations of a float16 GEMM). */
@@ -183,6 +383,25 @@ export function opSpec(op: string, a: A): OpSpec {
       return { params: { k: a.k }, inputs: { x: t(a.x, [a.B, a.Cin, a.H, a.W]), w: t(a.w, [a.Cout, a.Cin * a.k * a.k], { weight: 1 }), bias: t(a.bias, [a.Cout]) } };
     case 'upsample_nearest2x':
       return { params: {}, inputs: { x: t(a.x, [a.B, a.C, a.H, a.W]) } };
+    case 'sdpa': {
+      const act = a.act ? { act: 1 as const } : {}, D = a.H * a.hd;
+      return {
+        params: { heads: a.H, scale: a.scale },
+        inputs: { q: t(a.q, [a.G, a.Lq, D], act), k: t(a.k, [a.G, a.Lk, D], act), v: t(a.v, [a.G, a.Lk, D], act),
+          bias: opt(a.bias, [...(a.biasShape ?? []), a.Lk]), key_mask: opt(a.keyMask, [a.G, a.Lk]) },
+        out: a.act ? 'act' : 'f32',
+      };
+    }
+    case 'rms_norm':
+      return { params: { eps: a.eps }, inputs: { x: t(a.x, [a.rows, a.D], a.act ? { act: 1 } : {}), weight: opt(a.weight, [a.D]) }, out: a.act ? 'act' : 'f32' };
+    case 'rope_2d':
+      return { params: { heads: a.H }, inputs: { x: t(a.x, [a.G, a.L, a.H * a.hd], a.act ? { act: 1 } : {}), cos: t(a.cos, [a.L, a.hd]), sin: t(a.sin, [a.L, a.hd]) }, out: a.act ? 'act' : 'f32' };
+    case 'gated_gelu':
+      return { params: {}, inputs: { a: t(a.a, a.shape, a.act ? { act: 1 } : {}), b: t(a.b, a.shape, a.act ? { act: 1 } : {}) }, out: a.act ? 'act' : 'f32' };
+    case 'gelu_erf':
+      return { params: {}, inputs: { x: t(a.x, a.shape, a.act ? { act: 1 } : {}) }, out: a.act ? 'act' : 'f32' };
+    case 'relative_position_bias':
+      return { params: { qLen: a.qLen, kLen: a.kLen, numBuckets: a.numBuckets, maxDistance: a.maxDistance, bidirectional: a.bidirectional }, inputs: { table: t(a.table, [a.numBuckets, a.H]) } };
     default:
       throw new Error(`opSpec: no spec for op '${op}'`);
   }
