@@ -199,8 +199,12 @@ void Graph::finalize() {
 // is first written. A buffer is live from its first to its last node, both included, so a node's output never
 // shares bytes with its inputs (unless it is in place, a view).
 void Graph::plan() {
-  constexpr size_t kAlign = 256;  // vector loads, CUDA's 128-byte transactions
-  auto aligned = [](size_t b) { return (b + kAlign - 1) / kAlign * kAlign; };
+  // Offsets and sizes in whole 256-byte units (vector loads, CUDA's 128-byte transactions), whole pages for
+  // buffers of 64 KiB or more (as separate allocations would be: GEMM rows then never straddle a page needlessly).
+  auto aligned = [](size_t b) {
+    const size_t unit = b >= (size_t(64) << 10) ? 4096 : 256;
+    return (b + unit - 1) / unit * unit;
+  };
   const int32_t end = static_cast<int32_t>(nodes_.size());
   auto touch = [&](ValueId v, int32_t i) {
     Value& r = values_[root(v)];
@@ -240,11 +244,13 @@ void Graph::plan() {
   arena_bytes_ = 0;
   for (const Item& item : items) {
     live.erase(std::remove_if(live.begin(), live.end(), [&](const Live& l) { return l.last < item.first; }), live.end());
+    const size_t unit = item.bytes >= (size_t(64) << 10) ? 4096 : 256;
+    auto align_up = [&](size_t o) { return (o + unit - 1) / unit * unit; };
     size_t at = 0;
     auto pos = live.begin();
     for (; pos != live.end(); ++pos) {
       if (at + item.bytes <= pos->begin) break;
-      at = std::max(at, pos->end);
+      at = align_up(std::max(at, pos->end));
     }
     live.insert(pos, {at, at + item.bytes, item.last});
     *item.offset = at;
