@@ -27,8 +27,6 @@ struct ModelConfig {
   int64_t tokens() const { return grid() * grid(); }
   int64_t mlp_hidden() const { return static_cast<int64_t>(static_cast<double>(hidden_size) * mlp_ratio); }
   int64_t head_dim() const { return hidden_size / num_heads; }
-  // Number of skip_norms / skip_linears modules.
-  int64_t num_skips() const { return !skip ? 0 : family == Family::DiT ? depth / 2 : depth / 4; }
   bool conditional() const { return num_classes > 0; }
   int64_t label_rows() const { return num_classes + (class_dropout ? 1 : 0); }
 

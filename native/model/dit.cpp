@@ -16,7 +16,8 @@ class DiT final : public Architecture {
     if (c.conditional()) y_embedder_ = std::make_unique<LabelEmbedder>(params_, "y_embedder", c.label_rows(), c.hidden_size);
     for (int64_t i = 0; i < c.depth; ++i)
       blocks_.emplace_back(params_, "blocks." + std::to_string(i), c.hidden_size, c.num_heads, c.mlp_hidden());
-    for (int64_t j = 0; j < c.num_skips(); ++j) skips_.emplace_back(params_, j, c.hidden_size);
+    // Skip-DiT: one long skip per encoder block (depth / 2)
+    for (int64_t j = 0; j < (c.skip ? c.depth / 2 : 0); ++j) skips_.emplace_back(params_, j, c.hidden_size);
     final_layer_ = std::make_unique<FinalLayer>(params_, "final_layer", c.hidden_size, c.patch_size, c.out_channels());
   }
 
@@ -27,7 +28,7 @@ class DiT final : public Architecture {
   // Skip-DiT: block i < depth/2 pushes its output; block depth-1-i pops it before running.
   std::vector<std::pair<int64_t, int64_t>> skip_pairs() const override {
     std::vector<std::pair<int64_t, int64_t>> pairs;
-    for (int64_t i = 0; i < config_.num_skips(); ++i) pairs.push_back({i, config_.depth - 1 - i});
+    for (int64_t i = 0; i < int64_t(skips_.size()); ++i) pairs.push_back({i, config_.depth - 1 - i});
     return pairs;
   }
 

@@ -17,7 +17,8 @@ class Latte final : public Architecture {
     if (c.conditional()) y_embedder_ = std::make_unique<LabelEmbedder>(params_, "y_embedder", c.label_rows(), c.hidden_size);
     for (int64_t i = 0; i < c.depth; ++i)
       blocks_.emplace_back(params_, "blocks." + std::to_string(i), c.hidden_size, c.num_heads, c.mlp_hidden());
-    for (int64_t j = 0; j < c.num_skips(); ++j) skips_.emplace_back(params_, j, c.hidden_size);
+    // Latte-skip: one long skip per encoder pair (depth / 4)
+    for (int64_t j = 0; j < (c.skip ? c.depth / 4 : 0); ++j) skips_.emplace_back(params_, j, c.hidden_size);
     final_layer_ = std::make_unique<FinalLayer>(params_, "final_layer", c.hidden_size, c.patch_size, c.out_channels());
   }
 
@@ -30,7 +31,7 @@ class Latte final : public Architecture {
   std::vector<std::pair<int64_t, int64_t>> skip_pairs() const override {
     std::vector<std::pair<int64_t, int64_t>> pairs;
     const int64_t half = config_.depth / 2, pushed = (half + 1) / 2;
-    for (int64_t j = 0; j < config_.num_skips(); ++j) pairs.push_back({2 * (pushed - 1 - j) + 1, half + 2 * j});
+    for (int64_t j = 0; j < int64_t(skips_.size()); ++j) pairs.push_back({2 * (pushed - 1 - j) + 1, half + 2 * j});
     return pairs;
   }
 
