@@ -234,6 +234,45 @@ export declare class NativeVae {
   dispose(): void;
 }
 
+/** A text encoder's architecture (bindings/native_text_encoder.cc; lib/text-encoder.ts maps config.json to it). */
+export interface NativeTextEncoderConfig {
+  family: 't5' | 'bert';
+  vocab_size: number;
+  /** T5 d_model, BERT hidden_size. */
+  hidden_size: number;
+  num_layers: number;
+  num_heads: number;
+  /** T5 d_kv, BERT hidden_size / num_heads. */
+  head_dim: number;
+  /** T5 d_ff, BERT intermediate_size. */
+  ff_size: number;
+  /** T5 layer_norm_epsilon, BERT layer_norm_eps. */
+  eps: number;
+  /** T5: relative_attention_num_buckets / relative_attention_max_distance. */
+  relative_buckets?: number;
+  relative_max_distance?: number;
+  /** BERT: max_position_embeddings / type_vocab_size. */
+  max_positions?: number;
+  type_vocab_size?: number;
+}
+
+/** A T5 / BERT text encoder (native/text/text_encoder.h), created by loadTextEncoder. */
+export declare class NativeTextEncoder {
+  private constructor();
+  /**
+   * last_hidden_state (B, L, D) of ids (B, L) in [0, vocab) and a 0 / 1 mask (null: all ones), on a worker thread.
+   * taps: embedding, layer_out (stacked), T5's attn_residual (stacked) and position_bias.
+   */
+  forward(
+    ids: Int32Array,
+    shape: number[],
+    mask: Float32Array | null,
+    options: { taps?: boolean; abort?: NativeAbortFlag },
+  ): Promise<NativeTensor & { taps?: Record<string, NativeTensor> }>;
+  info(): { config: NativeTextEncoderConfig; backend: string; dtype: NativeDType; weightBytes: number; workspaceBytes: number };
+  dispose(): void;
+}
+
 export interface NativeCpuBackendInfo {
   name: 'cpu';
   available: true;
@@ -333,6 +372,17 @@ export interface NativeBinding {
   NativeAbortFlag: typeof NativeAbortFlag;
   NativeLatents: typeof NativeLatents;
   NativeVae: typeof NativeVae;
+  NativeTextEncoder: typeof NativeTextEncoder;
+  /**
+   * A text encoder from a safetensors file (T5: shared.weight or encoder.embed_tokens.weight, decoder.* and lm_head.*
+   * ignored; BERT: an optional bert. prefix, pooler.* / cls.* / embeddings.position_ids ignored). dtype: the linear
+   * weights' precision ('float16' only on CUDA, T5's wo then float32).
+   */
+  loadTextEncoder(
+    path: string,
+    config: NativeTextEncoderConfig,
+    options: { backend: 'cpu' | 'cuda'; dtype?: NativeDType; abort?: NativeAbortFlag; onProgress?: NativeProgressCallback },
+  ): Promise<NativeTextEncoder>;
   /** The VAE decoder of a weights file in diffusers, legacy diffusers or LDM names. */
   /** dtype: the weights' precision ('bfloat16' / 'float16': CUDA only, tensor-core convolutions; default 'float32'). */
   loadVae(

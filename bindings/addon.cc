@@ -19,6 +19,7 @@ namespace skipdit::bindings {
 void InitCheckpoints(Napi::Env env, Napi::Object exports);       // checkpoint_wrap.cc
 void InitVae(Napi::Env env, Napi::Object exports);               // native_vae.cc
 void InitDescribe(Napi::Env env, Napi::Object exports);          // describe.cc
+void InitTextEncoders(Napi::Env env, Napi::Object exports);      // native_text_encoder.cc
 
 namespace {
 
@@ -92,6 +93,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCheckpoints(env, exports);
   InitVae(env, exports);
   InitDescribe(env, exports);
+  InitTextEncoders(env, exports);
   return exports;
 }
 

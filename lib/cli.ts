@@ -12,6 +12,7 @@ import { backends, type ModelDType } from './model.js';
 import { autoBackend } from './backends.js';
 import { benchSizes, formatBenchReport, runBench, type BenchFamily, type BenchSize } from './bench.js';
 import { generate, type GenerateOptions, type GenerateProgress, type GenerateResult, type ImagesResult, type LatentsResult } from './generate.js';
+import { encodeToFile, type EncodeArgs } from './encode.js';
 
 const integer = (name: string) => (value: string) => {
   const n = Number(value);
@@ -317,6 +318,33 @@ program
       peakSeconds: opts.peakSeconds, cacheDir: opts.cacheDir,
     });
     console.log(opts.json ? JSON.stringify(report, null, 2) : formatBenchReport(report));
+  });
+
+program
+  .command('encode <prompt...>')
+  .description('text encoder states of prompts (T5 v1.1 / mT5 or BERT folder + its tokenizer) into a safetensors file: states, mask, ids')
+  .requiredOption('--encoder <dir>', 'text encoder folder: config.json + model.safetensors')
+  .requiredOption('--tokenizer <path>', 'tokenizer folder or file (spiece.model, vocab.txt, tokenizer.json)')
+  .option('--max-length <n>', 'tokens per prompt, padded and truncated (default: T5 120 as Latte, BERT 77 as Hunyuan-DiT)', integer('--max-length'))
+  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'cpu', 'cuda']).default('auto'))
+  .addOption(new Option('--dtype <name>', 'precision of the linear weights').choices(['float32', 'bfloat16', 'float16']).default('float32'))
+  .option('--out <file>', 'output .safetensors file', 'states.safetensors')
+  .option('--json', 'print a JSON report')
+  .action(async (prompts: string[], opts: Omit<EncodeArgs, 'names' | 'signal'> & { json?: boolean }) => {
+    const controller = new AbortController();
+    const interrupt = () => controller.abort();
+    process.once('SIGINT', interrupt);
+    try {
+      const r = await encodeToFile(prompts, { ...opts, signal: controller.signal, names: { encoder: '--encoder', maxLength: '--max-length', out: '--out' } });
+      if (opts.json) console.log(JSON.stringify(r, null, 2));
+      else console.log(`wrote ${r.out}: states [${r.shape.join(', ')}] (${r.family}, ${r.backend}, ${r.dtype}), tokens per prompt ${r.tokens.join(', ')}, in ${(r.ms / 1000).toFixed(2)} s`);
+    } catch (err) {
+      if (!(err instanceof AbortError && controller.signal.aborted)) throw err;
+      console.error('skipdit: interrupted; nothing written');
+      process.exitCode = 130;
+    } finally {
+      process.off('SIGINT', interrupt);
+    }
   });
 
 program.parseAsync().catch((err: unknown) => {

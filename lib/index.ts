@@ -34,6 +34,11 @@ export type { Image, ByteMapping } from './image.js';
 export { loadVae, Vae, sdVaeConfig } from './vae.js';
 export type { VaeConfig, LoadVaeOptions, DecodeOptions } from './vae.js';
 export { bundledModel } from './bundled.js';
+export { loadTextEncoder, TextEncoderModel, parseTextEncoderConfig } from './text-encoder.js';
+export type {
+  TextEncoderConfig, T5EncoderConfig, BertEncoderConfig, LoadTextEncoderOptions, TextEncoderInput, TextForwardOptions, TextEncoderOutput,
+  TextTokenizer, EncodeTextOptions, EncodedText, IdsTensor,
+} from './text-encoder.js';
 export {
   SkipditError,
   InvalidArgumentError,

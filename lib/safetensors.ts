@@ -1,4 +1,4 @@
-// Writing safetensors files (float32 tensors + string metadata), e.g. sampled latents. Reading goes
+// Writing safetensors files (float32 / int64 tensors + string metadata), e.g. sampled latents. Reading goes
 // through the native mmap reader (inspectSafetensors / loadModel).
 import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError } from './errors.js';
@@ -6,7 +6,8 @@ import { numel } from './tensor.js';
 
 export interface NamedTensor {
   shape: number[];
-  data: Float32Array;
+  /** Float32Array: dtype F32; BigInt64Array: I64 (token ids, attention masks as torch keeps them). */
+  data: Float32Array | BigInt64Array;
 }
 
 /** Serialises tensors (in the given order) with an 8-byte aligned header. */
@@ -15,10 +16,11 @@ export function encodeSafetensors(tensors: Record<string, NamedTensor>, metadata
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    if (!(t.data instanceof Float32Array) || numel(t.shape) !== t.data.length) {
-      throw InvalidArgumentError.expected(`tensors.${name}`, 'float32 data matching its shape', t.shape);
+    if (!(t.data instanceof Float32Array || t.data instanceof BigInt64Array) || numel(t.shape) !== t.data.length) {
+      throw InvalidArgumentError.expected(`tensors.${name}`, 'float32 or int64 data matching its shape', t.shape);
     }
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    const dtype = t.data instanceof Float32Array ? 'F32' : 'I64';
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
   let json = JSON.stringify(header);

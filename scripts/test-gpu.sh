@@ -61,7 +61,7 @@ fi
 if [ -e $bin/tsc ]; then node $bin/tsc -p tsconfig.json >/dev/null 2>&1 || status[build]="FAILED (tsc)"; fi  # else the carried dist/
 # backend 'auto': does the known-answer self-test pass on this device? (lib/backends.ts; prints the report)
 run_step auto-selftest node -e "import('./dist/lib/index.js').then(async (m) => { const c = await m.autoBackend(); console.log(JSON.stringify(c, null, 1)); if (c.backend !== 'cuda') process.exit(1); })"
-run_step cuda-tests node $bin/vitest run test/cuda.test.ts test/backend-ops.test.ts test/backends.test.ts test/latents.test.ts
+run_step cuda-tests node $bin/vitest run test/cuda.test.ts test/cuda-text-encoders.test.ts test/backend-ops.test.ts test/backends.test.ts test/latents.test.ts
 if command -v compute-sanitizer >/dev/null; then
   run_step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 node scripts/gpu-smoke.mjs
 else

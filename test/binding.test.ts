@@ -53,7 +53,7 @@ describe('binding.d.ts', () => {
 
   it('declares exactly the methods and getters of each native class', () => {
     const { classMethods } = declaredMembers();
-    expect(Object.keys(classMethods).sort()).toEqual(['NativeAbortFlag', 'NativeCache', 'NativeLatents', 'NativeModel', 'NativeVae']);
+    expect(Object.keys(classMethods).sort()).toEqual(['NativeAbortFlag', 'NativeCache', 'NativeLatents', 'NativeModel', 'NativeTextEncoder', 'NativeVae']);
     for (const [name, methods] of Object.entries(classMethods)) {
       const proto = (native() as unknown as Record<string, { prototype: object }>)[name].prototype;
       const runtime = Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor');

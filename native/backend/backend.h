@@ -72,6 +72,9 @@ class Backend {
   // A linear layer's weight (N, K) in the backend's preferred layout (CPU: packed GEMM panels, a flat
   // tensor), prepared once at load; graphs see its logical shape (N, K). Undefined stays undefined.
   virtual Tensor prepare_linear(const Tensor& w) { return w; }
+  // The same for a weight kept float32 whatever the model's precision (T5's `wo` under float16, as transformers'
+  // _keep_in_fp32_modules): the GEMM then runs in float32 on that layer. Default: the plain (N, K) tensor.
+  virtual Tensor prepare_linear_f32(const Tensor& w) { return w; }
 
   // ---- graphs (graph/graph.h)
   // Whether this backend has a kernel for the op with these parameters.

@@ -67,6 +67,15 @@ class CpuBackend final : public Backend {
     return packed;
   }
 
+  // Float32 panels in a model of any precision (the GEMM picks its kernel by the panel's dtype).
+  Tensor prepare_linear_f32(const Tensor& w) override {
+    if (!w.defined()) return w;
+    SKIPDIT_CHECK(w.ndim() == 2, "prepare_linear_f32 of " + w.describe());
+    Tensor packed = Tensor::host(DType::F32, {cpu::gemm_packed_floats(w.dim(0), w.dim(1))});
+    cpu::gemm_pack(w.f32(), w.dim(0), w.dim(1), packed.f32());
+    return packed;
+  }
+
   // The patch embedding's im2col columns; the convolution's column tile and its output tile.
   size_t scratch_bytes(const Graph& g, const Graph::Node& node) const override {
     if (std::holds_alternative<ops::PatchEmbed>(node.op)) {

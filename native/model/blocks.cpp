@@ -10,7 +10,8 @@ Param& ParamSet::add(std::string name, Shape shape, bool linear_weight) {
 }
 
 void Param::bind(Tensor t, Backend& backend) {
-  if (linear_weight && t.defined()) t = backend.prepare_linear(t.reshape(graph_shape()));
+  if (linear_weight && t.defined())
+    t = keep_f32 ? backend.prepare_linear_f32(t.reshape(graph_shape())) : backend.prepare_linear(t.reshape(graph_shape()));
   tensor = std::move(t);
 }
 

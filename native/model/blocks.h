@@ -19,6 +19,8 @@ struct Param {
   Shape shape;
   bool linear_weight = false;
   Tensor tensor;
+  // A linear weight prepared in float32 whatever the backend's precision (Backend::prepare_linear_f32).
+  bool keep_f32 = false;
   // The shape the graph sees.
   Shape graph_shape() const { return linear_weight ? Shape{shape[0], shape_numel(shape) / shape[0]} : shape; }
   // Binds `t` (the checkpoint tensor of `shape`, undefined after a binding error): prepared when a linear weight.
