@@ -19,6 +19,7 @@ namespace skipdit::bindings {
 void InitCheckpoints(Napi::Env env, Napi::Object exports);       // checkpoint_wrap.cc
 void InitVae(Napi::Env env, Napi::Object exports);               // native_vae.cc
 void InitDescribe(Napi::Env env, Napi::Object exports);          // describe.cc
+void InitWeightFolder(Napi::Env env, Napi::Object exports);      // weight_folder_wrap.cc
 
 namespace {
 
@@ -92,6 +93,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCheckpoints(env, exports);
   InitVae(env, exports);
   InitDescribe(env, exports);
+  InitWeightFolder(env, exports);
   return exports;
 }
 
