@@ -322,6 +322,50 @@ export interface NativeCheckpointInfo {
   extras?: Record<string, unknown>;
 }
 
+/** Options of a Hugging Face model folder's weights (native/checkpoint/weight_folder.h WeightFolderSpec). */
+export interface NativeWeightFolderOptions {
+  /** Groups of names of one tied tensor: exposed under the group's first name, read from the first name present. */
+  aliases?: string[][];
+  /** Tensors whose name starts with one of these are dropped, never read (shards holding only such are not opened). */
+  ignorePrefixes?: string[];
+  /** Follow symlinks that resolve outside the folder (and outside a huggingface_hub cache's blobs/). */
+  allowExternalLinks?: boolean;
+}
+
+/** A model folder's weights as bindings/weight_folder_wrap.cc describes them. */
+export interface NativeWeightFolderInfo {
+  /** The folder, resolved. */
+  dir: string;
+  layout: 'safetensors' | 'safetensors-index' | 'torch-bin' | 'torch-bin-index';
+  format: 'safetensors' | 'torch-zip';
+  /** The index file name, or null for a single file. */
+  index: string | null;
+  /** [key, value] pairs: the index's "metadata" (numbers as text), or the single safetensors file's __metadata__. */
+  metadata: Array<[string, string]>;
+  files: Array<{
+    name: string;
+    /** Resolved path ('' when absent). */
+    path: string;
+    present: boolean;
+    /** Mapped and parsed (false for a shard holding only ignored tensors). */
+    opened: boolean;
+    symlink: boolean;
+    bytes: number;
+    /** Tensors the file holds (opened) or that the index maps to it (not opened). */
+    tensors: number;
+    /** Tensors the source exposes from it. */
+    used: number;
+  }>;
+  /** The exposed tensors, in file order: stored dtype, shape, bytes, file; `stored` when read under another name (an alias), `duplicates`: the other names of its alias group present. */
+  tensors: Array<{ name: string; dtype: string; shape: number[]; bytes: number; file: string; stored?: string; duplicates?: string[] }>;
+  /** Bytes of the exposed tensors, as stored. */
+  totalBytes: number;
+  /** Names dropped by ignorePrefixes (sorted). */
+  ignored: string[];
+  /** Bytes of the ignored tensors in opened files. */
+  ignoredBytes: number;
+}
+
 export type NativeDType = 'float32' | 'bfloat16' | 'float16';
 
 export interface NativeLoadOptions {
@@ -404,6 +448,8 @@ export interface NativeBinding {
    * on success); resolves to the bytes written. Refuses an output that is the input file or not a regular file.
    */
   convertCheckpoint(input: string, output: string, key: string | null, metadata: Record<string, string>): Promise<number>;
+  /** Opens and describes a Hugging Face model folder's weights on a pool thread (no tensor data is read). */
+  inspectWeights(dir: string, options?: NativeWeightFolderOptions | null): Promise<NativeWeightFolderInfo>;
   /** Synchronous (records graphs, allocates no tensors). batch: a positive integer, default 1. */
   describeModel(config: NativeModelConfig, batch?: number): NativeModelDescription;
   /** describeModel's params alone, in time linear in the depth (describeModel records a graph per cached branch). */

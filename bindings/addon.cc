@@ -20,6 +20,7 @@ void InitCheckpoints(Napi::Env env, Napi::Object exports);       // checkpoint_w
 void InitVae(Napi::Env env, Napi::Object exports);               // native_vae.cc
 void InitDescribe(Napi::Env env, Napi::Object exports);          // describe.cc
 void InitTextEncoders(Napi::Env env, Napi::Object exports);      // native_text_encoder.cc
+void InitWeightFolder(Napi::Env env, Napi::Object exports);      // weight_folder_wrap.cc
 
 namespace {
 
@@ -94,6 +95,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitVae(env, exports);
   InitDescribe(env, exports);
   InitTextEncoders(env, exports);
+  InitWeightFolder(env, exports);
   return exports;
 }
 

@@ -1,7 +1,9 @@
-// NativeTextEncoder: the JS handle of a TextEncoder (native/text). loadTextEncoder(path, config, options) ->
+// NativeTextEncoder: the JS handle of a TextEncoder (native/text). loadTextEncoder(dir, config, options) ->
 // Promise<NativeTextEncoder>; enc.forward(ids, shape, mask, { taps?, abort? }) -> Promise<{ data, shape, taps? }>
 // on a worker thread. lib/text-encoder.ts validates the inputs; here only what is converted is checked.
 #include <napi.h>
+
+#include "checkpoint/weight_folder.h"
 
 #include <cmath>
 #include <cstring>
@@ -220,8 +222,13 @@ class LoadTextEncoderWorker final : public TypedWorker {
   void Run() override {
     std::shared_ptr<Backend> backend = make_backend(backend_, precision_);
     check_abort(abort_.get());
-    Checkpoint checkpoint = open_checkpoint_file(path_, "");
-    encoder_ = std::make_shared<TextEncoder>(config_, backend, precision_, *checkpoint.source,
+    // The folder's weights in any Hugging Face layout (one or sharded safetensors, pytorch_model.bin, sharded
+    // .bin); a T5 decoder and lm_head are never read. EncoderWeights then resolves the family's names.
+    WeightFolderSpec spec;
+    spec.dir = path_;
+    spec.ignore_prefixes = {"decoder.", "lm_head."};
+    std::unique_ptr<WeightSource> weights = open_weight_folder(spec);
+    encoder_ = std::make_shared<TextEncoder>(config_, backend, precision_, *weights,
                                              LoadHooks{abort_.get(), progress_->fn()});
   }
   void OnOK() override { deferred_.Resolve(NativeTextEncoder::Wrap(Env(), encoder_)); }
@@ -236,7 +243,8 @@ class LoadTextEncoderWorker final : public TypedWorker {
   std::shared_ptr<TextEncoder> encoder_;
 };
 
-// loadTextEncoder(path, config, { backend, dtype?, abort?, onProgress? }) -> Promise<NativeTextEncoder>
+// loadTextEncoder(dir, config, { backend, dtype?, abort?, onProgress? }) -> Promise<NativeTextEncoder>: the weights of
+// the Hugging Face folder dir (checkpoint/weight_folder.h).
 Napi::Value LoadTextEncoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SKIPDIT_JS_TRY

@@ -11,6 +11,8 @@ export type { LoadProgress, DecodeProgress } from './progress.js';
 export { presets, normalizeConfig, resolveConfig, inferConfig, headsByHiddenSize } from './config.js';
 export { inspectCheckpoint, convertCheckpoint } from './checkpoint.js';
 export type { CheckpointInfo } from './checkpoint.js';
+export { inspectWeights, readConfigJson, MAX_CONFIG_BYTES } from './weights-folder.js';
+export type { WeightFolderOptions, WeightFolderInfo, WeightFolderTensor } from './weights-folder.js';
 export type { ModelConfig, ModelConfigInput, ModelFamily, PresetName, InferredConfig } from './config.js';
 export type { Tensor } from './tensor.js';
 export { generate } from './generate.js';

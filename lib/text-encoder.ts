@@ -167,16 +167,6 @@ export function readTextEncoderConfig(dir: string, name = 'dir'): TextEncoderCon
   return parseTextEncoderConfig(json, `'${file}'`);
 }
 
-/** The weights file of a folder: model.safetensors (sharded and PyTorch folders come with the folder loader). */
-function weightsFile(dir: string): string {
-  const file = path.join(dir, 'model.safetensors');
-  if (existsSync(file)) return file;
-  const other = ['model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'].find((f) => existsSync(path.join(dir, f)));
-  throw new CheckpointError(other
-    ? `'${dir}' holds ${other} but no model.safetensors: only single-file model.safetensors folders are read so far`
-    : `'${dir}' holds no model.safetensors`);
-}
-
 export interface LoadTextEncoderOptions {
   /** 'auto' (default) as loadModel: CUDA when a device passed the self-test, else the CPU; or 'cpu' / 'cuda'. */
   backend?: 'auto' | BackendName;
@@ -207,15 +197,13 @@ export async function loadTextEncoder(dir: string, options: LoadTextEncoderOptio
   if (!DTYPES.includes(dtype)) throw InvalidArgumentError.expected('options.dtype', "'float32', 'bfloat16' or 'float16'", options.dtype);
   const signal = checkSignal(options.signal);
   const onProgress = checkOnProgress<LoadProgress>(options.onProgress);
-  const file = weightsFile(dir);
-  checkWeightsFile(file);
   const backend = await chooseBackend(options.backend);
   if (backend === 'cpu' && dtype === 'float16') {
     throw InvalidArgumentError.expected('options.dtype', "'float32' or 'bfloat16' on the cpu backend", dtype);
   }
   try {
     const handle = await withProgress(onProgress, loadEvent, (progress) => withAbortFlag(signal,
-      (abort) => native().loadTextEncoder(file, nativeConfig(config), { backend, dtype, abort, onProgress: progress })));
+      (abort) => native().loadTextEncoder(dir, nativeConfig(config), { backend, dtype, abort, onProgress: progress })));
     return new TextEncoderModel(handle, config, dir, backend, dtype);
   } catch (err) {
     throw fromNativeError(err);

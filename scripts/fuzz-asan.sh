@@ -10,4 +10,4 @@ export SKIPDIT_ADDON=build-asan/Release/skipdit.node
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
 export ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export FUZZ_ITERATIONS="${FUZZ_ITERATIONS:-4000}"
-npx vitest run test/fuzz.test.ts test/checkpoints.test.ts test/fixtures.test.ts
+npx vitest run test/fuzz.test.ts test/checkpoints.test.ts test/fixtures.test.ts test/weight-folder.test.ts

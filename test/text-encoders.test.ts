@@ -391,7 +391,7 @@ describe('bad input: typed errors naming what was expected', () => {
   });
 
   it('the raw addon refuses what lib/ checks, as typed errors (never a crash)', async () => {
-    const raw = await native().loadTextEncoder(fixturePath(T5, 'model.safetensors'), {
+    const raw = await native().loadTextEncoder(dirOf(T5), {
       family: 't5', vocab_size: 1152, hidden_size: 64, num_layers: 3, num_heads: 4, head_dim: 16, ff_size: 96, eps: 1e-6,
     }, { backend: 'cpu' });
     expect(() => raw.forward(Int32Array.of(1152), [1, 1], null, {})).toThrow(expect.objectContaining({ code: 'SKIPDIT_INVALID_ARGUMENT', message: expect.stringMatching(/token ids in \[0, 1151\]/) }));
@@ -425,10 +425,10 @@ describe('folders and configs', () => {
     const noConfig = mkdtempSync(path.join(tmp, 'noconfig-'));
     copyFileSync(fixturePath(T5, 'model.safetensors'), path.join(noConfig, 'model.safetensors'));
     await expect(loadTextEncoder(noConfig)).rejects.toThrow(/holds no config\.json/);
-    await expect(loadTextEncoder(folder(T5, null))).rejects.toThrow(/holds no model\.safetensors/);
-    const sharded = folder(T5, null);
-    writeFileSync(path.join(sharded, 'model.safetensors.index.json'), '{}');
-    await expect(loadTextEncoder(sharded)).rejects.toThrow(/holds model\.safetensors\.index\.json but no model\.safetensors/);
+    await expect(loadTextEncoder(folder(T5, null))).rejects.toThrow(/no weights: expected model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin/);
+    const badIndex = folder(T5, null);
+    writeFileSync(path.join(badIndex, 'model.safetensors.index.json'), '{}');
+    await expect(loadTextEncoder(badIndex)).rejects.toThrow(CheckpointError);
     await expect(loadTextEncoder(fixturePath(T5, 'model.safetensors'))).rejects.toThrow(/a model folder.*not a file.*for dir/);
     await expect(loadTextEncoder(path.join(tmp, 'nowhere'))).rejects.toThrow(CheckpointError);
     await expect(loadTextEncoder(42 as never)).rejects.toThrow(/for dir but received 42/);

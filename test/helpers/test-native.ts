@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { NativeCheckpointInfo } from '../../binding.js';
+import type { NativeCheckpointInfo, NativeWeightFolderOptions } from '../../binding.js';
 import { packageRoot } from '../../lib/native.js';
 
 export interface TestBinding {
@@ -36,10 +36,19 @@ export interface TestBinding {
   };
   /** Records a graph that reads a value after an in-place node changed it: throws. */
   graphStaleRead(): void;
+  /** Every tensor of a model folder through the WeightSource (get, copy, release), bytes as returned (test/hooks/weight_folder.cc). */
+  readWeightFolder(dir: string, options?: NativeWeightFolderOptions | null): Array<{ name: string; dtype: string; shape: number[]; data: Buffer }>;
+  /** Each tensor copied into its own allocation and kept, as a model load does (for peak-RSS measurements). */
+  holdWeightFolder(dir: string, options?: NativeWeightFolderOptions | null, mode?: { release?: boolean }): { tensors: number; bytes: number; seconds: number };
+  /** A WeightBinder on the CPU backend takes `params`, then finish() (its Checkpoint error lists missing / misshaped / unexpected). */
+  bindWeightFolder(dir: string, options: NativeWeightFolderOptions | null, params: Array<{ name: string; shape: number[] }>): { taken: number; weightBytes: number };
 }
 
 /** The names the test addon exports, and none of which the product addon may export. */
-export const TEST_ENTRY_POINTS = ['cudaSelfTest', 'graphPlan', 'graphStaleRead', 'inspectCheckpointBytes', 'kernelNames', 'opNames', 'runKernel', 'runOp'] as const satisfies readonly (keyof TestBinding)[];
+export const TEST_ENTRY_POINTS = [
+  'bindWeightFolder', 'cudaSelfTest', 'graphPlan', 'graphStaleRead', 'holdWeightFolder', 'inspectCheckpointBytes', 'kernelNames', 'opNames',
+  'readWeightFolder', 'runKernel', 'runOp',
+] as const satisfies readonly (keyof TestBinding)[];
 
 const root = packageRoot();
 

@@ -6,6 +6,7 @@
 //   runOp / opNames           one Backend op on 'cpu' / 'cuda' (or profiled) at a precision (backend_ops.cc)
 //   inspectCheckpointBytes    a checkpoint parsed from memory, every tensor read (checkpoint_bytes.cc)
 //   graphPlan / graphStaleRead  a forward graph recorded and planned; a stale read refused (graph_plan.cc)
+//   readWeightFolder / holdWeightFolder / bindWeightFolder  a model folder's weights read, kept, bound (weight_folder.cc)
 //   cudaSelfTest              the CUDA device layer alone: upload, one kernel, download ('' when it works)
 #include <napi.h>
 
@@ -17,6 +18,7 @@ Napi::Object InitKernels(Napi::Env env, Napi::Object exports);      // kernels.c
 void InitBackendOps(Napi::Env env, Napi::Object exports);           // backend_ops.cc
 void InitCheckpointHooks(Napi::Env env, Napi::Object exports);      // checkpoint_bytes.cc
 void InitGraphHooks(Napi::Env env, Napi::Object exports);           // graph_plan.cc
+void InitWeightFolderHooks(Napi::Env env, Napi::Object exports);    // weight_folder.cc
 
 namespace {
 
@@ -27,6 +29,7 @@ Napi::Object InitTestAddon(Napi::Env env, Napi::Object exports) {
   InitBackendOps(env, exports);
   InitCheckpointHooks(env, exports);
   InitGraphHooks(env, exports);
+  InitWeightFolderHooks(env, exports);
   exports.Set("cudaSelfTest", Napi::Function::New(env, CudaSelfTest, "cudaSelfTest"));
   return exports;
 }
