@@ -34,6 +34,10 @@ export type { Image, ByteMapping } from './image.js';
 export { loadVae, Vae, sdVaeConfig } from './vae.js';
 export type { VaeConfig, LoadVaeOptions, DecodeOptions } from './vae.js';
 export { bundledModel } from './bundled.js';
+export { loadTokenizer, T5Tokenizer, BertTokenizer } from './tokenizer/index.js';
+export type {
+  Tokenizer, TokenizerKind, LoadTokenizerOptions, TokenizerEncoding, IntTensor, TokenizerEncodeOptions, TokenizerDecodeOptions, TokenizerPadding,
+} from './tokenizer/index.js';
 export {
   SkipditError,
   InvalidArgumentError,
