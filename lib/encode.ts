@@ -1,10 +1,10 @@
 // `skipdit encode`: prompts -> text encoder states in a safetensors file (states, mask, ids), as the pipelines feed
-// them to a text-conditioned DiT. The tokenizer comes from loadTokenizer(), looked up at run time in the library's
-// exports (lib/index.ts), so this command does not depend on where the tokenizer module lives.
-import { InternalError, InvalidArgumentError } from './errors.js';
+// them to a text-conditioned DiT.
+import { InvalidArgumentError } from './errors.js';
 import { checkOutputPath, writeOutput } from './output.js';
 import { encodeSafetensors } from './safetensors.js';
-import { loadTextEncoder, readTextEncoderConfig, type TextTokenizer } from './text-encoder.js';
+import { loadTextEncoder, readTextEncoderConfig } from './text-encoder.js';
+import { loadTokenizer } from './tokenizer/index.js';
 import type { ModelDType } from './model.js';
 import type { LoadProgress } from './progress.js';
 
@@ -41,18 +41,6 @@ export interface EncodeReport {
 /** Default tokens per prompt of each family (the pipelines' max_length). */
 export const defaultMaxLength = { t5: 120, bert: 77 } as const;
 
-type LoadTokenizer = (path: string) => TextTokenizer | Promise<TextTokenizer>;
-
-/** loadTokenizer from the library's exports; an InternalError saying so where this build has none. */
-async function tokenizerLoader(): Promise<LoadTokenizer> {
-  const lib = (await import('./index.js')) as unknown as Record<string, unknown>;
-  const load = lib.loadTokenizer;
-  if (typeof load !== 'function') {
-    throw new InternalError('skipdit encode needs loadTokenizer(), which this build of skipdit does not include yet (the tokenizer module)');
-  }
-  return load as LoadTokenizer;
-}
-
 /**
  * Encodes `prompts` and writes `states` (float32 [B, L, D], last_hidden_state), `mask` (int64 [B, L], 1 for tokens)
  * and `ids` (int64 [B, L]) to `out`, with the prompts and settings in the metadata.
@@ -66,7 +54,6 @@ export async function encodeToFile(prompts: string[], args: EncodeArgs): Promise
   if (!Number.isInteger(maxLength) || maxLength < 1) {
     throw InvalidArgumentError.expected(args.names?.maxLength ?? 'maxLength', 'a positive integer', args.maxLength);
   }
-  const loadTokenizer = await tokenizerLoader();
   const tokenizer = await loadTokenizer(args.tokenizer);
   const encoder = await loadTextEncoder(args.encoder, { backend: args.backend, dtype: args.dtype, signal: args.signal, onProgress: args.onProgress });
   try {

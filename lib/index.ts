@@ -41,6 +41,10 @@ export type {
   TextEncoderConfig, T5EncoderConfig, BertEncoderConfig, LoadTextEncoderOptions, TextEncoderInput, TextForwardOptions, TextEncoderOutput,
   TextTokenizer, EncodeTextOptions, EncodedText, IdsTensor,
 } from './text-encoder.js';
+export { loadTokenizer, T5Tokenizer, BertTokenizer } from './tokenizer/index.js';
+export type {
+  Tokenizer, TokenizerKind, LoadTokenizerOptions, TokenizerEncoding, IntTensor, TokenizerEncodeOptions, TokenizerDecodeOptions, TokenizerPadding,
+} from './tokenizer/index.js';
 export {
   SkipditError,
   InvalidArgumentError,

@@ -12,12 +12,10 @@ import { computeLane } from './queue.js';
 import { checkSignal, withAbortFlag } from './abort.js';
 import { checkOnProgress, loadEvent, withProgress, type LoadProgress } from './progress.js';
 import type { Tensor } from './tensor.js';
+import type { IntTensor } from './tokenizer/base.js';
 
-/** Integer tensors of token ids and attention masks (row-major, shape [B, L]). */
-export interface IdsTensor {
-  data: Int32Array;
-  shape: number[];
-}
+/** Integer tensors of token ids and attention masks (row-major, shape [B, L]): the tokenizers' IntTensor. */
+export type IdsTensor = IntTensor;
 
 /** T5 v1.1 / mT5 encoder (T5EncoderModel): the config.json fields it uses (missing ones take transformers' defaults). */
 export interface T5EncoderConfig {

@@ -581,12 +581,7 @@ describe('encodeText (strings -> states) with a tokenizer', () => {
 });
 
 describe('skipdit encode (CLI)', () => {
-  const hasTokenizer = typeof (lib as Record<string, unknown>).loadTokenizer === 'function';
   const tokenizers = path.join(fixturesDir, 'tokenizers-tiny');
-  const e2eReady = hasTokenizer && existsSync(tokenizers);
-  if (!e2eReady) {
-    console.log(`skipdit encode end to end skipped: ${hasTokenizer ? `no ${tokenizers}` : 'this build has no loadTokenizer() (the tokenizer module)'}`);
-  }
 
   it('bad arguments: one-line typed errors before anything loads', async () => {
     const run = (...args: string[]) => cli('encode', ...args).then(() => '', (e: { stderr: string; code: number }) => `${e.code} ${e.stderr.trim()}`);
@@ -598,16 +593,11 @@ describe('skipdit encode (CLI)', () => {
     expect(await run('--encoder', dirOf(T5), '--out', out, 'a cat')).toMatch(/required option '--tokenizer/);
   });
 
-  it.skipIf(hasTokenizer)('without the tokenizer module: the command says so in one line', async () => {
-    const err = await cli('encode', '--encoder', dirOf(T5), '--tokenizer', 'x', '--out', path.join(tmp, 's.safetensors'), 'a cat').catch((e) => e);
-    expect(err.stderr.trim()).toBe('skipdit: InternalError: skipdit encode needs loadTokenizer(), which this build of skipdit does not include yet (the tokenizer module)');
-  });
-
   for (const [name, file, cases, c, names, maxLength] of [
     [T5, 'spiece.model', 't5_cases.json', 'e2e_latte', ['caption', 'chinese', 'empty', 'long_caption_truncate'], 120],
     [BERT, 'vocab.txt', 'bert_cases.json', 'e2e_hunyuan', ['cased', 'chinese', 'empty', 'long_caption_truncate', 'hunyuan_negative'], 77],
   ] as const) {
-    it.skipIf(!e2eReady)(`end to end: the ${c} strings -> states, mask and ids as transformers (${name})`, async () => {
+    it(`end to end: the ${c} strings -> states, mask and ids as transformers (${name})`, async () => {
       const all = JSON.parse(readFileSync(path.join(tokenizers, cases), 'utf8')).cases as Array<{ name: string; text: string }>;
       const texts = names.map((n) => all.find((x) => x.name === n)!.text);
       const out = path.join(tmp, `${c}.safetensors`);
