@@ -2,7 +2,7 @@
 // every case's last_hidden_state and per-layer taps in float32 on the CPU, bf16 weights measured, the weight
 // naming variants (tied T5 embedding, decoder / pooler / heads ignored, bert. prefix), bad inputs and files,
 // abort, dispose, encodeText with a tokenizer.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,6 @@ import {
   AbortError, CheckpointError, DisposedError, InvalidArgumentError, loadTextEncoder, parseTextEncoderConfig,
   type IdsTensor, type TextEncoderModel, type TextTokenizer,
 } from '../lib/index.js';
-import * as lib from '../lib/index.js';
 import { native } from '../lib/native.js';
 import { cli } from './helpers/cli.js';
 import { randn, relErr, slice } from './helpers/compare.js';
