@@ -1,6 +1,7 @@
 #include "native_latents.h"
 
 #include "convert.h"
+#include "handle.h"
 #include "worker.h"
 
 namespace skipdit::bindings {
@@ -10,12 +11,6 @@ namespace {
 Napi::FunctionReference& constructor() {
   static Napi::FunctionReference ref;
   return ref;
-}
-
-Napi::Error disposed_error(Napi::Env env) {
-  Napi::Error e = Napi::Error::New(env, "The latents object has been disposed");
-  e.Set("code", Napi::String::New(env, "SKIPDIT_DISPOSED"));
-  return e;
 }
 
 }  // namespace
@@ -35,10 +30,7 @@ Napi::Function NativeLatents::Init(Napi::Env env, Napi::Object exports) {
 }
 
 Napi::Object NativeLatents::Create(Napi::Env env, std::shared_ptr<LatentState> state) {
-  auto* holder = new std::shared_ptr<LatentState>(std::move(state));
-  auto ext = Napi::External<std::shared_ptr<LatentState>>::New(env, holder,
-                                                               [](Napi::Env, std::shared_ptr<LatentState>* p) { delete p; });
-  return constructor().New({ext});
+  return wrap_shared(constructor(), env, std::move(state));
 }
 
 std::shared_ptr<LatentState> NativeLatents::StateOf(const Napi::Value& value) {
@@ -48,16 +40,13 @@ std::shared_ptr<LatentState> NativeLatents::StateOf(const Napi::Value& value) {
 }
 
 NativeLatents::NativeLatents(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeLatents>(info) {
-  if (info.Length() != 1 || !info[0].IsExternal())
-    throw to_js_error(info.Env(), ErrorKind::InvalidArgument, "NativeLatents is created by NativeModel.createLatents(), not new");
-  state_ = *info[0].As<Napi::External<std::shared_ptr<LatentState>>>().Data();
+  state_ = unwrap_shared<LatentState>(info, "NativeLatents is created by NativeModel.createLatents(), not new");
   reported_bytes_ = static_cast<int64_t>(state_->x.nbytes());
   Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reported_bytes_);
 }
 
 std::shared_ptr<LatentState> NativeLatents::live(Napi::Env env) const {
-  if (!state_) throw disposed_error(env);
-  return state_;
+  return live_or_throw(env, state_, "The latents object");
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "native_model.h"
 
+#include "handle.h"
+
 #include <tuple>
 #include <utility>
 
@@ -232,16 +234,11 @@ Napi::Function NativeModel::Init(Napi::Env env, Napi::Object exports) {
 }
 
 Napi::Object NativeModel::Wrap(Napi::Env env, std::shared_ptr<Model> model) {
-  auto* holder = new std::shared_ptr<Model>(std::move(model));
-  Napi::External<std::shared_ptr<Model>> ext = Napi::External<std::shared_ptr<Model>>::New(
-      env, holder, [](Napi::Env, std::shared_ptr<Model>* p) { delete p; });
-  return constructor().New({ext});
+  return wrap_shared(constructor(), env, std::move(model));
 }
 
 NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {
-  if (info.Length() != 1 || !info[0].IsExternal())
-    throw to_js_error(info.Env(), ErrorKind::InvalidArgument, "NativeModel is created by loadModel(), not new");
-  model_ = *info[0].As<Napi::External<std::shared_ptr<Model>>>().Data();
+  model_ = unwrap_shared<Model>(info, "NativeModel is created by loadModel(), not new");
   reported_bytes_ = static_cast<int64_t>(model_->weight_bytes());
   Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reported_bytes_);
 }
@@ -250,14 +247,7 @@ NativeModel::~NativeModel() {
   // The env may be shutting down; only the native memory matters here (freed with the last reference).
 }
 
-std::shared_ptr<Model> NativeModel::live(Napi::Env env) {
-  if (!model_) {
-    Napi::Error e = Napi::Error::New(env, "The model has been disposed");
-    e.Set("code", Napi::String::New(env, "SKIPDIT_DISPOSED"));
-    throw e;
-  }
-  return model_;
-}
+std::shared_ptr<Model> NativeModel::live(Napi::Env env) { return live_or_throw(env, model_, "The model"); }
 
 Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "checkpoint/weight_folder.h"
+#include "handle.h"
 
 #include <cmath>
 #include <cstring>
@@ -85,29 +86,17 @@ class NativeTextEncoder : public Napi::ObjectWrap<NativeTextEncoder> {
   }
 
   explicit NativeTextEncoder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTextEncoder>(info) {
-    if (info.Length() != 1 || !info[0].IsExternal())
-      throw to_js_error(info.Env(), ErrorKind::InvalidArgument, "NativeTextEncoder is created by loadTextEncoder(), not new");
-    encoder_ = *info[0].As<Napi::External<std::shared_ptr<TextEncoder>>>().Data();
+    encoder_ = unwrap_shared<TextEncoder>(info, "NativeTextEncoder is created by loadTextEncoder(), not new");
     reported_bytes_ = static_cast<int64_t>(encoder_->weight_bytes());
     Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reported_bytes_);
   }
 
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<TextEncoder> encoder) {
-    auto* holder = new std::shared_ptr<TextEncoder>(std::move(encoder));
-    auto ext = Napi::External<std::shared_ptr<TextEncoder>>::New(
-        env, holder, [](Napi::Env, std::shared_ptr<TextEncoder>* p) { delete p; });
-    return text_encoder_constructor().New({ext});
+    return wrap_shared(text_encoder_constructor(), env, std::move(encoder));
   }
 
  private:
-  std::shared_ptr<TextEncoder> live(Napi::Env env) {
-    if (!encoder_) {
-      Napi::Error e = Napi::Error::New(env, "The text encoder has been disposed");
-      e.Set("code", Napi::String::New(env, "SKIPDIT_DISPOSED"));
-      throw e;
-    }
-    return encoder_;
-  }
+  std::shared_ptr<TextEncoder> live(Napi::Env env) { return live_or_throw(env, encoder_, "The text encoder"); }
 
   class ForwardWorker final : public TypedWorker {
    public:

@@ -2,6 +2,8 @@
 // vae.decode(z, shape, { chunk?, taps?, abort?, onProgress? }) -> Promise<{ data, shape, taps? }> on a worker thread.
 #include <napi.h>
 
+#include "handle.h"
+
 #include "native_abort.h"
 #include "progress.h"
 #include "checkpoint/checkpoint.h"
@@ -50,27 +52,16 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
   }
 
   explicit NativeVae(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeVae>(info) {
-    if (info.Length() != 1 || !info[0].IsExternal())
-      throw to_js_error(info.Env(), ErrorKind::InvalidArgument, "NativeVae is created by loadVae(), not new");
-    vae_ = *info[0].As<Napi::External<std::shared_ptr<VaeDecoder>>>().Data();
+    vae_ = unwrap_shared<VaeDecoder>(info, "NativeVae is created by loadVae(), not new");
     Napi::MemoryManagement::AdjustExternalMemory(info.Env(), static_cast<int64_t>(vae_->weight_bytes()));
   }
 
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<VaeDecoder> vae) {
-    auto* holder = new std::shared_ptr<VaeDecoder>(std::move(vae));
-    auto ext = Napi::External<std::shared_ptr<VaeDecoder>>::New(env, holder, [](Napi::Env, std::shared_ptr<VaeDecoder>* p) { delete p; });
-    return vae_constructor().New({ext});
+    return wrap_shared(vae_constructor(), env, std::move(vae));
   }
 
  private:
-  std::shared_ptr<VaeDecoder> live(Napi::Env env) {
-    if (!vae_) {
-      Napi::Error e = Napi::Error::New(env, "The VAE has been disposed");
-      e.Set("code", Napi::String::New(env, "SKIPDIT_DISPOSED"));
-      throw e;
-    }
-    return vae_;
-  }
+  std::shared_ptr<VaeDecoder> live(Napi::Env env) { return live_or_throw(env, vae_, "The VAE"); }
 
   class DecodeWorker final : public TypedWorker {
    public:
