@@ -6,7 +6,7 @@
 
 /** Architecture in the official constructor argument names, plus the graph family and skip flag. */
 export interface NativeModelConfig {
-  family: 'dit' | 'latte';
+  family: 'dit' | 'latte' | 'latte-t2v';
   skip: boolean;
   input_size: number;
   patch_size: number;
@@ -20,7 +20,10 @@ export interface NativeModelConfig {
   /** The label table has a null row (num_classes + 1 rows), as with class_dropout_prob > 0. */
   class_dropout: boolean;
   learn_sigma: boolean;
+  /** Latte: frames; LatteT2V: video_length (the temporal position table's length). */
   num_frames: number;
+  /** LatteT2V only: the text states' width (caption_channels); cross_attention_dim = hidden_size. */
+  caption_channels?: number;
 }
 
 export interface NativeTensor {
@@ -40,6 +43,9 @@ export interface NativeForwardOptions {
   forceFull?: boolean;
   /** Stops the call between transformer blocks once aborted (the call then changes nothing: cache, latents). */
   abort?: NativeAbortFlag;
+  /** LatteT2V: the text states (B, L, caption_channels) and an optional (B, L) mask (1 keep / 0 drop). */
+  text?: NativeTensor;
+  textMask?: NativeTensor;
 }
 
 /** Set by abort(); the worker checks it between units of work and rejects with code SKIPDIT_ABORTED. */

@@ -101,8 +101,8 @@ ModelConfig config_from_js(const Napi::Object& o) {
   ModelConfig c;
   Napi::Value family = o.Get("family");
   std::string f = family.IsString() ? family.As<Napi::String>().Utf8Value() : "";
-  if (f != "dit" && f != "latte") throw_invalid("Expected 'dit' or 'latte' for config.family");
-  c.family = f == "dit" ? Family::DiT : Family::Latte;
+  if (f != "dit" && f != "latte" && f != "latte-t2v") throw_invalid("Expected 'dit', 'latte' or 'latte-t2v' for config.family");
+  c.family = f == "dit" ? Family::DiT : f == "latte" ? Family::Latte : Family::LatteT2V;
   c.skip = bool_field(o, "skip", true);
   c.input_size = int_field(o, "input_size", c.input_size);
   c.patch_size = int_field(o, "patch_size", c.patch_size);
@@ -118,14 +118,15 @@ ModelConfig config_from_js(const Napi::Object& o) {
   c.num_classes = int_field(o, "num_classes", c.num_classes);
   c.class_dropout = bool_field(o, "class_dropout", c.class_dropout);
   c.learn_sigma = bool_field(o, "learn_sigma", c.learn_sigma);
-  c.num_frames = int_field(o, "num_frames", c.family == Family::Latte ? 16 : 1);
+  c.num_frames = int_field(o, "num_frames", c.family != Family::DiT ? 16 : 1);
+  c.caption_channels = int_field(o, "caption_channels", c.family == Family::LatteT2V ? 4096 : 0);
   c.validate();
   return c;
 }
 
 Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("family", c.family == Family::DiT ? "dit" : "latte");
+  o.Set("family", c.family == Family::DiT ? "dit" : c.family == Family::Latte ? "latte" : "latte-t2v");
   o.Set("skip", c.skip);
   o.Set("input_size", double(c.input_size));
   o.Set("patch_size", double(c.patch_size));
@@ -138,6 +139,7 @@ Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
   o.Set("class_dropout", c.class_dropout);
   o.Set("learn_sigma", c.learn_sigma);
   o.Set("num_frames", double(c.num_frames));
+  if (c.family == Family::LatteT2V) o.Set("caption_channels", double(c.caption_channels));
   return o;
 }
 

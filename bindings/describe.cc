@@ -38,7 +38,8 @@ Napi::Value ModelParams(const Napi::CallbackInfo& info) {
   SKIPDIT_JS_TRY
   const std::unique_ptr<Architecture> arch = make_architecture(config_arg(info));
   std::vector<ModelDescription::ParamInfo> list;
-  for (const auto& p : arch->params().all()) list.push_back({p->name, p->shape});
+  for (const auto& p : arch->params().all())
+    if (!p->buffer) list.push_back({p->name, p->shape});
   return params_to_js(env, list);
   SKIPDIT_JS_CATCH(env)
 }

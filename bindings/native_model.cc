@@ -285,6 +285,17 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   in.x = tensor_from_f32(info[0], xs, "x.data");
   std::tie(in.t, in.y) = timesteps_and_labels(info[2], info[3], xs.empty() ? 0 : xs[0]);
   Napi::Object opts = info[4].As<Napi::Object>();
+  // LatteT2V: options.text / options.textMask = { data: Float32Array, shape: number[] }
+  auto tensor_option = [&](const char* key) {
+    Napi::Value v = opts.Get(key);
+    if (v.IsUndefined() || v.IsNull()) return Tensor();
+    if (!v.IsObject()) throw_invalid(std::string("Expected { data, shape } for options.") + key);
+    Napi::Object o = v.As<Napi::Object>();
+    const std::string field = std::string("options.") + key;
+    return tensor_from_f32(o.Get("data"), to_shape(o.Get("shape"), field + ".shape"), field + ".data");
+  };
+  in.text = tensor_option("text");
+  in.text_mask = tensor_option("textMask");
   auto* worker = new ForwardWorker(env, model, std::move(in), CallOptions(opts, model.get()), opts.Get("taps").ToBoolean());
   return worker->queue();
   SKIPDIT_JS_CATCH(env)

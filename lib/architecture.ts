@@ -92,10 +92,12 @@ export function usefulBranches(c: ModelConfig): number[] {
 export const families = {
   dit: { name: 'DiT', video: false, cachePreset: 'dit', cfgChannels: 3 },
   latte: { name: 'Latte', video: true, cachePreset: 'latte', cfgChannels: 4 },
+  'latte-t2v': { name: 'LatteT2V', video: true, cachePreset: 'latte', cfgChannels: 4 },
 } as const satisfies Record<ModelFamily, { name: string; video: boolean; cachePreset: string; cfgChannels: number }>;
 
 /** The shape of one sample (x without the batch axis): [F, C, H, W] for video families, else [C, H, W]. */
 export function sampleShape(c: ModelConfig): number[] {
   const image = [c.in_channels, c.input_size, c.input_size];
+  if (c.family === 'latte-t2v') return [c.in_channels, c.num_frames, c.input_size, c.input_size]; // (C, F, H, W)
   return families[c.family].video ? [c.num_frames, ...image] : image;
 }

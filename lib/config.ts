@@ -54,12 +54,13 @@ const integerFields = [
  */
 export function normalizeConfig(input: ModelConfigInput & Record<string, unknown>, where = 'config'): ModelConfig {
   if (typeof input !== 'object' || input === null) throw InvalidArgumentError.expected(where, 'an object', input);
+  if (input.family === 'latte-t2v') return normalizeT2VConfig(input, where);
   const known = new Set([...integerFields, 'family', 'skip', 'mlp_ratio', 'class_dropout', 'learn_sigma', 'class_dropout_prob', 'extras']);
   for (const key of Object.keys(input)) {
     if (!known.has(key)) throw InvalidArgumentError.expected(`${where}.${key}`, `one of the keys ${[...known].join(', ')}`, key);
   }
   if (input.family !== 'dit' && input.family !== 'latte') {
-    throw InvalidArgumentError.expected(`${where}.family`, "'dit' or 'latte'", input.family);
+    throw InvalidArgumentError.expected(`${where}.family`, "'dit', 'latte' or 'latte-t2v'", input.family);
   }
   const { class_dropout_prob: dropout, extras, ...fields } = input;
   if (dropout !== undefined) {
@@ -108,6 +109,96 @@ export function normalizeConfig(input: ModelConfigInput & Record<string, unknown
     if (c.skip && c.depth % 4 !== 0) throw InvalidArgumentError.expected(`${where}.depth`, 'a multiple of 4 for Latte-skip', c.depth);
   }
   return c;
+}
+
+/**
+ * maxin-cn/Latte-0's transformer (LatteT2V_skip with video_length 16) in ModelConfig terms: depth counts blocks
+ * (2 x num_layers = 56), input_size = sample_size (64), num_frames = video_length.
+ */
+export const latteT2VBase = {
+  family: 'latte-t2v', skip: true, hidden_size: 1152, depth: 56, num_heads: 16, mlp_ratio: 4.0, in_channels: 4, input_size: 64,
+  patch_size: 2, learn_sigma: true, num_classes: 0, class_dropout: false, num_frames: 16, caption_channels: 4096,
+} as const satisfies ModelConfig;
+
+/** normalizeConfig for family 'latte-t2v' (text-conditioned: no labels; caption_channels required > 0). */
+function normalizeT2VConfig(input: ModelConfigInput & Record<string, unknown>, where: string): ModelConfig {
+  const known = new Set([...integerFields, 'caption_channels', 'family', 'skip', 'mlp_ratio', 'class_dropout', 'learn_sigma']);
+  for (const key of Object.keys(input)) {
+    if (!known.has(key)) throw InvalidArgumentError.expected(`${where}.${key}`, `one of the keys ${[...known].join(', ')}`, key);
+  }
+  const c: ModelConfig = { ...latteT2VBase, ...input } as ModelConfig;
+  for (const key of [...integerFields, 'caption_channels'] as const) {
+    const v = c[key];
+    const min = key === 'num_classes' ? 0 : 1;
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > 1e7) throw InvalidArgumentError.expected(`${where}.${key}`, `an integer >= ${min}`, v);
+  }
+  if (c.num_classes !== 0) throw InvalidArgumentError.expected(`${where}.num_classes`, '0 (LatteT2V is text-conditioned)', c.num_classes);
+  if (c.class_dropout !== false) throw InvalidArgumentError.expected(`${where}.class_dropout`, 'false (LatteT2V has no label table)', c.class_dropout);
+  if (typeof c.mlp_ratio !== 'number' || !(c.mlp_ratio > 0) || !Number.isFinite(c.mlp_ratio)) {
+    throw InvalidArgumentError.expected(`${where}.mlp_ratio`, 'a positive number', c.mlp_ratio);
+  }
+  for (const key of ['skip', 'learn_sigma'] as const) {
+    if (typeof c[key] !== 'boolean') throw InvalidArgumentError.expected(`${where}.${key}`, 'a boolean', c[key]);
+  }
+  if (c.input_size % c.patch_size !== 0) throw InvalidArgumentError.expected(`${where}.input_size`, `a multiple of patch_size ${c.patch_size}`, c.input_size);
+  if (c.hidden_size % c.num_heads !== 0) throw InvalidArgumentError.expected(`${where}.num_heads`, `a divisor of hidden_size ${c.hidden_size}`, c.num_heads);
+  if (c.depth % 2 !== 0) throw InvalidArgumentError.expected(`${where}.depth`, 'an even block count (2 x num_layers)', c.depth);
+  if (c.skip && c.depth % 4 !== 0) throw InvalidArgumentError.expected(`${where}.depth`, 'a multiple of 4 with skip branches (an even num_layers)', c.depth);
+  return c;
+}
+
+/** A LatteT2V (diffusers-style) state dict: patch embedding under pos_embed.proj, adaLN-single, caption projection. */
+function isT2VStateDict(tensors: TensorShapes): boolean {
+  return tensors['pos_embed.proj.weight'] !== undefined && tensors['adaln_single.linear.weight'] !== undefined;
+}
+
+/**
+ * The config of a LatteT2V file: the tensor shapes (hidden size, channels, patch, depth, skips, caption
+ * channels, learn_sigma, mlp_ratio), then the diffusers config in `__metadata__.config` (num_attention_heads,
+ * sample_size, video_length), then `explicit` (ModelConfig fields). Heads and sample_size cannot be read from
+ * shapes: without metadata they must be given. video_length defaults to the official 16.
+ */
+function resolveT2VConfig(info: CheckpointShapes, file: string, explicit?: PresetName | ModelConfigInput): ModelConfig {
+  const t = info.tensors;
+  const shape = (name: string) => t[name]?.shape;
+  const [D, C, p] = shape('pos_embed.proj.weight')!;
+  let layers = 0;
+  for (const name of Object.keys(t)) {
+    const m = /^transformer_blocks\.(\d+)\./.exec(name);
+    if (m) layers = Math.max(layers, Number(m[1]) + 1);
+  }
+  const c: Record<string, unknown> = { family: 'latte-t2v', skip: t['skip_linears.0.linear.weight'] !== undefined, hidden_size: D, in_channels: C, patch_size: p, depth: 2 * layers };
+  const cap = shape('caption_projection.linear_1.weight');
+  if (cap) c.caption_channels = cap[1];
+  const out = shape('proj_out.weight');
+  if (out) c.learn_sigma = out[0] === p * p * 2 * C;
+  const ff = shape('transformer_blocks.0.ff.net.0.proj.weight');
+  if (ff) c.mlp_ratio = ff[0] / D;
+  if (info.metadata.config !== undefined) {
+    let meta: Record<string, unknown>;
+    try {
+      meta = JSON.parse(info.metadata.config);
+    } catch (err) {
+      throw new CheckpointError(`'${file}' has a metadata config that is not JSON: ${describe(info.metadata.config)}`, { cause: err });
+    }
+    if (typeof meta === 'object' && meta !== null) {
+      if (meta.num_attention_heads !== undefined) c.num_heads = meta.num_attention_heads;
+      if (meta.sample_size !== undefined) c.input_size = meta.sample_size;
+      if (meta.video_length !== undefined) c.num_frames = meta.video_length;
+    }
+  }
+  if (typeof explicit === 'string') throw InvalidArgumentError.expected('config', "a config object (no LatteT2V presets)", explicit);
+  if (explicit !== undefined) {
+    if (typeof explicit !== 'object' || explicit === null) throw InvalidArgumentError.expected('config', 'a config object', explicit);
+    Object.assign(c, explicit);
+  }
+  const missing = [];
+  if (c.num_heads === undefined) missing.push('num_heads (not in the file: attention heads cannot be read from shapes)');
+  if (c.input_size === undefined) missing.push('input_size (the sample_size: the positional table is not in the state dict)');
+  if (missing.length > 0) throw new CheckpointError(`cannot tell the config of '${file}'; specify { config: { ... } } with:\n  ${missing.join('\n  ')}`);
+  const config = normalizeConfig(c as ModelConfigInput & Record<string, unknown>, `'${file}' config`);
+  checkTensors(config, t, file, { family: 'latte-t2v', skip: config.skip, conditional: false });
+  return config;
 }
 
 /** Heads of the official model sizes (S, B, L, XL), the one thing tensor shapes cannot tell. */
@@ -257,6 +348,7 @@ interface CheckpointShapes {
  * shapes.
  */
 export function resolveConfig(info: CheckpointShapes, file: string, explicit?: PresetName | ModelConfigInput): ModelConfig {
+  if (isT2VStateDict(info.tensors)) return resolveT2VConfig(info, file, explicit);
   checkDiTStateDict(info.tensors, file);
   const inferred = inferConfig(info.tensors);
   const names = Object.keys(info.tensors);

@@ -77,6 +77,13 @@ export interface ForwardInput {
   t: number | ArrayLike<number>;
   /** Class labels, one per row; the null class is num_classes. Omit for unconditional models. */
   y?: ArrayLike<number>;
+  /** LatteT2V only (required): text states (B, L, caption_channels) float32, e.g. T5 outputs. */
+  text?: Tensor;
+  /**
+   * LatteT2V only, optional: (B, L) 1 keep / 0 drop, the official encoder_attention_mask (a -10000 bias on the
+   * dropped tokens in every cross-attention). The official pipeline passes none.
+   */
+  textMask?: Tensor;
 }
 
 export interface CfgInput extends ForwardInput {
@@ -214,7 +221,7 @@ export class Model {
   async forward(input: ForwardInput, options: ForwardOptions = {}): Promise<ForwardResult> {
     const handle = this.#live();
     const args = this.#check(input);
-    return this.#run(handle, args, this.#nativeOptions(options), options.signal);
+    return this.#run(handle, args, { ...this.#nativeOptions(options), ...this.#checkText(input, args.xShape[0]) }, options.signal);
   }
 
   /**
@@ -223,6 +230,7 @@ export class Model {
    */
   async forwardWithCfg(input: CfgInput, options: ForwardOptions = {}): Promise<ForwardResult> {
     const handle = this.#live();
+    if (this.config.family === 'latte-t2v') throw new InvalidArgumentError('forwardWithCfg is not supported for LatteT2V yet: call forward() on [uncond, cond] rows');
     const args = this.#check(input);
     const cfg = this.#guidance(input, args.xShape[0]);
     return this.#run(handle, args, { ...this.#nativeOptions(options), ...cfg }, options.signal);
@@ -396,11 +404,44 @@ export class Model {
     return { x: x.data, xShape: x.shape, ...this.#checkCall(x.shape, input.t, input.y) };
   }
 
+  /** LatteT2V: text (B, L, caption_channels) and textMask (B, L) 0/1; other families: neither. */
+  #checkText(input: ForwardInput, B: number): Pick<NativeForwardOptions, 'text' | 'textMask'> {
+    const c = this.config;
+    if (c.family !== 'latte-t2v') {
+      if (input.text !== undefined) throw InvalidArgumentError.expected('text', `no text states (this ${families[c.family].name} model is not text-conditioned)`, 'text');
+      if (input.textMask !== undefined) throw InvalidArgumentError.expected('textMask', 'no text mask (not a text-conditioned model)', 'textMask');
+      return {};
+    }
+    if (input.text === undefined) throw InvalidArgumentError.expected('text', `text states (B, L, ${c.caption_channels}) for LatteT2V`, input.text);
+    const text = checkTensor(input.text, 'text');
+    const s = text.shape;
+    if (s.length !== 3 || s[0] !== B || !(s[1] >= 1) || s[2] !== c.caption_channels) {
+      throw InvalidArgumentError.expected('text.shape', `[${B}, L, ${c.caption_channels}] with L >= 1`, s);
+    }
+    for (let i = 0; i < text.data.length; i++) {
+      if (!Number.isFinite(text.data[i])) throw InvalidArgumentError.expected(`text.data[${i}]`, 'a finite number', text.data[i]);
+    }
+    const out: Pick<NativeForwardOptions, 'text' | 'textMask'> = { text: { data: text.data, shape: s } };
+    if (input.textMask !== undefined) {
+      const mask = checkTensor(input.textMask, 'textMask');
+      if (mask.shape.length !== 2 || mask.shape[0] !== B || mask.shape[1] !== s[1]) {
+        throw InvalidArgumentError.expected('textMask.shape', `[${B}, ${s[1]}] (one 0/1 per text token)`, mask.shape);
+      }
+      for (let i = 0; i < mask.data.length; i++) {
+        if (mask.data[i] !== 0 && mask.data[i] !== 1) throw InvalidArgumentError.expected(`textMask.data[${i}]`, '0 or 1', mask.data[i]);
+      }
+      out.textMask = { data: mask.data, shape: mask.shape };
+    }
+    return out;
+  }
+
   /** x's shape must be the official layout of this model with B >= 1. */
   #checkShape(shape: number[]): void {
     const B = shape[0];
     const expected = [B, ...sampleShape(this.config)];
-    const layout = families[this.config.family].video ? '(B, F, C, H, W)' : '(B, C, H, W)';
+    // LatteT2V also runs a single frame (no temporal position embedding)
+    if (this.config.family === 'latte-t2v' && shape.length === 5 && shape[2] === 1) expected[2] = 1;
+    const layout = this.config.family === 'latte-t2v' ? '(B, C, F, H, W)' : families[this.config.family].video ? '(B, F, C, H, W)' : '(B, C, H, W)';
     if (shape.length !== expected.length || !(B >= 1) || shape.some((d, i) => d !== expected[i])) {
       throw InvalidArgumentError.expected('x.shape', `${layout} = [B, ${expected.slice(1).join(', ')}] with B >= 1`, shape);
     }

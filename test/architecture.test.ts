@@ -150,7 +150,7 @@ describe('describeModel: inputs and memoisation', () => {
     expect(() => describeModel(ditConfig, 0)).toThrow(/Expected a positive integer \(at most 1e6\) for batch but received 0/);
     expect(() => describeModel(ditConfig, 1.5)).toThrow(/for batch but received 1\.5/);
     expect(() => describeModel(ditConfig, '2' as never)).toThrow(/for batch but received "2"/);
-    expect(() => describeModel({ family: 'gpt' } as never)).toThrow(/'dit' or 'latte' for config\.family/);
+    expect(() => describeModel({ family: 'gpt' } as never)).toThrow(/'dit', 'latte' or 'latte-t2v' for config\.family/);
     expect(() => describeModel({ ...ditConfig, depth: 7 })).toThrow(/an even depth for DiT-skip for config\.depth but received 7/);
     expect(() => describeModel('DiT-XXL' as never)).toThrow(InvalidArgumentError);
     expect(() => callFlops(ditConfig, 1, 5)).toThrow(/Expected 8 \(a full call\) or the blocks of a cached call \(2, 4, 6, 8\) for blocksExecuted but received 5/);
@@ -171,7 +171,7 @@ describe('describeModel: inputs and memoisation', () => {
     expect(code(() => describeNative(null))).toMatch(/^SKIPDIT_INVALID_ARGUMENT: Expected a config object for config/);
     // configs are validated in lib (normalizeConfig); natively an invalid one is an internal invariant, never a crash
     expect(code(() => describeNative({ ...ditConfig, depth: 7 }))).toMatch(/^SKIPDIT_INTERNAL: internal check failed: .*config\.depth: expected an even depth/);
-    expect(code(() => describeNative({ ...ditConfig, family: 'unet' }))).toMatch(/^SKIPDIT_INVALID_ARGUMENT: Expected 'dit' or 'latte' for config\.family/);
+    expect(code(() => describeNative({ ...ditConfig, family: 'unet' }))).toMatch(/^SKIPDIT_INVALID_ARGUMENT: Expected 'dit', 'latte' or 'latte-t2v' for config\.family/);
     expect(code(() => describeNative(ditConfig))).toBe('no error'); // batch defaults to 1
   });
 });

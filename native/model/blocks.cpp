@@ -1,12 +1,25 @@
 #include "model/blocks.h"
 
+#include <cmath>
+
 #include "backend/backend.h"
 
 namespace skipdit {
 
 Param& ParamSet::add(std::string name, Shape shape, bool linear_weight) {
-  params_.push_back(std::make_unique<Param>(Param{std::move(name), std::move(shape), linear_weight, Tensor()}));
+  auto p = std::make_unique<Param>();
+  p->name = std::move(name);
+  p->shape = std::move(shape);
+  p->linear_weight = linear_weight;
+  params_.push_back(std::move(p));
   return *params_.back();
+}
+
+Param& ParamSet::add_buffer(std::string name, Shape shape, std::vector<float> value) {
+  Param& p = add(std::move(name), std::move(shape));
+  p.buffer = true;
+  p.value = std::move(value);
+  return p;
 }
 
 void Param::bind(Tensor t, Backend& backend) {
@@ -32,6 +45,9 @@ ValueId LinearLayer::operator()(GraphBuilder& b, ValueId x, DType out_dtype, Act
 
 TimestepEmbedder::TimestepEmbedder(ParamSet& ps, const std::string& prefix, int64_t hidden)
     : mlp0(ps, prefix + ".mlp.0", hidden, kFrequencyDim), mlp2(ps, prefix + ".mlp.2", hidden, hidden) {}
+
+TimestepEmbedder::TimestepEmbedder(ParamSet& ps, const std::string& first, const std::string& second, int64_t hidden)
+    : mlp0(ps, first, hidden, kFrequencyDim), mlp2(ps, second, hidden, hidden) {}
 
 ValueId TimestepEmbedder::operator()(GraphBuilder& b, ValueId t) const {
   ops::TimestepFrequencies freq;
@@ -156,6 +172,154 @@ ValueId FinalLayer::operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64
   ops::Unpatchify unpatchify;
   unpatchify.patch = patch;
   return g.add(unpatchify, {tokens});
+}
+
+// ---- LatteT2V ----
+
+ValueId repeat_rows(Graph& g, ValueId x, int64_t repeat) {
+  const TensorDesc d = g.desc(x);
+  if (repeat == 1) return x;
+  Shape shape = d.shape;
+  const int64_t B = shape[0];
+  shape[0] = B * repeat;
+  const ValueId out = g.empty(shape, d.dtype);
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t r = 0; r < repeat; ++r)
+      g.add(ops::Copy{}, {g.rows(x, i, i + 1)}, d.dtype, g.rows(out, i * repeat + r, i * repeat + r + 1));
+  return out;
+}
+
+ValueId table_modulation(GraphBuilder& b, const Param& table, ValueId cond) {
+  Graph& g = b.g;
+  const int64_t B = g.desc(cond).shape[0], k = table.shape[0], D = table.shape[1];
+  ValueId m = g.add(ops::Copy{}, {cond}, DType::F32);
+  m = g.add(ops::AddBroadcastRows{}, {g.reshape(m, {B, k, D}), b(table)});
+  return g.reshape(m, {B, k * D});
+}
+
+ValueId channels_frames_to_frames(Graph& g, ValueId x, int64_t batch) {
+  const Shape s = g.desc(x).shape;  // (B, C, F, H, W)
+  ops::SwapTokenAxes swap;
+  swap.batch = batch;
+  const ValueId y = g.add(swap, {g.reshape(x, {s[0] * s[1], s[2], s[3] * s[4]})}, g.desc(x).dtype);
+  return g.reshape(y, {s[0] * s[2], s[1], s[3], s[4]});
+}
+
+ValueId frames_to_channels_frames(Graph& g, ValueId x, int64_t batch) {
+  const Shape s = g.desc(x).shape;  // (B*F, C, H, W)
+  const int64_t F = s[0] / batch;
+  ops::SwapTokenAxes swap;
+  swap.batch = batch;
+  const ValueId y = g.add(swap, {g.reshape(x, {s[0], s[1], s[2] * s[3]})}, g.desc(x).dtype);
+  return g.reshape(y, {batch, s[1], F, s[2], s[3]});
+}
+
+namespace {
+// E(dim, q) into out[0..dim)
+void sincos_row(int64_t dim, double q, float* out) {
+  const int64_t half = dim / 2;
+  for (int64_t k = 0; k < half; ++k) {
+    const double omega = 1.0 / std::pow(10000.0, double(k) / double(half));
+    out[k] = float(std::sin(q * omega));
+    out[half + k] = float(std::cos(q * omega));
+  }
+}
+}  // namespace
+
+std::vector<float> sincos_2d(int64_t dim, int64_t grid, int64_t base_size, double interpolation_scale) {
+  std::vector<float> out(size_t(grid * grid * dim));
+  for (int64_t r = 0; r < grid; ++r)
+    for (int64_t c = 0; c < grid; ++c) {
+      // np.arange(grid, float32) / (grid / base_size) / interpolation_scale
+      const float gf = float(grid) / float(base_size);
+      const double pr = double(float(float(r) / gf) / float(interpolation_scale));
+      const double pc = double(float(float(c) / gf) / float(interpolation_scale));
+      float* row = out.data() + (r * grid + c) * dim;
+      sincos_row(dim / 2, pc, row);  // first half: the column (meshgrid(w, h)[0])
+      sincos_row(dim / 2, pr, row + dim / 2);
+    }
+  return out;
+}
+
+std::vector<float> sincos_1d(int64_t dim, int64_t length) {
+  std::vector<float> out(size_t(length * dim));
+  for (int64_t f = 0; f < length; ++f) sincos_row(dim, double(f), out.data() + f * dim);
+  return out;
+}
+
+AdaLNSingle::AdaLNSingle(ParamSet& ps, const std::string& prefix, int64_t hidden)
+    : emb(ps, prefix + ".emb.timestep_embedder.linear_1", prefix + ".emb.timestep_embedder.linear_2", hidden),
+      linear(ps, prefix + ".linear", 6 * hidden, hidden) {}
+
+std::pair<ValueId, ValueId> AdaLNSingle::operator()(GraphBuilder& b, ValueId t) const {
+  const ValueId e = emb(b, t);
+  const ValueId t6 = linear(b, b.g.add(ops::Silu{}, {e}), DType::F32);
+  b.g.tap("t_mod");
+  return {e, t6};
+}
+
+CaptionProjection::CaptionProjection(ParamSet& ps, const std::string& prefix, int64_t caption_channels, int64_t hidden,
+                                     int64_t null_tokens)
+    : y_embedding(&ps.add(prefix + ".y_embedding", {null_tokens, caption_channels})),
+      linear_1(ps, prefix + ".linear_1", hidden, caption_channels),
+      linear_2(ps, prefix + ".linear_2", hidden, hidden) {}
+
+ValueId CaptionProjection::operator()(GraphBuilder& b, ValueId caption) const {
+  const ValueId hidden = linear_1(b, caption, b.g.operand_dtype(), Activation::GeluTanh);
+  const ValueId out = linear_2(b, hidden, b.g.activation_dtype());
+  b.g.tap("caption");
+  return out;
+}
+
+AttentionLayer::AttentionLayer(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t context, int64_t heads)
+    : to_q(ps, prefix + ".to_q", hidden, hidden),
+      to_k(ps, prefix + ".to_k", hidden, context),
+      to_v(ps, prefix + ".to_v", hidden, context),
+      to_out(ps, prefix + ".to_out.0", hidden, hidden),
+      heads(heads) {}
+
+ValueId AttentionLayer::attend(GraphBuilder& b, ValueId x, ValueId context, ValueId bias) const {
+  const DType act = b.g.activation_dtype();
+  ops::Sdpa sdpa;
+  sdpa.heads = heads;
+  return b.g.add(sdpa, {to_q(b, x, act), to_k(b, context, act), to_v(b, context, act), bias, kNoValue}, act);
+}
+
+AdaLNSingleBlock::AdaLNSingleBlock(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t heads,
+                                   int64_t ff_inner, bool cross, int64_t context)
+    : scale_shift_table(&ps.add(prefix + ".scale_shift_table", {6, hidden})),
+      attn1(ps, prefix + ".attn1", hidden, hidden, heads),
+      attn2(cross ? std::make_unique<AttentionLayer>(ps, prefix + ".attn2", hidden, context, heads) : nullptr),
+      ff0(ps, prefix + ".ff.net.0.proj", ff_inner, hidden),
+      ff2(ps, prefix + ".ff.net.2", hidden, ff_inner) {}
+
+ValueId AdaLNSingleBlock::operator()(GraphBuilder& b, ValueId h, ValueId t6, int64_t group_repeat, ValueId enc,
+                                     ValueId enc_bias) const {
+  Graph& g = b.g;
+  const DType act = g.activation_dtype(), operand = g.operand_dtype();
+  const ValueId mod = table_modulation(b, *scale_shift_table, t6);
+  auto pre_norm = [&](ValueId x, int64_t shift, int64_t scale) {
+    ops::LayerNormModulate op;
+    op.eps = kEps;
+    op.group_repeat = group_repeat;
+    op.shift_chunk = shift;
+    op.scale_chunk = scale;
+    return g.add(op, {x, mod}, operand);
+  };
+  auto gated = [&](const LinearLayer& l, ValueId x, ValueId into, int64_t gate) {
+    ops::LinearGateResidual op;
+    op.group_repeat = group_repeat;
+    op.gate_chunk = gate;
+    return g.add(op, {x, b(*l.weight), l.bias ? b(*l.bias) : kNoValue, mod, into});
+  };
+  const ValueId n = pre_norm(h, 0, 1);
+  h = gated(attn1.to_out, attn1.attend(b, n, n, kNoValue), h, 2);
+  if (attn2) {  // PixArt: no norm and no gate around the cross-attention
+    const ValueId a = attn2->attend(b, h, enc, enc_bias);
+    h = g.add(ops::Add{}, {h, attn2->to_out(b, a, act)});
+  }
+  const ValueId hidden = ff0(b, pre_norm(h, 3, 4), operand, Activation::GeluTanh);
+  return gated(ff2, hidden, h, 5);
 }
 
 }  // namespace skipdit

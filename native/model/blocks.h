@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "graph/graph.h"
@@ -21,6 +22,9 @@ struct Param {
   Tensor tensor;
   // A linear weight prepared in float32 whatever the backend's precision (Backend::prepare_linear_f32).
   bool keep_f32 = false;
+  // A buffer (not in the state_dict): computed at construction (`value`, float32), uploaded instead of bound.
+  bool buffer = false;
+  std::vector<float> value;
   // The shape the graph sees.
   Shape graph_shape() const { return linear_weight ? Shape{shape[0], shape_numel(shape) / shape[0]} : shape; }
   // Binds `t` (the checkpoint tensor of `shape`, undefined after a binding error): prepared when a linear weight.
@@ -31,6 +35,8 @@ struct Param {
 class ParamSet {
  public:
   Param& add(std::string name, Shape shape, bool linear_weight = false);
+  // A non-persistent buffer of `shape` holding `value` (never read from a checkpoint, not in describe()).
+  Param& add_buffer(std::string name, Shape shape, std::vector<float> value);
   const std::vector<std::unique_ptr<Param>>& all() const { return params_; }
 
  private:
@@ -62,6 +68,8 @@ struct TimestepEmbedder {
   static constexpr int64_t kFrequencyDim = 256;  // frequency_embedding_size
   LinearLayer mlp0, mlp2;
   TimestepEmbedder(ParamSet& ps, const std::string& prefix, int64_t hidden);
+  // diffusers' TimestepEmbedding naming: `first` / `second` are the full prefixes of the two linears.
+  TimestepEmbedder(ParamSet& ps, const std::string& first, const std::string& second, int64_t hidden);
   ValueId operator()(GraphBuilder& b, ValueId t) const;
 };
 
@@ -125,6 +133,66 @@ struct FinalLayer {
   int64_t patch;
   FinalLayer(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t patch, int64_t out_channels);
   ValueId operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64_t group_repeat) const;
+};
+
+// ---- LatteT2V (diffusers v0.24 PixArt-style blocks, text-to-video/models/latte_t2v*.py) ----
+
+// x (B, ...) -> (B * repeat, ...): row b * repeat + r = x[b] (einops 'b ... -> (b r) ...'), by row copies.
+ValueId repeat_rows(Graph& g, ValueId x, int64_t repeat);
+
+// table (k, D) [None] + cond (B, k*D) -> (B, k*D) float32: the scale_shift_table modulation of adaLN-single.
+ValueId table_modulation(GraphBuilder& b, const Param& table, ValueId cond);
+
+// (B, C, F, H, W) <-> (B*F, C, H, W) ('b c f h w -> (b f) c h w' and back), any C.
+ValueId channels_frames_to_frames(Graph& g, ValueId x, int64_t batch);
+ValueId frames_to_channels_frames(Graph& g, ValueId x, int64_t batch);
+
+// Sinusoidal tables (float64, cast to float32): E(dim, q) = [sin(q w_0..), cos(q w_0..)], w_k = 1/10000^(k/(dim/2)).
+// 2-D (diffusers get_2d_sincos_pos_embed, column first): (grid*grid, dim); 1-D: (length, dim).
+std::vector<float> sincos_2d(int64_t dim, int64_t grid, int64_t base_size, double interpolation_scale);
+std::vector<float> sincos_1d(int64_t dim, int64_t length);
+
+// PixArt-alpha's AdaLayerNormSingle: t6 = linear(silu(emb)) with emb = timestep_embedder(t) (embedded_timestep).
+struct AdaLNSingle {
+  TimestepEmbedder emb;
+  LinearLayer linear;
+  AdaLNSingle(ParamSet& ps, const std::string& prefix, int64_t hidden);
+  // -> {embedded_timestep (B, D), t6 (B, 6D)}, float32 (taps t_freq, t_emb, t_mod).
+  std::pair<ValueId, ValueId> operator()(GraphBuilder& b, ValueId t) const;
+};
+
+// PixArtAlphaTextProjection: linear_2(gelu_tanh(linear_1(caption))). y_embedding (null caption, training only)
+// is in the state_dict and bound, never read.
+struct CaptionProjection {
+  Param* y_embedding;
+  LinearLayer linear_1, linear_2;
+  CaptionProjection(ParamSet& ps, const std::string& prefix, int64_t caption_channels, int64_t hidden,
+                    int64_t null_tokens = 120);
+  ValueId operator()(GraphBuilder& b, ValueId caption) const;  // (B, L, Cc) f32 -> (B, L, D) (tap caption)
+};
+
+// diffusers Attention (bias on every projection, no qk-norm): to_q/to_k/to_v/to_out.0.
+struct AttentionLayer {
+  LinearLayer to_q, to_k, to_v, to_out;
+  int64_t heads;
+  AttentionLayer(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t context, int64_t heads);
+  // softmax(q k^T / sqrt(dh) [+ bias]) v, heads merged, before to_out: (G, N, D) activations.
+  ValueId attend(GraphBuilder& b, ValueId x, ValueId context, ValueId bias) const;
+};
+
+// BasicTransformerBlock with norm_type ada_norm_single (no affine norms): modulation m = scale_shift_table + t6
+// (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp); h += gate_msa * attn1(LN(h)(1+s)+sh);
+// [cross: h += attn2(h, enc) (no norm, no gate)]; h += gate_mlp * ff(LN(h)(1+s)+sh) (ff: GELU-tanh, inner 4D).
+struct AdaLNSingleBlock {
+  static constexpr float kEps = 1e-6f;
+  Param* scale_shift_table;
+  AttentionLayer attn1;
+  std::unique_ptr<AttentionLayer> attn2;
+  LinearLayer ff0, ff2;
+  AdaLNSingleBlock(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t heads, int64_t ff_inner,
+                   bool cross, int64_t context);
+  // h (G, N, D), t6 (G / group_repeat, 6D); enc (G, L, D) and its bias (G, 1, 1, L) or kNoValue with cross.
+  ValueId operator()(GraphBuilder& b, ValueId h, ValueId t6, int64_t group_repeat, ValueId enc, ValueId enc_bias) const;
 };
 
 }  // namespace skipdit

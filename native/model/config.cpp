@@ -26,6 +26,12 @@ void ModelConfig::validate() const {
   if (family == Family::DiT) {
     require(num_classes > 0, "num_classes", "a positive class count for DiT", num_classes);
     require(!skip || depth % 2 == 0, "depth", "an even depth for DiT with skip branches", depth);
+  } else if (family == Family::LatteT2V) {
+    require(num_classes == 0, "num_classes", "0 (text-conditioned)", num_classes);
+    require(caption_channels > 0, "caption_channels", "a positive integer", caption_channels);
+    require(depth % 2 == 0, "depth", "an even depth (2 x num_layers: spatial/temporal pairs)", depth);
+    require(!skip || depth % 4 == 0, "depth", "a multiple of 4 with skip branches (an even num_layers)", depth);
+    require(num_frames > 0, "num_frames", "a positive integer", num_frames);
   } else {
     require(depth % 2 == 0, "depth", "an even depth for Latte (spatial/temporal pairs)", depth);
     require(!skip || depth % 4 == 0, "depth", "a multiple of 4 for Latte with skip branches", depth);
@@ -34,11 +40,11 @@ void ModelConfig::validate() const {
 }
 
 std::string ModelConfig::summary() const {
-  return std::string(family == Family::DiT ? "DiT" : "Latte") + (skip ? "-skip" : "") +
+  return std::string(family == Family::DiT ? "DiT" : family == Family::Latte ? "Latte" : "LatteT2V") + (skip ? "-skip" : "") +
          " depth=" + std::to_string(depth) + " hidden=" + std::to_string(hidden_size) +
          " heads=" + std::to_string(num_heads) + " patch=" + std::to_string(patch_size) +
          " input=" + std::to_string(input_size) + " in_channels=" + std::to_string(in_channels) +
-         (family == Family::Latte ? " frames=" + std::to_string(num_frames) : "") +
+         (family != Family::DiT ? " frames=" + std::to_string(num_frames) : "") +
          " classes=" + std::to_string(num_classes) + (learn_sigma ? " learn_sigma" : "");
 }
 

@@ -5,7 +5,8 @@
 
 namespace skipdit {
 
-enum class Family { DiT, Latte };
+// LatteT2V: the text-to-video Latte (diffusers-style LatteT2V / LatteT2V_skip): depth counts blocks (2 x num_layers).
+enum class Family { DiT, Latte, LatteT2V };
 
 struct ModelConfig {
   Family family = Family::DiT;
@@ -20,7 +21,8 @@ struct ModelConfig {
   int64_t num_classes = 1000;   // 0: unconditional (Latte extras=1: c = timestep embedding)
   bool class_dropout = true;    // label table has a null row (num_classes + 1 rows), needed for CFG
   bool learn_sigma = true;
-  int64_t num_frames = 1;       // Latte only
+  int64_t num_frames = 1;       // Latte only (LatteT2V: video_length, the temp_pos_embed length)
+  int64_t caption_channels = 0; // LatteT2V only: the text states' width (cross_attention_dim = hidden_size)
 
   int64_t out_channels() const { return learn_sigma ? 2 * in_channels : in_channels; }
   int64_t grid() const { return input_size / patch_size; }

@@ -5,13 +5,15 @@ namespace skipdit {
 
 std::unique_ptr<Architecture> make_dit(const ModelConfig& c);
 std::unique_ptr<Architecture> make_latte(const ModelConfig& c);
+std::unique_ptr<Architecture> make_latte_t2v(const ModelConfig& c);
 
 namespace {
 struct FamilyEntry {
   Family family;
   std::unique_ptr<Architecture> (*make)(const ModelConfig&);
 };
-constexpr FamilyEntry kFamilies[] = {{Family::DiT, make_dit}, {Family::Latte, make_latte}};
+constexpr FamilyEntry kFamilies[] = {{Family::DiT, make_dit}, {Family::Latte, make_latte},
+                                       {Family::LatteT2V, make_latte_t2v}};
 }  // namespace
 
 std::unique_ptr<Architecture> make_architecture(const ModelConfig& config) {
@@ -35,7 +37,8 @@ ModelDescription describe(const ModelConfig& config, int64_t batch) {
   SKIPDIT_CHECK(batch >= 1, "describe at batch " + std::to_string(batch));
   std::unique_ptr<Architecture> arch = make_architecture(config);
   ModelDescription d;
-  for (const auto& p : arch->params().all()) d.params.push_back({p->name, p->shape});
+  for (const auto& p : arch->params().all())
+    if (!p->buffer) d.params.push_back({p->name, p->shape});
   d.skip_pairs = arch->skip_pairs();
   d.unit_blocks = arch->unit_blocks();
   auto run = [&](ForwardSpec spec, int64_t* blocks) {
@@ -45,6 +48,8 @@ ModelDescription describe(const ModelConfig& config, int64_t batch) {
     spec.x = g.external(0, arch->input_shape(batch), DType::F32);
     spec.t = g.external(1, {batch}, DType::F32);
     if (c.conditional()) spec.y = g.external(2, {batch}, DType::I64);
+    // LatteT2V: costs at the pipeline's 120 text tokens
+    if (c.family == Family::LatteT2V) spec.text = g.external(4, {batch, 120, c.caption_channels}, DType::F32);
     if (spec.cache != ForwardSpec::Cache::None) {
       const Shape h = {batch * arch->frames(), c.tokens(), c.hidden_size};
       spec.feature = g.external(3, h, DType::F32);

@@ -17,6 +17,8 @@ struct ForwardSpec {
   ValueId x = kNoValue;  // float32 latents in the official layout, batch B (already doubled for CFG)
   ValueId t = kNoValue;  // (B) float32 timesteps
   ValueId y = kNoValue;  // (B) int64 labels, or kNoValue for an unconditional model
+  ValueId text = kNoValue;       // LatteT2V: (B, L, caption_channels) float32 text states
+  ValueId text_bias = kNoValue;  // LatteT2V: (B*F, 1, 1, L) float32 additive cross-attention mask, or none
   // Skip-Cache: None runs every block. Save runs every block and copies the hidden state entering block
   // `resume` into `feature`; Restore skips blocks [skip_from, resume) and resumes from `feature`.
   enum class Cache { None, Save, Restore } cache = Cache::None;
@@ -38,6 +40,8 @@ class Architecture {
   virtual ForwardResult forward(GraphBuilder& b, const ForwardSpec& spec) const = 0;
   // The latents' official layout at a batch size: DiT (B, C, H, W), Latte (B, F, C, H, W).
   virtual Shape input_shape(int64_t batch) const = 0;
+  // Whether x of this shape is a valid input (default: input_shape at its batch).
+  virtual bool input_ok(const Shape& xs) const { return !xs.empty() && xs[0] >= 1 && xs == input_shape(xs[0]); }
   // Frames per sample (the token groups of one sample): Latte's F, 1 for images.
   virtual int64_t frames() const { return 1; }
   // Transformer blocks per Skip-Cache unit: DiT 1 (a block), Latte 2 (a spatial + temporal pair).

@@ -24,6 +24,12 @@ Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const 
   WeightBinder bind(source, *backend_, hooks);
   // weight_bytes_ counts what the backend keeps: packed panels in the model's precision, the rest float32.
   for (const auto& p : arch_->params().all()) {
+    if (p->buffer) {  // computed, not in the checkpoint
+      Tensor host = Tensor::host(DType::F32, p->shape);
+      std::memcpy(host.raw(), p->value.data(), p->value.size() * sizeof(float));
+      p->tensor = backend_->upload_f32(host);
+      continue;
+    }
     p->bind(bind.take(p->name, p->shape), *backend_);
     weight_bytes_ += p->tensor.defined() ? p->tensor.nbytes() : 0;
   }
@@ -38,7 +44,18 @@ void Model::check_inputs(const ForwardInputs& in) const {
   const Shape& xs = in.x.shape();
   const int64_t B = xs.empty() ? 0 : xs[0];
   const Shape want = arch_->input_shape(B);
-  SKIPDIT_CHECK(in.x.dtype() == DType::F32 && B >= 1 && xs == want, "x " + in.x.describe() + " for " + c.summary());
+  SKIPDIT_CHECK(in.x.dtype() == DType::F32 && B >= 1 && arch_->input_ok(xs), "x " + in.x.describe() + " for " + c.summary());
+  (void)want;
+  if (c.family == Family::LatteT2V) {
+    const Shape& ts = in.text.shape();
+    SKIPDIT_CHECK(in.text.defined() && in.text.dtype() == DType::F32 && ts.size() == 3 && ts[0] == B && ts[1] >= 1 &&
+                      ts[2] == c.caption_channels,
+                  "text " + (in.text.defined() ? in.text.describe() : std::string("missing")));
+    SKIPDIT_CHECK(!in.text_mask.defined() || (in.text_mask.dtype() == DType::F32 && in.text_mask.shape() == Shape{B, ts[1]}),
+                  "text_mask " + (in.text_mask.defined() ? in.text_mask.describe() : std::string()));
+  } else {
+    SKIPDIT_CHECK(!in.text.defined() && !in.text_mask.defined(), "text states for " + c.summary());
+  }
   SKIPDIT_CHECK(in.t.dtype() == DType::F32 && in.t.shape() == Shape{B}, "t " + in.t.describe());
   SKIPDIT_CHECK(c.conditional() == in.y.defined(), std::string("labels ") + (in.y.defined() ? "given" : "missing"));
   if (c.conditional()) {
@@ -50,9 +67,11 @@ void Model::check_inputs(const ForwardInputs& in) const {
   }
 }
 
-Model::RecordedForward& Model::forward_graph(const Shape& x_shape, const Guidance& guidance, const SkipCache* cache,
+Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guidance& guidance, const SkipCache* cache,
                                              bool cached) {
+  const Shape& x_shape = in.x.shape();
   std::string key = "x" + shape_str(x_shape);
+  if (in.text.defined()) key += " text" + shape_str(in.text.shape()) + (in.text_mask.defined() ? " mask" : "");
   if (guidance.channels > 0)
     key += " cfg " + std::to_string(guidance.channels) + " " + std::to_string(guidance.scale);
   if (cache) key += (cached ? " restore " : " save ") + std::to_string(cache->resume_block());
@@ -75,6 +94,11 @@ Model::RecordedForward& Model::forward_graph(const Shape& x_shape, const Guidanc
   }
   spec.t = g.external(kT, {B}, DType::F32);
   if (config_.conditional()) spec.y = g.external(kY, {B}, DType::I64);
+  if (in.text.defined()) {
+    spec.text = g.external(kText, in.text.shape(), DType::F32);
+    if (in.text_mask.defined())
+      spec.text_bias = g.external(kTextBias, {B * x_shape[2], 1, 1, in.text.dim(1)}, DType::F32);
+  }
   if (cache) {
     spec.cache = cached ? ForwardSpec::Cache::Restore : ForwardSpec::Cache::Save;
     spec.skip_from = config_.depth - cache->resume_block();  // k units at each end
@@ -176,13 +200,24 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
     r.cached = !cache->begin_call(in.t.f32()[0], in.x.shape(), options.force_full);
   }
   try {
-    RecordedForward& rec = forward_graph(in.x.shape(), guidance, cache, r.cached);
+    RecordedForward& rec = forward_graph(in, guidance, cache, r.cached);
     GraphBindings bind;
     bind.arena = arena(rec.graph.arena_bytes());
     bind.externals.resize(kSlots);
     bind.externals[kX] = in.x;
     bind.externals[kT] = in.t;
     bind.externals[kY] = in.y;
+    bind.externals[kText] = in.text;
+    if (in.text_mask.defined()) {  // diffusers: (1 - mask) * -10000, repeated per frame ('b 1 l -> (b f) 1 l')
+      const int64_t B = in.x.dim(0), F = in.x.dim(2), L = in.text.dim(1);
+      Tensor bias = Tensor::host(DType::F32, {B * F, 1, 1, L});
+      const float* m = in.text_mask.f32();
+      float* out = bias.f32();
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t f = 0; f < F; ++f)
+          for (int64_t l = 0; l < L; ++l) out[(b * F + f) * L + l] = (1.0f - m[b * L + l]) * -10000.0f;
+      bind.externals[kTextBias] = bias;
+    }
     if (cache) {
       const Shape shape{in.x.dim(0) * arch_->frames(), config_.tokens(), config_.hidden_size};
       bind.externals[kFeature] = r.cached ? cache->feature_to_restore()
@@ -216,7 +251,11 @@ void Model::sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guida
                 "noise " + (noise.defined() ? noise.describe() : std::string("none")) + " for latents " + x.describe());
   ForwardReport local;
   ForwardReport& r = report ? *report : local;
-  const Tensor out = forward_resident(ForwardInputs{x, t, y}, guidance, options, r);
+  ForwardInputs in;
+  in.x = x;
+  in.t = t;
+  in.y = y;
+  const Tensor out = forward_resident(in, guidance, options, r);
   // The update's scalars change every step: a one-node graph run eagerly, in place on the latents.
   enum { kModelOut, kNoise, kLatents };
   Graph g(backend_.get());

@@ -37,6 +37,8 @@ struct ForwardInputs {
   Tensor x;  // f32, official layout: a host tensor, or resident in the backend's memory (read in place)
   Tensor t;  // f32 (B), host
   Tensor y;  // i64 (B) or undefined, host
+  Tensor text;       // LatteT2V: f32 (B, L, caption_channels), host; undefined for other families
+  Tensor text_mask;  // LatteT2V, optional: f32 (B, L) 1 keep / 0 drop (cross-attention bias -10000), host
 };
 
 // Classifier-free guidance of a call (Model::forward_with_cfg); channels 0: no guidance.
@@ -109,11 +111,11 @@ class Model {
     int64_t blocks_executed = 0;
   };
   // External slots of a forward graph.
-  enum Slot { kX = 0, kT, kY, kFeature, kSlots };
+  enum Slot { kX = 0, kT, kY, kFeature, kText, kTextBias, kSlots };
 
   void check_inputs(const ForwardInputs& in) const;
   // The forward graph for this input shape, guidance and Skip-Cache variant, recorded on first use.
-  RecordedForward& forward_graph(const Shape& x_shape, const Guidance& guidance, const SkipCache* cache, bool cached);
+  RecordedForward& forward_graph(const ForwardInputs& in, const Guidance& guidance, const SkipCache* cache, bool cached);
   // Runs the forward (with CFG when guidance.channels > 0); its output stays in the arena until the next call.
   Tensor forward_resident(const ForwardInputs& in, const Guidance& guidance, const ForwardOptions& options,
                           ForwardReport& report);
