@@ -264,6 +264,7 @@ export class Model {
    */
   async sampleStep(latents: Latents, input: SampleStepInput, update: SamplerCoefficients, options: SampleStepOptions = {}): Promise<StepReport> {
     const handle = this.#live();
+    if (this.config.family === 'latte-t2v') throw new InvalidArgumentError('sampleStep is not supported for LatteT2V yet (no text input): use forward()');
     if (!(latents instanceof Latents)) throw InvalidArgumentError.expected('latents', 'Latents from model.createLatents()', latents);
     if (latents.owner !== this) throw InvalidArgumentError.expected('latents', 'latents created by this model', 'latents of another model');
     if (typeof input !== 'object' || input === null) throw InvalidArgumentError.expected('input', '{ t, y?, cfgScale?, cfgChannels? }', input);
@@ -299,6 +300,7 @@ export class Model {
    */
   createCache(policy: CachePolicyInput): SkipCache {
     const handle = this.#live();
+    if (this.config.family === 'latte-t2v') throw new InvalidArgumentError('Skip-Cache is not supported for LatteT2V yet (its official rule differs: N2-700-50)');
     const resolved = resolveCachePolicy(policy);
     // The branches the model has: k units at each end must leave the resume point in the decoder half.
     const d = describeModel(this.config);

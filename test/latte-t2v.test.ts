@@ -115,3 +115,18 @@ describe(NAME, () => {
     await expect(model.forward({ x: { data: new Float32Array(2 * 4 * 2 * 64), shape: [2, 4, 2, 8, 8] }, t, text })).rejects.toThrow(/x\.shape/);
   });
 });
+
+describe('LatteT2V config', () => {
+  it('the released Latte-0 transformer (LatteT2V_skip, video_length 16): 1024 tensors, 1,094,977,952 parameters', async () => {
+    const { describeModel } = await import('../lib/architecture.js');
+    const { latteT2VBase } = await import('../lib/config.js');
+    const d = describeModel({ ...latteT2VBase });
+    expect(d.params.length).toBe(1024);
+    expect(d.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0)).toBe(1094977952);
+    const plain = describeModel({ ...latteT2VBase, skip: false });
+    expect(plain.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0)).toBe(1057738400);
+    // the depth-28 pairing: pair 13 - j (block 27 - 2j) feeds pair 14 + j (block 28 + 2j)
+    expect(d.skipPairs[0]).toEqual([27, 28]);
+    expect(d.skipPairs[13]).toEqual([1, 54]);
+  });
+});

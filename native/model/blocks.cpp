@@ -290,13 +290,15 @@ AdaLNSingleBlock::AdaLNSingleBlock(ParamSet& ps, const std::string& prefix, int6
     : scale_shift_table(&ps.add(prefix + ".scale_shift_table", {6, hidden})),
       attn1(ps, prefix + ".attn1", hidden, hidden, heads),
       attn2(cross ? std::make_unique<AttentionLayer>(ps, prefix + ".attn2", hidden, context, heads) : nullptr),
+      unit_gate(cross ? &ps.add_buffer(prefix + ".attn2.unit_gate", {1, hidden}, std::vector<float>(size_t(hidden), 1.0f))
+                      : nullptr),
       ff0(ps, prefix + ".ff.net.0.proj", ff_inner, hidden),
       ff2(ps, prefix + ".ff.net.2", hidden, ff_inner) {}
 
 ValueId AdaLNSingleBlock::operator()(GraphBuilder& b, ValueId h, ValueId t6, int64_t group_repeat, ValueId enc,
                                      ValueId enc_bias) const {
   Graph& g = b.g;
-  const DType act = g.activation_dtype(), operand = g.operand_dtype();
+  const DType operand = g.operand_dtype();
   const ValueId mod = table_modulation(b, *scale_shift_table, t6);
   auto pre_norm = [&](ValueId x, int64_t shift, int64_t scale) {
     ops::LayerNormModulate op;
@@ -314,9 +316,13 @@ ValueId AdaLNSingleBlock::operator()(GraphBuilder& b, ValueId h, ValueId t6, int
   };
   const ValueId n = pre_norm(h, 0, 1);
   h = gated(attn1.to_out, attn1.attend(b, n, n, kNoValue), h, 2);
-  if (attn2) {  // PixArt: no norm and no gate around the cross-attention
+  if (attn2) {  // PixArt: no norm and no gate around the cross-attention: h += to_out(attn2(h, enc)) (gate 1)
     const ValueId a = attn2->attend(b, h, enc, enc_bias);
-    h = g.add(ops::Add{}, {h, attn2->to_out(b, a, act)});
+    ops::LinearGateResidual op;
+    op.group_repeat = g.desc(h).shape[0];
+    op.gate_chunk = 0;
+    const LinearLayer& l = attn2->to_out;
+    h = g.add(op, {a, b(*l.weight), b(*l.bias), b(*unit_gate), h});
   }
   const ValueId hidden = ff0(b, pre_norm(h, 3, 4), operand, Activation::GeluTanh);
   return gated(ff2, hidden, h, 5);

@@ -188,6 +188,7 @@ struct AdaLNSingleBlock {
   Param* scale_shift_table;
   AttentionLayer attn1;
   std::unique_ptr<AttentionLayer> attn2;
+  Param* unit_gate = nullptr;  // buffer (1, D) of ones: attn2's plain residual as a gated one (any activation type)
   LinearLayer ff0, ff2;
   AdaLNSingleBlock(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t heads, int64_t ff_inner,
                    bool cross, int64_t context);
