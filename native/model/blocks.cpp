@@ -95,24 +95,38 @@ AdaLNBlock::AdaLNBlock(ParamSet& ps, const std::string& prefix, int64_t hidden, 
       adaLN(ps, prefix + ".adaLN_modulation.1", 6 * hidden, hidden),
       heads(heads) {}
 
+namespace {
+// LayerNorm(x) * (1 + scale) + shift with shift / scale chunks of mod: an adaLN pre-norm (output as GEMM operand).
+ValueId modulated_norm(GraphBuilder& b, ValueId x, ValueId mod, float eps, int64_t group_repeat, int64_t shift,
+                       int64_t scale) {
+  ops::LayerNormModulate op;
+  op.eps = eps;
+  op.group_repeat = group_repeat;
+  op.shift_chunk = shift;
+  op.scale_chunk = scale;
+  return b.g.add(op, {x, mod}, b.g.operand_dtype());
+}
+
+// into += gate * l(x), the gate a chunk of mod: adaLN-Zero's gated residual, in the GEMM's epilogue.
+ValueId gated_residual(GraphBuilder& b, const LinearLayer& l, ValueId x, ValueId mod, int64_t group_repeat, int64_t gate,
+                       ValueId into) {
+  ops::LinearGateResidual op;
+  op.group_repeat = group_repeat;
+  op.gate_chunk = gate;
+  return b.g.add(op, {x, b(*l.weight), l.bias ? b(*l.bias) : kNoValue, mod, into});
+}
+}  // namespace
+
 ValueId AdaLNBlock::operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64_t group_repeat) const {
   Graph& g = b.g;
   const DType act = g.activation_dtype(), operand = g.operand_dtype();
   // shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = adaLN_modulation(c).chunk(6)
   const ValueId mod = adaLN(b, silu_c, DType::F32);
   auto pre_norm = [&](ValueId x, int64_t shift, int64_t scale) {
-    ops::LayerNormModulate op;
-    op.eps = kEps;
-    op.group_repeat = group_repeat;
-    op.shift_chunk = shift;
-    op.scale_chunk = scale;
-    return g.add(op, {x, mod}, operand);
+    return modulated_norm(b, x, mod, kEps, group_repeat, shift, scale);
   };
   auto gated = [&](const LinearLayer& l, ValueId x, ValueId into, int64_t gate) {
-    ops::LinearGateResidual op;
-    op.group_repeat = group_repeat;
-    op.gate_chunk = gate;
-    return g.add(op, {x, b(*l.weight), l.bias ? b(*l.bias) : kNoValue, mod, into});
+    return gated_residual(b, l, x, mod, group_repeat, gate, into);
   };
   // attention branch: h += gate_msa * proj(attn(modulate(norm1(h))))
   ops::Attention attention;
@@ -301,18 +315,10 @@ ValueId AdaLNSingleBlock::operator()(GraphBuilder& b, ValueId h, ValueId t6, int
   const DType operand = g.operand_dtype();
   const ValueId mod = table_modulation(b, *scale_shift_table, t6);
   auto pre_norm = [&](ValueId x, int64_t shift, int64_t scale) {
-    ops::LayerNormModulate op;
-    op.eps = kEps;
-    op.group_repeat = group_repeat;
-    op.shift_chunk = shift;
-    op.scale_chunk = scale;
-    return g.add(op, {x, mod}, operand);
+    return modulated_norm(b, x, mod, kEps, group_repeat, shift, scale);
   };
   auto gated = [&](const LinearLayer& l, ValueId x, ValueId into, int64_t gate) {
-    ops::LinearGateResidual op;
-    op.group_repeat = group_repeat;
-    op.gate_chunk = gate;
-    return g.add(op, {x, b(*l.weight), l.bias ? b(*l.bias) : kNoValue, mod, into});
+    return gated_residual(b, l, x, mod, group_repeat, gate, into);
   };
   const ValueId n = pre_norm(h, 0, 1);
   h = gated(attn1.to_out, attn1.attend(b, n, n, kNoValue), h, 2);
