@@ -20,7 +20,7 @@ void Taps::record(Backend& backend, const std::string& name, const Tensor& t) {
 
 Model::Model(const ModelConfig& config, std::shared_ptr<Backend> backend, const WeightSource& source,
              const LoadHooks& hooks)
-    : config_(config), backend_(std::move(backend)), arch_(make_architecture(config)) {
+    : config_(config), backend_(std::move(backend)), arch_(make_architecture(config)), arena_(*backend_, kDefaultWorkspaceRetain) {
   WeightBinder bind(source, *backend_, hooks);
   // weight_bytes_ counts what the backend keeps: packed panels in the model's precision, the rest float32.
   for (const auto& p : arch_->params().all()) {
@@ -123,16 +123,6 @@ Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guid
   return *(graphs_[key] = std::move(rec));
 }
 
-const Tensor& Model::arena(size_t bytes) {
-  if (arena_.defined() && arena_.nbytes() >= bytes) return arena_;
-  if (workspace_max_ > 0 && bytes > workspace_max_)
-    fail(ErrorKind::InvalidArgument, "Expected a call needing at most options.workspace.max = " +
-                                         std::to_string(workspace_max_) + " bytes of workspace but received one needing " +
-                                         std::to_string(bytes) + ": use a smaller batch");
-  arena_ = Tensor();  // free the old arena before allocating the bigger one
-  arena_ = backend_->empty(DType::F32, {int64_t((bytes + 3) / 4)});
-  return arena_;
-}
 
 Tensor Model::download(const Tensor& t) {
   Tensor out = Tensor::host(DType::F32, t.shape());
@@ -151,38 +141,16 @@ Tensor Model::make_resident(const Tensor& host) {
   return backend_->upload_f32(host);
 }
 
-class Model::CallScope {
- public:
-  explicit CallScope(Model& m) : m_(m), exceptions_(std::uncaught_exceptions()) {}
-  ~CallScope() {
-    const bool failed = std::uncaught_exceptions() > exceptions_;
-    // A failed call's arena (typically a batch too big for the memory) helps no one: free it.
-    if (failed || (m_.arena_.defined() && m_.arena_.nbytes() > m_.workspace_retain_)) {
-      if (failed) {
-        try {
-          m_.backend_->synchronize();  // no kernel may still be writing into what is freed
-        } catch (...) {
-        }
-      }
-      m_.arena_ = Tensor();
-    }
-    m_.workspace_bytes_ = m_.arena_.defined() ? m_.arena_.nbytes() : 0;
-  }
-
- private:
-  Model& m_;
-  int exceptions_;
-};
 
 Tensor Model::forward(const ForwardInputs& in, const ForwardOptions& options, ForwardReport* report) {
-  CallScope scope(*this);
+  GraphArena::CallScope scope(arena_);
   ForwardReport local;
   return download(forward_resident(in, Guidance{}, options, report ? *report : local));
 }
 
 Tensor Model::forward_with_cfg(const ForwardInputs& in, float scale, int64_t guided_channels,
                                const ForwardOptions& options, ForwardReport* report) {
-  CallScope scope(*this);
+  GraphArena::CallScope scope(arena_);
   ForwardReport local;
   return download(forward_resident(in, Guidance{scale, guided_channels}, options, report ? *report : local));
 }
@@ -202,7 +170,7 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
   try {
     RecordedForward& rec = forward_graph(in, guidance, cache, r.cached);
     GraphBindings bind;
-    bind.arena = arena(rec.graph.arena_bytes());
+    bind.arena = arena_.reserve(rec.graph.arena_bytes());
     bind.externals.resize(kSlots);
     bind.externals[kX] = in.x;
     bind.externals[kT] = in.t;
@@ -243,7 +211,7 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
 void Model::sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guidance& guidance,
                         const SamplerUpdate& update, const Tensor& noise, const ForwardOptions& options,
                         ForwardReport* report) {
-  CallScope scope(*this);
+  GraphArena::CallScope scope(arena_);
   SKIPDIT_CHECK(x.device() == backend_->device() && x.dtype() == DType::F32, "latents " + x.describe());
   SKIPDIT_CHECK(!(update.kind == SamplerUpdate::Kind::DDPM && update.learned_range && !config_.learn_sigma),
                 "learned_range on a model without variance channels");

@@ -18,6 +18,7 @@
 #include "model/weights.h"
 #include "core/abort.h"
 #include "core/progress.h"
+#include "graph/arena.h"
 #include "graph/profiler.h"
 #include "model/family.h"
 
@@ -73,14 +74,11 @@ class Model {
   size_t weight_bytes() const { return weight_bytes_; }
   // Activation memory held now (the arena of the recorded graphs): updated at the end of every call (safe to
   // read while another call runs).
-  size_t workspace_bytes() const { return workspace_bytes_.load(); }
+  size_t workspace_bytes() const { return arena_.bytes(); }
   // After a call the arena is kept for the next one while it is at most `retain` bytes, else released; a failed
   // call always releases it. A call needing more than `max` bytes (0: no cap) fails before allocating.
   // Set before the first call (the binding does at load).
-  void set_workspace_limits(size_t retain, size_t max) {
-    workspace_retain_ = retain;
-    workspace_max_ = max;
-  }
+  void set_workspace_limits(size_t retain, size_t max) { arena_.set_limits(retain, max); }
   // Per-op times and FLOPs of every graph the model runs from now on (null: none). Set before the first call.
   void set_profiler(std::shared_ptr<OpProfiler> profiler) { profiler_ = std::move(profiler); }
   const std::shared_ptr<OpProfiler>& profiler() const { return profiler_; }
@@ -119,21 +117,15 @@ class Model {
   // Runs the forward (with CFG when guidance.channels > 0); its output stays in the arena until the next call.
   Tensor forward_resident(const ForwardInputs& in, const Guidance& guidance, const ForwardOptions& options,
                           ForwardReport& report);
-  // The arena, grown to `bytes` (InvalidArgument past the workspace max).
-  const Tensor& arena(size_t bytes);
   Tensor download(const Tensor& t);
-  // Applies the retain rule at the end of a public call (RAII: also when it throws).
-  class CallScope;
 
   ModelConfig config_;
   std::shared_ptr<Backend> backend_;
   std::unique_ptr<Architecture> arch_;
   size_t weight_bytes_ = 0;
   std::map<std::string, std::unique_ptr<RecordedForward>> graphs_;
-  Tensor arena_;
+  GraphArena arena_;  // after backend_: built from it
   std::shared_ptr<OpProfiler> profiler_;
-  size_t workspace_retain_ = kDefaultWorkspaceRetain, workspace_max_ = 0;
-  std::atomic<size_t> workspace_bytes_{0};
   std::mutex mutex_;
 };
 

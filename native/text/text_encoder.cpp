@@ -159,31 +159,9 @@ TextEncoder::Recorded& TextEncoder::graph_for(int64_t batch, int64_t length, boo
   return *(graphs_[key] = std::move(rec));
 }
 
-// Releases the arena after a failed call (or one bigger than the retain limit); records the workspace held.
-class TextEncoder::CallScope {
- public:
-  explicit CallScope(TextEncoder& e) : e_(e), exceptions_(std::uncaught_exceptions()) {}
-  ~CallScope() {
-    const bool failed = std::uncaught_exceptions() > exceptions_;
-    if (failed || (e_.arena_.defined() && e_.arena_.nbytes() > e_.workspace_retain_)) {
-      if (failed) {
-        try {
-          e_.backend_->synchronize();  // no kernel may still be writing into what is freed
-        } catch (...) {
-        }
-      }
-      e_.arena_ = Tensor();
-    }
-    e_.workspace_bytes_ = e_.arena_.defined() ? e_.arena_.nbytes() : 0;
-  }
-
- private:
-  TextEncoder& e_;
-  int exceptions_;
-};
 
 Tensor TextEncoder::forward(const Tensor& ids, const Tensor& mask, Taps* taps, const std::atomic<bool>* abort) {
-  CallScope scope(*this);
+  GraphArena::CallScope scope(arena_);
   const TextEncoderConfig& c = config_;
   SKIPDIT_CHECK(ids.defined() && ids.dtype() == DType::I64 && ids.ndim() == 2 && ids.dim(0) >= 1 && ids.dim(1) >= 1 &&
                     ids.device() == Device::CPU,
@@ -203,12 +181,8 @@ Tensor TextEncoder::forward(const Tensor& ids, const Tensor& mask, Taps* taps, c
     for (int64_t i = 0; i < mask.numel(); ++i) SKIPDIT_CHECK(m[i] == 0.0f || m[i] == 1.0f, "mask values 0 or 1");
   }
   Recorded& rec = graph_for(B, L, mask.defined());
-  if (!arena_.defined() || arena_.nbytes() < rec.graph.arena_bytes()) {
-    arena_ = Tensor();  // free the old arena before allocating the bigger one
-    arena_ = backend_->empty(DType::F32, {int64_t((rec.graph.arena_bytes() + 3) / 4)});
-  }
   GraphBindings bind;
-  bind.arena = arena_;
+  bind.arena = arena_.reserve(rec.graph.arena_bytes());
   bind.externals.resize(kSlots);
   bind.externals[kIds] = ids;
   bind.externals[kMask] = mask;

@@ -13,6 +13,7 @@
 
 #include "backend/backend.h"
 #include "core/progress.h"
+#include "graph/arena.h"
 #include "graph/profiler.h"
 #include "model/blocks.h"
 #include "model/model.h"
@@ -116,9 +117,9 @@ class TextEncoder {
   Precision precision() const { return precision_; }
   std::mutex& mutex() { return mutex_; }
   size_t weight_bytes() const { return weight_bytes_; }
-  size_t workspace_bytes() const { return workspace_bytes_.load(); }
+  size_t workspace_bytes() const { return arena_.bytes(); }
   // The arena is kept after a call while it is at most `retain` bytes (a failed call always releases it).
-  void set_workspace_retain(size_t retain) { workspace_retain_ = retain; }
+  void set_workspace_retain(size_t retain) { arena_.set_limits(retain, 0); }
   void set_profiler(std::shared_ptr<OpProfiler> profiler) { profiler_ = std::move(profiler); }
   const std::shared_ptr<OpProfiler>& profiler() const { return profiler_; }
 
@@ -135,7 +136,6 @@ class TextEncoder {
   };
   enum Slot { kIds = 0, kMask, kSlots };
   Recorded& graph_for(int64_t batch, int64_t length, bool masked);
-  class CallScope;
 
   TextEncoderConfig config_;
   std::shared_ptr<Backend> backend_;
@@ -143,9 +143,7 @@ class TextEncoder {
   std::unique_ptr<TextEncoderFamily> family_;
   size_t weight_bytes_ = 0;
   std::map<std::string, std::unique_ptr<Recorded>> graphs_;
-  Tensor arena_;
-  size_t workspace_retain_ = size_t(256) << 20;
-  std::atomic<size_t> workspace_bytes_{0};
+  GraphArena arena_{*backend_, size_t(256) << 20};  // after backend_
   std::shared_ptr<OpProfiler> profiler_;
   std::mutex mutex_;
 };

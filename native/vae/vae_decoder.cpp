@@ -305,23 +305,14 @@ Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std:
     };
   }
   // One arena for every chunk of the call (the intermediates of a chunk share it by liveness); released after a
-  // big decode so that an idle VAE holds only its weights.
-  struct Release {
-    VaeDecoder& v;
-    ~Release() {
-      if (v.arena_.defined() && v.arena_.nbytes() > kArenaRetain) v.arena_ = Tensor();
-    }
-  } release{*this};
+  // big decode so that an idle VAE holds only its weights, and after a failed one.
+  GraphArena::CallScope scope(arena_);
   for (int64_t b0 = 0; b0 < B; b0 += chunk) {
     const int64_t b1 = std::min(B, b0 + chunk);
     check_abort(abort);
     const Tensor part = z.slice_rows(b0, b1);
     Graph& g = chunk_graph(part.shape());
-    if (!arena_.defined() || arena_.nbytes() < g.arena_bytes()) {
-      arena_ = Tensor();
-      arena_ = backend_->empty(DType::F32, {int64_t((g.arena_bytes() + 3) / 4)});
-    }
-    GraphBindings bind{arena_, {part}};
+    GraphBindings bind{arena_.reserve(g.arena_bytes()), {part}};
     backend_->compute(g, bind, hooks);
     backend_->download(g.tensor(outputs_[shape_str(part.shape())], bind), out.f32() + b0 * per_image);
     if (progress) progress(++done, total);

@@ -14,6 +14,7 @@
 #include "core/abort.h"
 #include "core/progress.h"
 #include "model/model.h"
+#include "graph/arena.h"
 #include "model/blocks.h"
 #include "model/weights.h"
 
@@ -99,7 +100,7 @@ class VaeDecoder {
   size_t weight_bytes_ = 0;
   std::map<std::string, std::unique_ptr<Graph>> graphs_;
   std::map<std::string, ValueId> outputs_;
-  Tensor arena_;
+  GraphArena arena_{*backend_, kArenaRetain};  // after backend_
   std::mutex mutex_;
 };
 
