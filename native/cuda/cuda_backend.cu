@@ -211,8 +211,9 @@ class CudaBackend final : public Backend {
           if (regions_.mode() == GraphRegions::Mode::Capture)
             CUDA_CHECK(cudaMemcpyAsync(slot.device.raw(), slot.host, slot.device.nbytes(), cudaMemcpyHostToDevice, stream_));
           t = slot.device;
-        } else if (t.dtype() == DType::I64) {
-          Tensor d = empty(DType::I64, t.shape());
+        } else if (t.dtype() == DType::I64 || t.dtype() == DType::F32) {
+          // A pool block without empty()'s zero fill (the copy writes all of it): the per-step noise comes this way.
+          Tensor d = allocate_(t.dtype(), t.shape());
           CUDA_CHECK(cudaMemcpyAsync(d.raw(), t.raw(), t.nbytes(), cudaMemcpyHostToDevice, stream_));
           t = d;
         } else {
