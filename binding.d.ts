@@ -133,6 +133,16 @@ export type NativeSamplerUpdate =
       learnedRange: boolean;
       /** The last step adds no noise. */
       last: boolean;
+    }
+  | {
+      /** diffusers' DDIMScheduler.step, eta 0 (the text-to-video pipeline): x0 = (x - sqrtOneMinusAlphaT·eps) / sqrtAlphaT. */
+      kind: 'ddim-diffusers';
+      sqrtAlphaT: number;
+      sqrtOneMinusAlphaT: number;
+      sqrtAlphaPrev: number;
+      sqrtOneMinusAlphaPrev: number;
+      /** clip_sample: x0 clamped to [-clipRange, clipRange]; 0 = no clipping. */
+      clipRange: number;
     };
 
 export interface NativeSampleStepOptions {
@@ -145,6 +155,9 @@ export interface NativeSampleStepOptions {
   forceFull?: boolean;
   /** Stops the step between transformer blocks once aborted; a stopped step changes nothing. */
   abort?: NativeAbortFlag;
+  /** LatteT2V: the text states of the call's rows, and optionally their mask (as forward()). */
+  text?: { data: Float32Array; shape: number[] };
+  textMask?: { data: Float32Array; shape: number[] };
 }
 
 export interface NativeStepReport {

@@ -154,7 +154,17 @@ SamplerUpdate sampler_update_from_js(const Napi::Value& v, const std::string& fi
   };
   SamplerUpdate u;
   const std::string kind = o.Get("kind").IsString() ? o.Get("kind").As<Napi::String>().Utf8Value() : "";
-  if (kind != "ddim" && kind != "ddpm") throw_invalid("Expected 'ddim' or 'ddpm' for " + field + ".kind");
+  if (kind == "ddim-diffusers") {
+    u.kind = SamplerUpdate::Kind::DiffusersDDIM;
+    u.sqrt_ac = number("sqrtAlphaT");
+    u.sqrt_1m_ac = number("sqrtOneMinusAlphaT");
+    u.sqrt_ac_prev = number("sqrtAlphaPrev");
+    u.sqrt_1m_ac_prev = number("sqrtOneMinusAlphaPrev");
+    u.clip_range = number("clipRange");
+    if (u.sqrt_ac <= 0 || u.clip_range < 0) throw_invalid("Expected sqrtAlphaT > 0 and clipRange >= 0 for " + field);
+    return u;
+  }
+  if (kind != "ddim" && kind != "ddpm") throw_invalid("Expected 'ddim', 'ddpm' or 'ddim-diffusers' for " + field + ".kind");
   u.sqrt_recip_ac = number("sqrtRecipAlphasCumprod");
   u.sqrt_recipm1_ac = number("sqrtRecipm1AlphasCumprod");
   if (kind == "ddim") {

@@ -110,6 +110,20 @@ std::pair<Tensor, Tensor> timesteps_and_labels(const Napi::Value& t, const Napi:
   return {tensor_from_f32(t, {B}, "t"), labels};
 }
 
+// LatteT2V: options.text / options.textMask = { data: Float32Array, shape: number[] } into in.text / in.text_mask.
+void read_text_options(const Napi::Object& opts, ForwardInputs& in) {
+  auto tensor_option = [&](const char* key) {
+    Napi::Value v = opts.Get(key);
+    if (v.IsUndefined() || v.IsNull()) return Tensor();
+    if (!v.IsObject()) throw_invalid(std::string("Expected { data, shape } for options.") + key);
+    Napi::Object o = v.As<Napi::Object>();
+    const std::string field = std::string("options.") + key;
+    return tensor_from_f32(o.Get("data"), to_shape(o.Get("shape"), field + ".shape"), field + ".data");
+  };
+  in.text = tensor_option("text");
+  in.text_mask = tensor_option("textMask");
+}
+
 void set_report(Napi::Object& result, const ForwardReport& report) {
   result.Set("cached", report.cached);
   result.Set("blocksExecuted", double(report.blocks_executed));
@@ -168,16 +182,16 @@ class ForwardWorker final : public TypedWorker {
 // One sampling step on resident latents (Model::sample_step): nothing but the report comes back.
 class SampleStepWorker final : public TypedWorker {
  public:
-  SampleStepWorker(Napi::Env env, std::shared_ptr<LatentState> latents, Tensor t, Tensor y, CallOptions call,
+  SampleStepWorker(Napi::Env env, std::shared_ptr<LatentState> latents, ForwardInputs conditions, CallOptions call,
                    SamplerUpdate update, Tensor noise)
-      : TypedWorker(env), latents_(std::move(latents)), t_(std::move(t)), y_(std::move(y)), call_(std::move(call)),
+      : TypedWorker(env), latents_(std::move(latents)), conditions_(std::move(conditions)), call_(std::move(call)),
         update_(update), noise_(std::move(noise)) {}
 
  protected:
   void Run() override {
     Model& model = *latents_->model;
     std::lock_guard<std::mutex> lock(model.mutex());
-    model.sample_step(latents_->x, t_, y_, call_.guidance, update_, noise_, call_.forward_options(nullptr), &report_);
+    model.sample_step(latents_->x, conditions_, call_.guidance, update_, noise_, call_.forward_options(nullptr), &report_);
   }
   void OnOK() override {
     Napi::Object result = Napi::Object::New(Env());
@@ -187,7 +201,7 @@ class SampleStepWorker final : public TypedWorker {
 
  private:
   std::shared_ptr<LatentState> latents_;
-  Tensor t_, y_;
+  ForwardInputs conditions_;  // t, y, text (x: the latents)
   CallOptions call_;
   SamplerUpdate update_;
   Tensor noise_;
@@ -285,17 +299,7 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   in.x = tensor_from_f32(info[0], xs, "x.data");
   std::tie(in.t, in.y) = timesteps_and_labels(info[2], info[3], xs.empty() ? 0 : xs[0]);
   Napi::Object opts = info[4].As<Napi::Object>();
-  // LatteT2V: options.text / options.textMask = { data: Float32Array, shape: number[] }
-  auto tensor_option = [&](const char* key) {
-    Napi::Value v = opts.Get(key);
-    if (v.IsUndefined() || v.IsNull()) return Tensor();
-    if (!v.IsObject()) throw_invalid(std::string("Expected { data, shape } for options.") + key);
-    Napi::Object o = v.As<Napi::Object>();
-    const std::string field = std::string("options.") + key;
-    return tensor_from_f32(o.Get("data"), to_shape(o.Get("shape"), field + ".shape"), field + ".data");
-  };
-  in.text = tensor_option("text");
-  in.text_mask = tensor_option("textMask");
+  read_text_options(opts, in);
   auto* worker = new ForwardWorker(env, model, std::move(in), CallOptions(opts, model.get()), opts.Get("taps").ToBoolean());
   return worker->queue();
   SKIPDIT_JS_CATCH(env)
@@ -314,7 +318,8 @@ Napi::Value NativeModel::CreateLatents(const Napi::CallbackInfo& info) {
 }
 
 // sampleStep(latents: NativeLatents, t: Float32Array, y: Int32Array | null,
-//            options: { update, noise?, cfgScale?, cfgChannels?, cache?, forceFull? }) -> Promise<StepReport>
+//            options: { update, noise?, cfgScale?, cfgChannels?, cache?, forceFull?, text?, textMask? })
+//            -> Promise<StepReport>
 Napi::Value NativeModel::SampleStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<Model> model = live(env);
@@ -324,13 +329,15 @@ Napi::Value NativeModel::SampleStep(const Napi::CallbackInfo& info) {
   if (!latents) throw_invalid("Expected latents from model.createLatents() for latents");
   if (latents->model != model) throw_invalid("Expected latents created by this model for latents");
   const Shape& xs = latents->x.shape();
-  auto [t, y] = timesteps_and_labels(info[1], info[2], xs[0]);
+  ForwardInputs conditions;
+  std::tie(conditions.t, conditions.y) = timesteps_and_labels(info[1], info[2], xs[0]);
   Napi::Object opts = info[3].As<Napi::Object>();
+  read_text_options(opts, conditions);
   const SamplerUpdate update = sampler_update_from_js(opts.Get("update"), "update");
   Tensor noise;
   if (!opts.Get("noise").IsUndefined() && !opts.Get("noise").IsNull())
     noise = tensor_from_f32(opts.Get("noise"), xs, "noise");
-  auto* worker = new SampleStepWorker(env, std::move(latents), std::move(t), std::move(y), CallOptions(opts, model.get()),
+  auto* worker = new SampleStepWorker(env, std::move(latents), std::move(conditions), CallOptions(opts, model.get()),
                                       update, std::move(noise));
   return worker->queue();
   SKIPDIT_JS_CATCH(env)

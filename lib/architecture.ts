@@ -87,13 +87,14 @@ export function usefulBranches(c: ModelConfig): number[] {
 /**
  * What differs between a family's conventions, outside the network: whether samples have a frame axis
  * (x is (B, F, C, H, W) rather than (B, C, H, W)), the Skip-Cache preset (lib/cache.ts), the output channels the
- * official forward_with_cfg guides (DiT: the first 3, Latte: the first 4), and a display name.
+ * official forward_with_cfg guides (DiT: the first 3, Latte: the first 4, LatteT2V: all), and a display name.
  */
 export const families = {
   dit: { name: 'DiT', video: false, cachePreset: 'dit', cfgChannels: 3 },
   latte: { name: 'Latte', video: true, cachePreset: 'latte', cfgChannels: 4 },
-  'latte-t2v': { name: 'LatteT2V', video: true, cachePreset: 'latte', cfgChannels: 4 },
-} as const satisfies Record<ModelFamily, { name: string; video: boolean; cachePreset: string; cfgChannels: number }>;
+  // The text-to-video pipeline guides all 2C channels, on a batch ordered [uncond, cond] (the native model knows).
+  'latte-t2v': { name: 'LatteT2V', video: true, cachePreset: 'latte-t2v', cfgChannels: 'all' },
+} as const satisfies Record<ModelFamily, { name: string; video: boolean; cachePreset: string; cfgChannels: number | 'all' }>;
 
 /** The shape of one sample (x without the batch axis): [F, C, H, W] for video families, else [C, H, W]. */
 export function sampleShape(c: ModelConfig): number[] {

@@ -21,20 +21,29 @@ export const cachePresets = {
 export type CachePresetName = keyof typeof cachePresets;
 /**
  * A preset name, `${preset}:${N}` (interval N), `${preset}:${N}:${k}` (also branch k, for models shallower than
- * the preset's), or a policy (missing fields: start 1000, stop -1, both flags true).
+ * the preset's), the text-to-video script's `--cache` string `N<interval>-<start>-<stop>` (sample_t2v.py's meaning:
+ * the 'latte-t2v' preset with those three numbers, e.g. 'N2-700-50'), or a policy (missing fields: start 1000,
+ * stop -1, both flags true).
  */
 export type CachePolicyInput =
   | CachePresetName
   | `${CachePresetName}:${number}`
   | `${CachePresetName}:${number}:${number}`
+  | `N${number}-${number}-${number}`
   | (Partial<CachePolicy> & Pick<CachePolicy, 'interval' | 'branch'>);
 
 export function resolveCachePolicy(input: CachePolicyInput, where = 'cache'): CachePolicy {
   if (typeof input === 'string') {
+    const official = /^N(\d{1,6})-(\d{1,6})-(\d{1,6})$/.exec(input);
+    if (official) {
+      const interval = Number(official[1]);
+      if (interval < 1) throw InvalidArgumentError.expected(`${where} interval`, 'a positive integer after N', official[1]);
+      return { ...cachePresets['latte-t2v'], interval, start: Number(official[2]), stop: Number(official[3]) };
+    }
     const [name, n, k, ...rest] = input.split(':');
     // Own properties only: `in` would also accept 'constructor', '__proto__', 'toString', ... from Object.prototype.
     if (!Object.hasOwn(cachePresets, name) || rest.length > 0) {
-      throw InvalidArgumentError.expected(where, `a preset (${Object.keys(cachePresets).join(', ')}), optionally ':N' and ':k', or a policy object`, input);
+      throw InvalidArgumentError.expected(where, `a preset (${Object.keys(cachePresets).join(', ')}), optionally ':N' and ':k', 'N<interval>-<start>-<stop>' (e.g. N2-700-50), or a policy object`, input);
     }
     const policy: CachePolicy = { ...cachePresets[name as CachePresetName] };
     const positive = (text: string, what: string) => {

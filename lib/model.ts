@@ -4,6 +4,7 @@ import { checkWeightsFile } from './checkpoint.js';
 import type { NativeForwardOptions, NativeModel, NativeProfile, NativeTensor } from '../binding.js';
 import { Latents } from './latents.js';
 import type { SamplerCoefficients } from './samplers.js';
+import type { DiffusersDDIMCoefficients } from './schedulers.js';
 import { SkipCache, resolveCachePolicy, type CachePolicyInput } from './cache.js';
 import { describeModel, families, sampleShape } from './architecture.js';
 import { resolveConfig, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
@@ -121,9 +122,15 @@ export interface SampleStepInput {
   t: number | ArrayLike<number>;
   /** Class labels, one per latent row (conditional models). */
   y?: ArrayLike<number>;
-  /** Guidance as forwardWithCfg (cond rows, then uncond rows); omit for an unguided step. */
+  /**
+   * Guidance as forwardWithCfg (DiT/Latte: cond rows, then uncond rows; LatteT2V: uncond rows, then cond rows, as
+   * the text-to-video pipeline); omit for an unguided step.
+   */
   cfgScale?: number;
   cfgChannels?: number | 'eps';
+  /** LatteT2V: the text states of every latent row (and optionally their mask), as in forward(). */
+  text?: Tensor;
+  textMask?: Tensor;
 }
 
 export interface SampleStepOptions extends Omit<ForwardOptions, 'taps'> {
@@ -227,13 +234,14 @@ export class Model {
   /**
    * The official forward_with_cfg: runs cat([x[:B/2], x[:B/2]]) once (rows [0, B/2) with the real labels,
    * rows [B/2, B) with the null label) and applies uncond + s * (cond - uncond) to the guided channels.
+   * LatteT2V (the text-to-video pipeline's CFG): rows [0, B/2) take the negative prompt's text states, rows
+   * [B/2, B) the prompt's (`text` holds both halves), and every output channel is guided; eps is the first C.
    */
   async forwardWithCfg(input: CfgInput, options: ForwardOptions = {}): Promise<ForwardResult> {
     const handle = this.#live();
-    if (this.config.family === 'latte-t2v') throw new InvalidArgumentError('forwardWithCfg is not supported for LatteT2V yet: call forward() on [uncond, cond] rows');
     const args = this.#check(input);
     const cfg = this.#guidance(input, args.xShape[0]);
-    return this.#run(handle, args, { ...this.#nativeOptions(options), ...cfg }, options.signal);
+    return this.#run(handle, args, { ...this.#nativeOptions(options), ...cfg, ...this.#checkText(input, args.xShape[0]) }, options.signal);
   }
 
   /**
@@ -262,15 +270,15 @@ export class Model {
    * input.cfgScale is set, as forwardWithCfg), then the sampler update with the given coefficients
    * (sampler.coefficients(index)), bit-identical to sampler.step(). Pipeline drives its runs with this.
    */
-  async sampleStep(latents: Latents, input: SampleStepInput, update: SamplerCoefficients, options: SampleStepOptions = {}): Promise<StepReport> {
+  async sampleStep(latents: Latents, input: SampleStepInput, update: SamplerCoefficients | DiffusersDDIMCoefficients, options: SampleStepOptions = {}): Promise<StepReport> {
     const handle = this.#live();
-    if (this.config.family === 'latte-t2v') throw new InvalidArgumentError('sampleStep is not supported for LatteT2V yet (no text input): use forward()');
     if (!(latents instanceof Latents)) throw InvalidArgumentError.expected('latents', 'Latents from model.createLatents()', latents);
     if (latents.owner !== this) throw InvalidArgumentError.expected('latents', 'latents created by this model', 'latents of another model');
     if (typeof input !== 'object' || input === null) throw InvalidArgumentError.expected('input', '{ t, y?, cfgScale?, cfgChannels? }', input);
     const args = this.#checkCall([...latents.shape], input.t, input.y);
     const cfg = input.cfgScale === undefined ? {} : this.#guidance(input as CfgInput, latents.shape[0]);
-    if (typeof update !== 'object' || update === null || (update.kind !== 'ddim' && update.kind !== 'ddpm')) {
+    const text = this.#checkText(input, latents.shape[0]);
+    if (typeof update !== 'object' || update === null || (update.kind !== 'ddim' && update.kind !== 'ddpm' && update.kind !== 'ddim-diffusers')) {
       throw InvalidArgumentError.expected('update', 'sampler coefficients (sampler.coefficients(index))', update);
     }
     if (update.kind === 'ddpm' && update.learnedRange && !this.config.learn_sigma) {
@@ -280,12 +288,12 @@ export class Model {
     if (options.noise !== undefined && (!(options.noise instanceof Float32Array) || options.noise.length !== n)) {
       throw InvalidArgumentError.expected('options.noise', `a Float32Array of ${n} values`, options.noise);
     }
-    const needsNoise = update.kind === 'ddim' ? update.noiseScale !== 0 : !update.last;
+    const needsNoise = update.kind === 'ddim' ? update.noiseScale !== 0 : update.kind === 'ddpm' ? !update.last : false;
     if (needsNoise && options.noise === undefined) {
       throw InvalidArgumentError.expected('options.noise', `a Float32Array of ${n} values (this update adds noise)`, undefined);
     }
     const signal = checkSignal(options.signal);
-    const nativeOptions = { ...this.#nativeOptions(options), ...cfg, update, noise: options.noise };
+    const nativeOptions = { ...this.#nativeOptions(options), ...cfg, ...text, update, noise: options.noise };
     try {
       const r = await this.#queue(() => withAbortFlag(signal, (abort) => handle.sampleStep(latents.native, args.t, args.y, { ...nativeOptions, abort })), signal);
       return { cached: r.cached, blocksExecuted: r.blocksExecuted, graph: r.graph };
@@ -300,7 +308,6 @@ export class Model {
    */
   createCache(policy: CachePolicyInput): SkipCache {
     const handle = this.#live();
-    if (this.config.family === 'latte-t2v') throw new InvalidArgumentError('Skip-Cache is not supported for LatteT2V yet (its official rule differs: N2-700-50)');
     const resolved = resolveCachePolicy(policy);
     // The branches the model has: k units at each end must leave the resume point in the decoder half.
     const d = describeModel(this.config);
@@ -407,7 +414,7 @@ export class Model {
   }
 
   /** LatteT2V: text (B, L, caption_channels) and textMask (B, L) 0/1; other families: neither. */
-  #checkText(input: ForwardInput, B: number): Pick<NativeForwardOptions, 'text' | 'textMask'> {
+  #checkText(input: Pick<ForwardInput, 'text' | 'textMask'>, B: number): Pick<NativeForwardOptions, 'text' | 'textMask'> {
     const c = this.config;
     if (c.family !== 'latte-t2v') {
       if (input.text !== undefined) throw InvalidArgumentError.expected('text', `no text states (this ${families[c.family].name} model is not text-conditioned)`, 'text');
@@ -495,7 +502,7 @@ export class Model {
     if (!isFloat32(input.cfgScale)) throw InvalidArgumentError.expected('cfgScale', FLOAT32_EXPECTED, input.cfgScale);
     const official = families[this.config.family].cfgChannels;
     let channels: number;
-    if (input.cfgChannels === undefined) channels = Math.min(official, this.outChannels);
+    if (input.cfgChannels === undefined) channels = official === 'all' ? this.outChannels : Math.min(official, this.outChannels);
     else if (input.cfgChannels === 'eps') channels = this.config.in_channels;
     else if (Number.isInteger(input.cfgChannels) && input.cfgChannels >= 1 && input.cfgChannels <= this.outChannels) channels = input.cfgChannels;
     else throw InvalidArgumentError.expected('cfgChannels', `'eps' or an integer in [1, ${this.outChannels}]`, input.cfgChannels);

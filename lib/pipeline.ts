@@ -1,6 +1,8 @@
-// Pipeline: the official sampling loop (sample.py / sample_ddp.py) as an object you drive step by step:
-// initial noise, one batched cond+uncond forward per step when guiding, the sampler update, and an
-// optional Skip-Cache state owned by this pipeline.
+// Pipeline: the official sampling loop (sample.py / sample_ddp.py; sample_t2v.py's LattePipeline for LatteT2V) as
+// an object you drive step by step: initial noise, one batched cond+uncond forward per step when guiding, the
+// sampler update, and an optional Skip-Cache state owned by this pipeline. A LatteT2V run starts from prompts
+// (tokenizer + T5, encoded with the first step) or from precomputed text states, and samples with diffusers'
+// DDIMScheduler (lib/schedulers.ts).
 import { sampleShape } from './architecture.js';
 import { SkipCache, resolveCachePolicy, type CachePolicy, type CachePolicyInput, type CacheStats } from './cache.js';
 import { AbortError, DisposedError, InvalidArgumentError, checkFloat32, describe } from './errors.js';
@@ -10,7 +12,10 @@ import type { Latents } from './latents.js';
 import { Model } from './model.js';
 import { gaussianNoise } from './random.js';
 import { createSampler, type Sampler, type SamplerName, type VarianceType } from './samplers.js';
+import { DiffusersDDIMScheduler, type TimestepSpacing } from './schedulers.js';
+import { encodeT2VPrompts, officialTextStates, type PromptStates } from './t2v-text.js';
 import { checkTensor, numel, type Tensor } from './tensor.js';
+import { TextEncoderModel, type TextTokenizer } from './text-encoder.js';
 
 export interface PipelineOptions {
   /** 'ddim' (default) or 'ddpm'. */
@@ -25,8 +30,21 @@ export interface PipelineOptions {
   cfgScale?: number;
   /** 'official' (default: DiT guides 3 channels, Latte 4) or 'all' (every noise channel). */
   cfgChannels?: 'official' | 'all';
-  /** Skip-Cache: false (default), a preset ('dit', 'latte', 'latte-t2v', 'hunyuan'), 'dit:3' (interval 3) or a policy. */
+  /**
+   * Skip-Cache: false (default), a preset ('dit', 'latte', 'latte-t2v', 'hunyuan'), 'dit:3' (interval 3),
+   * sample_t2v.py's 'N2-700-50' form, or a policy.
+   */
   cache?: false | CachePolicyInput;
+  /** LatteT2V: the T5 encoder and its tokenizer, for runs started from prompts (init({ prompts })). */
+  textEncoder?: TextEncoderModel;
+  tokenizer?: TextTokenizer;
+  /** LatteT2V: each prompt's cleaning before tokenizing (the official pipeline cleans captions); default: none. */
+  cleanCaption?: (text: string) => string;
+  /** LatteT2V: diffusers DDIMScheduler options (the official config: 'leading', 0, true, false). */
+  timestepSpacing?: TimestepSpacing;
+  stepsOffset?: number;
+  setAlphaToOne?: boolean;
+  clipSample?: boolean;
 }
 
 export interface InitOptions {
@@ -46,6 +64,16 @@ export interface InitOptions {
    * (steps, ...latent shape) or a function of the step index. Default: seeded noise (stream index + 1).
    */
   stepNoise?: Tensor | ((index: number) => Float32Array | Tensor);
+  /** LatteT2V: one video per prompt, encoded with the pipeline's textEncoder and tokenizer by the first step. */
+  prompts?: string[];
+  /** LatteT2V with guidance: the negative prompt of every video (default '', the official one). */
+  negativePrompt?: string;
+  /** LatteT2V: precomputed text states instead of prompts, one per video (the official truncation is applied). */
+  text?: PromptStates[];
+  /** LatteT2V with guidance and `text`: the negative prompt's states, one per video. */
+  negativeText?: PromptStates[];
+  /** LatteT2V: frames per video, the model's num_frames (default) or 1 (a single image, as video_length 1). */
+  frames?: number;
 }
 
 export interface StepInfo {
@@ -62,6 +90,8 @@ export interface StepInfo {
   ms: number;
   /** The model call ran as a recorded CUDA graph (see ForwardResult.graph). */
   graph: boolean;
+  /** LatteT2V from prompts, first step: the time spent tokenizing and encoding the prompts (not in `ms`). */
+  encodeMs?: number;
 }
 
 export interface PipelineCacheStats extends CacheStats {
@@ -81,7 +111,11 @@ export interface RunOptions {
 
 export class Pipeline {
   readonly model: Model;
-  readonly sampler: Sampler;
+  /** The ADM sampler (DiT, Latte), or diffusers' DDIMScheduler (LatteT2V). */
+  readonly sampler: Sampler | DiffusersDDIMScheduler;
+  readonly textEncoder: TextEncoderModel | undefined;
+  readonly tokenizer: TextTokenizer | undefined;
+  readonly #clean: ((text: string) => string) | undefined;
   readonly cfgScale: number | undefined;
   readonly cfgChannels: 'official' | 'all';
   // The cache policy outlives the run state: dispose() drops #cache, the next init() recreates it from #policy.
@@ -98,6 +132,9 @@ export class Pipeline {
   #labels: number[] | undefined;
   #seed = 0;
   #stepNoise: InitOptions['stepNoise'];
+  // LatteT2V: the text rows of the state ([negatives, prompts] when guiding), or the prompts still to encode
+  #text: Tensor | undefined;
+  #prompts: { prompts: string[]; negative: string | undefined } | undefined;
   #index = 0;
   #busy = false;
   #history: StepInfo[] = [];
@@ -112,13 +149,39 @@ export class Pipeline {
     if (typeof steps === 'number' && (!Number.isInteger(steps) || steps < 1 || steps > 1000)) {
       throw InvalidArgumentError.expected('steps', 'an integer in [1, 1000]', steps);
     }
-    const variance = options.variance ?? (c.learn_sigma ? 'learned_range' : 'fixed_large');
-    if (variance === 'learned_range' && !c.learn_sigma && (options.sampler ?? 'ddim') === 'ddpm') {
-      throw InvalidArgumentError.expected('variance', "'fixed_large' or 'fixed_small' (the model has no variance channels: learn_sigma is false)", variance);
+    const t2v = c.family === 'latte-t2v';
+    if (t2v) {
+      this.sampler = textToVideoScheduler(options, steps);
+    } else {
+      for (const key of ['textEncoder', 'tokenizer', 'cleanCaption', 'timestepSpacing', 'stepsOffset', 'setAlphaToOne', 'clipSample'] as const) {
+        if (options[key] !== undefined) throw InvalidArgumentError.expected(key, `no ${key} (a LatteT2V option; the model is ${c.family})`, options[key]);
+      }
+      const variance = options.variance ?? (c.learn_sigma ? 'learned_range' : 'fixed_large');
+      if (variance === 'learned_range' && !c.learn_sigma && (options.sampler ?? 'ddim') === 'ddpm') {
+        throw InvalidArgumentError.expected('variance', "'fixed_large' or 'fixed_small' (the model has no variance channels: learn_sigma is false)", variance);
+      }
+      this.sampler = createSampler(options.sampler ?? 'ddim', steps, { eta: options.eta, variance });
     }
-    this.sampler = createSampler(options.sampler ?? 'ddim', steps, { eta: options.eta, variance });
+    if (options.textEncoder !== undefined) {
+      const e = options.textEncoder;
+      if (!(e instanceof TextEncoderModel) || e.disposed) throw InvalidArgumentError.expected('textEncoder', 'a T5 encoder from loadTextEncoder()', e);
+      if (e.family !== 't5' || e.hiddenSize !== c.caption_channels) {
+        throw InvalidArgumentError.expected('textEncoder', `a T5 encoder of width ${c.caption_channels} (the model's caption_channels)`, `${e.family} of width ${e.hiddenSize}`);
+      }
+      if (typeof options.tokenizer !== 'object' || options.tokenizer === null || typeof options.tokenizer.encode !== 'function') {
+        throw InvalidArgumentError.expected('tokenizer', "the text encoder's tokenizer (loadTokenizer())", options.tokenizer);
+      }
+    } else if (options.tokenizer !== undefined) {
+      throw InvalidArgumentError.expected('textEncoder', 'a T5 encoder to go with the tokenizer', undefined);
+    }
+    if (options.cleanCaption !== undefined && typeof options.cleanCaption !== 'function') {
+      throw InvalidArgumentError.expected('cleanCaption', 'a function (text) => text', options.cleanCaption);
+    }
+    this.textEncoder = options.textEncoder;
+    this.tokenizer = options.tokenizer;
+    this.#clean = options.cleanCaption;
     checkFloat32('cfgScale', options.cfgScale); // guidance runs in float32
-    if (options.cfgScale !== undefined && options.cfgScale > 1 && (c.num_classes === 0 || !c.class_dropout)) {
+    if (options.cfgScale !== undefined && options.cfgScale > 1 && !t2v && (c.num_classes === 0 || !c.class_dropout)) {
       throw InvalidArgumentError.expected('cfgScale', 'no guidance (<= 1) for a model without a null class', options.cfgScale);
     }
     this.cfgScale = options.cfgScale !== undefined && options.cfgScale > 1 ? options.cfgScale : undefined;
@@ -223,9 +286,14 @@ export class Pipeline {
     const seed = options.seed ?? 0;
     if (!Number.isSafeInteger(seed) || seed < 0) throw InvalidArgumentError.expected('seed', 'a non-negative integer', seed);
     const perSampleShape = sampleShape(c);
+    let n: number | undefined;
+    const text = this.#initText(options);
+    if (text) {
+      n = text.n;
+      perSampleShape[1] = text.frames;
+    }
     const perSample = numel(perSampleShape);
 
-    let n: number | undefined;
     if (c.num_classes > 0) {
       if (!options.labels || typeof options.labels.length !== 'number' || options.labels.length < 1) {
         throw InvalidArgumentError.expected('labels', 'one class label per sample', options.labels);
@@ -269,10 +337,61 @@ export class Pipeline {
     this.#pending = this.#snapshot = latents;
     this.#seed = seed;
     this.#stepNoise = options.stepNoise;
+    this.#text = text?.states;
+    this.#prompts = text?.prompts;
     this.#index = 0;
     this.#history = [];
     this.#cache?.reset();
     return this;
+  }
+
+  /**
+   * LatteT2V: the run's videos, frames and text (states now, or prompts to encode with the first step); other
+   * families: checks that no text option was given.
+   */
+  #initText(options: InitOptions): { n: number; frames: number; states?: Tensor; prompts?: { prompts: string[]; negative: string | undefined } } | undefined {
+    const c = this.model.config;
+    const keys = ['prompts', 'negativePrompt', 'text', 'negativeText', 'frames'] as const;
+    if (c.family !== 'latte-t2v') {
+      for (const key of keys) if (options[key] !== undefined) throw InvalidArgumentError.expected(key, `no ${key} (the model is ${c.family}, not text-to-video)`, options[key]);
+      return undefined;
+    }
+    const frames = options.frames ?? c.num_frames;
+    if (frames !== c.num_frames && frames !== 1) {
+      throw InvalidArgumentError.expected('frames', `${c.num_frames} (the model's temporal embedding) or 1 (an image)`, options.frames);
+    }
+    if ((options.prompts === undefined) === (options.text === undefined)) {
+      throw InvalidArgumentError.expected('prompts', 'either prompts (strings) or text (precomputed states), not both', options.prompts === undefined ? 'neither' : 'both');
+    }
+    if (options.prompts !== undefined) {
+      const prompts = options.prompts;
+      if (!Array.isArray(prompts) || prompts.length === 0) throw InvalidArgumentError.expected('prompts', 'a non-empty array of strings', prompts);
+      prompts.forEach((p, i) => {
+        if (typeof p !== 'string') throw InvalidArgumentError.expected(`prompts[${i}]`, 'a string', p);
+      });
+      if (options.negativePrompt !== undefined && typeof options.negativePrompt !== 'string') throw InvalidArgumentError.expected('negativePrompt', 'a string', options.negativePrompt);
+      if (options.negativeText !== undefined) throw InvalidArgumentError.expected('negativeText', 'no states with prompts (use negativePrompt)', 'negativeText');
+      if (!this.textEncoder) throw InvalidArgumentError.expected('textEncoder', 'a T5 encoder and tokenizer in the Pipeline options to encode prompts (or pass init({ text }))', undefined);
+      return { n: prompts.length, frames, prompts: { prompts: [...prompts], negative: this.guided ? options.negativePrompt ?? '' : undefined } };
+    }
+    if (options.negativePrompt !== undefined) throw InvalidArgumentError.expected('negativePrompt', 'no negative prompt with precomputed text (use negativeText)', options.negativePrompt);
+    if (this.guided && options.negativeText === undefined) {
+      throw InvalidArgumentError.expected('negativeText', "the negative prompt's states (one per video) when guiding", undefined);
+    }
+    if (!this.guided && options.negativeText !== undefined) throw InvalidArgumentError.expected('negativeText', 'no negative states without guidance (cfgScale <= 1)', 'negativeText');
+    const states = officialTextStates(options.text!, options.negativeText, c.caption_channels!); // set for every LatteT2V config
+    return { n: options.text!.length, frames, states };
+  }
+
+  /** LatteT2V: the text rows of the run, encoding the prompts on first use. */
+  async #textStates(signal: AbortSignal | undefined): Promise<{ text?: Tensor; encodeMs?: number }> {
+    if (this.#text || !this.#prompts) return { text: this.#text };
+    const start = performance.now();
+    const { prompts, negative } = this.#prompts;
+    const encoded = await encodeT2VPrompts(this.textEncoder!, this.tokenizer!, prompts, negative, { signal, clean: this.#clean });
+    this.#text = officialTextStates(encoded.prompts, encoded.negatives, this.model.config.caption_channels!);
+    this.#prompts = undefined;
+    return { text: this.#text, encodeMs: performance.now() - start };
   }
 
   /**
@@ -287,6 +406,7 @@ export class Pipeline {
     if (this.done) throw new InvalidArgumentError(`Expected a step index below ${this.sampler.steps} but the run is finished (call init() to start again)`);
     this.#busy = true;
     try {
+      const { text, encodeMs } = await this.#textStates(options.signal);
       const latents = await this.#upload(options.signal);
       const start = performance.now();
       const j = this.#index;
@@ -296,11 +416,12 @@ export class Pipeline {
       const guidance = this.guided ? { cfgScale: this.cfgScale!, cfgChannels: this.cfgChannels === 'all' ? ('eps' as const) : undefined } : {};
       const cacheOptions = this.#cache ? { cache: this.#cache, forceFull: options.forceFull === true } : {};
       this.#snapshot = undefined;
-      const out = await this.model.sampleStep(latents, { t, y: this.#labels, ...guidance }, this.sampler.coefficients(j), { ...cacheOptions, noise, signal: options.signal });
+      const out = await this.model.sampleStep(latents, { t, y: this.#labels, text, ...guidance }, this.sampler.coefficients(j), { ...cacheOptions, noise, signal: options.signal });
       this.#index = j + 1;
       const info: StepInfo = {
         index: j, timestep: t, cached: out.cached, blocksExecuted: out.blocksExecuted,
         flops: callFlops(this.model.config, latents.shape[0], out.blocksExecuted), ms: performance.now() - start, graph: out.graph,
+        ...(encodeMs === undefined ? {} : { encodeMs }),
       };
       this.#history.push(info);
       return info;
@@ -416,4 +537,15 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+/** LatteT2V's sampler: diffusers' DDIMScheduler with eta 0 (the official text-to-video sampling). */
+function textToVideoScheduler(options: PipelineOptions, steps: number | string): DiffusersDDIMScheduler {
+  if ((options.sampler ?? 'ddim') !== 'ddim') throw InvalidArgumentError.expected('sampler', "'ddim' (LatteT2V samples with diffusers' DDIMScheduler)", options.sampler);
+  if (options.eta !== undefined && options.eta !== 0) throw InvalidArgumentError.expected('eta', '0 (the text-to-video pipeline is deterministic)', options.eta);
+  if (options.variance !== undefined) throw InvalidArgumentError.expected('variance', 'no variance (DDIM only)', options.variance);
+  if (typeof steps !== 'number') throw InvalidArgumentError.expected('steps', 'a number of DDIM steps (no respacing string for LatteT2V)', steps);
+  return new DiffusersDDIMScheduler(steps, {
+    timestepSpacing: options.timestepSpacing, stepsOffset: options.stepsOffset, setAlphaToOne: options.setAlphaToOne, clipSample: options.clipSample,
+  });
 }

@@ -2,6 +2,7 @@
 // This is NOT the ADM respaced DDIM of samplers.ts (class-conditional DiT/Latte): different timesteps
 // (timestep_spacing), prev = t - T // S, and alphas_cumprod as torch computes it on CPU in float32.
 // Every scalar and elementwise op is rounded to float32 in the order torch runs it (Math.fround).
+import type { NativeSamplerUpdate } from '../binding.js';
 import { InvalidArgumentError } from './errors.js';
 
 const f = Math.fround;
@@ -40,7 +41,7 @@ export interface DiffusersDDIMStepResult {
 }
 
 /** The float32 scalars of one step: x0 = (x - sqrtOneMinusAlphaT·eps) / sqrtAlphaT; x' = sqrtAlphaPrev·x0 + sqrtOneMinusAlphaPrev·eps. */
-export interface DiffusersDDIMCoefficients {
+export interface DiffusersDDIMCoefficients extends Extract<NativeSamplerUpdate, { kind: 'ddim-diffusers' }> {
   timestep: number;
   prevTimestep: number;
   alphaT: number;
@@ -168,10 +169,16 @@ export class DiffusersDDIMScheduler {
     const alphaT = this.alphasCumprod[t];
     const alphaPrev = prev >= 0 ? this.alphasCumprod[prev] : this.config.setAlphaToOne ? 1 : this.alphasCumprod[0];
     return {
+      kind: 'ddim-diffusers', clipRange: this.config.clipSample ? f(this.config.clipSampleRange) : 0,
       timestep: t, prevTimestep: prev, alphaT, alphaPrev,
       sqrtAlphaT: f(Math.sqrt(alphaT)), sqrtOneMinusAlphaT: f(Math.sqrt(f(1 - alphaT))),
       sqrtAlphaPrev: f(Math.sqrt(alphaPrev)), sqrtOneMinusAlphaPrev: f(Math.sqrt(f(1 - alphaPrev))),
     };
+  }
+
+  /** Whether step(index) uses a noise tensor: never (eta 0). */
+  needsNoise(_index: number): boolean {
+    return false;
   }
 
   /** scheduler.step(eps, timesteps[index], x, eta=0): x_prev and x0 in float32, in torch's op order. */

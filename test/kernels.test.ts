@@ -224,16 +224,19 @@ describe.skipIf(testAddonSkip)(`kernels${testAddonNote}`, () => {
   it('cfg_guidance guides the first channels and keeps the rest per row', () => {
     const B = 4, F = 2, C = 8, HW = 5, guided = 3, scale = 4;
     const raw = randn(B * F * C * HW, 22);
-    const out = run('cfg_guidance', { raw, B, F, C, HW, guided, scale });
-    for (let b = 0; b < B; b++)
-      for (let f = 0; f < F; f++)
-        for (let c = 0; c < C; c++)
-          for (let i = 0; i < HW; i++) {
-            const at = (bb: number) => ((bb * F + f) * C + c) * HW + i;
-            const cond = raw[at(b % 2)], uncond = raw[at((b % 2) + 2)];
-            const expected = c < guided ? uncond + scale * (cond - uncond) : raw[at(b)];
-            expect(out[at(b)]).toBeCloseTo(expected, 5);
-          }
+    for (const uncondFirst of [0, 1]) {
+      const out = run('cfg_guidance', { raw, B, F, C, HW, guided, scale, uncondFirst });
+      for (let b = 0; b < B; b++)
+        for (let f = 0; f < F; f++)
+          for (let c = 0; c < C; c++)
+            for (let i = 0; i < HW; i++) {
+              const at = (bb: number) => ((bb * F + f) * C + c) * HW + i;
+              const first = raw[at(b % 2)], second = raw[at((b % 2) + 2)];
+              const [cond, uncond] = uncondFirst ? [second, first] : [first, second];
+              const expected = c < guided ? uncond + scale * (cond - uncond) : raw[at(b)];
+              expect(out[at(b)]).toBeCloseTo(expected, 5);
+            }
+    }
   });
 
   for (const [B, Cin, H, W, Cout, k] of [[2, 3, 5, 7, 4, 3], [1, 6, 9, 9, 5, 1], [1, 2, 70, 65, 3, 3], [1, 1, 1, 1, 2, 3]]) {

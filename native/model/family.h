@@ -44,6 +44,14 @@ class Architecture {
   virtual bool input_ok(const Shape& xs) const { return !xs.empty() && xs[0] >= 1 && xs == input_shape(xs[0]); }
   // Frames per sample (the token groups of one sample): Latte's F, 1 for images.
   virtual int64_t frames() const { return 1; }
+  // The token groups ((b f) rows of the hidden state) of an input x: B·F.
+  virtual int64_t token_groups(const Shape& xs) const { return xs[0] * frames(); }
+  // Rows per sample in front of the channel axis of x and of the output, as the sampler update and CFG see them
+  // ((rows, C, inner)): DiT 1, Latte F ((B, F, C, H, W)), LatteT2V 1 ((B, C, F, H, W)).
+  virtual int64_t rows_before_channels() const { return frames(); }
+  // The order of a CFG batch: false for [cond, uncond] (the class-conditioned forward_with_cfg), true for
+  // [uncond, cond] (the text-to-video pipeline).
+  virtual bool cfg_uncond_first() const { return false; }
   // Transformer blocks per Skip-Cache unit: DiT 1 (a block), Latte 2 (a spatial + temporal pair).
   virtual int64_t unit_blocks() const = 0;
   // The long skips: (block whose output is pushed, block that fuses it first).

@@ -45,6 +45,9 @@ class LatteT2V final : public Architecture {
     return xs == want;
   }
   int64_t frames() const override { return config_.num_frames; }
+  int64_t token_groups(const Shape& xs) const override { return xs[0] * xs[2]; }  // a single frame runs too
+  int64_t rows_before_channels() const override { return 1; }
+  bool cfg_uncond_first() const override { return true; }
   int64_t unit_blocks() const override { return 2; }
   // Pair p < half pushes its output (block 2p + 1); pair half + j fuses the skip of pair half - 1 - j first.
   std::vector<std::pair<int64_t, int64_t>> skip_pairs() const override {

@@ -103,7 +103,7 @@ Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guid
     spec.cache = cached ? ForwardSpec::Cache::Restore : ForwardSpec::Cache::Save;
     spec.skip_from = config_.depth - cache->resume_block();  // k units at each end
     spec.resume = cache->resume_block();
-    const int64_t groups = B * arch_->frames();
+    const int64_t groups = arch_->token_groups(x_shape);
     spec.feature = g.external(kFeature, {groups, config_.tokens(), config_.hidden_size}, g.activation_dtype());
   }
   ForwardResult r = arch_->forward(b, spec);
@@ -112,8 +112,9 @@ Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guid
   if (guidance.channels > 0) {
     g.tap("cfg_raw");
     ops::CfgGuidance cfg;
-    cfg.frames = arch_->frames();
+    cfg.frames = arch_->rows_before_channels();
     cfg.channels = config_.out_channels();
+    cfg.uncond_first = arch_->cfg_uncond_first();
     cfg.guided_channels = guidance.channels;
     cfg.scale = guidance.scale;
     rec->out = g.add(cfg, {r.out});
@@ -187,7 +188,7 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
       bind.externals[kTextBias] = bias;
     }
     if (cache) {
-      const Shape shape{in.x.dim(0) * arch_->frames(), config_.tokens(), config_.hidden_size};
+      const Shape shape{arch_->token_groups(in.x.shape()), config_.tokens(), config_.hidden_size};
       bind.externals[kFeature] = r.cached ? cache->feature_to_restore()
                                           : cache->feature_to_save(*backend_, shape, backend_->activation_dtype());
     }
@@ -208,7 +209,7 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
   }
 }
 
-void Model::sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guidance& guidance,
+void Model::sample_step(Tensor& x, const ForwardInputs& conditions, const Guidance& guidance,
                         const SamplerUpdate& update, const Tensor& noise, const ForwardOptions& options,
                         ForwardReport* report) {
   GraphArena::CallScope scope(arena_);
@@ -219,17 +220,15 @@ void Model::sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guida
                 "noise " + (noise.defined() ? noise.describe() : std::string("none")) + " for latents " + x.describe());
   ForwardReport local;
   ForwardReport& r = report ? *report : local;
-  ForwardInputs in;
+  ForwardInputs in = conditions;
   in.x = x;
-  in.t = t;
-  in.y = y;
   const Tensor out = forward_resident(in, guidance, options, r);
   // The update's scalars change every step: a one-node graph run eagerly, in place on the latents.
   enum { kModelOut, kNoise, kLatents };
   Graph g(backend_.get());
   ops::SamplerStep step;
   step.u = update;
-  step.outer = x.dim(0) * arch_->frames();
+  step.outer = x.dim(0) * arch_->rows_before_channels();
   step.channels = config_.in_channels;
   const ValueId noise_value = update.needs_noise() ? g.external(kNoise, x.shape(), DType::F32) : kNoValue;
   g.add(step, {g.external(kModelOut, out.shape(), DType::F32), noise_value, g.external(kLatents, x.shape(), DType::F32)});

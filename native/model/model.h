@@ -94,7 +94,8 @@ class Model {
   // One sampling step on latents x resident in the backend's memory (official layout, float32), updated in place:
   // the forward (forward_with_cfg when guidance.channels > 0), then Backend::sampler_update with `update` and the
   // host noise (read when update.needs_noise()). Nothing is downloaded: on CUDA the latents stay on the device.
-  void sample_step(Tensor& x, const Tensor& t, const Tensor& y, const Guidance& guidance, const SamplerUpdate& update,
+  // `conditions` holds t, y and the text states of the call (its x is ignored: the latents are x).
+  void sample_step(Tensor& x, const ForwardInputs& conditions, const Guidance& guidance, const SamplerUpdate& update,
                    const Tensor& noise, const ForwardOptions& options = {}, ForwardReport* report = nullptr);
   // A float32 tensor of `shape` in the backend's memory holding `host` (latents for sample_step).
   Tensor make_resident(const Tensor& host);

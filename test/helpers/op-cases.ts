@@ -2,6 +2,7 @@
 // (every CUDA op against its CPU twin): awkward sizes (97, 257, 1025 tokens; head dims 16, 40, 64, 72, 97,
 // 128, 512; K not a multiple of 8 or of the tiles), seeded inputs, never zeros.
 import { createSampler } from '../../lib/samplers.js';
+import { DiffusersDDIMScheduler, type DiffusersDDIMConfig } from '../../lib/schedulers.js';
 import { randn } from './compare.js';
 import { testNative } from './test-native.js';
 import { gelu } from '../reference/ops.js';
@@ -32,6 +33,13 @@ export interface SamplerSpec {
   index: number;
   eta?: number;
   variance?: 'learned_range' | 'fixed_large' | 'fixed_small';
+}
+
+/** The diffusers DDIMScheduler step a sampler_update case reproduces (op-reference.ts runs its step()). */
+export interface DiffusersSpec {
+  steps: number;
+  index: number;
+  config?: DiffusersDDIMConfig;
 }
 
 let seed = 1000;
@@ -86,8 +94,11 @@ export function opCases(): OpCase[] {
   add('unpatchify', 'B=2 G=4 p=2 C=8', { B: 2, G: 4, p: 2, C: 8, tokens: r(2 * 16 * 4 * 8) });
   add('unpatchify', 'B=1 G=3 p=3 C=5', { B: 1, G: 3, p: 3, C: 5, tokens: r(9 * 9 * 5) });
   add('swap_token_axes', 'B=2 A1=5 A2=97 D=33', { B: 2, A1: 5, A2: 97, D: 33, x: r(2 * 5 * 97 * 33) });
-  add('cfg_guidance', 'B=4 F=3 C=8 HW=20 guided=4', { B: 4, F: 3, C: 8, HW: 20, guided: 4, scale: 4, raw: r(4 * 3 * 8 * 20) });
-  add('cfg_guidance', 'B=2 F=1 C=3 HW=17 guided=3', { B: 2, F: 1, C: 3, HW: 17, guided: 3, scale: 1.5, raw: r(2 * 3 * 17) });
+  add('cfg_guidance', 'B=4 F=3 C=8 HW=20 guided=4', { B: 4, F: 3, C: 8, HW: 20, guided: 4, scale: 4, uncondFirst: 0, raw: r(4 * 3 * 8 * 20) });
+  add('cfg_guidance', 'B=2 F=1 C=3 HW=17 guided=3', { B: 2, F: 1, C: 3, HW: 17, guided: 3, scale: 1.5, uncondFirst: 0, raw: r(2 * 3 * 17) });
+  // LatteT2V: [uncond, cond] rows, every channel guided
+  add('cfg_guidance', 'B=4 F=1 C=8 HW=3x5x5 guided=8 uncond first', { B: 4, F: 1, C: 8, HW: 75, guided: 8, scale: 7.5, uncondFirst: 1, raw: r(4 * 8 * 75) });
+  add('cfg_guidance', 'B=2 F=2 C=5 HW=9 guided=2 uncond first', { B: 2, F: 2, C: 5, HW: 9, guided: 2, scale: 3, uncondFirst: 1, raw: r(2 * 2 * 5 * 9) });
   // Sampler updates (x (outer, C, inner); out with the variance channels when doubled): DDIM deterministic, DDIM
   // eta > 0, DDPM with each variance, the last step of each; DiT (outer = B) and Latte (outer = B * F) layouts.
   const samplers: SamplerSpec[] = [
@@ -107,6 +118,20 @@ export function opCases(): OpCase[] {
         exact: true,
       });
     }
+  }
+  // diffusers' DDIMScheduler.step (LatteT2V: outer = B, channels before frames): leading, trailing, clip_sample
+  const diffusers: DiffusersSpec[] = [
+    { steps: 8, index: 3 }, { steps: 50, index: 49, config: { timestepSpacing: 'trailing' } },
+    { steps: 5, index: 0, config: { clipSample: true, clipSampleRange: 0.5 } },
+  ];
+  for (const [spec, outer, C, inner] of diffusers.map((s, i) => [s, ...[[1, 4, 3 * 8 * 8], [2, 4, 33], [1, 3, 17]][i]] as const)) {
+    const scheduler = new DiffusersDDIMScheduler(spec.steps, spec.config);
+    const n = outer * C * inner;
+    cases.push({
+      op: 'sampler_update', label: `ddim-diffusers step ${spec.index}/${spec.steps} ${JSON.stringify(spec.config ?? {})} outer=${outer} C=${C} inner=${inner}`,
+      args: { outer, C, inner, doubled: 1, x: r(n, 30), out: r(2 * n), update: scheduler.coefficients(spec.index), diffusers: spec },
+      exact: true,
+    });
   }
   for (const [B, C, H, W, groups, silu] of [[2, 64, 9, 7, 32, 1], [1, 32, 33, 31, 8, 0]]) {
     add('group_norm', `B=${B} C=${C} ${H}x${W} groups=${groups} silu=${silu}`,
@@ -366,8 +391,13 @@ export function opSpec(op: string, a: A): OpSpec {
     case 'swap_token_axes':
       return { params: { batch: a.B }, inputs: { x: t(a.x, [a.B * a.A1, a.A2, a.D]) } };
     case 'cfg_guidance':
-      return { params: { frames: a.F, channels: a.C, guided: a.guided, scale: a.scale }, inputs: { raw: t(a.raw, [a.B, a.F * a.C * a.HW]) } };
+      return { params: { frames: a.F, channels: a.C, guided: a.guided, scale: a.scale, uncond_first: a.uncondFirst }, inputs: { raw: t(a.raw, [a.B, a.F * a.C * a.HW]) } };
     case 'sampler_update': {
+      if (a.update.kind === 'ddim-diffusers') {
+        const u = a.update;
+        const params = { outer: a.outer, channels: a.C, kind: 2, sqrt_ac: u.sqrtAlphaT, sqrt_1m_ac: u.sqrtOneMinusAlphaT, sqrt_ac_prev: u.sqrtAlphaPrev, sqrt_1m_ac_prev: u.sqrtOneMinusAlphaPrev, clip_range: u.clipRange };
+        return { params, inputs: { model_out: t(a.out, [a.outer, 2 * a.C, a.inner]), noise: undefined as unknown as InputSpec, x: t(a.x, [a.outer, a.C, a.inner]) } };
+      }
       const u = a.update, ddim = u.kind === 'ddim';
       const params: Record<string, number> = {
         outer: a.outer, channels: a.C, kind: ddim ? 0 : 1, sqrt_recip_ac: u.sqrtRecipAlphasCumprod, sqrt_recipm1_ac: u.sqrtRecipm1AlphasCumprod,

@@ -242,7 +242,7 @@ const std::map<std::string, Kernel>& kernels() {
          if (B % 2 || g > C) throw_invalid("cfg_guidance: B must be even and guided <= C");
          auto raw = a.floats("raw", B * F * C * HW);
          std::vector<float> out(raw.size());
-         cpu::cfg_guidance(raw.data(), B, F, C, HW, g, a.f("scale"), out.data());
+         cpu::cfg_guidance(raw.data(), B, F, C, HW, g, a.f("scale"), a.i("uncondFirst") != 0, out.data());
          return out;
        }},
   };

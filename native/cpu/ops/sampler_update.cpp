@@ -1,6 +1,7 @@
 #include "cpu/ops/sampler_update.h"
 #include "cpu/cpu_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace skipdit::cpu {
@@ -16,6 +17,12 @@ void sampler_update(const float* model_out, bool doubled, int64_t outer, int64_t
     const float* nr = add_noise ? noise + o * plane : nullptr;
     for (int64_t i = 0; i < plane; ++i) {
       const float xi = xr[i];
+      if (u.kind == SamplerUpdate::Kind::DiffusersDDIM) {  // torch's order: (x - b * eps) / a, then a' * x0 + b' * eps
+        float x0 = (xi - u.sqrt_1m_ac * eps[i]) / u.sqrt_ac;
+        if (u.clip_range > 0) x0 = std::min(std::max(x0, -u.clip_range), u.clip_range);
+        xr[i] = u.sqrt_ac_prev * x0 + u.sqrt_1m_ac_prev * eps[i];
+        continue;
+      }
       const float x0 = u.sqrt_recip_ac * xi - u.sqrt_recipm1_ac * eps[i];
       if (u.kind == SamplerUpdate::Kind::DDIM) {
         const float e = (u.sqrt_recip_ac * xi - x0) / u.sqrt_recipm1_ac;

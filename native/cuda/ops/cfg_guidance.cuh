@@ -7,5 +7,5 @@
 
 namespace skipdit::cuda {
 void cfg_guidance(const float* raw, int64_t B, int64_t F, int64_t C, int64_t HW, int64_t guided_channels, float scale,
-                  float* out, cudaStream_t stream);
+                  bool uncond_first, float* out, cudaStream_t stream);
 }  // namespace skipdit::cuda

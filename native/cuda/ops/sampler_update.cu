@@ -13,6 +13,12 @@ __global__ void sampler_update_kernel(const float* model_out, int64_t plane, int
     const int64_t o = k / plane, i = k - o * plane;
     const float* eps = model_out + o * out_row;
     const float xi = x[k];
+    if (u.kind == SamplerUpdate::Kind::DiffusersDDIM) {  // torch's order: (x - b * eps) / a, then a' * x0 + b' * eps
+      float x0 = __fdiv_rn(__fsub_rn(xi, __fmul_rn(u.sqrt_1m_ac, eps[i])), u.sqrt_ac);
+      if (u.clip_range > 0) x0 = fminf(fmaxf(x0, -u.clip_range), u.clip_range);
+      x[k] = __fadd_rn(__fmul_rn(u.sqrt_ac_prev, x0), __fmul_rn(u.sqrt_1m_ac_prev, eps[i]));
+      continue;
+    }
     const float x0 = __fsub_rn(__fmul_rn(u.sqrt_recip_ac, xi), __fmul_rn(u.sqrt_recipm1_ac, eps[i]));
     float result;
     if (u.kind == SamplerUpdate::Kind::DDIM) {

@@ -8,7 +8,9 @@ namespace skipdit {
 // (lib/samplers.ts `coefficients`); the op does the elementwise part in the official float32 order.
 // Both kinds start from x0 = sqrt_recip_ac * x - sqrt_recipm1_ac * eps (_predict_xstart_from_eps).
 struct SamplerUpdate {
-  enum class Kind { DDIM, DDPM };
+  // DDIM / DDPM: the ADM samplers of the class-conditioned models; DiffusersDDIM: diffusers' DDIMScheduler.step
+  // (eta 0), which the text-to-video pipeline uses and which rounds differently.
+  enum class Kind { DDIM, DDPM, DiffusersDDIM };
   Kind kind = Kind::DDIM;
   float sqrt_recip_ac = 0, sqrt_recipm1_ac = 0;
   // DDIM: x = x0 * sqrt_ac_prev + dir_coef * eps' (+ noise_scale * noise when noise_scale != 0),
@@ -18,25 +20,32 @@ struct SamplerUpdate {
   // min_log and max_log by (v + 1) / 2; x = mean + exp(0.5 * log_variance) * noise unless last.
   float coef1 = 0, coef2 = 0, min_log = 0, max_log = 0, fixed_log = 0;
   bool learned_range = false, last = false;
+  // DiffusersDDIM: x0 = (x - sqrt_1m_ac * eps) / sqrt_ac, clamped to [-clip_range, clip_range] when clip_range > 0;
+  // x = sqrt_ac_prev * x0 + sqrt_1m_ac_prev * eps.
+  float sqrt_ac = 0, sqrt_1m_ac = 0, sqrt_1m_ac_prev = 0, clip_range = 0;
   // Whether the op reads a noise tensor.
-  bool needs_noise() const { return kind == Kind::DDIM ? noise_scale != 0 : !last; }
+  bool needs_noise() const {
+    return kind == Kind::DDIM ? noise_scale != 0 : kind == Kind::DDPM ? !last : false;
+  }
 };
 
 namespace ops {
 
 // CFG on raw (B, F, C, ...) float32 (the official forward_with_cfg): rows [0, B/2) conditional, [B/2, B)
-// unconditional; the first guided_channels channels of both halves become uncond + scale * (cond - uncond), the
-// rest is copied. frames = F (1 for images).
+// unconditional (uncond_first: the other way round, the text-to-video pipeline's order); the first guided_channels
+// channels of both halves become uncond + scale * (cond - uncond), the rest is copied. frames = F (1 for images).
 struct CfgGuidance : OpBase {
   static constexpr const char* kName = "cfg_guidance";
   static constexpr std::array<const char*, 1> kInputs{"raw"};
   int64_t frames = 1, channels = 1, guided_channels = 1;
   float scale = 1;
+  bool uncond_first = false;
   template <class F> void fields(F&& f) {
     f("frames", frames);
     f("channels", channels);
     f("guided", guided_channels);
     f("scale", scale);
+    f("uncond_first", uncond_first);
   }
   Shape infer(const OpInputs& in) const {
     const TensorDesc& raw = in[0];
@@ -73,6 +82,10 @@ struct SamplerStep : OpBase {
     f("fixed_log", u.fixed_log);
     f("learned_range", u.learned_range);
     f("last", u.last);
+    f("sqrt_ac", u.sqrt_ac);
+    f("sqrt_1m_ac", u.sqrt_1m_ac);
+    f("sqrt_1m_ac_prev", u.sqrt_1m_ac_prev);
+    f("clip_range", u.clip_range);
   }
   // Whether model_out holds the variance channels (2C).
   static bool doubled(const OpInputs& in) { return in[0].numel() == 2 * in[2].numel(); }
