@@ -7,12 +7,13 @@ import cliProgress from 'cli-progress';
 import { convertCheckpoint, inspectCheckpoint } from './checkpoint.js';
 import { presets, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import { cachePresets, type CachePolicyInput } from './cache.js';
-import { AbortError, SkipditError } from './errors.js';
+import { AbortError, InvalidArgumentError, SkipditError } from './errors.js';
 import { backends, type ModelDType } from './model.js';
 import { autoBackend } from './backends.js';
 import { benchSizes, formatBenchReport, runBench, type BenchFamily, type BenchSize } from './bench.js';
 import { generate, type GenerateOptions, type GenerateProgress, type GenerateResult, type ImagesResult, type LatentsResult } from './generate.js';
 import { encodeToFile, type EncodeArgs } from './encode.js';
+import { generateVideo, type GenerateVideoOptions, type VideoProgress } from './generate-t2v.js';
 
 const integer = (name: string) => (value: string) => {
   const n = Number(value);
@@ -50,7 +51,7 @@ interface Progress {
   stop(): void;
 }
 
-function progressBars(bars: { stop(): void } | undefined, update: Progress['update']): Progress {
+function progressBars<E extends { phase: string } = GenerateProgress>(bars: { stop(): void } | undefined, update: (event: E) => void): { update(event: E): void; stop(): void } {
   let stopped = false;
   const stop = () => {
     if (!stopped) bars?.stop();
@@ -64,6 +65,13 @@ function progressBars(bars: { stop(): void } | undefined, update: Progress['upda
  * is written; one line on stderr, exit code 130), a second exits at once. Undefined when interrupted.
  */
 async function interruptible<T extends GenerateResult>(options: GenerateOptions, progress: Progress): Promise<T | undefined> {
+  return interruptibleRun((signal, onProgress) => generate({ ...options, signal, onProgress }) as Promise<T>, progress);
+}
+
+/** Runs `run` with Ctrl-C wired to its signal: the first stops it (nothing written, exit 130), the second kills. */
+async function interruptibleRun<T, E extends { phase: string } = GenerateProgress>(
+  run: (signal: AbortSignal, onProgress: (e: E) => void) => Promise<T>, progress: { update(e: E): void; stop(): void },
+): Promise<T | undefined> {
   const controller = new AbortController();
   let completed = 0;
   let total: number | undefined;
@@ -80,15 +88,11 @@ async function interruptible<T extends GenerateResult>(options: GenerateOptions,
   };
   process.on('SIGINT', interrupt);
   try {
-    return (await generate({
-      ...options,
-      signal: controller.signal,
-      onProgress: (e) => {
-        if (e.phase === 'load' && 'backend' in e && e.fallback) console.error(`skipdit: ${e.fallback}; running on the CPU`);
-        if (e.phase === 'sample') ({ completed, total } = e);
-        progress.update(e);
-      },
-    })) as T;
+    return await run(controller.signal, (e) => {
+      if (e.phase === 'load' && 'backend' in e && (e as { fallback?: string }).fallback) console.error(`skipdit: ${(e as { fallback?: string }).fallback}; running on the CPU`);
+      if (e.phase === 'sample') ({ completed, total } = e as unknown as { completed: number; total: number });
+      progress.update(e);
+    });
   } catch (err) {
     if (!(err instanceof AbortError && controller.signal.aborted)) {
       progress.stop();
@@ -190,9 +194,57 @@ interface GenerateArgs {
   fps: number;
   out?: string;
   json?: boolean;
+  // text-to-video
+  prompt?: string[];
+  negativePrompt?: string;
+  textEncoder?: string;
+  tokenizer?: string;
+  dtype?: ModelDType;
+  timestepSpacing?: 'leading' | 'linspace' | 'trailing';
+  stepsOffset?: number;
+  clean?: boolean;
+}
+
+/** How generateVideo()'s errors name its options: by these flags. */
+const videoFlags = {
+  prompts: '--prompt', negativePrompt: '--negative-prompt', textEncoder: '--text-encoder <folder>', tokenizer: '--tokenizer <folder>',
+  vae: '--vae <vae_temporal_decoder folder>', model: '--model', frames: '--frames', steps: '--steps', cfg: '--cfg', seed: '--seed', fps: '--fps', out: '--out',
+} satisfies GenerateVideoOptions['optionNames'];
+
+/** `skipdit generate --prompt ...`: a LatteT2V model from prompts to a video (generateVideo). */
+async function generateVideoCommand(opts: GenerateArgs): Promise<void> {
+  for (const [flag, given] of [['--class', opts.class], ['--n', opts.n], ['--sampler', opts.sampler], ['--nrow', opts.nrow], ['--key', opts.key], ['--preset', opts.preset], ['--config', opts.config]] as const) {
+    if (given !== undefined) throw new InvalidArgumentError(`${flag} is not a text-to-video option (one video per --prompt; the folder's config is read)`);
+  }
+  if (!opts.model) throw new InvalidArgumentError('--prompt needs --model <LatteT2V checkpoint or folder>');
+  const bars = opts.json || !process.stderr.isTTY ? undefined : new cliProgress.MultiBar({ format: '{task} [{bar}] {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+  let bar: cliProgress.SingleBar | undefined;
+  const result = await interruptibleRun<Awaited<ReturnType<typeof generateVideo>>, VideoProgress>((signal, onProgress) => generateVideo({
+    model: opts.model!, textEncoder: opts.textEncoder, tokenizer: opts.tokenizer, vae: opts.vae, prompts: opts.prompt!, negativePrompt: opts.negativePrompt,
+    frames: opts.frames, steps: opts.steps, cfg: opts.cfg, cache: opts.cache as CachePolicyInput | undefined, seed: opts.seed,
+    timestepSpacing: opts.timestepSpacing, stepsOffset: opts.stepsOffset, cleanCaption: opts.clean, backend: opts.backend, dtype: opts.dtype,
+    fps: opts.fps, out: opts.out, signal, onProgress, optionNames: videoFlags,
+  }), progressBars<VideoProgress>(bars, (e) => {
+    if (e.phase !== 'sample') return;
+    if (e.completed === 0) bar = bars?.create(e.total, 0, { task: 'sampling' });
+    else bar?.update(e.completed);
+  }));
+  if (!result) return;
+  const r = result.report;
+  const [n, F] = result.video.shape;
+  if (opts.json) console.log(JSON.stringify(r, null, 2));
+  else {
+    console.log(`wrote ${r.out} (${F} frame${F > 1 ? 's' : ''} of ${result.images[0].width}x${result.images[0].height}, ${n} video${n > 1 ? 's' : ''}) in ` +
+      `${((r.encodeMs + r.sampleMs + r.decodeMs) / 1000).toFixed(2)} s (text ${(r.encodeMs / 1000).toFixed(2)} s, sampling ${(r.sampleMs / 1000).toFixed(2)} s, ` +
+      `decoding ${(r.decodeMs / 1000).toFixed(2)} s), ${r.cachedSteps} of ${r.steps} steps cached`);
+  }
 }
 
 async function generateCommand(opts: GenerateArgs): Promise<void> {
+  if (opts.prompt !== undefined) return generateVideoCommand(opts);
+  for (const [flag, given] of [['--negative-prompt', opts.negativePrompt], ['--text-encoder', opts.textEncoder], ['--tokenizer', opts.tokenizer], ['--timestep-spacing', opts.timestepSpacing], ['--steps-offset', opts.stepsOffset], ['--dtype', opts.dtype]] as const) {
+    if (given !== undefined) throw new InvalidArgumentError(`${flag} is a text-to-video option: give --prompt too`);
+  }
   // Loading (the model, the VAE), sampling, then decoding, each with its bar, on a terminal only.
   const bars = opts.json || !process.stderr.isTTY ? undefined : new cliProgress.MultiBar({ format: '{task} [{bar}] {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
   let bar: cliProgress.SingleBar | undefined;
@@ -226,7 +278,7 @@ async function generateCommand(opts: GenerateArgs): Promise<void> {
 program
   .command('generate')
   .description('generate images (PNG grid) or videos (GIF, MP4, PNG frames); default model: the bundled MNIST digits Skip-DiT')
-  .option('--model <file>', 'weights, .safetensors or .pt (default: the bundled digits model)')
+  .option('--model <file>', 'weights, .safetensors or .pt (default: the bundled digits model); with --prompt a LatteT2V checkpoint or a Latte-1 style folder')
   .option('--key <name>', 'state dict of a training checkpoint')
   .addOption(new Option('--preset <name>', 'model config when the file cannot tell it').choices(Object.keys(presets)))
   .addOption(configOption())
@@ -244,6 +296,14 @@ program
   .option('--fps <n>', 'video frames per second', integer('--fps'), 8)
   .option('--out <file>', 'output: .png for images (default samples.png); .gif (default samples.gif), .mp4 (needs ffmpeg) or a folder of PNG frames for videos')
   .option('--json', 'print a JSON report')
+  .option('--prompt <text...>', 'text-to-video (LatteT2V): one video per prompt')
+  .option('--negative-prompt <text>', "text-to-video: the negative prompt (default '', the official one)")
+  .option('--text-encoder <folder>', 'text-to-video: the T5 encoder folder (default: <model folder>/text_encoder)')
+  .option('--tokenizer <folder>', 'text-to-video: the T5 tokenizer (default: <model folder>/tokenizer)')
+  .addOption(new Option('--dtype <type>', 'text-to-video: precision of the transformer and T5 weights').choices(['float32', 'bfloat16', 'float16']))
+  .addOption(new Option('--timestep-spacing <mode>', "text-to-video: DDIM timestep_spacing (default: the folder's scheduler config, else leading)").choices(['leading', 'linspace', 'trailing']))
+  .option('--steps-offset <n>', 'text-to-video: DDIM steps_offset', integer('--steps-offset'))
+  .option('--no-clean', 'text-to-video: no caption cleaning (the official pipeline cleans)')
   .action(generateCommand);
 
 program

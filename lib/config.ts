@@ -156,7 +156,8 @@ function isT2VStateDict(tensors: TensorShapes): boolean {
  * The config of a LatteT2V file: the tensor shapes (hidden size, channels, patch, depth, skips, caption
  * channels, learn_sigma, mlp_ratio), then the diffusers config in `__metadata__.config` (num_attention_heads,
  * sample_size, video_length), then `explicit` (ModelConfig fields). Heads and sample_size cannot be read from
- * shapes: without metadata they must be given. video_length defaults to the official 16.
+ * shapes: without metadata they must be given, except for the released width (hidden 1152, caption 4096), which
+ * takes Latte-0's (16 heads, sample_size 64). video_length defaults to the official 16.
  */
 function resolveT2VConfig(info: CheckpointShapes, file: string, explicit?: PresetName | ModelConfigInput): ModelConfig {
   const t = info.tensors;
@@ -191,6 +192,11 @@ function resolveT2VConfig(info: CheckpointShapes, file: string, explicit?: Prese
   if (explicit !== undefined) {
     if (typeof explicit !== 'object' || explicit === null) throw InvalidArgumentError.expected('config', 'a config object', explicit);
     Object.assign(c, explicit);
+  }
+  // The released Latte-skip.pt (no metadata): Latte-0's transformer config (16 heads, sample_size 64)
+  if (c.hidden_size === latteT2VBase.hidden_size && c.caption_channels === latteT2VBase.caption_channels) {
+    c.num_heads ??= latteT2VBase.num_heads;
+    c.input_size ??= latteT2VBase.input_size;
   }
   const missing = [];
   if (c.num_heads === undefined) missing.push('num_heads (not in the file: attention heads cannot be read from shapes)');

@@ -24,16 +24,18 @@ export function toByte(v: number): number {
   return Math.trunc(Math.min(255, Math.max(0, Math.fround(Math.fround(x * 255) + 0.5))));
 }
 
-export type ByteMapping = 'torchvision' | 'dit-ddp' | 'latte';
+export type ByteMapping = 'torchvision' | 'dit-ddp' | 'latte' | 'latte-t2v';
 
 /**
  * One float to a byte the way each official script does it, every op rounded to float32:
  * 'torchvision' (save_image), 'dit-ddp' (DiT sample_ddp.py: clamp(127.5 x + 128, 0, 255)),
- * 'latte' (((x * 0.5 + 0.5) * 255 + 0.5).clamp(0, 255)); all truncate to uint8.
+ * 'latte' (((x * 0.5 + 0.5) * 255 + 0.5).clamp(0, 255)), 'latte-t2v' (pipeline_latte.py:
+ * ((x / 2 + 0.5).clamp(0, 1) * 255)); all truncate to uint8.
  */
 export function mapByte(v: number, mode: ByteMapping): number {
   const f = Math.fround;
   if (mode === 'torchvision') return toByte(v);
+  if (mode === 'latte-t2v') return Math.trunc(f(Math.min(1, Math.max(0, f(f(v / 2) + 0.5))) * 255));
   const y = mode === 'dit-ddp' ? f(f(127.5 * v) + 128) : f(f(f(f(v * 0.5) + 0.5) * 255) + 0.5);
   return Math.trunc(Math.min(255, Math.max(0, y)));
 }
@@ -53,9 +55,9 @@ export function toImages(images: Tensor, mode: ByteMapping = 'torchvision'): Ima
 
 /**
  * make_grid of a batch (B, C, H, W) with values in [-1, 1]: `nrow` images per row (default 8, as torchvision),
- * `padding` pixels of 0 around and between them. C must be 1 or 3.
+ * `padding` pixels of 0 around and between them, bytes by `mapping` (default save_image's). C must be 1 or 3.
  */
-export function imageGrid(images: Tensor, options: { nrow?: number; padding?: number } = {}): Image {
+export function imageGrid(images: Tensor, options: { nrow?: number; padding?: number; mapping?: ByteMapping } = {}): Image {
   const batch = checkTensor(images, 'images'); // data must fill the shape: a short array would read as zeros
   const [B, C, H, W] = batch.shape;
   if (batch.shape.length !== 4 || (C !== 1 && C !== 3) || B < 1) {
@@ -67,6 +69,7 @@ export function imageGrid(images: Tensor, options: { nrow?: number; padding?: nu
   if (!Number.isInteger(padding) || padding < 0) throw InvalidArgumentError.expected('padding', 'a non-negative integer', padding);
   // torchvision returns a single image as it is, without padding.
   const pad = B === 1 ? 0 : padding;
+  const mapping = options.mapping ?? 'torchvision';
   const cols = Math.min(nrow, B), rows = Math.ceil(B / cols);
   const width = cols * (W + pad) + pad, height = rows * (H + pad) + pad;
   const out = new Uint8Array(width * height * C);
@@ -74,7 +77,7 @@ export function imageGrid(images: Tensor, options: { nrow?: number; padding?: nu
     const y0 = Math.floor(b / cols) * (H + pad) + pad, x0 = (b % cols) * (W + pad) + pad;
     for (let c = 0; c < C; c++)
       for (let y = 0; y < H; y++)
-        for (let x = 0; x < W; x++) out[((y0 + y) * width + x0 + x) * C + c] = toByte(batch.data[((b * C + c) * H + y) * W + x]);
+        for (let x = 0; x < W; x++) out[((y0 + y) * width + x0 + x) * C + c] = mapByte(batch.data[((b * C + c) * H + y) * W + x], mapping);
   }
   return { width, height, channels: C, data: out };
 }
