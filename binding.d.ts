@@ -236,18 +236,22 @@ export interface NativeVaeConfig {
   layers_per_block: number;
   norm_num_groups: number;
   mid_block_add_attention: boolean;
+  /** AutoencoderKLTemporalDecoder (SVD): norm_num_groups 32, spatio-temporal resnets, time_conv_out; no post_quant_conv. */
+  temporal?: boolean;
 }
 
 export declare class NativeVae {
   private constructor();
   /**
    * vae.decode(z).sample of z (B, latent_channels, h, w), `chunk` images at a time; taps: post_quant_conv, conv_in, mid_*,
-   * up_block*, norm_out_act. onProgress counts blocks: per chunk the mid block and each up block.
+   * up_block*, norm_out_act (temporal: also mid_resnet0_spatial, mid_resnet0_temporal, conv_out; no post_quant_conv).
+   * onProgress counts blocks: per chunk the mid block and each up block. Temporal decoder: each chunk is one
+   * decode(z_chunk, num_frames) call, num_frames = `frames` (dividing the chunk and B) or, 0 / absent, the chunk's rows.
    */
   decode(
     z: Float32Array,
     shape: number[],
-    options: { chunk?: number; taps?: boolean; abort?: NativeAbortFlag; onProgress?: NativeProgressCallback },
+    options: { chunk?: number; frames?: number; taps?: boolean; abort?: NativeAbortFlag; onProgress?: NativeProgressCallback },
   ): Promise<NativeTensor & { taps?: Record<string, NativeTensor> }>;
   info(): { layout: string; weightBytes: number };
   dispose(): void;

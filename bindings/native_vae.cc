@@ -1,5 +1,6 @@
 // NativeVae: the JS handle of a VaeDecoder. loadVae(path, config, backend, dtype?) -> Promise<NativeVae>;
-// vae.decode(z, shape, { chunk?, taps?, abort?, onProgress? }) -> Promise<{ data, shape, taps? }> on a worker thread.
+// vae.decode(z, shape, { chunk?, frames?, taps?, abort?, onProgress? }) -> Promise<{ data, shape, taps? }> on a worker
+// thread (frames: the temporal decoder's num_frames per call, 0 = each chunk one video).
 #include <napi.h>
 
 #include "handle.h"
@@ -36,6 +37,7 @@ VaeConfig vae_config_from_js(const Napi::Object& o) {
   if (!blocks.IsUndefined()) c.block_out_channels = to_shape(blocks, "vae config.block_out_channels");
   Napi::Value attn = o.Get("mid_block_add_attention");
   if (!attn.IsUndefined()) c.mid_block_add_attention = attn.ToBoolean();
+  c.temporal = o.Get("temporal").ToBoolean();
   c.validate();
   return c;
 }
@@ -65,15 +67,15 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
 
   class DecodeWorker final : public TypedWorker {
    public:
-    DecodeWorker(Napi::Env env, std::shared_ptr<VaeDecoder> vae, Tensor z, int64_t chunk, bool taps, AbortFlag abort,
-                 std::unique_ptr<ProgressReporter> progress)
-        : TypedWorker(env), vae_(std::move(vae)), z_(std::move(z)), chunk_(chunk), want_taps_(taps), abort_(std::move(abort)),
-          progress_(std::move(progress)) {}
+    DecodeWorker(Napi::Env env, std::shared_ptr<VaeDecoder> vae, Tensor z, int64_t chunk, int64_t frames, bool taps,
+                 AbortFlag abort, std::unique_ptr<ProgressReporter> progress)
+        : TypedWorker(env), vae_(std::move(vae)), z_(std::move(z)), chunk_(chunk), frames_(frames), want_taps_(taps),
+          abort_(std::move(abort)), progress_(std::move(progress)) {}
 
    protected:
     void Run() override {
       std::lock_guard<std::mutex> lock(vae_->mutex());
-      out_ = vae_->decode(z_, chunk_, want_taps_ ? &taps_ : nullptr, abort_.get(), progress_->fn());
+      out_ = vae_->decode(z_, chunk_, want_taps_ ? &taps_ : nullptr, abort_.get(), progress_->fn(), frames_);
     }
     void OnOK() override {
       Napi::Env env = Env();
@@ -96,7 +98,7 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
    private:
     std::shared_ptr<VaeDecoder> vae_;
     Tensor z_, out_;
-    int64_t chunk_;
+    int64_t chunk_, frames_;
     bool want_taps_;
     Taps taps_;
     AbortFlag abort_;
@@ -112,7 +114,8 @@ class NativeVae : public Napi::ObjectWrap<NativeVae> {
     Tensor z = tensor_from_f32(info[0], shape, "z.data");
     Napi::Object opts = info[2].As<Napi::Object>();
     const int64_t chunk = opts.Get("chunk").IsNumber() ? opts.Get("chunk").As<Napi::Number>().Int64Value() : 1;
-    auto* worker = new DecodeWorker(env, vae, std::move(z), chunk, opts.Get("taps").ToBoolean(), NativeAbortFlag::FlagOf(opts),
+    const int64_t frames = opts.Get("frames").IsNumber() ? opts.Get("frames").As<Napi::Number>().Int64Value() : 0;
+    auto* worker = new DecodeWorker(env, vae, std::move(z), chunk, frames, opts.Get("taps").ToBoolean(), NativeAbortFlag::FlagOf(opts),
                                     std::make_unique<ProgressReporter>(env, opts.Get("onProgress"), "options.onProgress"));
     return worker->queue();
     SKIPDIT_JS_CATCH(env)

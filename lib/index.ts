@@ -35,8 +35,8 @@ export { describeModel } from './architecture.js';
 export type { ModelDescription } from './architecture.js';
 export { imageGrid, encodePng, writePng, toByte, mapByte, toImages } from './image.js';
 export type { Image, ByteMapping } from './image.js';
-export { loadVae, Vae, sdVaeConfig } from './vae.js';
-export type { VaeConfig, LoadVaeOptions, DecodeOptions } from './vae.js';
+export { loadVae, Vae, sdVaeConfig, svdTemporalVaeConfig, videoToUint8, TEMPORAL_VAE_CLASS } from './vae.js';
+export type { VaeConfig, LoadVaeOptions, DecodeOptions, DecodeVideoOptions } from './vae.js';
 export { bundledModel } from './bundled.js';
 export { loadTextEncoder, TextEncoderModel, parseTextEncoderConfig } from './text-encoder.js';
 export type {

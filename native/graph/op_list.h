@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "graph/ops/attention.h"
+#include "graph/ops/blend.h"
 #include "graph/ops/conv.h"
 #include "graph/ops/elementwise.h"
 #include "graph/ops/embed.h"
@@ -17,6 +18,7 @@
 #include "graph/ops/rope_2d.h"
 #include "graph/ops/sampling.h"
 #include "graph/ops/sdpa.h"
+#include "graph/ops/temporal_conv.h"
 
 #define SKIPDIT_OP_LIST(X) \
   X(Linear)                \
@@ -44,7 +46,9 @@
   X(Rope2d)                \
   X(GatedGelu)             \
   X(GeluErf)               \
-  X(RelativePositionBias)
+  X(RelativePositionBias)  \
+  X(TemporalConv)          \
+  X(Blend)
 
 namespace skipdit {
 

@@ -150,11 +150,21 @@ ValueId Conv2dLayer::operator()(GraphBuilder& b, ValueId x) const {
 GroupNormLayer::GroupNormLayer(ParamSet& ps, const std::string& prefix, int64_t channels, int64_t groups, float eps)
     : weight(&ps.add(prefix + ".weight", {channels})), bias(&ps.add(prefix + ".bias", {channels})), groups(groups), eps(eps) {}
 
-ValueId GroupNormLayer::operator()(GraphBuilder& b, ValueId x, bool silu) const {
+ValueId GroupNormLayer::operator()(GraphBuilder& b, ValueId x, bool silu, int64_t frames) const {
   ops::GroupNorm op;
   op.groups = groups;
   op.eps = eps;
   op.silu = silu;
+  op.frames = frames;
+  return b.g.add(op, {x, b(*weight), b(*bias)});
+}
+
+TemporalConvLayer::TemporalConvLayer(ParamSet& ps, const std::string& prefix, int64_t cout, int64_t cin, int64_t kt)
+    : weight(&ps.add(prefix + ".weight", {cout, cin, kt, 1, 1})), bias(&ps.add(prefix + ".bias", {cout})) {}
+
+ValueId TemporalConvLayer::operator()(GraphBuilder& b, ValueId x, int64_t frames) const {
+  ops::TemporalConv op;
+  op.frames = frames;
   return b.g.add(op, {x, b(*weight), b(*bias)});
 }
 

@@ -110,13 +110,23 @@ struct Conv2dLayer {
   ValueId operator()(GraphBuilder& b, ValueId x) const;
 };
 
-// nn.GroupNorm(groups, channels, eps) with affine weight/bias (channels), optionally followed by SiLU.
+// nn.Conv3d(cin, cout, (kt, 1, 1), padding (kt / 2, 0, 0)) over the frames of the per-frame layout (x (B*F, cin,
+// H, W), videos of `frames` consecutive rows): weight (cout, cin, kt, 1, 1), bias (cout). The SVD VAE decoder's
+// temporal convolutions.
+struct TemporalConvLayer {
+  Param *weight, *bias;
+  TemporalConvLayer(ParamSet& ps, const std::string& prefix, int64_t cout, int64_t cin, int64_t kt = 3);
+  ValueId operator()(GraphBuilder& b, ValueId x, int64_t frames) const;
+};
+
+// nn.GroupNorm(groups, channels, eps) with affine weight/bias (channels), optionally followed by SiLU. frames > 1:
+// on the per-frame layout of videos of that many frames, statistics over each video's frames (the 5-D GroupNorm).
 struct GroupNormLayer {
   Param *weight, *bias;
   int64_t groups;
   float eps;
   GroupNormLayer(ParamSet& ps, const std::string& prefix, int64_t channels, int64_t groups, float eps);
-  ValueId operator()(GraphBuilder& b, ValueId x, bool silu) const;
+  ValueId operator()(GraphBuilder& b, ValueId x, bool silu, int64_t frames = 1) const;
 };
 
 // Skip-DiT's long skip fusion: skip_linears[j](skip_norms[j](cat([h, skip], -1))).

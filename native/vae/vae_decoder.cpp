@@ -1,6 +1,7 @@
 #include "vae/vae_decoder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -10,6 +11,7 @@ namespace skipdit {
 
 namespace {
 constexpr float kNormEps = 1e-6f;
+constexpr float kTemporalEps = 1e-5f;  // TemporalResnetBlock's GroupNorms (temporal_eps)
 
 bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
 std::string replace_prefix(const std::string& s, const std::string& from, const std::string& to) {
@@ -28,6 +30,9 @@ void VaeConfig::validate() const {
   if (norm_num_groups < 1) bad("norm_num_groups", "a positive integer", norm_num_groups);
   for (int64_t c : block_out_channels)
     if (c < 1 || c % norm_num_groups) bad("block_out_channels", "multiples of norm_num_groups " + std::to_string(norm_num_groups), c);
+  // AutoencoderKLTemporalDecoder hard-codes 32 groups everywhere and always has the mid-block attention.
+  if (temporal && norm_num_groups != 32) bad("norm_num_groups", "32 (the temporal decoder's GroupNorms)", norm_num_groups);
+  if (temporal && !mid_block_add_attention) bad("mid_block_add_attention", "1 (the temporal decoder's mid block)", 0);
 }
 
 const char* vae_layout_name(VaeLayout layout) {
@@ -127,25 +132,76 @@ Tensor VaeWeights::get(const std::string& name) const {
 void VaeWeights::release(const std::string& name) const { inner_.release(source_name(name)); }
 
 // ---------------------------------------------------------------------------------------------- blocks
-// diffusers' ResnetBlock2D (temb-free): conv2(silu(norm2(conv1(silu(norm1(x)))))) + shortcut(x).
+// The temporal half of SVD's SpatioTemporalResBlock, on s (N, C, h, w) = the spatial output, videos of `frames`
+// rows: t = s + conv2(silu(norm2(conv1(silu(norm1(s)))))) (temporal_res_block: 5-D GroupNorms over each video's
+// frames, eps 1e-5; Conv3d (3, 1, 1), zero padding at the video's ends), then time_mixer (AlphaBlender "learned",
+// switch_spatial_to_temporal_mix): w = 1 - sigmoid(mix_factor), out = w * s + (1 - w) * t, in float32 as written.
+struct VaeDecoder::TemporalMix {
+  GroupNormLayer norm1;
+  TemporalConvLayer conv1;
+  GroupNormLayer norm2;
+  TemporalConvLayer conv2;
+  Param* mix_factor;  // (1)
+  float spatial_weight = 0.0f, temporal_weight = 0.0f;  // from mix_factor by load_mix()
+  TemporalMix(ParamSet& ps, const std::string& p, int64_t C, int64_t groups)
+      : norm1(ps, p + ".temporal_res_block.norm1", C, groups, kTemporalEps),
+        conv1(ps, p + ".temporal_res_block.conv1", C, C),
+        norm2(ps, p + ".temporal_res_block.norm2", C, groups, kTemporalEps),
+        conv2(ps, p + ".temporal_res_block.conv2", C, C),
+        mix_factor(&ps.add(p + ".time_mixer.mix_factor", {1})) {}
+  // The blend weights, once, from the loaded factor: torch's float32 sigmoid, `1.0 - alpha`, then `1.0 - w`
+  // (not sigmoid(m) itself: 1 - (1 - a) can differ from a in float32).
+  void load_mix(Backend& be) {
+    if (!mix_factor->tensor.defined()) return;  // a binding error, reported by the binder
+    float m = 0.0f;
+    be.download(mix_factor->tensor, &m);
+    const float alpha = 1.0f / (1.0f + std::exp(-m));
+    spatial_weight = 1.0f - alpha;
+    temporal_weight = 1.0f - spatial_weight;
+  }
+  ValueId operator()(GraphBuilder& b, ValueId s, int64_t frames, const std::string& tap) const {
+    ValueId h = conv1(b, norm1(b, s, true, frames), frames);
+    h = conv2(b, norm2(b, h, true, frames), frames);
+    const ValueId t = b.g.add(ops::Add{}, {h, s});  // s + h, in place on h (s is read again by the blend)
+    if (!tap.empty()) b.g.tap(tap + "_temporal");
+    ops::Blend mix;
+    mix.wa = spatial_weight;
+    mix.wb = temporal_weight;
+    return b.g.add(mix, {s, t});
+  }
+};
+
+// diffusers' ResnetBlock2D (temb-free): conv2(silu(norm2(conv1(silu(norm1(x)))))) + shortcut(x). Temporal decoder:
+// that is the `spatial_res_block` of a SpatioTemporalResBlock, followed by its TemporalMix.
 struct VaeDecoder::Resnet {
   GroupNormLayer norm1;
   Conv2dLayer conv1;
   GroupNormLayer norm2;
   Conv2dLayer conv2;
   std::unique_ptr<Conv2dLayer> shortcut;  // conv_shortcut (1x1) when the channel count changes
-  Resnet(ParamSet& ps, const std::string& p, int64_t cin, int64_t cout, int64_t groups)
-      : norm1(ps, p + ".norm1", cin, groups, kNormEps),
-        conv1(ps, p + ".conv1", cout, cin, 3),
-        norm2(ps, p + ".norm2", cout, groups, kNormEps),
-        conv2(ps, p + ".conv2", cout, cout, 3) {
-    if (cin != cout) shortcut = std::make_unique<Conv2dLayer>(ps, p + ".conv_shortcut", cout, cin, 1);
+  std::unique_ptr<TemporalMix> temporal;
+  Resnet(ParamSet& ps, const std::string& p, int64_t cin, int64_t cout, int64_t groups, bool spatio_temporal = false)
+      : Resnet(ps, spatio_temporal ? p + ".spatial_res_block" : p, cin, cout, groups, 0) {
+    if (spatio_temporal) temporal = std::make_unique<TemporalMix>(ps, p, cout, groups);
   }
-  ValueId operator()(GraphBuilder& b, ValueId x) const {
+  // frames: the videos' length (temporal); tap: a name for the spatial and temporal outputs, or "".
+  ValueId operator()(GraphBuilder& b, ValueId x, int64_t frames = 1, const std::string& tap = "") const {
     ValueId h = conv1(b, norm1(b, x, true));
     h = conv2(b, norm2(b, h, true));
     const ValueId skip = shortcut ? (*shortcut)(b, x) : x;
-    return b.g.add(ops::Add{}, {h, skip});  // (shortcut(x) + h) / output_scale_factor, which is 1
+    const ValueId s = b.g.add(ops::Add{}, {h, skip});  // (shortcut(x) + h) / output_scale_factor, which is 1
+    if (!temporal) return s;
+    if (!tap.empty()) b.g.tap(tap + "_spatial");
+    return (*temporal)(b, s, frames, tap);
+  }
+
+ private:
+  Resnet(ParamSet& ps, const std::string& sp, int64_t cin, int64_t cout, int64_t groups, int)
+      : norm1(ps, sp + ".norm1", cin, groups, kNormEps),
+        conv1(ps, sp + ".conv1", cout, cin, 3),
+        norm2(ps, sp + ".norm2", cout, groups, kNormEps),
+        conv2(ps, sp + ".conv2", cout, cout, 3) {
+    if (cin != cout) shortcut = std::make_unique<Conv2dLayer>(ps, sp + ".conv_shortcut", cout, cin, 1);
   }
 };
 
@@ -206,24 +262,28 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
   const VaeConfig& c = config_;
   const int64_t n = static_cast<int64_t>(c.block_out_channels.size()), top = c.block_out_channels.back();
   const int64_t groups = c.norm_num_groups;
-  post_quant_conv_ = std::make_unique<Conv2dLayer>(params_, "post_quant_conv", c.latent_channels, c.latent_channels, 1);
+  const bool st = c.temporal;
+  // AutoencoderKLTemporalDecoder has no post_quant_conv; its MidBlockTemporalDecoder holds layers_per_block resnets.
+  if (!st) post_quant_conv_ = std::make_unique<Conv2dLayer>(params_, "post_quant_conv", c.latent_channels, c.latent_channels, 1);
   conv_in_ = std::make_unique<Conv2dLayer>(params_, "decoder.conv_in", top, c.latent_channels, 3);
-  mid_.push_back(std::make_unique<Resnet>(params_, "decoder.mid_block.resnets.0", top, top, groups));
+  const int64_t mid_resnets = st ? c.layers_per_block : 2;
+  for (int64_t j = 0; j < mid_resnets; ++j)
+    mid_.push_back(std::make_unique<Resnet>(params_, "decoder.mid_block.resnets." + std::to_string(j), top, top, groups, st));
   if (c.mid_block_add_attention)
     mid_attn_ = std::make_unique<SpatialAttention>(params_, "decoder.mid_block.attentions.0", top, groups);
-  mid_.push_back(std::make_unique<Resnet>(params_, "decoder.mid_block.resnets.1", top, top, groups));
   int64_t prev = top;
   for (int64_t i = 0; i < n; ++i) {
     UpBlock& blk = up_.emplace_back();
     const int64_t ch = c.block_out_channels[n - 1 - i];
     const std::string p = "decoder.up_blocks." + std::to_string(i);
     for (int64_t j = 0; j <= c.layers_per_block; ++j)
-      blk.resnets.push_back(std::make_unique<Resnet>(params_, p + ".resnets." + std::to_string(j), j == 0 ? prev : ch, ch, groups));
+      blk.resnets.push_back(std::make_unique<Resnet>(params_, p + ".resnets." + std::to_string(j), j == 0 ? prev : ch, ch, groups, st));
     if (i < n - 1) blk.upsample = std::make_unique<Conv2dLayer>(params_, p + ".upsamplers.0.conv", ch, ch, 3);
     prev = ch;
   }
   norm_out_ = std::make_unique<GroupNormLayer>(params_, "decoder.conv_norm_out", prev, groups, kNormEps);
   conv_out_ = std::make_unique<Conv2dLayer>(params_, "decoder.conv_out", c.out_channels, prev, 3);
+  if (st) time_conv_out_ = std::make_unique<TemporalConvLayer>(params_, "decoder.time_conv_out", c.out_channels, c.out_channels);
 
   // Bind by the current diffusers names; VaeWeights maps them to the file's layout, and anything else of the
   // decoder side in the file is "unexpected".
@@ -239,34 +299,46 @@ VaeDecoder::VaeDecoder(const VaeConfig& config, std::shared_ptr<Backend> backend
   }
   binder.finish();
   if (mid_attn_) mid_attn_->fuse(*backend_);
+  for (auto& r : mid_)
+    if (r->temporal) r->temporal->load_mix(*backend_);
+  for (auto& blk : up_)
+    for (auto& r : blk.resnets)
+      if (r->temporal) r->temporal->load_mix(*backend_);
 }
 
 VaeDecoder::~VaeDecoder() = default;
 
-Graph& VaeDecoder::chunk_graph(const Shape& z_shape) {
-  const std::string key = shape_str(z_shape);
+Graph& VaeDecoder::chunk_graph(const Shape& z_shape, int64_t frames) {
+  const std::string key = shape_str(z_shape) + "/" + std::to_string(frames);
   auto it = graphs_.find(key);
   if (it != graphs_.end()) return *it->second;
   if (graphs_.size() >= 8) graphs_.clear();
   auto graph = std::make_unique<Graph>(backend_.get());
   Graph& g = *graph;
   GraphBuilder b(g);
-  ValueId h = (*post_quant_conv_)(b, g.external(0, z_shape, DType::F32));
-  g.tap("post_quant_conv");
+  ValueId h = g.external(0, z_shape, DType::F32);
+  if (post_quant_conv_) {
+    h = (*post_quant_conv_)(b, h);
+    g.tap("post_quant_conv");
+  }
   h = (*conv_in_)(b, h);
   g.tap("conv_in");
   g.begin_block("mid_block");
-  h = (*mid_[0])(b, h);
+  h = (*mid_[0])(b, h, frames, "mid_resnet0");
   g.tap("mid_resnet0");
-  if (mid_attn_) {
-    h = (*mid_attn_)(b, h);
-    g.tap("mid_attn");
+  // diffusers runs resnets.0, then zip(resnets[1:], attentions): with one attention, attentions.0 and resnets.1
+  // (a temporal decoder with layers_per_block 1 runs resnets.0 alone; resnets.2+ are loaded, never run).
+  if (mid_.size() > 1) {
+    if (mid_attn_) {
+      h = (*mid_attn_)(b, h);
+      g.tap("mid_attn");
+    }
+    h = (*mid_[1])(b, h, frames);
   }
-  h = (*mid_[1])(b, h);
   g.tap("mid_block");
   for (size_t i = 0; i < up_.size(); ++i) {
     g.begin_block("up_blocks." + std::to_string(i));
-    for (auto& r : up_[i].resnets) h = (*r)(b, h);
+    for (auto& r : up_[i].resnets) h = (*r)(b, h, frames);
     g.tap("up_block" + std::to_string(i) + "_resnets");
     if (up_[i].upsample) h = (*up_[i].upsample)(b, g.add(ops::UpsampleNearest2x{}, {h}));
     g.tap("up_block" + std::to_string(i));
@@ -275,6 +347,10 @@ Graph& VaeDecoder::chunk_graph(const Shape& z_shape) {
   const ValueId normed = (*norm_out_)(b, h, true);
   g.tap("norm_out_act");
   h = (*conv_out_)(b, normed);
+  if (time_conv_out_) {
+    g.tap("conv_out");
+    h = (*time_conv_out_)(b, h, frames);
+  }
   g.output(h);
   g.finalize();
   outputs_[key] = h;
@@ -282,12 +358,18 @@ Graph& VaeDecoder::chunk_graph(const Shape& z_shape) {
 }
 
 Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std::atomic<bool>* abort,
-                          const ProgressFn& progress) {
+                          const ProgressFn& progress, int64_t frames) {
   const VaeConfig& c = config_;
   if (z.dtype() != DType::F32 || z.ndim() != 4 || z.dim(1) != c.latent_channels || z.dim(0) < 1 || z.dim(2) < 1 || z.dim(3) < 1)
     fail(ErrorKind::InvalidArgument, "Expected float32 latents (B, " + std::to_string(c.latent_channels) +
                                          ", h, w) for z but received " + z.describe());
   if (chunk < 1) chunk = 1;
+  if (c.temporal && frames != 0) {  // every call holds whole videos of num_frames rows
+    const int64_t rows = std::min(chunk, z.dim(0));
+    if (frames < 0 || rows % frames || z.dim(0) % frames)
+      fail(ErrorKind::InvalidArgument, "Expected num_frames dividing the chunk (" + std::to_string(rows) + ") and the frames (" +
+                                           std::to_string(z.dim(0)) + ") but received " + std::to_string(frames));
+  }
   const int64_t B = z.dim(0), scale = int64_t(1) << (c.block_out_channels.size() - 1);
   Tensor out = Tensor::host(DType::F32, {B, c.out_channels, z.dim(2) * scale, z.dim(3) * scale});
   const int64_t per_image = out.numel() / B;
@@ -311,10 +393,11 @@ Tensor VaeDecoder::decode(const Tensor& z, int64_t chunk, Taps* taps, const std:
     const int64_t b1 = std::min(B, b0 + chunk);
     check_abort(abort);
     const Tensor part = z.slice_rows(b0, b1);
-    Graph& g = chunk_graph(part.shape());
+    const int64_t call_frames = !c.temporal ? 1 : frames > 0 ? frames : b1 - b0;  // temporal: the call's num_frames
+    Graph& g = chunk_graph(part.shape(), call_frames);
     GraphBindings bind{arena_.reserve(g.arena_bytes()), {part}};
     backend_->compute(g, bind, hooks);
-    backend_->download(g.tensor(outputs_[shape_str(part.shape())], bind), out.f32() + b0 * per_image);
+    backend_->download(g.tensor(outputs_[shape_str(part.shape()) + "/" + std::to_string(call_frames)], bind), out.f32() + b0 * per_image);
     if (progress) progress(++done, total);
   }
   return out;

@@ -4,6 +4,14 @@
 // per chunk shape and run in one arena. Weights load from the current diffusers names, the legacy
 // attention names (query/key/value/proj_attn) or the original LDM names (optionally `first_stage_model.`
 // prefixed); encoder.* and quant_conv.* are ignored.
+//
+// With VaeConfig::temporal, the Stable Video Diffusion decoder instead (diffusers AutoencoderKLTemporalDecoder.decode,
+// the VAE of Skip-DiT's text-to-video sampling): no post_quant_conv; every resnet a SpatioTemporalResBlock
+// (ResnetBlock2D `spatial_res_block`, then `temporal_res_block` (GroupNorm over the video's frames, eps 1e-5, Conv3d
+// (3, 1, 1)) and the learned `time_mixer` blend); the mid block runs resnets.0, attentions.0, resnets.1 of its
+// layers_per_block resnets; after conv_out `time_conv_out`, a Conv3d (3, 1, 1). Everything keeps the per-frame
+// layout (B*F, C, h, w): the temporal ops see videos as runs of F consecutive rows (graph/ops/temporal_conv.h,
+// group_norm's `frames`, graph/ops/blend.h).
 #pragma once
 #include <map>
 #include <memory>
@@ -27,6 +35,7 @@ struct VaeConfig {
   int64_t layers_per_block = 2;
   int64_t norm_num_groups = 32;
   bool mid_block_add_attention = true;
+  bool temporal = false;  // AutoencoderKLTemporalDecoder (norm_num_groups 32, attention always)
   void validate() const;
 };
 
@@ -73,19 +82,24 @@ class VaeDecoder {
   // `abort` (may be null) is checked between up blocks and between chunks (core/abort.h). `progress` (may be
   // empty) counts blocks: per chunk the mid block (with conv_in), then each up block (the last one with the
   // output conv and the copy out), so total = chunks * (up blocks + 1).
+  // Temporal decoder: each chunk of `chunk` rows is one decode(z_chunk, num_frames) call, num_frames = `frames`
+  // (the chunk's rows a multiple of it: chunk / frames videos) or, when 0, the chunk's row count (one video: the
+  // text-to-video pipeline's chunks). Ignored by the SD decoder.
   Tensor decode(const Tensor& z, int64_t chunk = 1, Taps* taps = nullptr, const std::atomic<bool>* abort = nullptr,
-                const ProgressFn& progress = {});
+                const ProgressFn& progress = {}, int64_t frames = 0);
 
  private:
   struct Resnet;
+  struct TemporalMix;
   struct SpatialAttention;
   struct UpBlock {
     std::vector<std::unique_ptr<Resnet>> resnets;
     std::unique_ptr<Conv2dLayer> upsample;  // all but the last
   };
 
-  // The decoder's graph for a chunk of latents of this shape, recorded on first use.
-  Graph& chunk_graph(const Shape& z_shape);
+  // The decoder's graph for a chunk of latents of this shape (videos of `frames` frames: temporal decoder), recorded
+  // on first use.
+  Graph& chunk_graph(const Shape& z_shape, int64_t frames);
   static constexpr size_t kArenaRetain = size_t(256) << 20;
 
   VaeConfig config_;
@@ -93,10 +107,11 @@ class VaeDecoder {
   VaeLayout layout_;
   ParamSet params_;  // every parameter, by its current diffusers name
   std::unique_ptr<Conv2dLayer> post_quant_conv_, conv_in_, conv_out_;
-  std::vector<std::unique_ptr<Resnet>> mid_;  // resnets 0 and 1
+  std::vector<std::unique_ptr<Resnet>> mid_;  // resnets 0 and 1 (temporal: layers_per_block of them, 0 and 1 run)
   std::unique_ptr<SpatialAttention> mid_attn_;
   std::vector<UpBlock> up_;
   std::unique_ptr<GroupNormLayer> norm_out_;
+  std::unique_ptr<TemporalConvLayer> time_conv_out_;  // temporal decoder
   size_t weight_bytes_ = 0;
   std::map<std::string, std::unique_ptr<Graph>> graphs_;
   std::map<std::string, ValueId> outputs_;

@@ -5,7 +5,7 @@ import { createSampler } from '../../lib/samplers.js';
 import { DiffusersDDIMScheduler, type DiffusersDDIMConfig } from '../../lib/schedulers.js';
 import { randn } from './compare.js';
 import { testNative } from './test-native.js';
-import { gelu } from '../reference/ops.js';
+import { gelu, groupNorm } from '../reference/ops.js';
 
 export interface OpCase {
   op: string;
@@ -142,6 +142,24 @@ export function opCases(): OpCase[] {
       { B, Cin, H, W, Cout, k, x: r(B * Cin * H * W), w: r(Cout * Cin * k * k, 1 / Math.sqrt(Cin * k * k)), bias: r(Cout) }, true);
   }
   add('upsample_nearest2x', 'B=2 C=3 5x7', { B: 2, C: 3, H: 5, W: 7, x: r(2 * 3 * 5 * 7) });
+
+  // The SVD temporal VAE decoder's ops, each against a plain TypeScript reference: group_norm whose statistics span
+  // the frames of each video (torch's GroupNorm on the 5-D tensor), the (kt, 1, 1) temporal convolution with zero
+  // padding at each video's ends, the learned blend (float32 ops as torch, bit-exact).
+  for (const [V, F, C, H, W, groups, silu] of [[2, 3, 64, 5, 7, 32, 1], [1, 5, 32, 3, 4, 8, 0], [3, 1, 32, 2, 3, 32, 1], [1, 14, 64, 1, 3, 32, 1]]) {
+    const N = V * F, args = { B: N, C, H, W, groups, silu, frames: F, eps: 1e-5, x: r(N * C * H * W, 2).map((v) => v + 1), gamma: r(C), beta: r(C) };
+    cases.push({ op: 'group_norm', label: `B=${N} (${V} videos of ${F} frames) C=${C} ${H}x${W} groups=${groups} silu=${silu}`, args,
+      expected: () => groupNormFramesReference(args) });
+  }
+  for (const [N, F, Cin, Cout, H, W, kt] of [[6, 3, 5, 7, 3, 5, 3], [4, 1, 33, 17, 4, 4, 3], [10, 5, 3, 3, 1, 7, 3], [2, 2, 130, 129, 3, 3, 3], [7, 7, 16, 9, 2, 3, 5]]) {
+    const args = { N, F, Cin, Cout, H, W, kt, x: r(N * Cin * H * W), w: r(Cout * Cin * kt, 1 / Math.sqrt(Cin * kt)), bias: r(Cout) };
+    cases.push({ op: 'temporal_conv', label: `N=${N} frames=${F} Cin=${Cin} Cout=${Cout} ${H}x${W} kt=${kt}`, args, expected: () => temporalConvReference(args) });
+  }
+  for (const [n, m] of [[1031, -1.6484375], [100003, 2.408203125]]) {
+    const w = f32(1 - f32(1 / f32(1 + f32(Math.exp(-m))))), args = { n, wa: w, wb: f32(1 - w), a: r(n, 3), b: r(n) };
+    cases.push({ op: 'blend', label: `n=${n} mix_factor=${m}`, args, exact: true,
+      expected: () => Float32Array.from(args.a, (v, i) => f32(f32(args.wa * v) + f32(args.wb * args.b[i]))) });
+  }
 
   // Text-encoder / cross-attention ops, each with its TypeScript reference (below opCases). Activation cases
   // take bf16 / fp16 inputs on CUDA at those precisions.
@@ -339,6 +357,41 @@ function relativePositionBiasReference(a: A): Float32Array {
   return out;
 }
 
+/**
+ * group_norm with frames: videos of F consecutive rows of (N, C, HW) as the 5-D (N / F, C, F, HW) tensor torch
+ * normalises (statistics over (C / groups) * F * HW values), through the plain GroupNorm reference.
+ */
+function groupNormFramesReference(a: A): Float32Array {
+  const { B: N, C, H, W, groups, silu, frames: F, eps, x, gamma, beta } = a, HW = H * W, V = N / F;
+  const at5 = (v: number, c: number, f: number) => ((v * C + c) * F + f) * HW, at4 = (v: number, c: number, f: number) => ((v * F + f) * C + c) * HW;
+  const x5 = new Float64Array(x.length);
+  for (let v = 0; v < V; v++) for (let c = 0; c < C; c++) for (let f = 0; f < F; f++) for (let p = 0; p < HW; p++) x5[at5(v, c, f) + p] = x[at4(v, c, f) + p];
+  const y5 = groupNorm(x5, V, C, F * HW, groups, eps, gamma, beta, !!silu);
+  const y = new Float32Array(x.length);
+  for (let v = 0; v < V; v++) for (let c = 0; c < C; c++) for (let f = 0; f < F; f++) for (let p = 0; p < HW; p++) y[at4(v, c, f) + p] = y5[at5(v, c, f) + p];
+  return y;
+}
+
+/** Conv3d (kt, 1, 1), padding (kt / 2, 0, 0) on each video of F consecutive rows of (N, Cin, HW), in float64. */
+function temporalConvReference(a: A): Float32Array {
+  const { N, F, Cin, Cout, H, W, kt, x, w, bias } = a, HW = H * W, half = (kt - 1) / 2;
+  const y = new Float32Array(N * Cout * HW);
+  for (let n = 0; n < N; n++) {
+    const f = n % F;
+    for (let o = 0; o < Cout; o++)
+      for (let p = 0; p < HW; p++) {
+        let s = bias[o];
+        for (let i = 0; i < Cin; i++)
+          for (let k = 0; k < kt; k++) {
+            const src = f + k - half;
+            if (src >= 0 && src < F) s += w[(o * Cin + i) * kt + k] * x[((n - f + src) * Cin + i) * HW + p];
+          }
+        y[(n * Cout + o) * HW + p] = s;
+      }
+  }
+  return y;
+}
+
 /** float32 values rounded to the nearest float16 (the weights / activations of a float16 GEMM). */
 export function roundF16(x: ArrayLike<number>): Float32Array {
   const out = new Float32Array(x.length);
@@ -408,11 +461,15 @@ export function opSpec(op: string, a: A): OpSpec {
       return { params, inputs: { model_out: t(a.out, [a.outer, a.doubled ? 2 * a.C : a.C, a.inner]), noise: needsNoise ? t(a.noise, [a.outer, a.C, a.inner]) : (undefined as unknown as InputSpec), x: t(a.x, [a.outer, a.C, a.inner]) } };
     }
     case 'group_norm':
-      return { params: { groups: a.groups, eps: a.eps, silu: a.silu ? 1 : 0 }, inputs: { x: t(a.x, [a.B, a.C, a.H, a.W]), gamma: t(a.gamma, [a.C]), beta: t(a.beta, [a.C]) } };
+      return { params: { groups: a.groups, eps: a.eps, silu: a.silu ? 1 : 0, frames: a.frames ?? 1 }, inputs: { x: t(a.x, [a.B, a.C, a.H, a.W]), gamma: t(a.gamma, [a.C]), beta: t(a.beta, [a.C]) } };
     case 'conv2d':
       return { params: { k: a.k }, inputs: { x: t(a.x, [a.B, a.Cin, a.H, a.W]), w: t(a.w, [a.Cout, a.Cin * a.k * a.k], { weight: 1 }), bias: t(a.bias, [a.Cout]) } };
     case 'upsample_nearest2x':
       return { params: {}, inputs: { x: t(a.x, [a.B, a.C, a.H, a.W]) } };
+    case 'temporal_conv':
+      return { params: { frames: a.F }, inputs: { x: t(a.x, [a.N, a.Cin, a.H, a.W]), w: t(a.w, [a.Cout, a.Cin, a.kt, 1, 1]), bias: t(a.bias, [a.Cout]) } };
+    case 'blend':
+      return { params: { wa: a.wa, wb: a.wb }, inputs: { a: t(a.a, [a.n]), b: t(a.b, [a.n]) } };
     case 'sdpa': {
       const act = a.act ? { act: 1 as const } : {}, D = a.H * a.hd;
       return {

@@ -5,8 +5,9 @@
 
 namespace skipdit::cpu {
 
-// x, y (B, C, HW); gamma/beta (C). y may equal x. When `silu` the result goes through SiLU (fused).
+// x, y (B, C, HW); gamma/beta (C). y may equal x. When `silu` the result goes through SiLU (fused). frames > 1:
+// the statistics of a group span `frames` consecutive rows (B / frames videos; the SVD decoder's temporal norms).
 void group_norm(const float* x, int64_t B, int64_t C, int64_t HW, int64_t groups, float eps, const float* gamma,
-                const float* beta, bool silu, float* y);
+                const float* beta, bool silu, float* y, int64_t frames = 1);
 
 }  // namespace skipdit::cpu

@@ -58,20 +58,27 @@ struct LayerNormModulate : OpBase {
 };
 
 // y (B, C, H, W) = GroupNorm(x) with `groups` groups and affine gamma/beta (C), then SiLU when silu.
+// frames > 1: the statistics of a group span `frames` consecutive rows (B / frames videos of that many frames in
+// the per-frame layout: torch's GroupNorm on the 5-D (B / frames, C, frames, H, W) tensor, the SVD VAE decoder's
+// temporal norms); the affine and SiLU stay per channel.
 struct GroupNorm : OpBase {
   static constexpr const char* kName = "group_norm";
   static constexpr std::array<const char*, 3> kInputs{"x", "gamma", "beta"};
   int64_t groups = 32;
   float eps = 1e-6f;
   bool silu = false;
+  int64_t frames = 1;
   template <class F> void fields(F&& f) {
     f("groups", groups);
     f("eps", eps);
     f("silu", silu);
+    f("frames", frames);
   }
   Shape infer(const OpInputs& in) const {
     const TensorDesc& x = in[0];
-    SKIPDIT_OP_EXPECT(x.ndim() == 4 && x.dtype == DType::F32 && groups > 0 && x.dim(1) % groups == 0, "x " + x.describe());
+    SKIPDIT_OP_EXPECT(x.ndim() == 4 && x.dtype == DType::F32 && groups > 0 && x.dim(1) % groups == 0 && frames > 0 &&
+                          x.dim(0) % frames == 0,
+                      "x " + x.describe() + " for frames " + std::to_string(frames));
     SKIPDIT_OP_EXPECT(in[1].shape == Shape{x.dim(1)} && in[2].shape == Shape{x.dim(1)}, "affine " + in[1].describe());
     return x.shape;
   }
