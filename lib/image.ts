@@ -35,7 +35,10 @@ export type ByteMapping = 'torchvision' | 'dit-ddp' | 'latte' | 'latte-t2v';
 export function mapByte(v: number, mode: ByteMapping): number {
   const f = Math.fround;
   if (mode === 'torchvision') return toByte(v);
-  if (mode === 'latte-t2v') return Math.trunc(f(Math.min(1, Math.max(0, f(f(v / 2) + 0.5))) * 255));
+  if (mode === 'latte-t2v') {
+    const x = f(f(v / 2) + 0.5);
+    return Math.trunc(f((x > 1 ? 1 : x >= 0 ? x : 0) * 255)); // NaN -> 0
+  }
   const y = mode === 'dit-ddp' ? f(f(127.5 * v) + 128) : f(f(f(f(v * 0.5) + 0.5) * 255) + 0.5);
   return Math.trunc(Math.min(255, Math.max(0, y)));
 }

@@ -7,6 +7,7 @@ import { checkWeightsFile } from './checkpoint.js';
 import { CheckpointError, DisposedError, InvalidArgumentError, fromNativeError } from './errors.js';
 import { native } from './native.js';
 import { checkTensor, type Tensor } from './tensor.js';
+import { mapByte } from './image.js';
 import { chooseBackend, type BackendName, type ModelDType } from './model.js';
 import { computeLane } from './queue.js';
 import { checkSignal, withAbortFlag } from './abort.js';
@@ -300,9 +301,7 @@ export function videoToUint8(frames: Tensor): { data: Uint8Array; shape: number[
   for (let n = 0; n < B * F; n++) {
     for (let c = 0; c < C; c++) {
       for (let i = 0; i < plane; i++) {
-        const v = Math.fround(Math.fround(t.data[(n * C + c) * plane + i] / 2) + 0.5);
-        const clamped = v > 1 ? 1 : v >= 0 ? v : 0; // NaN -> 0
-        out[(n * plane + i) * C + c] = Math.trunc(Math.fround(clamped * 255));
+        out[(n * plane + i) * C + c] = mapByte(t.data[(n * C + c) * plane + i], 'latte-t2v');
       }
     }
   }
