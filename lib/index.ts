@@ -43,6 +43,7 @@ export type {
   TextEncoderConfig, T5EncoderConfig, BertEncoderConfig, LoadTextEncoderOptions, TextEncoderInput, TextForwardOptions, TextEncoderOutput,
   TextTokenizer, EncodeTextOptions, EncodedText, IdsTensor,
 } from './text-encoder.js';
+export { cleanCaption } from './caption.js';
 export { loadTokenizer, T5Tokenizer, BertTokenizer } from './tokenizer/index.js';
 export type {
   Tokenizer, TokenizerKind, LoadTokenizerOptions, TokenizerEncoding, IntTensor, TokenizerEncodeOptions, TokenizerDecodeOptions, TokenizerPadding,

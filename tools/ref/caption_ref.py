@@ -24,6 +24,7 @@ import html
 import json
 import os
 import platform
+import random
 import re
 import subprocess
 import sys
@@ -283,6 +284,31 @@ def cases():
         'x\udfffy',
     ]:
         add(p)
+    # Non-ASCII digits and letters around Python's Unicode \d / \w / \b.
+    for p in [
+        '\u0663\u0664\u0665\u0666\u0667\u0668 arabic-indic six digits',
+        'ab\u0661\u0662\u0663 and \u0661\u0662x\u0663\u0664',
+        'caf\u00e9123 and \u00e9t\u00e9 #\u0661\u0662',
+        '\u00bd\u00bc vulgar fractions \u2160\u2161 roman numerals',
+        'r\u00e9sum\u00e9_v2 and na\u00efve-test',
+    ]:
+        add(p)
+    # Inputs on which the official code raises (bs4 4.11 lets html.parser's AssertionError out; Python's int()
+    # refuses more than 4300 decimal digits).
+    for p in ['<![foo]>a cat', '<![ 1 a dog', '&#' + '9' * 5000 + '; x']:
+        add(p)
+    # Seeded random mixes of the pieces the cleaning reacts to.
+    rng = random.Random(20240611)
+    pieces = ['<', '>', '</', '<b>', '</b>', '<script>', '</script>', '<!--', '-->', '<![CDATA[', ']]>', '<?', '&',
+              '&#', '&amp;', '&lt;', '&notin', '&#150;', ';', '#12', '#123456', '@bob', 'a', 'x', '1', '1234567', '.',
+              '...', ' ', '\n', '-', '_', '"', "'", '\u201c', '\u2019', 'http://', 'www.', '.com', '/', '\\n', '%20',
+              '%C3%A9', '+', '\u00e9', '\u0130', '\u732b', '\uff76', '\ufb01', '\U0001f600', '\u0663', '\u00d7',
+              'jc6640', 'page 3', 'free shipping', 'download', 'click on me', 'img.jpg', '1920x1080', '192.168.1.1',
+              '1:23', ':', ',', '<br>', '<pre>', '</pre>', '<rt>', '\x80', '\u2028', '\xa0', '\u3000', '\x1b[31m',
+              '&EACUTE;', '<a', '<a b', '=', '/>', '</>', '<!doctype html>', '<![if x]>', '&a']
+    for _ in range(100):
+        text = ''.join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        add(text.upper() if rng.random() < 0.25 else text)
     return c
 
 
