@@ -16,14 +16,15 @@ import type { ModelConfig } from '../lib/config.js';
 import { packageRoot } from '../lib/native.js';
 import { PickleWriter, writeTorchCheckpoint } from './torch-zip.js';
 
-/** The tiny LatteT2V_skip: D 32 (2 heads), 4 layer pairs (2 skips), 8x8 latents of 4 frames, T5 width 32. */
+/** The tiny LatteT2V_skip: D 32 (2 heads), 4 layer pairs (2 skips), 16x16 latents of 4 frames, T5 width 32. */
 export const tinyT2VConfig: ModelConfig = {
-  family: 'latte-t2v', skip: true, hidden_size: 32, depth: 8, num_heads: 2, mlp_ratio: 4, in_channels: 4, input_size: 8,
+  family: 'latte-t2v', skip: true, hidden_size: 32, depth: 8, num_heads: 2, mlp_ratio: 4, in_channels: 4, input_size: 16,
   patch_size: 2, learn_sigma: true, num_classes: 0, class_dropout: false, num_frames: 4, caption_channels: 32,
 };
 
 const T5 = { d_model: 32, d_kv: 16, num_heads: 2, d_ff: 64, num_layers: 2, vocab_size: 1100, relative_attention_num_buckets: 32 };
-const VAE = { latent_channels: 4, out_channels: 3, block_out_channels: [32, 64], layers_per_block: 2 };
+// three up blocks: 4x upsampling, 64x64 pixels
+const VAE = { latent_channels: 4, out_channels: 3, block_out_channels: [32, 32, 64], layers_per_block: 2 };
 
 /** A seeded generator of N(0, 1)-ish values (sum of uniforms), deterministic across platforms. */
 function generator(seed: number): () => number {

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CachePolicyInput } from './cache.js';
+import { inspectCheckpoint } from './checkpoint.js';
 import { cleanCaption } from './caption.js';
 import { AbortError, CheckpointError, InvalidArgumentError, checkFloat32 } from './errors.js';
 import { imageGrid, mapByte, type Image } from './image.js';
@@ -241,6 +242,13 @@ export async function generateVideo(o: GenerateVideoOptions): Promise<VideoResul
     const vaeDir = o.vae instanceof Vae ? undefined : part(typeof o.vae === 'string' ? o.vae : undefined, layout?.vae, names.name('vae'), 'the vae_temporal_decoder folder');
 
     emit({ phase: 'load', target: 'model' });
+    if (layout) {
+      // a class-to-video (or DiT) checkpoint: say so before loading it with a text-to-video config
+      const { tensors } = await inspectCheckpoint(layout.checkpoint);
+      if (tensors['adaln_single.linear.weight'] === undefined || tensors['caption_projection.linear_1.weight'] === undefined) {
+        throw new InvalidArgumentError(`Expected a LatteT2V (text-to-video) checkpoint for ${names.name('model')} but '${layout.checkpoint}' has no caption projection (a class-conditioned model: use skipdit generate --class)`);
+      }
+    }
     const model = o.model instanceof Model ? o.model : await loadModel(layout!.checkpoint, {
       config: { num_frames: frames === 1 ? 16 : frames, ...layout!.transformerConfig }, backend: o.backend ?? 'auto', dtype: o.dtype, signal: o.signal,
     });

@@ -272,6 +272,9 @@ interface Plan {
 /** What the options and the loaded model tell together: the batch, the output and the Pipeline options. */
 function plan(o: GenerateOptions, { name, usage }: Names, model: Model, vae: Vae | undefined, file: string | undefined): Plan {
   const c = model.config;
+  if (c.family === 'latte-t2v') {
+    throw new InvalidArgumentError(`Expected a class-conditional or unconditional model but ${file ? `'${file}'` : 'the model'} is text-to-video (LatteT2V): give prompts (skipdit generate --prompt, generateVideo())`);
+  }
   const video = families[c.family].video;
   const latents = o.format === 'safetensors';
   const pixelModel = !video && (c.in_channels === 1 || c.in_channels === 3);

@@ -19,6 +19,10 @@ export { generate } from './generate.js';
 export type {
   GenerateOptions, GenerateProgress, GenerateResult, GenerateFormat, PictureFormat, ImagesResult, LatentsResult, ImagesReport, LatentsReport,
 } from './generate.js';
+export { generateVideo, findT2VLayout, videoFrames } from './generate-t2v.js';
+export type { GenerateVideoOptions, VideoProgress, VideoReport, VideoResult, VideoFormat, T2VLayout } from './generate-t2v.js';
+export { officialTextStates, encodeT2VPrompts, T2V_MAX_LENGTH } from './t2v-text.js';
+export type { PromptStates } from './t2v-text.js';
 export { Pipeline } from './pipeline.js';
 export type { PipelineOptions, InitOptions, StepInfo, RunOptions, PipelineCacheStats } from './pipeline.js';
 export { SkipCache, cachePresets, resolveCachePolicy } from './cache.js';
