@@ -78,13 +78,22 @@ export interface ForwardInput {
   t: number | ArrayLike<number>;
   /** Class labels, one per row; the null class is num_classes. Omit for unconditional models. */
   y?: ArrayLike<number>;
-  /** LatteT2V only (required): text states (B, L, caption_channels) float32, e.g. T5 outputs. */
-  text?: Tensor;
+  /**
+   * LatteT2V only (required): text states (B, L, caption_channels) float32, e.g. T5 outputs; or one
+   * `{ states: (L, caption_channels), mask?: (L) }` per row (stacked; every row the same L), masks giving textMask.
+   */
+  text?: Tensor | RowText[];
   /**
    * LatteT2V only, optional: (B, L) 1 keep / 0 drop, the official encoder_attention_mask (a -10000 bias on the
    * dropped tokens in every cross-attention). The official pipeline passes none.
    */
   textMask?: Tensor;
+}
+
+/** One row's text states (L, D) and optionally its 0/1 mask (L). */
+export interface RowText {
+  states: Tensor;
+  mask?: Tensor;
 }
 
 export interface CfgInput extends ForwardInput {
@@ -129,7 +138,7 @@ export interface SampleStepInput {
   cfgScale?: number;
   cfgChannels?: number | 'eps';
   /** LatteT2V: the text states of every latent row (and optionally their mask), as in forward(). */
-  text?: Tensor;
+  text?: Tensor | RowText[];
   textMask?: Tensor;
 }
 
@@ -422,6 +431,7 @@ export class Model {
       return {};
     }
     if (input.text === undefined) throw InvalidArgumentError.expected('text', `text states (B, L, ${c.caption_channels}) for LatteT2V`, input.text);
+    if (Array.isArray(input.text)) return this.#checkText(stackRows(input.text, input.textMask, B), B);
     const text = checkTensor(input.text, 'text');
     const s = text.shape;
     if (s.length !== 3 || s[0] !== B || !(s[1] >= 1) || s[2] !== c.caption_channels) {
@@ -528,4 +538,30 @@ export class Model {
     if (result.taps) out.taps = Object.fromEntries(Object.entries(result.taps).map(([k, v]: [string, NativeTensor]) => [k, { data: v.data, shape: v.shape }]));
     return out;
   }
+}
+
+/** Per-row text `[{ states (L, D), mask? (L) }]` as one (B, L, D) tensor and, when any row has a mask, (B, L) masks. */
+function stackRows(rows: RowText[], textMask: Tensor | undefined, B: number): { text: Tensor; textMask?: Tensor } {
+  if (textMask !== undefined) throw InvalidArgumentError.expected('textMask', 'no textMask with per-row text (give each row its mask)', 'textMask');
+  if (rows.length !== B) throw InvalidArgumentError.expected('text', `${B} rows (one per row of x)`, rows.length);
+  const states = rows.map((r, i) => {
+    if (typeof r !== 'object' || r === null) throw InvalidArgumentError.expected(`text[${i}]`, '{ states, mask? }', r);
+    const s = checkTensor(r.states, `text[${i}].states`);
+    if (s.shape.length !== 2) throw InvalidArgumentError.expected(`text[${i}].states.shape`, '[L, D]', s.shape);
+    return s;
+  });
+  const [L, D] = states[0].shape;
+  const data = new Float32Array(B * L * D);
+  const anyMask = rows.some((r) => r.mask !== undefined);
+  const mask = anyMask ? new Float32Array(B * L).fill(1) : undefined;
+  states.forEach((s, i) => {
+    if (s.shape[0] !== L || s.shape[1] !== D) throw InvalidArgumentError.expected(`text[${i}].states.shape`, `[${L}, ${D}] like text[0]`, s.shape);
+    data.set(s.data, i * L * D);
+    if (rows[i].mask !== undefined) {
+      const m = checkTensor(rows[i].mask!, `text[${i}].mask`);
+      if (m.data.length !== L) throw InvalidArgumentError.expected(`text[${i}].mask.shape`, `[${L}]`, m.shape);
+      mask!.set(m.data, i * L);
+    }
+  });
+  return { text: { data, shape: [B, L, D] }, ...(mask ? { textMask: { data: mask, shape: [B, L] } } : {}) };
 }

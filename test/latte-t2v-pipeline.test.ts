@@ -136,6 +136,19 @@ describe('latte-t2v pipeline', () => {
     expect(pipe.cacheStats).toMatchObject({ fullSteps: 33, cachedSteps: 17 });
   });
 
+  it('forward with per-row text [{ states, mask }] equals the stacked tensor and textMask', async () => {
+    const x = tensor(cases['forward_mask.x']);
+    const t = ints(cases['forward_mask.t']);
+    const states = f32(cases['forward_mask.encoder_hidden_states']), mask = Float32Array.from(ints(cases['forward_mask.encoder_attention_mask']));
+    const [B, L, D] = cases['forward_mask.encoder_hidden_states'].shape;
+    const rows = Array.from({ length: B }, (_, b) => ({
+      states: { data: states.slice(b * L * D, (b + 1) * L * D), shape: [L, D] }, mask: { data: mask.slice(b * L, (b + 1) * L), shape: [L] },
+    }));
+    const r = await model.forward({ x, t, text: rows });
+    check('forward_mask.out (per-row text)', r.data, f32(cases['forward_mask.out']));
+    await expect(model.forward({ x, t, text: rows.slice(1) })).rejects.toThrow(/text/);
+  });
+
   it("'N<gap>-<start>-<stop>' means sample_t2v.py's rule", () => {
     expect(resolveCachePolicy('N2-700-50')).toEqual({ interval: 2, branch: 1, start: 700, stop: 50, stopInclusive: true, fullWhenEmpty: true });
     expect(resolveCachePolicy('N3-800-100')).toMatchObject({ interval: 3, start: 800, stop: 100 });
