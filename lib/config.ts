@@ -183,9 +183,10 @@ function resolveT2VConfig(info: CheckpointShapes, file: string, explicit?: Prese
       throw new CheckpointError(`'${file}' has a metadata config that is not JSON: ${describe(info.metadata.config)}`, { cause: err });
     }
     if (typeof meta === 'object' && meta !== null) {
-      if (meta.num_attention_heads !== undefined) c.num_heads = meta.num_attention_heads;
-      if (meta.sample_size !== undefined) c.input_size = meta.sample_size;
-      if (meta.video_length !== undefined) c.num_frames = meta.video_length;
+      // diffusers' transformer config, or skipdit's ModelConfig (what `skipdit convert` writes)
+      c.num_heads = meta.num_attention_heads ?? meta.num_heads ?? c.num_heads;
+      c.input_size = meta.sample_size ?? meta.input_size ?? c.input_size;
+      c.num_frames = meta.video_length ?? meta.num_frames ?? c.num_frames;
     }
   }
   if (typeof explicit === 'string') throw InvalidArgumentError.expected('config', "a config object (no LatteT2V presets)", explicit);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyT2VFolder } from '../bench/tiny-t2v.js';
 import {
-  InvalidArgumentError, Pipeline, cleanCaption, encodeT2VPrompts, generate, generateVideo, loadModel, loadTextEncoder, loadTokenizer, loadVae,
+  InvalidArgumentError, Pipeline, cleanCaption, convertCheckpoint, encodeT2VPrompts, generate, generateVideo, loadModel, loadTextEncoder, loadTokenizer, loadVae,
   officialTextStates, videoToUint8,
 } from '../lib/index.js';
 import { cli } from './helpers/cli.js';
@@ -64,7 +64,7 @@ describe('text-to-video generation (tiny random folder)', () => {
     }
   });
 
-  it('Latte-skip.pt: the ema state dict is used (as sample_t2v.py)', async () => {
+  it('Latte-skip.pt: the ema state dict is used (as sample_t2v.py); its safetensors conversion', async () => {
     const file = path.join(dir, 'Latte-skip.pt');
     const config = { num_heads: 2, input_size: 16, num_frames: 4 };
     const x = { data: new Float32Array(4 * 4 * 16 * 16).map((_, i) => Math.sin(i)), shape: [1, 4, 4, 16, 16] };
@@ -77,6 +77,13 @@ describe('text-to-video generation (tiny random folder)', () => {
     }
     expect(outputs[0]).toEqual(outputs[1]);
     expect(outputs[0]).not.toEqual(outputs[2]);
+    // its safetensors conversion (config in the metadata) loads alone and computes the same
+    const converted = path.join(root, 'Latte-skip.safetensors');
+    await convertCheckpoint(file, converted, { config });
+    const m = await loadModel(converted, { backend: 'cpu' });
+    expect(m.config).toMatchObject({ family: 'latte-t2v', num_heads: 2, input_size: 16, num_frames: 4 });
+    expect((await m.forward({ x, t: 500, text })).data).toEqual(outputs[0]);
+    m.dispose();
   });
 
   it('one frame (video_length 1) is written as a PNG; empty and over-long prompts run', async () => {
