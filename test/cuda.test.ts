@@ -258,6 +258,54 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
     });
   }
 
+  // LatteT2V (text-to-video): the fixture forward, and the official 8-step DDIM run with N2-750-250 through a
+  // Pipeline (text states, [uncond, cond] CFG, diffusers DDIM as a native update) with the latents on the device.
+  describe('latte-t2v-skip-tiny fixture', () => {
+    const T2V = 'latte-t2v-skip-tiny';
+    const config = { num_frames: 3 };
+    const cases = loadCases(T2V);
+    const tensor = (name: string) => ({ data: f32(cases[name]), shape: cases[name].shape });
+    for (const dtype of dtypes) {
+      it(`forward, ${dtype}`, async () => {
+        const model = await loadModel(fixturePath(T2V, 'model.safetensors'), { backend: 'cuda', dtype, config });
+        try {
+          const r = await model.forward({ x: tensor('forward.x'), t: ints(cases['forward.t']), text: tensor('forward.encoder_hidden_states') });
+          const err = relErr(r.data, f32(cases['forward.out']));
+          if (dtype === 'float32') within('latte-t2v forward, CUDA f32', err, FIXTURE_TOL_F32);
+          else report.push(`  ${`latte-t2v forward, CUDA ${dtype} (info)`.padEnd(64)} ${err.toExponential(2)}`);
+        } finally {
+          model.dispose();
+        }
+      });
+    }
+    it('Pipeline ddim_cache (N2-750-250): the official pattern and samples, graphs bit-identical to eager, no download per step', async () => {
+      const text = [{ states: tensor('ddim_cache.prompt_t5'), mask: { data: ints(cases['ddim_cache.prompt_mask']), shape: cases['ddim_cache.prompt_mask'].shape } }];
+      const negativeText = [{ states: tensor('ddim_cache.negative_t5'), mask: { data: ints(cases['ddim_cache.negative_mask']), shape: cases['ddim_cache.negative_mask'].shape } }];
+      const run = async (graphs: boolean, profile: boolean) => {
+        process.env.SKIPDIT_CUDA_GRAPHS = graphs ? '1' : '0';
+        try {
+          const model = await loadModel(fixturePath(T2V, 'model.safetensors'), { backend: 'cuda', config, profile });
+          const pipe = new Pipeline(model, { steps: 8, cfgScale: 7.5, cache: 'N2-750-250' }).init({ text, negativeText, noise: tensor('ddim_cache.z') });
+          while (!pipe.done) await pipe.step();
+          const downloads = profile ? model.profile()!.ops.find((o) => o.op === 'download')?.calls ?? 0 : NaN;
+          const result = { data: pipe.samples.data, pattern: pipe.history.map((h) => (h.cached ? 0 : 1)), graphSteps: pipe.history.filter((h) => h.graph).length, downloads };
+          pipe.dispose();
+          model.dispose();
+          return result;
+        } finally {
+          delete process.env.SKIPDIT_CUDA_GRAPHS;
+        }
+      };
+      const graphed = await run(true, false);
+      expect(graphed.pattern).toEqual(ints(cases['ddim_cache.full_step']));
+      within('latte-t2v ddim_cache sample, CUDA f32 vs official', relErr(graphed.data, f32(cases['ddim_cache.sample'])), FIXTURE_TOL_F32);
+      expect(graphed.graphSteps).toBeGreaterThan(0);
+      const eager = await run(false, true);
+      expect(eager.downloads, 'no download while stepping').toBe(0);
+      expect(bits(graphed.data), 'graphs bit-identical to eager').toEqual(bits(eager.data));
+    });
+  });
+
   it('VAE decoder fixture (vae-tiny), float32', async () => {
     const dir = path.join(fixturesDir, 'vae-tiny');
     const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
