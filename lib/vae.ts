@@ -181,7 +181,12 @@ export class Vae {
     return this.decodeScaled({ data: z, shape: t.shape }, options);
   }
 
-  /** vae.decode(z).sample for z already divided by the scaling factor. */
+  /**
+   * vae.decode(z).sample for z already divided by the scaling factor. Temporal decoder: z (N, C, h, w) rows of videos,
+   * decoded as `vae.decode(z_chunk, num_frames=numFrames)` per chunk of `chunk` rows (default: one call of all rows,
+   * each call one video unless numFrames says otherwise); taps add mid_resnet0_spatial, mid_resnet0_temporal (per-frame
+   * layout) and conv_out.
+   */
   async decodeScaled(z: Tensor, options: DecodeOptions = {}): Promise<Tensor & { taps?: Record<string, Tensor> }> {
     const handle = this.#live();
     const t = checkTensor(z, 'z');

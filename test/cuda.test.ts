@@ -325,6 +325,25 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
     gpuVae.dispose();
   });
 
+  it('SVD temporal VAE decoder fixture (svd-vae-tiny), float32: decode taps, two videos per call, pipeline chunks', async () => {
+    const dir = path.join(fixturesDir, 'svd-vae-tiny');
+    const config = { ...JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')), temporal: true };
+    const cases = loadCases('svd-vae-tiny');
+    const get = (k: string) => ({ data: f32(cases[k]), shape: cases[k].shape });
+    const [cpuVae, gpuVae] = [await loadVae(path.join(dir, 'model.safetensors'), { config }), await loadVae(path.join(dir, 'model.safetensors'), { config, backend: 'cuda' })];
+    const [a, b] = [await cpuVae.decodeScaled(get('decode.z'), { numFrames: 3, taps: true }), await gpuVae.decodeScaled(get('decode.z'), { numFrames: 3, taps: true })];
+    within('svd vae decode.image vs fixture', relErr(b.data, get('decode.image').data), FIXTURE_TOL_F32);
+    for (const t of Object.keys(a.taps ?? {})) within(`svd vae tap ${t} vs cpu`, relErr(b.taps![t].data, a.taps![t].data), FIXTURE_TOL_F32);
+    const rect = await gpuVae.decodeScaled(get('decode_rect.z'), { numFrames: 2 });
+    within('svd vae decode_rect.image vs fixture', relErr(rect.data, get('decode_rect.image').data), FIXTURE_TOL_F32);
+    const pipe = await gpuVae.decodeVideo(get('pipeline.latents'));
+    within('svd vae pipeline.frames (14 + 2) vs fixture', relErr(pipe.data, get('pipeline.frames').data), FIXTURE_TOL_F32);
+    const chunk3 = await gpuVae.decodeVideo(get('pipeline_chunk3.latents'), { chunkFrames: 3 });
+    within('svd vae pipeline_chunk3.frames vs fixture', relErr(chunk3.data, get('pipeline_chunk3.frames').data), FIXTURE_TOL_F32);
+    cpuVae.dispose();
+    gpuVae.dispose();
+  });
+
   // bf16 / fp16 VAE weights: tensor-core convolutions and projections. Bound: 2x the error of the same math
   // emulated in JS (test/reference/vae.ts: every conv / linear input and weight rounded) + the fp32 tolerance.
   for (const [dtype, round] of [['bfloat16', roundBf16], ['float16', roundF16]] as const) {

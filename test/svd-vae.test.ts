@@ -172,6 +172,7 @@ describe('SVD temporal VAE decoder (AutoencoderKLTemporalDecoder)', () => {
     expect(() => videoToUint8({ data: new Float32Array(3), shape: [3, 1, 1] })).toThrow(InvalidArgumentError);
     const sd = await loadVae(fixturePath('vae-tiny', 'model.safetensors'), { config: JSON.parse(readFileSync(fixturePath('vae-tiny', 'config.json'), 'utf8')) });
     await bad(sd.decodeVideo(lat), /temporal decoder/);
+    await bad(sd.decodeScaled({ data: new Float32Array(64), shape: [1, 4, 4, 4] }, { numFrames: 1 }), /numFrames/);
     sd.dispose();
   });
 
@@ -193,10 +194,24 @@ describe('SVD temporal VAE decoder (AutoencoderKLTemporalDecoder)', () => {
     await expect(loadVae(folder('missing', {}, missing))).rejects.toThrow(/time_mixer\.mix_factor/);
   });
 
-  it('AbortSignal and dispose()', async () => {
+  it('a single weights file with config.temporal', async () => {
+    const single = await loadVae(fixturePath('svd-vae-tiny', 'model.safetensors'), { config: { ...config, temporal: true } });
+    expect(single.temporal).toBe(true);
+    const r = await single.decodeScaled(tensor('decode_rect.z'), { numFrames: 2 });
+    expect(relErr(r.data, f32(cases['decode_rect.image']))).toBeLessThanOrEqual(1e-5);
+    single.dispose();
+    await expect(loadVae(fixturePath('svd-vae-tiny', 'model.safetensors'), { config: { ...config, temporal: 'yes' as never } })).rejects.toThrow(/config\.temporal/);
+  });
+
+  it('AbortSignal (before and during a decode) and dispose()', async () => {
     const controller = new AbortController();
     controller.abort();
     await expect(vae.decodeVideo(tensor('pipeline.latents'), { signal: controller.signal })).rejects.toThrow(AbortError);
+    const during = new AbortController();
+    await expect(vae.decodeVideo(tensor('pipeline.latents'), { signal: during.signal, onProgress: () => during.abort() })).rejects.toThrow(AbortError);
+    // the VAE still decodes afterwards
+    const again = await vae.decodeVideo(tensor('pipeline.latents'));
+    expect(relErr(again.data, f32(cases['pipeline.frames']))).toBeLessThanOrEqual(1e-5);
     const other = await loadVae(folder('model'));
     other.dispose();
     await expect(other.decodeVideo(tensor('pipeline.latents'))).rejects.toThrow(DisposedError);

@@ -6,6 +6,7 @@
 #include "cpu/cpu_kernels.h"
 #include "cpu/ops/conv2d.h"
 #include "cpu/ops/gemm.h"
+#include "cpu/ops/temporal_conv.h"
 
 namespace skipdit {
 
@@ -76,7 +77,8 @@ class CpuBackend final : public Backend {
     return packed;
   }
 
-  // The patch embedding's im2col columns; the convolution's column tile and its output tile.
+  // The patch embedding's im2col columns; the convolution's column tile and its output tile (the temporal
+  // convolution's too, with its packed weight).
   size_t scratch_bytes(const Graph& g, const Graph::Node& node) const override {
     if (std::holds_alternative<ops::PatchEmbed>(node.op)) {
       const TensorDesc& w = g.desc(node.in[1]);
@@ -84,6 +86,10 @@ class CpuBackend final : public Backend {
     }
     if (auto* conv = std::get_if<ops::Conv2d>(&node.op))
       return sizeof(float) * cpu::conv_scratch_floats(g.desc(node.in[0]).dim(1), g.desc(node.in[1]).dim(0), conv->k);
+    if (std::holds_alternative<ops::TemporalConv>(node.op)) {
+      const TensorDesc& w = g.desc(node.in[1]);  // (Cout, Cin, kt, 1, 1)
+      return sizeof(float) * cpu::temporal_conv_scratch_floats(w.dim(1), w.dim(0), w.dim(2));
+    }
     return 0;
   }
 

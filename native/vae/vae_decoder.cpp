@@ -181,9 +181,15 @@ struct VaeDecoder::Resnet {
   std::unique_ptr<Conv2dLayer> shortcut;  // conv_shortcut (1x1) when the channel count changes
   std::unique_ptr<TemporalMix> temporal;
   Resnet(ParamSet& ps, const std::string& p, int64_t cin, int64_t cout, int64_t groups, bool spatio_temporal = false)
-      : Resnet(ps, spatio_temporal ? p + ".spatial_res_block" : p, cin, cout, groups, 0) {
+      : norm1(ps, spatial(p, spatio_temporal) + ".norm1", cin, groups, kNormEps),
+        conv1(ps, spatial(p, spatio_temporal) + ".conv1", cout, cin, 3),
+        norm2(ps, spatial(p, spatio_temporal) + ".norm2", cout, groups, kNormEps),
+        conv2(ps, spatial(p, spatio_temporal) + ".conv2", cout, cout, 3) {
+    if (cin != cout) shortcut = std::make_unique<Conv2dLayer>(ps, spatial(p, spatio_temporal) + ".conv_shortcut", cout, cin, 1);
     if (spatio_temporal) temporal = std::make_unique<TemporalMix>(ps, p, cout, groups);
   }
+  // The ResnetBlock2D's prefix: SpatioTemporalResBlock holds it as `spatial_res_block`.
+  static std::string spatial(const std::string& p, bool spatio_temporal) { return spatio_temporal ? p + ".spatial_res_block" : p; }
   // frames: the videos' length (temporal); tap: a name for the spatial and temporal outputs, or "".
   ValueId operator()(GraphBuilder& b, ValueId x, int64_t frames = 1, const std::string& tap = "") const {
     ValueId h = conv1(b, norm1(b, x, true));
@@ -195,14 +201,6 @@ struct VaeDecoder::Resnet {
     return (*temporal)(b, s, frames, tap);
   }
 
- private:
-  Resnet(ParamSet& ps, const std::string& sp, int64_t cin, int64_t cout, int64_t groups, int)
-      : norm1(ps, sp + ".norm1", cin, groups, kNormEps),
-        conv1(ps, sp + ".conv1", cout, cin, 3),
-        norm2(ps, sp + ".norm2", cout, groups, kNormEps),
-        conv2(ps, sp + ".conv2", cout, cout, 3) {
-    if (cin != cout) shortcut = std::make_unique<Conv2dLayer>(ps, sp + ".conv_shortcut", cout, cin, 1);
-  }
 };
 
 // The mid block's single-head spatial attention (diffusers Attention with group_norm, residual). q, k and v are
