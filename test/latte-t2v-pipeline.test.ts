@@ -149,6 +149,33 @@ describe('latte-t2v pipeline', () => {
     await expect(model.forward({ x, t, text: rows.slice(1) })).rejects.toThrow(/text/);
   });
 
+  it('bf16 weights on CPU: the forward and a CFG step within bf16 accuracy; bf16 operands stored rounded change no bit', async () => {
+    const run = async (operands?: string) => {
+      if (operands !== undefined) process.env.SKIPDIT_CPU_BF16_OPERANDS = operands;
+      const m = await loadModel(fixturePath(NAME, 'model.safetensors'), { backend: 'cpu', dtype: 'bfloat16', config: CONFIG });
+      delete process.env.SKIPDIT_CPU_BF16_OPERANDS;
+      try {
+        const out = await m.forward({ x: tensor(cases['forward.x']), t: ints(cases['forward.t']), text: tensor(cases['forward.encoder_hidden_states']) });
+        const x = doubled(f32(cases['cfg.x_in']), cases['cfg.z'].shape);
+        const cfg = await m.forwardWithCfg({ x, t: ints(cases['cfg.timesteps'])[0], text: tensor(cases['cfg.encoder_hidden_states']), cfgScale: 7.5 });
+        return { out: out.data, cfg: cfg.data };
+      } finally {
+        m.dispose();
+      }
+    };
+    const bf16 = await run();
+    const err = relErr(bf16.out, f32(cases['forward.out']));
+    report.push(`  ${'forward.out, bf16 weights (info)'.padEnd(40)} ${err.toExponential(2)}`);
+    expect(err).toBeGreaterThan(1e-6); // really computed in bf16
+    expect(err).toBeLessThan(2e-2);
+    const eps = f32(cases['cfg.eps']); // the guided eps: the first C channels of the (uncond-first) CFG output
+    const epsErr = relErr(bf16.cfg.subarray(0, eps.length), eps);
+    report.push(`  ${'cfg.eps, bf16 weights (info)'.padEnd(40)} ${epsErr.toExponential(2)}`);
+    expect(epsErr).toBeLessThan(5e-2);
+    const float = await run('0');
+    expect(Buffer.from(bf16.out.buffer).equals(Buffer.from(float.out.buffer))).toBe(true);
+  });
+
   it("'N<gap>-<start>-<stop>' means sample_t2v.py's rule", () => {
     expect(resolveCachePolicy('N2-700-50')).toEqual({ interval: 2, branch: 1, start: 700, stop: 50, stopInclusive: true, fullWhenEmpty: true });
     expect(resolveCachePolicy('N3-800-100')).toMatchObject({ interval: 3, start: 800, stop: 100 });

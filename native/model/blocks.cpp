@@ -289,7 +289,8 @@ CaptionProjection::CaptionProjection(ParamSet& ps, const std::string& prefix, in
       linear_2(ps, prefix + ".linear_2", hidden, hidden) {}
 
 ValueId CaptionProjection::operator()(GraphBuilder& b, ValueId caption) const {
-  const ValueId hidden = linear_1(b, caption, b.g.operand_dtype(), Activation::GeluTanh);
+  // float32 text in: the hidden is an activation (the CPU GEMM stores bf16 operands only from bf16 inputs)
+  const ValueId hidden = linear_1(b, caption, b.g.activation_dtype(), Activation::GeluTanh);
   const ValueId out = linear_2(b, hidden, b.g.activation_dtype());
   b.g.tap("caption");
   return out;
