@@ -4,6 +4,7 @@
 // (tokenizer + T5, encoded with the first step) or from precomputed text states, and samples with diffusers'
 // DDIMScheduler (lib/schedulers.ts).
 import { sampleShape } from './architecture.js';
+import type { ModelConfig } from './config.js';
 import { SkipCache, resolveCachePolicy, type CachePolicy, type CachePolicyInput, type CacheStats } from './cache.js';
 import { AbortError, DisposedError, InvalidArgumentError, checkFloat32, describe } from './errors.js';
 import { checkSignal } from './abort.js';
@@ -265,7 +266,7 @@ export class Pipeline {
       if (s.cached) cachedSteps++;
     }
     const calls = this.#history.length;
-    const flopsUncached = calls * forwardFlops(this.model.config, batch);
+    const flopsUncached = calls * forwardFlops(this.#flopConfig(), batch);
     return {
       calls, fullSteps: calls - cachedSteps, cachedSteps, blocksExecuted, blocksTotal: calls * this.model.config.depth,
       flopsExecuted, flopsUncached, flopsSaved: flopsUncached - flopsExecuted,
@@ -383,6 +384,13 @@ export class Pipeline {
     return { n: options.text!.length, frames, states };
   }
 
+  /** The config whose FLOPs this run's calls have: a LatteT2V run of one frame (an image) has num_frames 1. */
+  #flopConfig(): ModelConfig {
+    const c = this.model.config;
+    const frames = c.family === 'latte-t2v' ? this.#shape?.[2] : undefined;
+    return frames !== undefined && frames !== c.num_frames ? { ...c, num_frames: frames } : c;
+  }
+
   /** LatteT2V: the text rows of the run, encoding the prompts on first use. */
   async #textStates(signal: AbortSignal | undefined): Promise<{ text?: Tensor; encodeMs?: number }> {
     if (this.#text || !this.#prompts) return { text: this.#text };
@@ -420,7 +428,7 @@ export class Pipeline {
       this.#index = j + 1;
       const info: StepInfo = {
         index: j, timestep: t, cached: out.cached, blocksExecuted: out.blocksExecuted,
-        flops: callFlops(this.model.config, latents.shape[0], out.blocksExecuted), ms: performance.now() - start, graph: out.graph,
+        flops: callFlops(this.#flopConfig(), latents.shape[0], out.blocksExecuted), ms: performance.now() - start, graph: out.graph,
         ...(encodeMs === undefined ? {} : { encodeMs }),
       };
       this.#history.push(info);

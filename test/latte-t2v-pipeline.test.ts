@@ -3,7 +3,7 @@
 // the Skip-Cache rule of sample_t2v.py (N<gap>-<start>-<stop>, branch 1, stop inclusive). Per step teacher-forced
 // <= 1e-5 relative, free-running <= 1e-4, full/cached patterns exact.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Pipeline, loadModel, resolveCachePolicy, type Model } from '../lib/index.js';
+import { InvalidArgumentError, Pipeline, forwardFlops, loadModel, resolveCachePolicy, type Model } from '../lib/index.js';
 import { officialTextStates } from '../lib/t2v-text.js';
 import { relErr, slice } from './helpers/compare.js';
 import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
@@ -134,6 +134,8 @@ describe('latte-t2v pipeline', () => {
     await pipe.run();
     expect(pipe.history.map((s) => (s.cached ? 0 : 1))).toEqual(official);
     expect(pipe.cacheStats).toMatchObject({ fullSteps: 33, cachedSteps: 17 });
+    // FLOPs of this run's calls: one frame, not the model's num_frames
+    expect(pipe.cacheStats.flopsUncached).toBe(50 * forwardFlops({ ...model.config, num_frames: 1 }, 2));
   });
 
   it('forward with per-row text [{ states, mask }] equals the stacked tensor and textMask', async () => {
