@@ -6,7 +6,7 @@
 
 /** Architecture in the official constructor argument names, plus the graph family and skip flag. */
 export interface NativeModelConfig {
-  family: 'dit' | 'latte' | 'latte-t2v';
+  family: 'dit' | 'latte' | 'latte-t2v' | 'hunyuan-dit';
   skip: boolean;
   input_size: number;
   patch_size: number;
@@ -24,6 +24,11 @@ export interface NativeModelConfig {
   num_frames: number;
   /** LatteT2V only: the text states' width (caption_channels); cross_attention_dim = hidden_size. */
   caption_channels?: number;
+  /** HunyuanDiT only: BERT states text_len x text_states_dim (77 x 1024) and mT5 states text_len_t5 x text_states_dim_t5 (256 x 2048). */
+  text_states_dim?: number;
+  text_len?: number;
+  text_states_dim_t5?: number;
+  text_len_t5?: number;
 }
 
 export interface NativeTensor {
@@ -43,9 +48,15 @@ export interface NativeForwardOptions {
   forceFull?: boolean;
   /** Stops the call between transformer blocks once aborted (the call then changes nothing: cache, latents). */
   abort?: NativeAbortFlag;
-  /** LatteT2V: the text states (B, L, caption_channels) and an optional (B, L) mask (1 keep / 0 drop). */
+  /**
+   * LatteT2V: the text states (B, L, caption_channels) and an optional (B, L) mask (1 keep / 0 drop).
+   * HunyuanDiT: the BERT states (B, text_len, text_states_dim) and their tokenizer mask (required).
+   */
   text?: NativeTensor;
   textMask?: NativeTensor;
+  /** HunyuanDiT: the mT5 states (B, text_len_t5, text_states_dim_t5) and their tokenizer mask (both required). */
+  textT5?: NativeTensor;
+  textT5Mask?: NativeTensor;
 }
 
 /** Set by abort(); the worker checks it between units of work and rejects with code SKIPDIT_ABORTED. */
@@ -158,6 +169,8 @@ export interface NativeSampleStepOptions {
   /** LatteT2V: the text states of the call's rows, and optionally their mask (as forward()). */
   text?: { data: Float32Array; shape: number[] };
   textMask?: { data: Float32Array; shape: number[] };
+  textT5?: { data: Float32Array; shape: number[] };
+  textT5Mask?: { data: Float32Array; shape: number[] };
 }
 
 export interface NativeStepReport {

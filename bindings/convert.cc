@@ -101,8 +101,9 @@ ModelConfig config_from_js(const Napi::Object& o) {
   ModelConfig c;
   Napi::Value family = o.Get("family");
   std::string f = family.IsString() ? family.As<Napi::String>().Utf8Value() : "";
-  if (f != "dit" && f != "latte" && f != "latte-t2v") throw_invalid("Expected 'dit', 'latte' or 'latte-t2v' for config.family");
-  c.family = f == "dit" ? Family::DiT : f == "latte" ? Family::Latte : Family::LatteT2V;
+  if (f != "dit" && f != "latte" && f != "latte-t2v" && f != "hunyuan-dit")
+    throw_invalid("Expected 'dit', 'latte', 'latte-t2v' or 'hunyuan-dit' for config.family");
+  c.family = f == "dit" ? Family::DiT : f == "latte" ? Family::Latte : f == "latte-t2v" ? Family::LatteT2V : Family::HunyuanDiT;
   c.skip = bool_field(o, "skip", true);
   c.input_size = int_field(o, "input_size", c.input_size);
   c.patch_size = int_field(o, "patch_size", c.patch_size);
@@ -118,15 +119,25 @@ ModelConfig config_from_js(const Napi::Object& o) {
   c.num_classes = int_field(o, "num_classes", c.num_classes);
   c.class_dropout = bool_field(o, "class_dropout", c.class_dropout);
   c.learn_sigma = bool_field(o, "learn_sigma", c.learn_sigma);
-  c.num_frames = int_field(o, "num_frames", c.family != Family::DiT ? 16 : 1);
+  const bool video = c.family == Family::Latte || c.family == Family::LatteT2V;
+  c.num_frames = int_field(o, "num_frames", video ? 16 : 1);
   c.caption_channels = int_field(o, "caption_channels", c.family == Family::LatteT2V ? 4096 : 0);
+  if (c.family == Family::HunyuanDiT) {  // v1.2: BERT 77 x 1024, mT5 256 x 2048
+    c.text_states_dim = int_field(o, "text_states_dim", 1024);
+    c.text_len = int_field(o, "text_len", 77);
+    c.text_states_dim_t5 = int_field(o, "text_states_dim_t5", 2048);
+    c.text_len_t5 = int_field(o, "text_len_t5", 256);
+  }
   c.validate();
   return c;
 }
 
 Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("family", c.family == Family::DiT ? "dit" : c.family == Family::Latte ? "latte" : "latte-t2v");
+  o.Set("family", c.family == Family::DiT      ? "dit"
+                 : c.family == Family::Latte  ? "latte"
+                 : c.family == Family::LatteT2V ? "latte-t2v"
+                                                : "hunyuan-dit");
   o.Set("skip", c.skip);
   o.Set("input_size", double(c.input_size));
   o.Set("patch_size", double(c.patch_size));
@@ -140,6 +151,12 @@ Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
   o.Set("learn_sigma", c.learn_sigma);
   o.Set("num_frames", double(c.num_frames));
   if (c.family == Family::LatteT2V) o.Set("caption_channels", double(c.caption_channels));
+  if (c.family == Family::HunyuanDiT) {
+    o.Set("text_states_dim", double(c.text_states_dim));
+    o.Set("text_len", double(c.text_len));
+    o.Set("text_states_dim_t5", double(c.text_states_dim_t5));
+    o.Set("text_len_t5", double(c.text_len_t5));
+  }
   return o;
 }
 

@@ -122,6 +122,8 @@ void read_text_options(const Napi::Object& opts, ForwardInputs& in) {
   };
   in.text = tensor_option("text");
   in.text_mask = tensor_option("textMask");
+  in.text_t5 = tensor_option("textT5");  // HunyuanDiT: the mT5 states and their mask
+  in.text_t5_mask = tensor_option("textT5Mask");
 }
 
 void set_report(Napi::Object& result, const ForwardReport& report) {

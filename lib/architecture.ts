@@ -94,6 +94,8 @@ export const families = {
   latte: { name: 'Latte', video: true, cachePreset: 'latte', cfgChannels: 4 },
   // The text-to-video pipeline guides all 2C channels, on a batch ordered [uncond, cond] (the native model knows).
   'latte-t2v': { name: 'LatteT2V', video: true, cachePreset: 'latte-t2v', cfgChannels: 'all' },
+  // sample_t2i.py guides the first C channels (the v-prediction) on a [negative, prompt] batch
+  'hunyuan-dit': { name: 'HunyuanDiT', video: false, cachePreset: 'hunyuan', cfgChannels: 4 },
 } as const satisfies Record<ModelFamily, { name: string; video: boolean; cachePreset: string; cfgChannels: number | 'all' }>;
 
 /** The shape of one sample (x without the batch axis): [F, C, H, W] for video families, else [C, H, W]. */

@@ -55,6 +55,7 @@ const integerFields = [
 export function normalizeConfig(input: ModelConfigInput & Record<string, unknown>, where = 'config'): ModelConfig {
   if (typeof input !== 'object' || input === null) throw InvalidArgumentError.expected(where, 'an object', input);
   if (input.family === 'latte-t2v') return normalizeT2VConfig(input, where);
+  if (input.family === 'hunyuan-dit') return normalizeHunyuanConfig(input, where);
   const known = new Set([...integerFields, 'family', 'skip', 'mlp_ratio', 'class_dropout', 'learn_sigma', 'class_dropout_prob', 'extras']);
   for (const key of Object.keys(input)) {
     if (!known.has(key)) throw InvalidArgumentError.expected(`${where}.${key}`, `one of the keys ${[...known].join(', ')}`, key);
@@ -145,6 +146,90 @@ function normalizeT2VConfig(input: ModelConfigInput & Record<string, unknown>, w
   if (c.depth % 2 !== 0) throw InvalidArgumentError.expected(`${where}.depth`, 'an even block count (2 x num_layers)', c.depth);
   if (c.skip && c.depth % 4 !== 0) throw InvalidArgumentError.expected(`${where}.depth`, 'a multiple of 4 with skip branches (an even num_layers)', c.depth);
   return c;
+}
+
+/**
+ * Hunyuan-DiT v1.2 (`t2i/model/pytorch_model_ema.pt`: DiT-g/2, 1.5 B parameters) in ModelConfig terms: latent
+ * 128x128 (1024x1024 pixels) by default, any multiple of the patch per call; BERT 77 x 1024, mT5 256 x 2048.
+ */
+export const hunyuanV12Base = {
+  family: 'hunyuan-dit', skip: true, hidden_size: 1408, depth: 40, num_heads: 16, mlp_ratio: 4.3637, in_channels: 4, input_size: 128,
+  patch_size: 2, learn_sigma: true, num_classes: 0, class_dropout: false, num_frames: 1,
+  text_states_dim: 1024, text_len: 77, text_states_dim_t5: 2048, text_len_t5: 256,
+} as const satisfies ModelConfig;
+
+const hunyuanFields = ['text_states_dim', 'text_len', 'text_states_dim_t5', 'text_len_t5'] as const;
+
+/** normalizeConfig for family 'hunyuan-dit' (text-conditioned; long skips built in; an even depth). */
+function normalizeHunyuanConfig(input: ModelConfigInput & Record<string, unknown>, where: string): ModelConfig {
+  const known = new Set([...integerFields, ...hunyuanFields, 'family', 'skip', 'mlp_ratio', 'class_dropout', 'learn_sigma']);
+  for (const key of Object.keys(input)) {
+    if (!known.has(key)) throw InvalidArgumentError.expected(`${where}.${key}`, `one of the keys ${[...known].join(', ')}`, key);
+  }
+  const c: ModelConfig = { ...hunyuanV12Base, ...input } as ModelConfig;
+  for (const key of [...integerFields, ...hunyuanFields] as const) {
+    const v = c[key];
+    const min = key === 'num_classes' ? 0 : 1;
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > 1e7) throw InvalidArgumentError.expected(`${where}.${key}`, `an integer >= ${min}`, v);
+  }
+  if (c.num_classes !== 0) throw InvalidArgumentError.expected(`${where}.num_classes`, '0 (Hunyuan-DiT is text-conditioned)', c.num_classes);
+  if (c.skip !== true) throw InvalidArgumentError.expected(`${where}.skip`, 'true (the long skips are part of Hunyuan-DiT)', c.skip);
+  if (c.num_frames !== 1) throw InvalidArgumentError.expected(`${where}.num_frames`, '1 (an image model)', c.num_frames);
+  if (typeof c.mlp_ratio !== 'number' || !(c.mlp_ratio > 0) || !Number.isFinite(c.mlp_ratio)) throw InvalidArgumentError.expected(`${where}.mlp_ratio`, 'a positive number', c.mlp_ratio);
+  if (c.hidden_size % c.num_heads !== 0 || (c.hidden_size / c.num_heads) % 4 !== 0) {
+    throw InvalidArgumentError.expected(`${where}.num_heads`, `a divisor of hidden_size ${c.hidden_size} giving heads of a size divisible by 4 (2-D RoPE)`, c.num_heads);
+  }
+  if (c.depth % 2 !== 0 || c.depth < 2) throw InvalidArgumentError.expected(`${where}.depth`, 'an even depth >= 2 (the official skips fail on an odd one)', c.depth);
+  if (c.input_size % c.patch_size !== 0) throw InvalidArgumentError.expected(`${where}.input_size`, `a multiple of patch_size ${c.patch_size}`, c.input_size);
+  if (c.text_states_dim_t5! % 8 !== 0) throw InvalidArgumentError.expected(`${where}.text_states_dim_t5`, 'a multiple of 8 (the attention pooler has 8 heads)', c.text_states_dim_t5);
+  return c;
+}
+
+/** A Hunyuan-DiT state dict: the learned text padding rows and the attention pooler. */
+function isHunyuanStateDict(tensors: TensorShapes): boolean {
+  return tensors['text_embedding_padding'] !== undefined && tensors['pooler.c_proj.weight'] !== undefined;
+}
+
+/**
+ * The config of a Hunyuan-DiT file, from its tensor shapes alone (heads from the qk-norm width, the text sizes from
+ * the padding table, mlp_t5 and the pooler's positions), then `explicit` fields (input_size: the default latent).
+ * v1.1's size and style conditions (`style_embedder`) are not supported yet: a CheckpointError says so.
+ */
+function resolveHunyuanConfig(info: CheckpointShapes, file: string, explicit?: PresetName | ModelConfigInput): ModelConfig {
+  const t = info.tensors;
+  const shape = (name: string) => {
+    const s = t[name]?.shape;
+    if (!s) throw new CheckpointError(`'${file}' looks like Hunyuan-DiT but has no ${name}`);
+    return s;
+  };
+  if (t['style_embedder.weight'] !== undefined) {
+    throw new CheckpointError(`'${file}' is a Hunyuan-DiT v1.1 checkpoint (style_embedder, size conditions): only v1.2 is supported yet`);
+  }
+  const [D, C, p] = shape('x_embedder.proj.weight');
+  let depth = 0;
+  for (const name of Object.keys(t)) {
+    const m = /^blocks\.(\d+)\./.exec(name);
+    if (m) depth = Math.max(depth, Number(m[1]) + 1);
+  }
+  const head = shape('blocks.0.attn1.q_norm.weight')[0];
+  const fc1 = shape('blocks.0.mlp.fc1.weight')[0];
+  // the official 4.3637 when it gives the file's hidden width (int(D * ratio)), else the file's exact ratio
+  const mlp_ratio = Math.floor(D * 4.3637) === fc1 ? 4.3637 : (fc1 + 0.5) / D;
+  const [rows, C1] = shape('text_embedding_padding');
+  const L2 = shape('pooler.positional_embedding')[0] - 1;
+  const c: Record<string, unknown> = {
+    family: 'hunyuan-dit', skip: true, hidden_size: D, in_channels: C, patch_size: p, depth, num_heads: D / head, mlp_ratio,
+    learn_sigma: shape('final_layer.linear.weight')[0] === p * p * 2 * C,
+    text_states_dim: C1, text_len: rows - L2, text_states_dim_t5: shape('mlp_t5.0.weight')[1], text_len_t5: L2,
+  };
+  if (typeof explicit === 'string') throw InvalidArgumentError.expected('config', 'a config object (no Hunyuan-DiT presets by name)', explicit);
+  if (explicit !== undefined) {
+    if (typeof explicit !== 'object' || explicit === null) throw InvalidArgumentError.expected('config', 'a config object', explicit);
+    Object.assign(c, explicit);
+  }
+  const config = normalizeConfig(c as ModelConfigInput & Record<string, unknown>, `'${file}' config`);
+  checkTensors(config, t, file, { family: 'hunyuan-dit', skip: true, conditional: false });
+  return config;
 }
 
 /** A LatteT2V (diffusers-style) state dict: patch embedding under pos_embed.proj, adaLN-single, caption projection. */
@@ -356,6 +441,7 @@ interface CheckpointShapes {
  */
 export function resolveConfig(info: CheckpointShapes, file: string, explicit?: PresetName | ModelConfigInput): ModelConfig {
   if (isT2VStateDict(info.tensors)) return resolveT2VConfig(info, file, explicit);
+  if (isHunyuanStateDict(info.tensors)) return resolveHunyuanConfig(info, file, explicit);
   checkDiTStateDict(info.tensors, file);
   const inferred = inferConfig(info.tensors);
   const names = Object.keys(info.tensors);

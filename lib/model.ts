@@ -423,8 +423,9 @@ export class Model {
   }
 
   /** LatteT2V: text (B, L, caption_channels) and textMask (B, L) 0/1; other families: neither. */
-  #checkText(input: Pick<ForwardInput, 'text' | 'textMask'>, B: number): Pick<NativeForwardOptions, 'text' | 'textMask'> {
+  #checkText(input: Pick<ForwardInput, 'text' | 'textMask'>, B: number): Pick<NativeForwardOptions, 'text' | 'textMask' | 'textT5' | 'textT5Mask'> {
     const c = this.config;
+    if (c.family === 'hunyuan-dit') return hunyuanText(c, input, B);
     if (c.family !== 'latte-t2v') {
       if (input.text !== undefined) throw InvalidArgumentError.expected('text', `no text states (this ${families[c.family].name} model is not text-conditioned)`, 'text');
       if (input.textMask !== undefined) throw InvalidArgumentError.expected('textMask', 'no text mask (not a text-conditioned model)', 'textMask');
@@ -457,6 +458,13 @@ export class Model {
   /** x's shape must be the official layout of this model with B >= 1. */
   #checkShape(shape: number[]): void {
     const B = shape[0];
+    if (this.config.family === 'hunyuan-dit') { // any latent size, a multiple of the patch
+      const { in_channels: C, patch_size: p } = this.config;
+      if (shape.length !== 4 || !(B >= 1) || shape[1] !== C || !(shape[2] >= p && shape[3] >= p) || shape[2] % p || shape[3] % p) {
+        throw InvalidArgumentError.expected('x.shape', `(B, C, h, w) = [B, ${C}, h, w] with B >= 1 and h, w multiples of the patch ${p}`, shape);
+      }
+      return;
+    }
     const expected = [B, ...sampleShape(this.config)];
     // LatteT2V also runs a single frame (no temporal position embedding)
     if (this.config.family === 'latte-t2v' && shape.length === 5 && shape[2] === 1) expected[2] = 1;
@@ -564,4 +572,36 @@ function stackRows(rows: RowText[], textMask: Tensor | undefined, B: number): { 
     }
   });
   return { text: { data, shape: [B, L, D] }, ...(mask ? { textMask: { data: mask, shape: [B, L] } } : {}) };
+}
+
+/**
+ * Hunyuan-DiT's text: `[{ states, mask }, { states, mask }]` in the model's declared order: BERT (B, text_len,
+ * text_states_dim), then mT5 (B, text_len_t5, text_states_dim_t5), each with its tokenizer mask (B, L) of 0/1 (the
+ * masks only choose learned rows for padded tokens; nothing is masked in attention).
+ */
+function hunyuanText(c: ModelConfig, input: Pick<ForwardInput, 'text' | 'textMask'>, B: number): Pick<NativeForwardOptions, 'text' | 'textMask' | 'textT5' | 'textT5Mask'> {
+  if (input.textMask !== undefined) throw InvalidArgumentError.expected('textMask', 'no textMask (give each encoder its mask in text)', 'textMask');
+  const encoders = [['BERT', c.text_len!, c.text_states_dim!], ['mT5', c.text_len_t5!, c.text_states_dim_t5!]] as const;
+  if (!Array.isArray(input.text) || input.text.length !== 2) {
+    throw InvalidArgumentError.expected('text', '[{ states, mask } (BERT), { states, mask } (mT5)]', input.text);
+  }
+  const out = encoders.map(([name, L, D], i) => {
+    const entry = (input.text as RowText[])[i];
+    if (typeof entry !== 'object' || entry === null) throw InvalidArgumentError.expected(`text[${i}]`, `the ${name} { states, mask }`, entry);
+    const states = checkTensor(entry.states, `text[${i}].states`);
+    if (states.shape.length !== 3 || states.shape[0] !== B || states.shape[1] !== L || states.shape[2] !== D) {
+      throw InvalidArgumentError.expected(`text[${i}].states.shape`, `[${B}, ${L}, ${D}] (${name})`, states.shape);
+    }
+    for (let k = 0; k < states.data.length; k++) {
+      if (!Number.isFinite(states.data[k])) throw InvalidArgumentError.expected(`text[${i}].states.data[${k}]`, 'a finite number', states.data[k]);
+    }
+    if (entry.mask === undefined) throw InvalidArgumentError.expected(`text[${i}].mask`, `the ${name} tokenizer mask (${B}, ${L})`, undefined);
+    const mask = checkTensor(entry.mask, `text[${i}].mask`);
+    if (mask.shape.length !== 2 || mask.shape[0] !== B || mask.shape[1] !== L) throw InvalidArgumentError.expected(`text[${i}].mask.shape`, `[${B}, ${L}]`, mask.shape);
+    for (let k = 0; k < mask.data.length; k++) {
+      if (mask.data[k] !== 0 && mask.data[k] !== 1) throw InvalidArgumentError.expected(`text[${i}].mask.data[${k}]`, '0 or 1', mask.data[k]);
+    }
+    return { states: { data: states.data, shape: states.shape }, mask: { data: mask.data, shape: mask.shape } };
+  });
+  return { text: out[0].states, textMask: out[0].mask, textT5: out[1].states, textT5Mask: out[1].mask };
 }

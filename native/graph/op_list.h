@@ -16,6 +16,7 @@
 #include "graph/ops/relative_position_bias.h"
 #include "graph/ops/rms_norm.h"
 #include "graph/ops/rope_2d.h"
+#include "graph/ops/rows.h"
 #include "graph/ops/sampling.h"
 #include "graph/ops/sdpa.h"
 #include "graph/ops/temporal_conv.h"
@@ -48,7 +49,11 @@
   X(GeluErf)               \
   X(RelativePositionBias)  \
   X(TemporalConv)          \
-  X(Blend)
+  X(Blend)                 \
+  X(SliceColumns)          \
+  X(AddGroupRows)          \
+  X(SelectRows)            \
+  X(MeanTokens)
 
 namespace skipdit {
 

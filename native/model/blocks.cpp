@@ -173,6 +173,11 @@ SkipFusion::SkipFusion(ParamSet& ps, int64_t j, int64_t hidden)
       norm_bias(&ps.add("skip_norms." + std::to_string(j) + ".bias", {2 * hidden})),
       linear(ps, "skip_linears." + std::to_string(j) + ".linear", hidden, 2 * hidden) {}
 
+SkipFusion::SkipFusion(ParamSet& ps, const std::string& norm, const std::string& linear_prefix, int64_t hidden)
+    : norm_weight(&ps.add(norm + ".weight", {2 * hidden})),
+      norm_bias(&ps.add(norm + ".bias", {2 * hidden})),
+      linear(ps, linear_prefix, hidden, 2 * hidden) {}
+
 ValueId SkipFusion::operator()(GraphBuilder& b, ValueId h, ValueId skip) const {
   ops::LayerNormConcat norm;
   norm.eps = AdaLNBlock::kEps;
@@ -185,7 +190,7 @@ FinalLayer::FinalLayer(ParamSet& ps, const std::string& prefix, int64_t hidden, 
       linear(ps, prefix + ".linear", patch * patch * out_channels, hidden),
       patch(patch) {}
 
-ValueId FinalLayer::operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64_t group_repeat) const {
+ValueId FinalLayer::operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64_t group_repeat, int64_t grid_w) const {
   Graph& g = b.g;
   const ValueId mod = adaLN(b, silu_c, DType::F32);  // shift, scale
   ops::LayerNormModulate norm;
@@ -195,6 +200,7 @@ ValueId FinalLayer::operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64
   g.tap("final_tokens");
   ops::Unpatchify unpatchify;
   unpatchify.patch = patch;
+  unpatchify.grid_w = grid_w;
   return g.add(unpatchify, {tokens});
 }
 

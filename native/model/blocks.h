@@ -134,6 +134,9 @@ struct SkipFusion {
   Param *norm_weight, *norm_bias;
   LinearLayer linear;
   SkipFusion(ParamSet& ps, int64_t j, int64_t hidden);
+  // Other names: `norm` (LayerNorm(2D) weight/bias) and `linear` (D <- 2D) prefixes (Hunyuan-DiT's
+  // blocks.{i}.skip_norm / blocks.{i}.skip_linear).
+  SkipFusion(ParamSet& ps, const std::string& norm, const std::string& linear, int64_t hidden);
   ValueId operator()(GraphBuilder& b, ValueId h, ValueId skip) const;
 };
 
@@ -142,7 +145,8 @@ struct FinalLayer {
   LinearLayer adaLN, linear;
   int64_t patch;
   FinalLayer(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t patch, int64_t out_channels);
-  ValueId operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64_t group_repeat) const;
+  // grid_w: the token grid's width for a non-square latent (0: square).
+  ValueId operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64_t group_repeat, int64_t grid_w = 0) const;
 };
 
 // ---- LatteT2V (diffusers v0.24 PixArt-style blocks, text-to-video/models/latte_t2v*.py) ----

@@ -26,6 +26,13 @@ void ModelConfig::validate() const {
   if (family == Family::DiT) {
     require(num_classes > 0, "num_classes", "a positive class count for DiT", num_classes);
     require(!skip || depth % 2 == 0, "depth", "an even depth for DiT with skip branches", depth);
+  } else if (family == Family::HunyuanDiT) {
+    require(num_classes == 0, "num_classes", "0 (text-conditioned)", num_classes);
+    require(depth % 2 == 0 && depth >= 2, "depth", "an even depth (the official skips pop from an empty list otherwise)", depth);
+    require(head_dim() % 4 == 0, "num_heads", "heads of a size divisible by 4 (2-D RoPE pairs per axis)", num_heads);
+    require(text_states_dim > 0 && text_len > 0, "text_states_dim / text_len", "positive integers", text_states_dim);
+    require(text_states_dim_t5 > 0 && text_len_t5 > 0 && text_states_dim_t5 % 8 == 0, "text_states_dim_t5",
+            "a positive multiple of 8 (the attention pooler's 8 heads)", text_states_dim_t5);
   } else if (family == Family::LatteT2V) {
     require(num_classes == 0, "num_classes", "0 (text-conditioned)", num_classes);
     require(caption_channels > 0, "caption_channels", "a positive integer", caption_channels);
@@ -40,7 +47,8 @@ void ModelConfig::validate() const {
 }
 
 std::string ModelConfig::summary() const {
-  return std::string(family == Family::DiT ? "DiT" : family == Family::Latte ? "Latte" : "LatteT2V") + (skip ? "-skip" : "") +
+  const char* name = family == Family::DiT ? "DiT" : family == Family::Latte ? "Latte" : family == Family::LatteT2V ? "LatteT2V" : "HunyuanDiT";
+  return std::string(name) + (skip ? "-skip" : "") +
          " depth=" + std::to_string(depth) + " hidden=" + std::to_string(hidden_size) +
          " heads=" + std::to_string(num_heads) + " patch=" + std::to_string(patch_size) +
          " input=" + std::to_string(input_size) + " in_channels=" + std::to_string(in_channels) +

@@ -6,7 +6,8 @@
 namespace skipdit {
 
 // LatteT2V: the text-to-video Latte (diffusers-style LatteT2V / LatteT2V_skip): depth counts blocks (2 x num_layers).
-enum class Family { DiT, Latte, LatteT2V };
+// HunyuanDiT: Hunyuan-DiT text-to-image (long skips built in; any latent size, 2-D RoPE).
+enum class Family { DiT, Latte, LatteT2V, HunyuanDiT };
 
 struct ModelConfig {
   Family family = Family::DiT;
@@ -23,6 +24,8 @@ struct ModelConfig {
   bool learn_sigma = true;
   int64_t num_frames = 1;       // Latte only (LatteT2V: video_length, the temp_pos_embed length)
   int64_t caption_channels = 0; // LatteT2V only: the text states' width (cross_attention_dim = hidden_size)
+  // HunyuanDiT only: BERT states (text_len x text_states_dim) and mT5 states (text_len_t5 x text_states_dim_t5)
+  int64_t text_states_dim = 0, text_len = 0, text_states_dim_t5 = 0, text_len_t5 = 0;
 
   int64_t out_channels() const { return learn_sigma ? 2 * in_channels : in_channels; }
   int64_t grid() const { return input_size / patch_size; }

@@ -6,6 +6,7 @@ namespace skipdit {
 std::unique_ptr<Architecture> make_dit(const ModelConfig& c);
 std::unique_ptr<Architecture> make_latte(const ModelConfig& c);
 std::unique_ptr<Architecture> make_latte_t2v(const ModelConfig& c);
+std::unique_ptr<Architecture> make_hunyuan_dit(const ModelConfig& c);
 
 namespace {
 struct FamilyEntry {
@@ -13,7 +14,7 @@ struct FamilyEntry {
   std::unique_ptr<Architecture> (*make)(const ModelConfig&);
 };
 constexpr FamilyEntry kFamilies[] = {{Family::DiT, make_dit}, {Family::Latte, make_latte},
-                                       {Family::LatteT2V, make_latte_t2v}};
+                                       {Family::LatteT2V, make_latte_t2v}, {Family::HunyuanDiT, make_hunyuan_dit}};
 }  // namespace
 
 std::unique_ptr<Architecture> make_architecture(const ModelConfig& config) {
@@ -50,8 +51,16 @@ ModelDescription describe(const ModelConfig& config, int64_t batch) {
     if (c.conditional()) spec.y = g.external(2, {batch}, DType::I64);
     // LatteT2V: costs at the pipeline's 120 text tokens
     if (c.family == Family::LatteT2V) spec.text = g.external(4, {batch, 120, c.caption_channels}, DType::F32);
+    if (c.family == Family::HunyuanDiT) {  // the pipeline's 77 BERT + 256 mT5 tokens (the config's lengths)
+      spec.text = g.external(4, {batch, c.text_len, c.text_states_dim}, DType::F32);
+      spec.text_t5 = g.external(5, {batch, c.text_len_t5, c.text_states_dim_t5}, DType::F32);
+      spec.text_keep = g.external(6, {batch, c.text_len + c.text_len_t5}, DType::F32);
+      const Shape table{arch->tokens(arch->input_shape(batch)), c.head_dim()};
+      spec.rope_cos = g.external(7, table, DType::F32);
+      spec.rope_sin = g.external(8, table, DType::F32);
+    }
     if (spec.cache != ForwardSpec::Cache::None) {
-      const Shape h = {batch * arch->frames(), c.tokens(), c.hidden_size};
+      const Shape h = {batch * arch->frames(), arch->tokens(arch->input_shape(batch)), c.hidden_size};
       spec.feature = g.external(3, h, DType::F32);
     }
     ForwardResult r = arch->forward(b, spec);

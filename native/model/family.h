@@ -19,6 +19,10 @@ struct ForwardSpec {
   ValueId y = kNoValue;  // (B) int64 labels, or kNoValue for an unconditional model
   ValueId text = kNoValue;       // LatteT2V: (B, L, caption_channels) float32 text states
   ValueId text_bias = kNoValue;  // LatteT2V: (B*F, 1, 1, L) float32 additive cross-attention mask, or none
+  // HunyuanDiT: text = BERT states (B, L1, C1); text_t5 (B, L2, C2); text_keep (B, L1 + L2) float32 0/1, the two
+  // tokenizer masks concatenated (padded tokens take learned rows)
+  ValueId text_t5 = kNoValue, text_keep = kNoValue;
+  ValueId rope_cos = kNoValue, rope_sin = kNoValue;  // (T, head_dim) float32 RoPE tables (rope_tables())
   // Skip-Cache: None runs every block. Save runs every block and copies the hidden state entering block
   // `resume` into `feature`; Restore skips blocks [skip_from, resume) and resumes from `feature`.
   enum class Cache { None, Save, Restore } cache = Cache::None;
@@ -46,6 +50,10 @@ class Architecture {
   virtual int64_t frames() const { return 1; }
   // The token groups ((b f) rows of the hidden state) of an input x: B·F.
   virtual int64_t token_groups(const Shape& xs) const { return xs[0] * frames(); }
+  // Tokens per group of an input x (HunyuanDiT: any latent size).
+  virtual int64_t tokens(const Shape&) const { return config_.tokens(); }
+  // The 2-D RoPE tables (cos, sin) (T, head_dim) of an input x, host float32; undefined for families without RoPE.
+  virtual std::pair<Tensor, Tensor> rope_tables(const Shape&) const { return {}; }
   // Rows per sample in front of the channel axis of x and of the output, as the sampler update and CFG see them
   // ((rows, C, inner)): DiT 1, Latte F ((B, F, C, H, W)), LatteT2V 1 ((B, C, F, H, W)).
   virtual int64_t rows_before_channels() const { return frames(); }

@@ -38,7 +38,7 @@ class Latte final : public Architecture {
   ForwardResult forward(GraphBuilder& b, const ForwardSpec& s) const override {
     Graph& g = b.g;
     const ModelConfig& c = config_;
-    const Shape& xs = g.desc(s.x).shape;
+    const Shape xs = g.desc(s.x).shape;  // a copy: descriptors move as the graph grows
     const int64_t B = xs[0], F = c.num_frames, half = c.depth / 2;
     ForwardResult r;
     // 'b f c h w -> (b f) c h w', patch embed: h ((b f), T, D)

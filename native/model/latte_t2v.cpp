@@ -60,7 +60,7 @@ class LatteT2V final : public Architecture {
   ForwardResult forward(GraphBuilder& b, const ForwardSpec& s) const override {
     Graph& g = b.g;
     const ModelConfig& c = config_;
-    const Shape& xs = g.desc(s.x).shape;
+    const Shape xs = g.desc(s.x).shape;  // a copy: descriptors move as the graph grows
     const int64_t B = xs[0], F = xs[2], T = c.tokens(), layers = c.depth / 2, half = layers / 2;
     SKIPDIT_CHECK(s.text != kNoValue, "LatteT2V forward without text states");
     ForwardResult r;

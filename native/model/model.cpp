@@ -53,9 +53,20 @@ void Model::check_inputs(const ForwardInputs& in) const {
                   "text " + (in.text.defined() ? in.text.describe() : std::string("missing")));
     SKIPDIT_CHECK(!in.text_mask.defined() || (in.text_mask.dtype() == DType::F32 && in.text_mask.shape() == Shape{B, ts[1]}),
                   "text_mask " + (in.text_mask.defined() ? in.text_mask.describe() : std::string()));
+  } else if (c.family == Family::HunyuanDiT) {
+    auto check = [&](const Tensor& t, const Shape& want, const char* name) {
+      SKIPDIT_CHECK(t.defined() && t.dtype() == DType::F32 && t.shape() == want,
+                    std::string(name) + " " + (t.defined() ? t.describe() : std::string("missing")));
+    };
+    check(in.text, {B, c.text_len, c.text_states_dim}, "text");
+    check(in.text_mask, {B, c.text_len}, "text_mask");
+    check(in.text_t5, {B, c.text_len_t5, c.text_states_dim_t5}, "text_t5");
+    check(in.text_t5_mask, {B, c.text_len_t5}, "text_t5_mask");
   } else {
     SKIPDIT_CHECK(!in.text.defined() && !in.text_mask.defined(), "text states for " + c.summary());
   }
+  SKIPDIT_CHECK(c.family == Family::HunyuanDiT || (!in.text_t5.defined() && !in.text_t5_mask.defined()),
+                "mT5 states for " + c.summary());
   SKIPDIT_CHECK(in.t.dtype() == DType::F32 && in.t.shape() == Shape{B}, "t " + in.t.describe());
   SKIPDIT_CHECK(c.conditional() == in.y.defined(), std::string("labels ") + (in.y.defined() ? "given" : "missing"));
   if (c.conditional()) {
@@ -94,7 +105,14 @@ Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guid
   }
   spec.t = g.external(kT, {B}, DType::F32);
   if (config_.conditional()) spec.y = g.external(kY, {B}, DType::I64);
-  if (in.text.defined()) {
+  if (config_.family == Family::HunyuanDiT) {
+    spec.text = g.external(kText, in.text.shape(), DType::F32);
+    spec.text_t5 = g.external(kTextT5, in.text_t5.shape(), DType::F32);
+    spec.text_keep = g.external(kTextKeep, {B, in.text.dim(1) + in.text_t5.dim(1)}, DType::F32);
+    const int64_t T = arch_->tokens(x_shape), d = config_.head_dim();
+    spec.rope_cos = g.external(kRopeCos, {T, d}, DType::F32);
+    spec.rope_sin = g.external(kRopeSin, {T, d}, DType::F32);
+  } else if (in.text.defined()) {
     spec.text = g.external(kText, in.text.shape(), DType::F32);
     if (in.text_mask.defined())
       spec.text_bias = g.external(kTextBias, {B * x_shape[2], 1, 1, in.text.dim(1)}, DType::F32);
@@ -104,7 +122,8 @@ Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guid
     spec.skip_from = config_.depth - cache->resume_block();  // k units at each end
     spec.resume = cache->resume_block();
     const int64_t groups = arch_->token_groups(x_shape);
-    spec.feature = g.external(kFeature, {groups, config_.tokens(), config_.hidden_size}, g.activation_dtype());
+    const DType feature_dtype = config_.family == Family::HunyuanDiT ? DType::F32 : g.activation_dtype();
+    spec.feature = g.external(kFeature, {groups, arch_->tokens(x_shape), config_.hidden_size}, feature_dtype);
   }
   ForwardResult r = arch_->forward(b, spec);
   rec->out = r.out;
@@ -177,7 +196,17 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
     bind.externals[kT] = in.t;
     bind.externals[kY] = in.y;
     bind.externals[kText] = in.text;
-    if (in.text_mask.defined()) {  // diffusers: (1 - mask) * -10000, repeated per frame ('b 1 l -> (b f) 1 l')
+    if (config_.family == Family::HunyuanDiT) {  // keep = cat([mask, mask_t5], 1); the RoPE tables of this size
+      const int64_t B = in.x.dim(0), L1 = in.text.dim(1), L2 = in.text_t5.dim(1);
+      Tensor keep = Tensor::host(DType::F32, {B, L1 + L2});
+      for (int64_t b = 0; b < B; ++b) {
+        std::memcpy(keep.f32() + b * (L1 + L2), in.text_mask.f32() + b * L1, L1 * sizeof(float));
+        std::memcpy(keep.f32() + b * (L1 + L2) + L1, in.text_t5_mask.f32() + b * L2, L2 * sizeof(float));
+      }
+      bind.externals[kTextT5] = in.text_t5;
+      bind.externals[kTextKeep] = keep;
+      std::tie(bind.externals[kRopeCos], bind.externals[kRopeSin]) = arch_->rope_tables(in.x.shape());
+    } else if (in.text_mask.defined()) {  // diffusers: (1 - mask) * -10000, repeated per frame ('b 1 l -> (b f) 1 l')
       const int64_t B = in.x.dim(0), F = in.x.dim(2), L = in.text.dim(1);
       Tensor bias = Tensor::host(DType::F32, {B * F, 1, 1, L});
       const float* m = in.text_mask.f32();
@@ -188,9 +217,9 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
       bind.externals[kTextBias] = bias;
     }
     if (cache) {
-      const Shape shape{arch_->token_groups(in.x.shape()), config_.tokens(), config_.hidden_size};
-      bind.externals[kFeature] = r.cached ? cache->feature_to_restore()
-                                          : cache->feature_to_save(*backend_, shape, backend_->activation_dtype());
+      const Shape shape{arch_->token_groups(in.x.shape()), arch_->tokens(in.x.shape()), config_.hidden_size};
+      const DType dtype = config_.family == Family::HunyuanDiT ? DType::F32 : backend_->activation_dtype();
+      bind.externals[kFeature] = r.cached ? cache->feature_to_restore() : cache->feature_to_save(*backend_, shape, dtype);
     }
     ComputeHooks hooks;
     hooks.abort = options.abort;

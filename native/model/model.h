@@ -39,7 +39,10 @@ struct ForwardInputs {
   Tensor t;  // f32 (B), host
   Tensor y;  // i64 (B) or undefined, host
   Tensor text;       // LatteT2V: f32 (B, L, caption_channels), host; undefined for other families
-  Tensor text_mask;  // LatteT2V, optional: f32 (B, L) 1 keep / 0 drop (cross-attention bias -10000), host
+  Tensor text_mask;  // LatteT2V, optional: f32 (B, L) 1 keep / 0 drop (cross-attention bias -10000), host;
+                     // HunyuanDiT, required: the BERT tokenizer mask (B, L1) 0/1
+  Tensor text_t5;       // HunyuanDiT: f32 (B, L2, C2) mT5 states, host
+  Tensor text_t5_mask;  // HunyuanDiT: f32 (B, L2) 0/1, host
 };
 
 // Classifier-free guidance of a call (Model::forward_with_cfg); channels 0: no guidance.
@@ -110,7 +113,7 @@ class Model {
     int64_t blocks_executed = 0;
   };
   // External slots of a forward graph.
-  enum Slot { kX = 0, kT, kY, kFeature, kText, kTextBias, kSlots };
+  enum Slot { kX = 0, kT, kY, kFeature, kText, kTextBias, kTextT5, kTextKeep, kRopeCos, kRopeSin, kSlots };
 
   void check_inputs(const ForwardInputs& in) const;
   // The forward graph for this input shape, guidance and Skip-Cache variant, recorded on first use.

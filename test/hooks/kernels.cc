@@ -197,7 +197,7 @@ const std::map<std::string, Kernel>& kernels() {
          const int64_t B = a.i("B"), G = a.i("G"), p = a.i("p"), C = a.i("C");
          auto tokens = a.floats("tokens", B * G * G * p * p * C);
          std::vector<float> out(tokens.size());
-         cpu::unpatchify(tokens.data(), B, G, p, C, out.data());
+         cpu::unpatchify(tokens.data(), B, G, G, p, C, out.data());
          return out;
        }},
       {"swap_token_axes",

@@ -10,12 +10,13 @@ namespace skipdit::cuda {
 namespace {
 
 template <typename T>
-__global__ void unpatchify_kernel(const T* tokens, int64_t total, int64_t G, int64_t p, int64_t C, float* out) {
-  const int64_t S = G * p;
-  CUDA_FOR(i, total) {  // i = ((b*C + ch)*S + y)*S + x
-    const int64_t x = i % S, y = (i / S) % S, bc = i / (S * S), b = bc / C, ch = bc % C;
-    const int64_t token = (y / p) * G + x / p, feature = ((y % p) * p + x % p) * C + ch;
-    out[i] = to_float(tokens[(b * G * G + token) * p * p * C + feature]);
+__global__ void unpatchify_kernel(const T* tokens, int64_t total, int64_t Gh, int64_t Gw, int64_t p, int64_t C,
+                                  float* out) {
+  const int64_t H = Gh * p, W = Gw * p;
+  CUDA_FOR(i, total) {  // i = ((b*C + ch)*H + y)*W + x
+    const int64_t x = i % W, y = (i / W) % H, bc = i / (H * W), b = bc / C, ch = bc % C;
+    const int64_t token = (y / p) * Gw + x / p, feature = ((y % p) * p + x % p) * C + ch;
+    out[i] = to_float(tokens[(b * Gh * Gw + token) * p * p * C + feature]);
   }
 }
 
@@ -37,10 +38,11 @@ __global__ void upsample_kernel(const float* x, int64_t total, int64_t H, int64_
 }  // namespace
 
 template <typename T>
-void unpatchify(const T* tokens, int64_t B, int64_t G, int64_t p, int64_t C, float* out, cudaStream_t stream) {
-  const int64_t total = B * C * G * p * G * p;
+void unpatchify(const T* tokens, int64_t B, int64_t Gh, int64_t Gw, int64_t p, int64_t C, float* out,
+                cudaStream_t stream) {
+  const int64_t total = B * C * Gh * p * Gw * p;
   if (total == 0) return;
-  unpatchify_kernel<<<grid_for(total, 256), 256, 0, stream>>>(tokens, total, G, p, C, out);
+  unpatchify_kernel<<<grid_for(total, 256), 256, 0, stream>>>(tokens, total, Gh, Gw, p, C, out);
   check_launch("unpatchify", stream);
 }
 
@@ -60,7 +62,7 @@ void upsample_nearest2x(const float* x, int64_t N, int64_t H, int64_t W, float* 
 }
 
 #define SKIPDIT_LAYOUT(T)                                                                                  \
-  template void unpatchify<T>(const T*, int64_t, int64_t, int64_t, int64_t, float*, cudaStream_t);          \
+  template void unpatchify<T>(const T*, int64_t, int64_t, int64_t, int64_t, int64_t, float*, cudaStream_t); \
   template void swap_token_axes<T>(const T*, int64_t, int64_t, int64_t, int64_t, T*, cudaStream_t);
 SKIPDIT_FOR_ACT_TYPES(SKIPDIT_LAYOUT)
 #undef SKIPDIT_LAYOUT
@@ -84,7 +86,8 @@ void kernel(const Context& ctx, const ops::Unpatchify& op, const KernelArgs& a) 
   const Tensor& out = a.out;
   with_act_type(a.in[0], "unpatchify", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    unpatchify(ap<T>(a.in[0]), out.dim(0), out.dim(2) / op.patch, op.patch, out.dim(1), fp(out), ctx.stream);
+    unpatchify(ap<T>(a.in[0]), out.dim(0), out.dim(2) / op.patch, out.dim(3) / op.patch, op.patch, out.dim(1), fp(out),
+               ctx.stream);
   });
 }
 

@@ -49,15 +49,24 @@ struct Embedding : OpBase {
   }
 };
 
-// out (B, C, G*p, G*p) float32 from tokens (B, G*G, p*p*C) (FinalLayer's unpatchify).
+// out (B, C, Gh*p, Gw*p) float32 from tokens (B, Gh*Gw, p*p*C) (FinalLayer's unpatchify); grid_w 0: a square
+// grid (Gh = Gw), else the token grid's width (Hunyuan-DiT's any-aspect images).
 struct Unpatchify : OpBase {
   static constexpr const char* kName = "unpatchify";
   static constexpr std::array<const char*, 1> kInputs{"tokens"};
   int64_t patch = 2;
-  template <class F> void fields(F&& f) { f("patch", patch); }
+  int64_t grid_w = 0;
+  template <class F> void fields(F&& f) {
+    f("patch", patch);
+    f("gridW", grid_w);
+  }
   Shape infer(const OpInputs& in) const {
     const TensorDesc& t = in[0];
     SKIPDIT_OP_EXPECT(t.ndim() == 3 && patch > 0 && t.dim(2) % (patch * patch) == 0, "tokens " + t.describe());
+    if (grid_w > 0) {
+      SKIPDIT_OP_EXPECT(t.dim(1) % grid_w == 0, "tokens " + t.describe() + " on a grid " + std::to_string(grid_w) + " wide");
+      return {t.dim(0), t.dim(2) / (patch * patch), t.dim(1) / grid_w * patch, grid_w * patch};
+    }
     int64_t G = 0;
     while (G * G < t.dim(1)) ++G;
     SKIPDIT_OP_EXPECT(G * G == t.dim(1), "tokens " + t.describe() + ": a square token grid");

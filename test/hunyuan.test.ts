@@ -1,0 +1,105 @@
+// Hunyuan-DiT (Skip-DiT text-to-image/hydit) against the official golden vectors: test/fixtures/hunyuan-dit-tiny
+// (README.md there gives the math and every case). Forward with every tap, a non-square latent (the round-half-to-even
+// RoPE grid offset), the CFG call as the pipeline makes it, and the Skip-Cache state machine (hunyuan:2:1).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError, describeModel, loadModel, type Model } from '../lib/index.js';
+import { relErr, slice } from './helpers/compare.js';
+import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
+import type { StTensor } from './helpers/safetensors.js';
+
+const NAME = 'hunyuan-dit-tiny';
+// The README's bound is 1e-4 (the pooler's matmul layout); every case here is far below it
+const TOL = 1e-5;
+const report: string[] = [];
+afterAll(() => console.log('\nhunyuan-dit max relative errors (max|a-b|/max|b|):\n' + report.join('\n')));
+
+function check(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = TOL) {
+  const err = relErr(actual, expected);
+  report.push(`  ${label.padEnd(44)} ${err.toExponential(2)}`);
+  expect(err, label).toBeLessThanOrEqual(tol);
+}
+
+const tensor = (t: StTensor) => ({ data: f32(t), shape: t.shape });
+const mask = (t: StTensor) => ({ data: Float32Array.from(ints(t)), shape: t.shape });
+
+describe(NAME, () => {
+  let model: Model;
+  let cases: Record<string, StTensor>;
+  beforeAll(async () => {
+    model = await loadModel(fixturePath(NAME, 'model.safetensors'), { backend: 'cpu', config: { input_size: 8 } });
+    cases = loadCases(NAME);
+  });
+  afterAll(() => model?.dispose());
+
+  /** The text of a forward case: [BERT, mT5] with their tokenizer masks. */
+  const text = (c: string) => [
+    { states: tensor(cases[`${c}.encoder_hidden_states`]), mask: mask(cases[`${c}.text_embedding_mask`]) },
+    { states: tensor(cases[`${c}.encoder_hidden_states_t5`]), mask: mask(cases[`${c}.text_embedding_mask_t5`]) },
+  ];
+
+  it('reads its config from the tensor shapes (heads from the qk-norm width, text sizes from the padding table)', () => {
+    expect(model.config).toMatchObject({
+      family: 'hunyuan-dit', hidden_size: 64, depth: 6, num_heads: 4, patch_size: 2, in_channels: 4, learn_sigma: true,
+      text_states_dim: 24, text_len: 5, text_states_dim_t5: 32, text_len_t5: 7,
+    });
+    const d = describeModel(model.config);
+    expect(d.params.find((p) => p.name === 'blocks.0.mlp.fc1.weight')?.shape).toEqual([279, 64]); // int(64 * 4.3637)
+    // blocks 2 and 3 unpaired: 1 -> 4, 0 -> 5
+    expect(d.skipPairs).toEqual([[0, 5], [1, 4]]);
+  });
+
+  for (const c of ['forward', 'forward_nonsquare']) {
+    it(`${c}: output and every tap`, async () => {
+      const r = await model.forward({ x: tensor(cases[`${c}.x`]), t: ints(cases[`${c}.t`]), text: text(c) }, { taps: true });
+      expect(r.shape).toEqual(cases[`${c}.out`].shape);
+      check(`${c}.out`, r.data, f32(cases[`${c}.out`]));
+      for (const tap of ['t_freq', 't_emb', 't5_proj', 'text_states', 'pooled', 'extra_emb', 'c', 'tokens', 'attn1_out', 'attn2_out', 'mlp_out', 'skip_fused', 'blocks_out', 'final_tokens']) {
+        const expected = cases[`${c}.tap_${tap}`];
+        // (the pooler's c_proj output is (B, 1, 1024); the official tap is its (B, 1024) view)
+        const shape = tap === 'pooled' ? [expected.shape[0], 1, expected.shape[1]] : expected.shape;
+        expect(r.taps?.[tap]?.shape, tap).toEqual(shape);
+        check(`${c}.tap_${tap}`, r.taps![tap].data, f32(expected));
+      }
+    });
+  }
+
+  it('cfg: the first step of sample_t2i.py, [negative, prompt] rows, the first C channels guided', async () => {
+    const rows = (name: string) => tensor(cases[`cfg.model_in_${name}`]);
+    const x = rows('x');
+    const t = ints(cases['cfg.model_in_t']);
+    const input = {
+      x, t,
+      text: [{ states: rows('states'), mask: mask(cases['cfg.model_in_mask']) }, { states: rows('states_t5'), mask: mask(cases['cfg.model_in_mask_t5']) }],
+    };
+    const raw = await model.forward(input);
+    check('cfg.out_raw', raw.data, f32(cases['cfg.out_raw']));
+    const guided = await model.forwardWithCfg({ ...input, cfgScale: f32(cases['cfg.cfg_scale'])[0] });
+    // the guided v: the first C channels of the first n rows (both halves hold it)
+    const [n, C, H, W] = cases['cfg.out'].shape;
+    const out = new Float32Array(n * C * H * W);
+    for (let i = 0; i < n; i++) out.set(guided.data.subarray(i * 2 * C * H * W, (i * 2 + 1) * C * H * W), i * C * H * W);
+    check('cfg.out (guided v)', out, f32(cases['cfg.out']));
+  });
+
+  it('cacheseq_n2_k1: the official state machine (full if count % 2 == 0 or t >= 700, reset after t <= 50)', async () => {
+    const cache = model.createCache('hunyuan:2:1');
+    const c = 'cacheseq_n2_k1';
+    const x = cases[`${c}.x`], out = cases[`${c}.out`], full = ints(cases[`${c}.full_step`]), t = ints(cases[`${c}.t`]);
+    for (let j = 0; j < t.length; j++) {
+      const r = await model.forward({ x: { data: slice(f32(x), x.shape, j), shape: x.shape.slice(1) }, t: t[j], text: text(c) }, { cache });
+      expect(r.cached ? 0 : 1, `call ${j} (t = ${t[j]})`).toBe(full[j]);
+      check(`${c}.out[${j}]`, r.data, slice(f32(out), out.shape, j));
+    }
+  });
+
+  it('bad input: typed errors', async () => {
+    const x = tensor(cases['forward.x']);
+    const t = ints(cases['forward.t']);
+    await expect(model.forward({ x, t })).rejects.toThrow(InvalidArgumentError);
+    await expect(model.forward({ x, t, text: text('forward').slice(0, 1) })).rejects.toThrow(/text/);
+    const [bert, t5] = text('forward');
+    await expect(model.forward({ x, t, text: [bert, { states: t5.states }] })).rejects.toThrow(/mask/);
+    await expect(model.forward({ x, t, text: [bert, { ...t5, mask: { data: new Float32Array(14).fill(2), shape: [2, 7] } }] })).rejects.toThrow(/0 or 1/);
+    await expect(model.forward({ x: { data: new Float32Array(2 * 4 * 7 * 8), shape: [2, 4, 7, 8] }, t, text: text('forward') })).rejects.toThrow(/multiples of the patch/);
+  });
+});
