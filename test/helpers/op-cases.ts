@@ -161,6 +161,45 @@ export function opCases(): OpCase[] {
       expected: () => Float32Array.from(args.a, (v, i) => f32(f32(args.wa * v) + f32(args.wb * args.b[i]))) });
   }
 
+  // Hunyuan-DiT's row and column movers and the rectangular unpatchify, each against a plain TypeScript reference.
+  for (const [R, W, offset, width] of [[7, 12, 4, 4], [130, 192, 128, 64], [1, 5, 0, 5]]) {
+    const args = { R, W, offset, width, x: r(R * W) };
+    cases.push({ op: 'slice_columns', label: `${R}x${W} columns [${offset}, ${offset + width})`, args, exact: true,
+      expected: () => Float32Array.from({ length: R * width }, (_, i) => args.x[Math.floor(i / width) * W + offset + (i % width)]) });
+  }
+  for (const [G, N, D] of [[3, 17, 9], [2, 1, 64]]) {
+    const args = { G, N, D, x: r(G * N * D), e: r(G * D) };
+    cases.push({ op: 'add_group_rows', label: `G=${G} N=${N} D=${D}`, args, exact: true,
+      expected: () => Float32Array.from(args.x, (v, i) => f32(v + args.e[Math.floor(i / (N * D)) * D + (i % D)])) });
+  }
+  for (const [B, L, D] of [[2, 12, 24], [3, 5, 7]]) {
+    const keep = Float32Array.from({ length: B * L }, (_, i) => (i * 7) % 3 === 0 ? 0 : 1);
+    const args = { B, L, D, x: r(B * L * D), keep, table: r(L * D) };
+    cases.push({ op: 'select_rows', label: `B=${B} L=${L} D=${D} (a third padded)`, args, exact: true,
+      expected: () => Float32Array.from({ length: B * L * D }, (_, i) => {
+        const row = Math.floor(i / D);
+        return keep[row] ? args.x[i] : args.table[(row % L) * D + (i % D)];
+      }) });
+  }
+  for (const [G, N, D] of [[2, 257, 33], [1, 1, 8]]) {
+    const args = { G, N, D, x: r(G * N * D, 3) };
+    cases.push({ op: 'mean_tokens', label: `G=${G} N=${N} D=${D}`, args, exact: true,
+      expected: () => Float32Array.from({ length: G * D }, (_, i) => {
+        const g = Math.floor(i / D), d = i % D;
+        let sum = 0;
+        for (let n = 0; n < N; n++) sum += args.x[(g * N + n) * D + d];
+        return f32(sum / N);
+      }) });
+  }
+  for (const [B, Gh, Gw, p, C] of [[2, 3, 5, 2, 8], [1, 4, 1, 3, 5]]) {
+    const args = { B, Gh, Gw, p, C, tokens: r(B * Gh * Gw * p * p * C) };
+    cases.push({ op: 'unpatchify', label: `B=${B} ${Gh}x${Gw} tokens p=${p} C=${C} (rectangular)`, args, exact: true,
+      expected: () => Float32Array.from({ length: B * C * Gh * p * Gw * p }, (_, i) => {
+        const H = Gh * p, W = Gw * p, x = i % W, y = Math.floor(i / W) % H, bc = Math.floor(i / (H * W)), b = Math.floor(bc / C), ch = bc % C;
+        return args.tokens[(b * Gh * Gw + Math.floor(y / p) * Gw + Math.floor(x / p)) * p * p * C + ((y % p) * p + (x % p)) * C + ch];
+      }) });
+  }
+
   // Text-encoder / cross-attention ops, each with its TypeScript reference (below opCases). Activation cases
   // take bf16 / fp16 inputs on CUDA at those precisions.
   const withRef = (op: string, label: string, args: A, ref: (a: A) => Float32Array, more: Partial<OpCase> = {}) =>
@@ -440,6 +479,7 @@ export function opSpec(op: string, a: A): OpSpec {
     case 'embedding':
       return { params: {}, inputs: { table: t(a.table, [a.rows, a.D]), ids: t(a.labels, [a.B]) } };
     case 'unpatchify':
+      if (a.Gw !== undefined) return { params: { patch: a.p, gridW: a.Gw }, inputs: { tokens: t(a.tokens, [a.B, a.Gh * a.Gw, a.p * a.p * a.C]) } };
       return { params: { patch: a.p }, inputs: { tokens: t(a.tokens, [a.B, a.G * a.G, a.p * a.p * a.C]) } };
     case 'swap_token_axes':
       return { params: { batch: a.B }, inputs: { x: t(a.x, [a.B * a.A1, a.A2, a.D]) } };
@@ -470,6 +510,14 @@ export function opSpec(op: string, a: A): OpSpec {
       return { params: { frames: a.F }, inputs: { x: t(a.x, [a.N, a.Cin, a.H, a.W]), w: t(a.w, [a.Cout, a.Cin, a.kt, 1, 1]), bias: t(a.bias, [a.Cout]) } };
     case 'blend':
       return { params: { wa: a.wa, wb: a.wb }, inputs: { a: t(a.a, [a.n]), b: t(a.b, [a.n]) } };
+    case 'slice_columns':
+      return { params: { offset: a.offset, width: a.width }, inputs: { x: t(a.x, [a.R, a.W]) } };
+    case 'add_group_rows':
+      return { params: {}, inputs: { x: t(a.x, [a.G, a.N, a.D]), e: t(a.e, [a.G, a.D]) } };
+    case 'select_rows':
+      return { params: {}, inputs: { x: t(a.x, [a.B, a.L, a.D]), keep: t(a.keep, [a.B, a.L]), table: t(a.table, [a.L, a.D]) } };
+    case 'mean_tokens':
+      return { params: {}, inputs: { x: t(a.x, [a.G, a.N, a.D]) } };
     case 'sdpa': {
       const act = a.act ? { act: 1 as const } : {}, D = a.H * a.hd;
       return {
