@@ -10,7 +10,8 @@ import { AbortError, DisposedError, InvalidArgumentError, checkFloat32, describe
 import { checkSignal } from './abort.js';
 import { callFlops, forwardFlops } from './flops.js';
 import type { Latents } from './latents.js';
-import { Model } from './model.js';
+import { HUNYUAN_NEGATIVE_PROMPT, encodeHunyuanPrompts, hunyuanTextRows, type HunyuanPromptStates, type HunyuanTextEncoders, type HunyuanTextSizes } from './hunyuan-text.js';
+import { Model, type RowText } from './model.js';
 import { gaussianNoise } from './random.js';
 import { createSampler, type Sampler, type SamplerName, type VarianceType } from './samplers.js';
 import { DiffusersDDIMScheduler, type TimestepSpacing } from './schedulers.js';
@@ -38,6 +39,8 @@ export interface PipelineOptions {
   cache?: false | CachePolicyInput;
   /** LatteT2V: the T5 encoder and its tokenizer, for runs started from prompts (init({ prompts })). */
   textEncoder?: TextEncoderModel;
+  /** Hunyuan-DiT: the BERT and mT5 encoders with their tokenizers, for runs started from prompts. */
+  textEncoders?: HunyuanTextEncoders;
   tokenizer?: TextTokenizer;
   /** LatteT2V: each prompt's cleaning before tokenizing (the official pipeline cleans captions); default: none. */
   cleanCaption?: (text: string) => string;
@@ -46,6 +49,14 @@ export interface PipelineOptions {
   stepsOffset?: number;
   setAlphaToOne?: boolean;
   clipSample?: boolean;
+}
+
+/** The text rows of a run: LatteT2V's (rows, L, D) states; Hunyuan-DiT's [BERT, mT5] pair. */
+type PipelineText = Tensor | [RowText, RowText];
+interface PendingPrompts {
+  prompts: string[];
+  negative: string | undefined;
+  perPrompt: number;
 }
 
 export interface InitOptions {
@@ -62,19 +73,29 @@ export interface InitOptions {
   noise?: Tensor;
   /**
    * Per-step noise for DDPM (and DDIM with eta > 0), shaped like the whole latent batch: a tensor
-   * (steps, ...latent shape) or a function of the step index. Default: seeded noise (stream index + 1).
+   * (steps, ...latent shape) or a function of the step index. Default: seeded noise (stream index + 1). A guided
+   * text-conditioned run (Hunyuan-DiT, LatteT2V) draws it for the n samples only, as the official pipelines: both
+   * halves of the [uncond, cond] state get the same noise.
    */
   stepNoise?: Tensor | ((index: number) => Float32Array | Tensor);
-  /** LatteT2V: one video per prompt, encoded with the pipeline's textEncoder and tokenizer by the first step. */
+  /**
+   * Text-conditioned models: the prompts, encoded by the first step (LatteT2V: with textEncoder + tokenizer, one video
+   * per prompt; Hunyuan-DiT: with textEncoders, `batch` images per prompt).
+   */
   prompts?: string[];
-  /** LatteT2V with guidance: the negative prompt of every video (default '', the official one). */
+  /** With guidance: the negative prompt (default: the official one: '' for LatteT2V, hydit's Chinese one for Hunyuan-DiT). */
   negativePrompt?: string;
-  /** LatteT2V: precomputed text states instead of prompts, one per video (the official truncation is applied). */
-  text?: PromptStates[];
-  /** LatteT2V with guidance and `text`: the negative prompt's states, one per video. */
-  negativeText?: PromptStates[];
+  /**
+   * Precomputed text instead of prompts, one entry per prompt: LatteT2V `{ states, mask? }` (the official truncation
+   * is applied); Hunyuan-DiT `[{ states, mask } (BERT), { states, mask } (mT5)]`.
+   */
+  text?: PromptStates[] | HunyuanPromptStates[];
+  /** With guidance and `text`: the negative prompt's, one per prompt, in the same form. */
+  negativeText?: PromptStates[] | HunyuanPromptStates[];
   /** LatteT2V: frames per video, the model's num_frames (default) or 1 (a single image, as video_length 1). */
   frames?: number;
+  /** Hunyuan-DiT: [height, width] in pixels, multiples of 16 (default: the config's input_size x 8). */
+  size?: [number, number];
 }
 
 export interface StepInfo {
@@ -115,6 +136,7 @@ export class Pipeline {
   /** The ADM sampler (DiT, Latte), or diffusers' DDIMScheduler (LatteT2V). */
   readonly sampler: Sampler | DiffusersDDIMScheduler;
   readonly textEncoder: TextEncoderModel | undefined;
+  readonly textEncoders: HunyuanTextEncoders | undefined;
   readonly tokenizer: TextTokenizer | undefined;
   readonly #clean: ((text: string) => string) | undefined;
   readonly cfgScale: number | undefined;
@@ -134,8 +156,8 @@ export class Pipeline {
   #seed = 0;
   #stepNoise: InitOptions['stepNoise'];
   // LatteT2V: the text rows of the state ([negatives, prompts] when guiding), or the prompts still to encode
-  #text: Tensor | undefined;
-  #prompts: { prompts: string[]; negative: string | undefined } | undefined;
+  #text: PipelineText | undefined;
+  #prompts: PendingPrompts | undefined;
   #index = 0;
   #busy = false;
   #history: StepInfo[] = [];
@@ -178,11 +200,22 @@ export class Pipeline {
     if (options.cleanCaption !== undefined && typeof options.cleanCaption !== 'function') {
       throw InvalidArgumentError.expected('cleanCaption', 'a function (text) => text', options.cleanCaption);
     }
+    if (options.textEncoders !== undefined) {
+      const e = options.textEncoders;
+      const ok = c.family === 'hunyuan-dit' && typeof e === 'object' && e !== null && e.bert instanceof TextEncoderModel && e.mt5 instanceof TextEncoderModel &&
+        typeof e.bertTokenizer?.encode === 'function' && typeof e.mt5Tokenizer?.encode === 'function';
+      if (!ok) throw InvalidArgumentError.expected('textEncoders', '{ bert, bertTokenizer, mt5, mt5Tokenizer } for a Hunyuan-DiT model', e);
+      if (e.bert.hiddenSize !== c.text_states_dim || e.mt5.hiddenSize !== c.text_states_dim_t5) {
+        throw InvalidArgumentError.expected('textEncoders', `BERT of width ${c.text_states_dim} and mT5 of width ${c.text_states_dim_t5}`, `${e.bert.hiddenSize} and ${e.mt5.hiddenSize}`);
+      }
+    }
+    this.textEncoders = options.textEncoders;
     this.textEncoder = options.textEncoder;
     this.tokenizer = options.tokenizer;
     this.#clean = options.cleanCaption;
     checkFloat32('cfgScale', options.cfgScale); // guidance runs in float32
-    if (options.cfgScale !== undefined && options.cfgScale > 1 && !t2v && (c.num_classes === 0 || !c.class_dropout)) {
+    const textConditioned = t2v || c.family === 'hunyuan-dit';
+    if (options.cfgScale !== undefined && options.cfgScale > 1 && !textConditioned && (c.num_classes === 0 || !c.class_dropout)) {
       throw InvalidArgumentError.expected('cfgScale', 'no guidance (<= 1) for a model without a null class', options.cfgScale);
     }
     this.cfgScale = options.cfgScale !== undefined && options.cfgScale > 1 ? options.cfgScale : undefined;
@@ -291,7 +324,7 @@ export class Pipeline {
     const text = this.#initText(options);
     if (text) {
       n = text.n;
-      perSampleShape[1] = text.frames;
+      perSampleShape.splice(0, perSampleShape.length, ...text.sampleShape);
     }
     const perSample = numel(perSampleShape);
 
@@ -347,20 +380,26 @@ export class Pipeline {
   }
 
   /**
-   * LatteT2V: the run's videos, frames and text (states now, or prompts to encode with the first step); other
-   * families: checks that no text option was given.
+   * Text-conditioned models: the run's samples, their shape and text (states now, or prompts to encode with the
+   * first step). LatteT2V: one video per prompt, frames num_frames or 1. HunyuanDiT: `batch` images per prompt of
+   * `size` pixels. Other families: checks that no text option was given.
    */
-  #initText(options: InitOptions): { n: number; frames: number; states?: Tensor; prompts?: { prompts: string[]; negative: string | undefined } } | undefined {
+  #initText(options: InitOptions): { n: number; sampleShape: number[]; states?: PipelineText; prompts?: PendingPrompts } | undefined {
     const c = this.model.config;
-    const keys = ['prompts', 'negativePrompt', 'text', 'negativeText', 'frames'] as const;
-    if (c.family !== 'latte-t2v') {
-      for (const key of keys) if (options[key] !== undefined) throw InvalidArgumentError.expected(key, `no ${key} (the model is ${c.family}, not text-to-video)`, options[key]);
+    const t2v = c.family === 'latte-t2v', hunyuan = c.family === 'hunyuan-dit';
+    if (!t2v && !hunyuan) {
+      for (const key of ['prompts', 'negativePrompt', 'text', 'negativeText', 'frames', 'size'] as const) {
+        if (options[key] !== undefined) throw InvalidArgumentError.expected(key, `no ${key} (the model is ${c.family}, not text-conditioned)`, options[key]);
+      }
       return undefined;
     }
-    const frames = options.frames ?? c.num_frames;
-    if (frames !== c.num_frames && frames !== 1) {
-      throw InvalidArgumentError.expected('frames', `${c.num_frames} (the model's temporal embedding) or 1 (an image)`, options.frames);
-    }
+    if (t2v && options.size !== undefined) throw InvalidArgumentError.expected('size', 'no size (LatteT2V samples at its input_size)', options.size);
+    if (hunyuan && options.frames !== undefined) throw InvalidArgumentError.expected('frames', 'no frames (Hunyuan-DiT makes images)', options.frames);
+    // LatteT2V: one video per prompt; Hunyuan-DiT: `batch` images per prompt (num_images_per_prompt)
+    const perPrompt = hunyuan ? options.batch ?? 1 : 1;
+    if (!Number.isInteger(perPrompt) || perPrompt < 1) throw InvalidArgumentError.expected('batch', 'a positive number of images per prompt', options.batch);
+    if (t2v && options.batch !== undefined) throw InvalidArgumentError.expected('batch', 'no batch (one video per prompt)', options.batch);
+    const shape = t2v ? this.#videoShape(options.frames) : this.#imageShape(options.size);
     if ((options.prompts === undefined) === (options.text === undefined)) {
       throw InvalidArgumentError.expected('prompts', 'either prompts (strings) or text (precomputed states), not both', options.prompts === undefined ? 'neither' : 'both');
     }
@@ -372,16 +411,45 @@ export class Pipeline {
       });
       if (options.negativePrompt !== undefined && typeof options.negativePrompt !== 'string') throw InvalidArgumentError.expected('negativePrompt', 'a string', options.negativePrompt);
       if (options.negativeText !== undefined) throw InvalidArgumentError.expected('negativeText', 'no states with prompts (use negativePrompt)', 'negativeText');
-      if (!this.textEncoder) throw InvalidArgumentError.expected('textEncoder', 'a T5 encoder and tokenizer in the Pipeline options to encode prompts (or pass init({ text }))', undefined);
-      return { n: prompts.length, frames, prompts: { prompts: [...prompts], negative: this.guided ? options.negativePrompt ?? '' : undefined } };
+      if (t2v && !this.textEncoder) throw InvalidArgumentError.expected('textEncoder', 'a T5 encoder and tokenizer in the Pipeline options to encode prompts (or pass init({ text }))', undefined);
+      if (hunyuan && !this.textEncoders) throw InvalidArgumentError.expected('textEncoders', 'the BERT and mT5 encoders and tokenizers in the Pipeline options to encode prompts (or pass init({ text }))', undefined);
+      // the official negative prompts: '' (Latte t2v), hydit.constants.NEGATIVE_PROMPT (Hunyuan-DiT)
+      const negative = this.guided ? options.negativePrompt ?? (hunyuan ? HUNYUAN_NEGATIVE_PROMPT : '') : undefined;
+      return { n: prompts.length * perPrompt, sampleShape: shape, prompts: { prompts: [...prompts], negative, perPrompt } };
     }
     if (options.negativePrompt !== undefined) throw InvalidArgumentError.expected('negativePrompt', 'no negative prompt with precomputed text (use negativeText)', options.negativePrompt);
     if (this.guided && options.negativeText === undefined) {
-      throw InvalidArgumentError.expected('negativeText', "the negative prompt's states (one per video) when guiding", undefined);
+      throw InvalidArgumentError.expected('negativeText', "the negative prompt's states (one per prompt) when guiding", undefined);
     }
     if (!this.guided && options.negativeText !== undefined) throw InvalidArgumentError.expected('negativeText', 'no negative states without guidance (cfgScale <= 1)', 'negativeText');
-    const states = officialTextStates(options.text!, options.negativeText, c.caption_channels!); // set for every LatteT2V config
-    return { n: options.text!.length, frames, states };
+    const states = t2v
+      ? officialTextStates(options.text as PromptStates[], options.negativeText as PromptStates[] | undefined, c.caption_channels!) // set for every LatteT2V config
+      : hunyuanTextRows(options.text as HunyuanPromptStates[], options.negativeText as HunyuanPromptStates[] | undefined, perPrompt, this.#hunyuanSizes());
+    return { n: options.text!.length * perPrompt, sampleShape: shape, states };
+  }
+
+  /** LatteT2V: (C, F, H, W) with F the model's num_frames or 1 (an image, as video_length 1). */
+  #videoShape(frames: number | undefined): number[] {
+    const c = this.model.config;
+    const F = frames ?? c.num_frames;
+    if (F !== c.num_frames && F !== 1) throw InvalidArgumentError.expected('frames', `${c.num_frames} (the model's temporal embedding) or 1 (an image)`, frames);
+    return [c.in_channels, F, c.input_size, c.input_size];
+  }
+
+  /** HunyuanDiT: (C, H/8, W/8) for an image of [H, W] pixels, multiples of 16 (default: input_size x 8). */
+  #imageShape(size: [number, number] | undefined): number[] {
+    const c = this.model.config;
+    const [H, W] = size ?? [8 * c.input_size, 8 * c.input_size];
+    const unit = 8 * c.patch_size;
+    if (!Array.isArray(size ?? [H, W]) || ![H, W].every((v) => Number.isInteger(v) && v >= unit && v % unit === 0 && v <= 8192)) {
+      throw InvalidArgumentError.expected('size', `[height, width] in pixels, multiples of ${unit} in [${unit}, 8192]`, size);
+    }
+    return [c.in_channels, H / 8, W / 8];
+  }
+
+  #hunyuanSizes(): HunyuanTextSizes {
+    const c = this.model.config;
+    return [[c.text_len!, c.text_states_dim!], [c.text_len_t5!, c.text_states_dim_t5!]];
   }
 
   /** The config whose FLOPs this run's calls have: a LatteT2V run of one frame (an image) has num_frames 1. */
@@ -391,16 +459,24 @@ export class Pipeline {
     return frames !== undefined && frames !== c.num_frames ? { ...c, num_frames: frames } : c;
   }
 
-  /** LatteT2V: the text rows of the run, encoding the prompts on first use. */
-  async #textStates(signal: AbortSignal | undefined): Promise<{ text?: Tensor; encodeMs?: number }> {
+  /** Text-conditioned models: the text rows of the run, encoding the prompts on first use. */
+  async #textStates(signal: AbortSignal | undefined): Promise<{ text?: PipelineText; encodeMs?: number }> {
     if (this.#text || !this.#prompts) return { text: this.#text };
     const start = performance.now();
-    const { prompts, negative } = this.#prompts;
-    const encoded = await encodeT2VPrompts(this.textEncoder!, this.tokenizer!, prompts, negative, { signal, clean: this.#clean });
-    this.#text = officialTextStates(encoded.prompts, encoded.negatives, this.model.config.caption_channels!);
+    const { prompts, negative, perPrompt } = this.#prompts;
+    if (this.model.config.family === 'hunyuan-dit') {
+      const sizes = this.#hunyuanSizes();
+      const encoded = await encodeHunyuanPrompts(this.textEncoders!, negative === undefined ? prompts : [...prompts, negative], sizes, signal);
+      const negatives = negative === undefined ? undefined : prompts.map(() => encoded[prompts.length]);
+      this.#text = hunyuanTextRows(encoded.slice(0, prompts.length), negatives, perPrompt, sizes);
+    } else {
+      const encoded = await encodeT2VPrompts(this.textEncoder!, this.tokenizer!, prompts, negative, { signal, clean: this.#clean });
+      this.#text = officialTextStates(encoded.prompts, encoded.negatives, this.model.config.caption_channels!);
+    }
     this.#prompts = undefined;
     return { text: this.#text, encodeMs: performance.now() - start };
   }
+
 
   /**
    * Runs the next step: one model call (batched cond+uncond when guiding) and the sampler update, both in the
@@ -524,6 +600,17 @@ export class Pipeline {
   }
 
   #noiseFor(j: number, n: number): Float32Array {
+    // Text-conditioned runs keep [uncond, cond] copies of the same latents (the official state is n rows, run as
+    // cat([latents, latents])): one noise draw of the n rows serves both halves.
+    const family = this.model.config.family;
+    if (this.guided && (family === 'hunyuan-dit' || family === 'latte-t2v')) {
+      const half = this.#noiseRows(j, n / 2);
+      return concat(half, half);
+    }
+    return this.#noiseRows(j, n);
+  }
+
+  #noiseRows(j: number, n: number): Float32Array {
     const src = this.#stepNoise;
     if (src === undefined) return gaussianNoise(n, this.#seed, j + 1);
     if (typeof src === 'function') {
@@ -534,7 +621,8 @@ export class Pipeline {
     }
     const per = src.data.length / src.shape[0];
     if (per !== n || src.shape[0] < this.sampler.steps) {
-      throw InvalidArgumentError.expected('stepNoise.shape', `[${this.sampler.steps}, ${this.#current('step').join(', ')}]`, src.shape);
+      const shape = this.#current('step');
+      throw InvalidArgumentError.expected('stepNoise.shape', `[${this.sampler.steps}, ${n / numel(shape.slice(1))}, ${shape.slice(1).join(', ')}]`, src.shape);
     }
     return src.data.subarray(j * n, (j + 1) * n);
   }
