@@ -24,17 +24,24 @@ export function toByte(v: number): number {
   return Math.trunc(Math.min(255, Math.max(0, Math.fround(Math.fround(x * 255) + 0.5))));
 }
 
-export type ByteMapping = 'torchvision' | 'dit-ddp' | 'latte' | 'latte-t2v';
+export type ByteMapping = 'torchvision' | 'dit-ddp' | 'latte' | 'latte-t2v' | 'diffusers';
 
 /**
  * One float to a byte the way each official script does it, every op rounded to float32:
  * 'torchvision' (save_image), 'dit-ddp' (DiT sample_ddp.py: clamp(127.5 x + 128, 0, 255)),
  * 'latte' (((x * 0.5 + 0.5) * 255 + 0.5).clamp(0, 255)), 'latte-t2v' (pipeline_latte.py:
- * ((x / 2 + 0.5).clamp(0, 1) * 255)); all truncate to uint8.
+ * ((x / 2 + 0.5).clamp(0, 1) * 255)); all truncate to uint8. 'diffusers' (VaeImageProcessor, Hunyuan-DiT's PIL
+ * output): ((x / 2 + 0.5).clamp(0, 1) * 255).round(), numpy's half-to-even.
  */
 export function mapByte(v: number, mode: ByteMapping): number {
   const f = Math.fround;
   if (mode === 'torchvision') return toByte(v);
+  if (mode === 'diffusers') { // VaeImageProcessor.postprocess('pil'): (x / 2 + 0.5).clamp(0, 1), (x * 255).round() (half to even)
+    const x = f(f(v / 2) + 0.5);
+    const y = f((x > 1 ? 1 : x >= 0 ? x : 0) * 255);
+    const r = Math.round(y);
+    return r - y === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  }
   if (mode === 'latte-t2v') {
     const x = f(f(v / 2) + 0.5);
     return Math.trunc(f((x > 1 ? 1 : x >= 0 ? x : 0) * 255)); // NaN -> 0
