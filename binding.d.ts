@@ -146,12 +146,37 @@ export type NativeSamplerUpdate =
       last: boolean;
     }
   | {
-      /** diffusers' DDIMScheduler.step, eta 0 (the text-to-video pipeline): x0 = (x - sqrtOneMinusAlphaT·eps) / sqrtAlphaT. */
+      /**
+       * diffusers' DDIMScheduler.step, eta 0 (the text-to-video pipeline; lib/schedulers.ts): epsilon
+       * x0 = (x - sqrtOneMinusAlphaT·eps) / sqrtAlphaT; v_prediction x0 = sqrtAlphaT·x - sqrtOneMinusAlphaT·v,
+       * eps = sqrtAlphaT·v + sqrtOneMinusAlphaT·x; x' = sqrtAlphaPrev·x0 + sqrtOneMinusAlphaPrev·eps.
+       */
       kind: 'ddim-diffusers';
+      /** Default 'epsilon'. */
+      predictionType?: 'epsilon' | 'v_prediction';
       sqrtAlphaT: number;
       sqrtOneMinusAlphaT: number;
       sqrtAlphaPrev: number;
       sqrtOneMinusAlphaPrev: number;
+      /** clip_sample: x0 clamped to [-clipRange, clipRange]; 0 = no clipping. */
+      clipRange: number;
+    }
+  | {
+      /**
+       * diffusers' DDPMScheduler.step, fixed_small (Hunyuan-DiT's default sampler; lib/schedulers.ts): x0 as
+       * 'ddim-diffusers', mean = predOriginalSampleCoeff·x0 + currentSampleCoeff·x, x' = mean + stdDev·noise.
+       */
+      kind: 'ddpm-diffusers';
+      /** Default 'epsilon'. */
+      predictionType?: 'epsilon' | 'v_prediction';
+      sqrtAlphaT: number;
+      sqrtOneMinusAlphaT: number;
+      predOriginalSampleCoeff: number;
+      currentSampleCoeff: number;
+      /** sqrt of the clamped posterior variance. */
+      stdDev: number;
+      /** t > 0: the noise term is added (the noise tensor is read); otherwise x' = mean + 0. */
+      addNoise: boolean;
       /** clip_sample: x0 clamped to [-clipRange, clipRange]; 0 = no clipping. */
       clipRange: number;
     };

@@ -171,17 +171,33 @@ SamplerUpdate sampler_update_from_js(const Napi::Value& v, const std::string& fi
   };
   SamplerUpdate u;
   const std::string kind = o.Get("kind").IsString() ? o.Get("kind").As<Napi::String>().Utf8Value() : "";
-  if (kind == "ddim-diffusers") {
-    u.kind = SamplerUpdate::Kind::DiffusersDDIM;
+  if (kind == "ddim-diffusers" || kind == "ddpm-diffusers") {
+    const Napi::Value p = o.Get("predictionType");
+    const std::string prediction = p.IsUndefined() ? "epsilon" : p.IsString() ? p.As<Napi::String>().Utf8Value() : "";
+    if (prediction != "epsilon" && prediction != "v_prediction")
+      throw_invalid("Expected 'epsilon' or 'v_prediction' for " + field + ".predictionType");
+    u.v_prediction = prediction == "v_prediction";
     u.sqrt_ac = number("sqrtAlphaT");
     u.sqrt_1m_ac = number("sqrtOneMinusAlphaT");
-    u.sqrt_ac_prev = number("sqrtAlphaPrev");
-    u.sqrt_1m_ac_prev = number("sqrtOneMinusAlphaPrev");
     u.clip_range = number("clipRange");
     if (u.sqrt_ac <= 0 || u.clip_range < 0) throw_invalid("Expected sqrtAlphaT > 0 and clipRange >= 0 for " + field);
+    if (kind == "ddim-diffusers") {
+      u.kind = SamplerUpdate::Kind::DiffusersDDIM;
+      u.sqrt_ac_prev = number("sqrtAlphaPrev");
+      u.sqrt_1m_ac_prev = number("sqrtOneMinusAlphaPrev");
+    } else {
+      u.kind = SamplerUpdate::Kind::DiffusersDDPM;
+      u.coef1 = number("predOriginalSampleCoeff");
+      u.coef2 = number("currentSampleCoeff");
+      u.noise_scale = number("stdDev");
+      const Napi::Value add = o.Get("addNoise");
+      if (!add.IsBoolean()) throw_invalid("Expected a boolean for " + field + ".addNoise");
+      u.last = !add.As<Napi::Boolean>().Value();
+    }
     return u;
   }
-  if (kind != "ddim" && kind != "ddpm") throw_invalid("Expected 'ddim', 'ddpm' or 'ddim-diffusers' for " + field + ".kind");
+  if (kind != "ddim" && kind != "ddpm")
+    throw_invalid("Expected 'ddim', 'ddpm', 'ddim-diffusers' or 'ddpm-diffusers' for " + field + ".kind");
   u.sqrt_recip_ac = number("sqrtRecipAlphasCumprod");
   u.sqrt_recipm1_ac = number("sqrtRecipm1AlphasCumprod");
   if (kind == "ddim") {

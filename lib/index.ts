@@ -29,8 +29,11 @@ export { SkipCache, cachePresets, resolveCachePolicy } from './cache.js';
 export type { CachePolicy, CachePolicyInput, CachePresetName, CacheStats } from './cache.js';
 export { DDIMSampler, DDPMSampler, createSampler } from './samplers.js';
 export type { Sampler, SamplerName, SamplerStepResult, VarianceType, SamplerCoefficients, DDIMCoefficients, DDPMCoefficients } from './samplers.js';
-export { DiffusersDDIMScheduler, diffusersTimesteps, linspaceFloat32 } from './schedulers.js';
-export type { DiffusersDDIMConfig, DiffusersDDIMCoefficients, DiffusersDDIMStepResult, TimestepSpacing } from './schedulers.js';
+export { DiffusersDDIMScheduler, DiffusersDDPMScheduler, diffusersBetas, diffusersTimesteps, linspaceFloat32 } from './schedulers.js';
+export type {
+  BetaSchedule, DiffusersDDIMConfig, DiffusersDDIMCoefficients, DiffusersDDIMStepResult, DiffusersDDPMConfig, DiffusersDDPMCoefficients,
+  DiffusersDDPMStepResult, PredictionType, TimestepSpacing,
+} from './schedulers.js';
 export { createDiffusion, spaceTimesteps } from './diffusion.js';
 export type { DiffusionTables } from './diffusion.js';
 export { gaussianNoise, NoiseGenerator } from './random.js';

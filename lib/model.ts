@@ -4,7 +4,7 @@ import { checkWeightsFile } from './checkpoint.js';
 import type { NativeForwardOptions, NativeModel, NativeProfile, NativeTensor } from '../binding.js';
 import { Latents } from './latents.js';
 import type { SamplerCoefficients } from './samplers.js';
-import type { DiffusersDDIMCoefficients } from './schedulers.js';
+import type { DiffusersDDIMCoefficients, DiffusersDDPMCoefficients } from './schedulers.js';
 import { SkipCache, resolveCachePolicy, type CachePolicyInput } from './cache.js';
 import { describeModel, families, sampleShape } from './architecture.js';
 import { resolveConfig, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
@@ -279,7 +279,7 @@ export class Model {
    * input.cfgScale is set, as forwardWithCfg), then the sampler update with the given coefficients
    * (sampler.coefficients(index)), bit-identical to sampler.step(). Pipeline drives its runs with this.
    */
-  async sampleStep(latents: Latents, input: SampleStepInput, update: SamplerCoefficients | DiffusersDDIMCoefficients, options: SampleStepOptions = {}): Promise<StepReport> {
+  async sampleStep(latents: Latents, input: SampleStepInput, update: SamplerCoefficients | DiffusersDDIMCoefficients | DiffusersDDPMCoefficients, options: SampleStepOptions = {}): Promise<StepReport> {
     const handle = this.#live();
     if (!(latents instanceof Latents)) throw InvalidArgumentError.expected('latents', 'Latents from model.createLatents()', latents);
     if (latents.owner !== this) throw InvalidArgumentError.expected('latents', 'latents created by this model', 'latents of another model');
@@ -287,7 +287,7 @@ export class Model {
     const args = this.#checkCall([...latents.shape], input.t, input.y);
     const cfg = input.cfgScale === undefined ? {} : this.#guidance(input as CfgInput, latents.shape[0]);
     const text = this.#checkText(input, latents.shape[0]);
-    if (typeof update !== 'object' || update === null || (update.kind !== 'ddim' && update.kind !== 'ddpm' && update.kind !== 'ddim-diffusers')) {
+    if (typeof update !== 'object' || update === null || !['ddim', 'ddpm', 'ddim-diffusers', 'ddpm-diffusers'].includes(update.kind)) {
       throw InvalidArgumentError.expected('update', 'sampler coefficients (sampler.coefficients(index))', update);
     }
     if (update.kind === 'ddpm' && update.learnedRange && !this.config.learn_sigma) {
@@ -297,7 +297,8 @@ export class Model {
     if (options.noise !== undefined && (!(options.noise instanceof Float32Array) || options.noise.length !== n)) {
       throw InvalidArgumentError.expected('options.noise', `a Float32Array of ${n} values`, options.noise);
     }
-    const needsNoise = update.kind === 'ddim' ? update.noiseScale !== 0 : update.kind === 'ddpm' ? !update.last : false;
+    const needsNoise = update.kind === 'ddim' ? update.noiseScale !== 0 : update.kind === 'ddpm' ? !update.last
+      : update.kind === 'ddpm-diffusers' ? update.addNoise === true : false;
     if (needsNoise && options.noise === undefined) {
       throw InvalidArgumentError.expected('options.noise', `a Float32Array of ${n} values (this update adds noise)`, undefined);
     }

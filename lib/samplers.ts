@@ -23,7 +23,7 @@ export interface SamplerStepResult {
 }
 
 /** The per-step scalars of a sampler update: the schedule's part, computed here; the elementwise part runs in step() or natively. */
-export type SamplerCoefficients = Exclude<NativeSamplerUpdate, { kind: 'ddim-diffusers' }>;
+export type SamplerCoefficients = Exclude<NativeSamplerUpdate, { kind: 'ddim-diffusers' | 'ddpm-diffusers' }>;
 export type DDIMCoefficients = Extract<SamplerCoefficients, { kind: 'ddim' }>;
 export type DDPMCoefficients = Extract<SamplerCoefficients, { kind: 'ddpm' }>;
 

@@ -105,8 +105,8 @@ describe('diffusers DDIMScheduler options', () => {
   const bad: [number, object, RegExp][] = [
     [0, {}, /steps/], [1001, {}, /steps/], [2.5, {}, /steps/],
     [8, { timestepSpacing: 'karras' }, /timestepSpacing/],
-    [8, { betaSchedule: 'scaled_linear' }, /betaSchedule/],
-    [8, { predictionType: 'v_prediction' }, /predictionType/],
+    [8, { betaSchedule: 'squaredcos_cap_v2' }, /betaSchedule/],
+    [8, { predictionType: 'sample' }, /predictionType/],
     [8, { stepsOffset: -1 }, /stepsOffset/], [8, { stepsOffset: 1.5 }, /stepsOffset/], [8, { stepsOffset: 200 }, /stepsOffset/],
     [8, { clipSample: 1 }, /clipSample/], [8, { clipSampleRange: 0 }, /clipSampleRange/],
     [8, { setAlphaToOne: 'yes' }, /setAlphaToOne/], [8, { betaStart: Number.NaN }, /betaStart/], [8, { betaEnd: 2 }, /betaEnd/],

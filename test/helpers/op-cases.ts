@@ -2,7 +2,7 @@
 // (every CUDA op against its CPU twin): awkward sizes (97, 257, 1025 tokens; head dims 16, 40, 64, 72, 97,
 // 128, 512; K not a multiple of 8 or of the tiles), seeded inputs, never zeros.
 import { createSampler } from '../../lib/samplers.js';
-import { DiffusersDDIMScheduler, type DiffusersDDIMConfig } from '../../lib/schedulers.js';
+import { DiffusersDDIMScheduler, DiffusersDDPMScheduler, type DiffusersDDIMConfig, type DiffusersDDPMConfig } from '../../lib/schedulers.js';
 import { randn } from './compare.js';
 import { testNative } from './test-native.js';
 import { gelu, groupNorm } from '../reference/ops.js';
@@ -35,11 +35,14 @@ export interface SamplerSpec {
   variance?: 'learned_range' | 'fixed_large' | 'fixed_small';
 }
 
-/** The diffusers DDIMScheduler step a sampler_update case reproduces (op-reference.ts runs its step()). */
-export interface DiffusersSpec {
-  steps: number;
-  index: number;
-  config?: DiffusersDDIMConfig;
+/** The diffusers DDIMScheduler / DDPMScheduler step a sampler_update case reproduces (op-reference.ts runs its step()). */
+export type DiffusersSpec =
+  | { scheduler?: 'ddim'; steps: number; index: number; config?: DiffusersDDIMConfig }
+  | { scheduler: 'ddpm'; steps: number; index: number; config?: DiffusersDDPMConfig };
+
+/** The scheduler of a DiffusersSpec. */
+export function diffusersScheduler(spec: DiffusersSpec): DiffusersDDIMScheduler | DiffusersDDPMScheduler {
+  return spec.scheduler === 'ddpm' ? new DiffusersDDPMScheduler(spec.steps, spec.config) : new DiffusersDDIMScheduler(spec.steps, spec.config);
 }
 
 let seed = 1000;
@@ -285,6 +288,29 @@ export function opCases(): OpCase[] {
     withRef('relative_position_bias', `q=${qLen} k=${kLen} H=${H} buckets=${numBuckets} max_distance=${maxDistance}${bidirectional ? ' bidirectional' : ''}`,
       { qLen, kLen, H, numBuckets, maxDistance, bidirectional, table: r(numBuckets * H) }, relativePositionBiasReference, { exact: true });
   }
+  // (Last, so that the inputs of the cases above keep their seeds.) diffusers' DDIMScheduler.step with v
+  // prediction and Hunyuan-DiT's scaled_linear table. DDPMScheduler.step (Hunyuan-DiT: (B, 2C, H, W), outer = B): its
+  // default (v, noise at every step, the last one with the variance clamped to 1e-20), epsilon, clip_sample, and a
+  // last step at t = 0 (steps_offset 0: no noise).
+  const hunyuan = { betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.02, predictionType: 'v_prediction', stepsOffset: 1 } as const;
+  const diffusersV: [DiffusersSpec, number, number, number, number][] = [
+    [{ steps: 10, index: 4, config: hunyuan }, 2, 4, 37, 1],
+    [{ steps: 7, index: 6, config: { ...hunyuan, clipSample: true, clipSampleRange: 0.8 } }, 3, 3, 17, 0],
+    [{ scheduler: 'ddpm', steps: 10, index: 0 }, 2, 4, 8 * 8, 1],
+    [{ scheduler: 'ddpm', steps: 10, index: 9 }, 1, 4, 37, 1],
+    [{ scheduler: 'ddpm', steps: 25, index: 7, config: { predictionType: 'epsilon', timestepSpacing: 'trailing' } }, 3, 5, 13, 0],
+    [{ scheduler: 'ddpm', steps: 6, index: 2, config: { predictionType: 'epsilon', clipSample: true, betaSchedule: 'linear', betaStart: 0.0001 } }, 2, 3, 17, 1],
+    [{ scheduler: 'ddpm', steps: 6, index: 5, config: { stepsOffset: 0, clipSample: true, clipSampleRange: 2 } }, 1, 4, 97, 1],
+  ];
+  for (const [spec, outer, C, inner, doubled] of diffusersV) {
+    const update = diffusersScheduler(spec).coefficients(spec.index);
+    const n = outer * C * inner;
+    cases.push({
+      op: 'sampler_update', label: `${update.kind} step ${spec.index}/${spec.steps} ${JSON.stringify(spec.config ?? {})} outer=${outer} C=${C} inner=${inner} doubled=${doubled}`,
+      args: { outer, C, inner, doubled, x: r(n, 30), out: r(doubled ? 2 * n : n, 10), noise: r(n), update, diffusers: spec },
+      exact: true,
+    });
+  }
   return cases;
 }
 
@@ -486,10 +512,16 @@ export function opSpec(op: string, a: A): OpSpec {
     case 'cfg_guidance':
       return { params: { frames: a.F, channels: a.C, guided: a.guided, scale: a.scale, uncond_first: a.uncondFirst }, inputs: { raw: t(a.raw, [a.B, a.F * a.C * a.HW]) } };
     case 'sampler_update': {
-      if (a.update.kind === 'ddim-diffusers') {
-        const u = a.update;
-        const params = { outer: a.outer, channels: a.C, kind: 2, sqrt_ac: u.sqrtAlphaT, sqrt_1m_ac: u.sqrtOneMinusAlphaT, sqrt_ac_prev: u.sqrtAlphaPrev, sqrt_1m_ac_prev: u.sqrtOneMinusAlphaPrev, clip_range: u.clipRange };
-        return { params, inputs: { model_out: t(a.out, [a.outer, 2 * a.C, a.inner]), noise: undefined as unknown as InputSpec, x: t(a.x, [a.outer, a.C, a.inner]) } };
+      if (a.update.kind === 'ddim-diffusers' || a.update.kind === 'ddpm-diffusers') {
+        const u = a.update, ddim = u.kind === 'ddim-diffusers';
+        const params: Record<string, number> = {
+          outer: a.outer, channels: a.C, kind: ddim ? 2 : 3, sqrt_ac: u.sqrtAlphaT, sqrt_1m_ac: u.sqrtOneMinusAlphaT, clip_range: u.clipRange,
+          v_prediction: u.predictionType === 'v_prediction' ? 1 : 0,
+          ...(ddim ? { sqrt_ac_prev: u.sqrtAlphaPrev, sqrt_1m_ac_prev: u.sqrtOneMinusAlphaPrev }
+            : { coef1: u.predOriginalSampleCoeff, coef2: u.currentSampleCoeff, noise_scale: u.stdDev, last: u.addNoise ? 0 : 1 }),
+        };
+        const noise = !ddim && u.addNoise ? t(a.noise, [a.outer, a.C, a.inner]) : (undefined as unknown as InputSpec);
+        return { params, inputs: { model_out: t(a.out, [a.outer, a.doubled ? 2 * a.C : a.C, a.inner]), noise, x: t(a.x, [a.outer, a.C, a.inner]) } };
       }
       const u = a.update, ddim = u.kind === 'ddim';
       const params: Record<string, number> = {

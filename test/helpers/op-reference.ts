@@ -2,8 +2,7 @@
 // one-line composition of them), so the runOp hook is checked on every machine. Both hooks are in the test addon.
 import { testNative } from './test-native.js';
 import { createSampler } from '../../lib/samplers.js';
-import { DiffusersDDIMScheduler } from '../../lib/schedulers.js';
-import type { DiffusersSpec, OpCase, SamplerSpec } from './op-cases.js';
+import { diffusersScheduler, type DiffusersSpec, type OpCase, type SamplerSpec } from './op-cases.js';
 
 type A = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const k = (name: string, args: A) => testNative().runKernel(name, args);
@@ -30,12 +29,12 @@ export function cpuExpected(c: OpCase): Float32Array {
     case 'group_norm':
       return k('group_norm', { ...a, HW: a.H * a.W });
     case 'sampler_update': {
-      if (a.diffusers) { // the TypeScript DDIMScheduler.step on eps = the first C channels of every row
+      if (a.diffusers) { // the TypeScript DDIMScheduler / DDPMScheduler step on eps (v) = the first C channels of every row
         const spec = a.diffusers as DiffusersSpec;
-        const plane = a.C * a.inner;
+        const plane = a.C * a.inner, rows = a.doubled ? 2 : 1;
         const eps = new Float32Array(a.outer * plane);
-        for (let o = 0; o < a.outer; o++) eps.set((a.out as Float32Array).subarray(2 * o * plane, (2 * o + 1) * plane), o * plane);
-        return new DiffusersDDIMScheduler(spec.steps, spec.config).step(spec.index, a.x, eps).prevSample;
+        for (let o = 0; o < a.outer; o++) eps.set((a.out as Float32Array).subarray(rows * o * plane, (rows * o + 1) * plane), o * plane);
+        return diffusersScheduler(spec).step(spec.index, a.x, eps, a.noise).prevSample;
       }
       // The TypeScript sampler itself: the native op must reproduce step() bit for bit.
       const spec = a.sampler as SamplerSpec;

@@ -17,10 +17,18 @@ void sampler_update(const float* model_out, bool doubled, int64_t outer, int64_t
     const float* nr = add_noise ? noise + o * plane : nullptr;
     for (int64_t i = 0; i < plane; ++i) {
       const float xi = xr[i];
-      if (u.kind == SamplerUpdate::Kind::DiffusersDDIM) {  // torch's order: (x - b * eps) / a, then a' * x0 + b' * eps
-        float x0 = (xi - u.sqrt_1m_ac * eps[i]) / u.sqrt_ac;
+      if (u.kind == SamplerUpdate::Kind::DiffusersDDIM || u.kind == SamplerUpdate::Kind::DiffusersDDPM) {
+        // torch's order: x0 = (x - b * eps) / a, or a * x - b * v (and eps = a * v + b * x); clamp
+        const float m = eps[i];
+        float x0 = u.v_prediction ? u.sqrt_ac * xi - u.sqrt_1m_ac * m : (xi - u.sqrt_1m_ac * m) / u.sqrt_ac;
         if (u.clip_range > 0) x0 = std::min(std::max(x0, -u.clip_range), u.clip_range);
-        xr[i] = u.sqrt_ac_prev * x0 + u.sqrt_1m_ac_prev * eps[i];
+        if (u.kind == SamplerUpdate::Kind::DiffusersDDIM) {  // a' * x0 + b' * eps
+          const float e = u.v_prediction ? u.sqrt_ac * m + u.sqrt_1m_ac * xi : m;
+          xr[i] = u.sqrt_ac_prev * x0 + u.sqrt_1m_ac_prev * e;
+        } else {  // (c1 * x0 + c2 * x) + (std * noise, or the integer 0 at t = 0)
+          const float mean = u.coef1 * x0 + u.coef2 * xi;
+          xr[i] = mean + (add_noise ? u.noise_scale * nr[i] : 0.0f);
+        }
         continue;
       }
       const float x0 = u.sqrt_recip_ac * xi - u.sqrt_recipm1_ac * eps[i];

@@ -13,10 +13,19 @@ __global__ void sampler_update_kernel(const float* model_out, int64_t plane, int
     const int64_t o = k / plane, i = k - o * plane;
     const float* eps = model_out + o * out_row;
     const float xi = x[k];
-    if (u.kind == SamplerUpdate::Kind::DiffusersDDIM) {  // torch's order: (x - b * eps) / a, then a' * x0 + b' * eps
-      float x0 = __fdiv_rn(__fsub_rn(xi, __fmul_rn(u.sqrt_1m_ac, eps[i])), u.sqrt_ac);
+    if (u.kind == SamplerUpdate::Kind::DiffusersDDIM || u.kind == SamplerUpdate::Kind::DiffusersDDPM) {
+      // torch's order: x0 = (x - b * eps) / a, or a * x - b * v (and eps = a * v + b * x); clamp
+      const float m = eps[i];
+      float x0 = u.v_prediction ? __fsub_rn(__fmul_rn(u.sqrt_ac, xi), __fmul_rn(u.sqrt_1m_ac, m))
+                                : __fdiv_rn(__fsub_rn(xi, __fmul_rn(u.sqrt_1m_ac, m)), u.sqrt_ac);
       if (u.clip_range > 0) x0 = fminf(fmaxf(x0, -u.clip_range), u.clip_range);
-      x[k] = __fadd_rn(__fmul_rn(u.sqrt_ac_prev, x0), __fmul_rn(u.sqrt_1m_ac_prev, eps[i]));
+      if (u.kind == SamplerUpdate::Kind::DiffusersDDIM) {  // a' * x0 + b' * eps
+        const float e = u.v_prediction ? __fadd_rn(__fmul_rn(u.sqrt_ac, m), __fmul_rn(u.sqrt_1m_ac, xi)) : m;
+        x[k] = __fadd_rn(__fmul_rn(u.sqrt_ac_prev, x0), __fmul_rn(u.sqrt_1m_ac_prev, e));
+      } else {  // (c1 * x0 + c2 * x) + (std * noise, or the integer 0 at t = 0)
+        const float mean = __fadd_rn(__fmul_rn(u.coef1, x0), __fmul_rn(u.coef2, xi));
+        x[k] = __fadd_rn(mean, add_noise ? __fmul_rn(u.noise_scale, noise[k]) : 0.0f);
+      }
       continue;
     }
     const float x0 = __fsub_rn(__fmul_rn(u.sqrt_recip_ac, xi), __fmul_rn(u.sqrt_recipm1_ac, eps[i]));

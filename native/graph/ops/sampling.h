@@ -9,8 +9,9 @@ namespace skipdit {
 // Both kinds start from x0 = sqrt_recip_ac * x - sqrt_recipm1_ac * eps (_predict_xstart_from_eps).
 struct SamplerUpdate {
   // DDIM / DDPM: the ADM samplers of the class-conditioned models; DiffusersDDIM: diffusers' DDIMScheduler.step
-  // (eta 0), which the text-to-video pipeline uses and which rounds differently.
-  enum class Kind { DDIM, DDPM, DiffusersDDIM };
+  // (eta 0), which the text-to-video pipeline uses and which rounds differently; DiffusersDDPM: diffusers'
+  // DDPMScheduler.step (fixed_small), Hunyuan-DiT's default sampler.
+  enum class Kind { DDIM, DDPM, DiffusersDDIM, DiffusersDDPM };
   Kind kind = Kind::DDIM;
   float sqrt_recip_ac = 0, sqrt_recipm1_ac = 0;
   // DDIM: x = x0 * sqrt_ac_prev + dir_coef * eps' (+ noise_scale * noise when noise_scale != 0),
@@ -20,12 +21,22 @@ struct SamplerUpdate {
   // min_log and max_log by (v + 1) / 2; x = mean + exp(0.5 * log_variance) * noise unless last.
   float coef1 = 0, coef2 = 0, min_log = 0, max_log = 0, fixed_log = 0;
   bool learned_range = false, last = false;
-  // DiffusersDDIM: x0 = (x - sqrt_1m_ac * eps) / sqrt_ac, clamped to [-clip_range, clip_range] when clip_range > 0;
-  // x = sqrt_ac_prev * x0 + sqrt_1m_ac_prev * eps.
+  // DiffusersDDIM: x0 = (x - sqrt_1m_ac * eps) / sqrt_ac, or with v_prediction (the model output is v)
+  // x0 = sqrt_ac * x - sqrt_1m_ac * v and eps = sqrt_ac * v + sqrt_1m_ac * x; x0 clamped to [-clip_range, clip_range]
+  // when clip_range > 0; x = sqrt_ac_prev * x0 + sqrt_1m_ac_prev * eps.
   float sqrt_ac = 0, sqrt_1m_ac = 0, sqrt_1m_ac_prev = 0, clip_range = 0;
+  bool v_prediction = false;
+  // DiffusersDDPM: x0 as DiffusersDDIM (sqrt_ac, sqrt_1m_ac, v_prediction, clip_range); mean = coef1 * x0 + coef2 * x;
+  // x = mean + noise_scale * noise, or mean + 0 when last (t = 0: diffusers adds the integer 0).
   // Whether the op reads a noise tensor.
   bool needs_noise() const {
-    return kind == Kind::DDIM ? noise_scale != 0 : kind == Kind::DDPM ? !last : false;
+    switch (kind) {
+      case Kind::DDIM: return noise_scale != 0;
+      case Kind::DDPM:
+      case Kind::DiffusersDDPM: return !last;
+      case Kind::DiffusersDDIM: return false;
+    }
+    return false;
   }
 };
 
@@ -59,7 +70,8 @@ struct CfgGuidance : OpBase {
 
 // The sampler update of one step, in place: x (outer, C, inner) <- update(x, eps, v, noise), where model_out is
 // (outer, C, inner) = eps, or (outer, 2C, inner) = [eps, v] (learn_sigma; DiT: outer = B, Latte: B*F). noise
-// (like x) is given exactly when u.needs_noise(). Bit-identical to the float32 loop of lib/samplers.ts.
+// (like x) is given exactly when u.needs_noise(). Bit-identical to the float32 loop of lib/samplers.ts (DDIM, DDPM)
+// and lib/schedulers.ts (DiffusersDDIM, DiffusersDDPM: eps / v = the first C channels of a doubled row).
 struct SamplerStep : OpBase {
   static constexpr const char* kName = "sampler_update";
   static constexpr std::array<const char*, 3> kInputs{"model_out", "noise?", "x"};
@@ -86,6 +98,7 @@ struct SamplerStep : OpBase {
     f("sqrt_1m_ac", u.sqrt_1m_ac);
     f("sqrt_1m_ac_prev", u.sqrt_1m_ac_prev);
     f("clip_range", u.clip_range);
+    f("v_prediction", u.v_prediction);
   }
   // Whether model_out holds the variance channels (2C).
   static bool doubled(const OpInputs& in) { return in[0].numel() == 2 * in[2].numel(); }
