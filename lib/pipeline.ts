@@ -14,7 +14,7 @@ import { HUNYUAN_NEGATIVE_PROMPT, encodeHunyuanPrompts, hunyuanTextRows, type Hu
 import { Model, type RowText } from './model.js';
 import { gaussianNoise } from './random.js';
 import { createSampler, type Sampler, type SamplerName, type VarianceType } from './samplers.js';
-import { DiffusersDDIMScheduler, type TimestepSpacing } from './schedulers.js';
+import { DiffusersDDIMScheduler, DiffusersDDPMScheduler, type TimestepSpacing } from './schedulers.js';
 import { encodeT2VPrompts, officialTextStates, type PromptStates } from './t2v-text.js';
 import { checkTensor, numel, type Tensor } from './tensor.js';
 import { TextEncoderModel, type TextTokenizer } from './text-encoder.js';
@@ -133,8 +133,8 @@ export interface RunOptions {
 
 export class Pipeline {
   readonly model: Model;
-  /** The ADM sampler (DiT, Latte), or diffusers' DDIMScheduler (LatteT2V). */
-  readonly sampler: Sampler | DiffusersDDIMScheduler;
+  /** The ADM sampler (DiT, Latte), diffusers' DDIMScheduler (LatteT2V), DDPMScheduler or DDIMScheduler (Hunyuan-DiT). */
+  readonly sampler: Sampler | DiffusersDDIMScheduler | DiffusersDDPMScheduler;
   readonly textEncoder: TextEncoderModel | undefined;
   readonly textEncoders: HunyuanTextEncoders | undefined;
   readonly tokenizer: TextTokenizer | undefined;
@@ -168,16 +168,21 @@ export class Pipeline {
     if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
     this.model = model;
     const c = model.config;
-    const steps = options.steps ?? 50;
+    const steps = options.steps ?? (c.family === 'hunyuan-dit' ? 100 : 50);
     if (typeof steps === 'number' && (!Number.isInteger(steps) || steps < 1 || steps > 1000)) {
       throw InvalidArgumentError.expected('steps', 'an integer in [1, 1000]', steps);
     }
     const t2v = c.family === 'latte-t2v';
     if (t2v) {
       this.sampler = textToVideoScheduler(options, steps);
+    } else if (c.family === 'hunyuan-dit') {
+      for (const key of ['textEncoder', 'tokenizer', 'cleanCaption'] as const) {
+        if (options[key] !== undefined) throw InvalidArgumentError.expected(key, `no ${key} (a LatteT2V option; Hunyuan-DiT takes textEncoders)`, options[key]);
+      }
+      this.sampler = hunyuanScheduler(options, steps);
     } else {
       for (const key of ['textEncoder', 'tokenizer', 'cleanCaption', 'timestepSpacing', 'stepsOffset', 'setAlphaToOne', 'clipSample'] as const) {
-        if (options[key] !== undefined) throw InvalidArgumentError.expected(key, `no ${key} (a LatteT2V option; the model is ${c.family})`, options[key]);
+        if (options[key] !== undefined) throw InvalidArgumentError.expected(key, `no ${key} (a text-conditioned model's option; the model is ${c.family})`, options[key]);
       }
       const variance = options.variance ?? (c.learn_sigma ? 'learned_range' : 'fixed_large');
       if (variance === 'learned_range' && !c.learn_sigma && (options.sampler ?? 'ddim') === 'ddpm') {
@@ -644,4 +649,21 @@ function textToVideoScheduler(options: PipelineOptions, steps: number | string):
   return new DiffusersDDIMScheduler(steps, {
     timestepSpacing: options.timestepSpacing, stepsOffset: options.stepsOffset, setAlphaToOne: options.setAlphaToOne, clipSample: options.clipSample,
   });
+}
+
+/**
+ * Hunyuan-DiT's samplers (hydit SAMPLER_FACTORY, sample_t2i.py): 'ddpm' (default) = diffusers' DDPMScheduler,
+ * 'ddim' = DDIMScheduler (eta 0), both v-prediction, scaled_linear betas 0.00085..0.02, leading spacing, steps_offset 1.
+ */
+function hunyuanScheduler(options: PipelineOptions, steps: number | string): DiffusersDDPMScheduler | DiffusersDDIMScheduler {
+  const name = options.sampler ?? 'ddpm';
+  if (name !== 'ddpm' && name !== 'ddim') throw InvalidArgumentError.expected('sampler', "'ddpm' or 'ddim'", name);
+  if (options.eta !== undefined && options.eta !== 0) throw InvalidArgumentError.expected('eta', '0 (the pipeline runs DDIM with eta 0)', options.eta);
+  if (options.variance !== undefined) throw InvalidArgumentError.expected('variance', "no variance (DDPMScheduler's fixed_small)", options.variance);
+  if (typeof steps !== 'number') throw InvalidArgumentError.expected('steps', 'a number of steps (no respacing string for Hunyuan-DiT)', steps);
+  const config = {
+    betaSchedule: 'scaled_linear' as const, betaStart: 0.00085, betaEnd: 0.02, predictionType: 'v_prediction' as const, clipSample: options.clipSample ?? false,
+    timestepSpacing: options.timestepSpacing ?? 'leading', stepsOffset: options.stepsOffset ?? 1,
+  };
+  return name === 'ddpm' ? new DiffusersDDPMScheduler(steps, config) : new DiffusersDDIMScheduler(steps, { ...config, setAlphaToOne: options.setAlphaToOne });
 }
