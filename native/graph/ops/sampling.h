@@ -5,8 +5,8 @@
 namespace skipdit {
 
 // The per-step scalars of one sampler update, float32 values computed by the caller from the diffusion tables
-// (lib/samplers.ts `coefficients`); the op does the elementwise part in the official float32 order.
-// Both kinds start from x0 = sqrt_recip_ac * x - sqrt_recipm1_ac * eps (_predict_xstart_from_eps).
+// (lib/samplers.ts, lib/schedulers.ts `coefficients`); the op does the elementwise part in the official float32
+// order. DDIM and DDPM start from x0 = sqrt_recip_ac * x - sqrt_recipm1_ac * eps (_predict_xstart_from_eps).
 struct SamplerUpdate {
   // DDIM / DDPM: the ADM samplers of the class-conditioned models; DiffusersDDIM: diffusers' DDIMScheduler.step
   // (eta 0), which the text-to-video pipeline uses and which rounds differently; DiffusersDDPM: diffusers'
@@ -28,6 +28,7 @@ struct SamplerUpdate {
   bool v_prediction = false;
   // DiffusersDDPM: x0 as DiffusersDDIM (sqrt_ac, sqrt_1m_ac, v_prediction, clip_range); mean = coef1 * x0 + coef2 * x;
   // x = mean + noise_scale * noise, or mean + 0 when last (t = 0: diffusers adds the integer 0).
+
   // Whether the op reads a noise tensor.
   bool needs_noise() const {
     switch (kind) {
