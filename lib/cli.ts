@@ -14,6 +14,7 @@ import { benchSizes, formatBenchReport, runBench, type BenchFamily, type BenchSi
 import { generate, type GenerateOptions, type GenerateProgress, type GenerateResult, type ImagesResult, type LatentsResult } from './generate.js';
 import { encodeToFile, type EncodeArgs } from './encode.js';
 import { generateVideo, type GenerateVideoOptions, type VideoProgress } from './generate-t2v.js';
+import { generateHunyuan, isHunyuanPath } from './generate-hunyuan.js';
 
 const integer = (name: string) => (value: string) => {
   const n = Number(value);
@@ -203,6 +204,7 @@ interface GenerateArgs {
   timestepSpacing?: 'leading' | 'linspace' | 'trailing';
   stepsOffset?: number;
   clean?: boolean;
+  size?: number[];
 }
 
 /** How generateVideo()'s errors name its options: by these flags. */
@@ -240,8 +242,37 @@ async function generateVideoCommand(opts: GenerateArgs): Promise<void> {
   }
 }
 
+/** `skipdit generate --prompt ...` on a Hunyuan-DiT download: a PNG (generateHunyuan). */
+async function generateHunyuanCommand(opts: GenerateArgs): Promise<void> {
+  for (const [flag, given] of [['--class', opts.class], ['--frames', opts.frames], ['--key', opts.key], ['--preset', opts.preset], ['--config', opts.config], ['--text-encoder', opts.textEncoder], ['--tokenizer', opts.tokenizer]] as const) {
+    if (given !== undefined) throw new InvalidArgumentError(`${flag} is not a Hunyuan-DiT option (the t2i/ folder's parts are found by name)`);
+  }
+  if (opts.size !== undefined && opts.size.length !== 2) throw new InvalidArgumentError(`--size takes a height and a width in pixels, got ${opts.size.join(' ')}`);
+  const bars = opts.json || !process.stderr.isTTY ? undefined : new cliProgress.MultiBar({ format: '{task} [{bar}] {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+  let bar: cliProgress.SingleBar | undefined;
+  type Event = { phase: string; completed?: number; total?: number };
+  const result = await interruptibleRun<Awaited<ReturnType<typeof generateHunyuan>>, Event>((signal, onProgress) => generateHunyuan({
+    model: opts.model!, vae: opts.vae, prompts: opts.prompt!, negativePrompt: opts.negativePrompt, size: opts.size as [number, number] | undefined,
+    batch: opts.n, sampler: opts.sampler, steps: opts.steps, cfg: opts.cfg, cache: opts.cache as CachePolicyInput | undefined, seed: opts.seed,
+    backend: opts.backend, dtype: opts.dtype, out: opts.out, nrow: opts.nrow, signal, onProgress,
+  }), progressBars<Event>(bars, (e) => {
+    if (e.phase !== 'sample' || e.completed === undefined) return;
+    if (e.completed === 1) bar = bars?.create(e.total ?? 0, 1, { task: 'sampling' });
+    else bar?.update(e.completed);
+  }));
+  if (!result) return;
+  const r = result.report;
+  if (opts.json) console.log(JSON.stringify(r, null, 2));
+  else {
+    console.log(`wrote ${r.out} (${result.images[0].width}x${result.images[0].height}, ${result.samples.shape[0]} image${result.samples.shape[0] > 1 ? 's' : ''}) in ` +
+      `${((r.encodeMs + r.sampleMs + r.decodeMs) / 1000).toFixed(2)} s (text ${(r.encodeMs / 1000).toFixed(2)} s, sampling ${(r.sampleMs / 1000).toFixed(2)} s, ` +
+      `decoding ${(r.decodeMs / 1000).toFixed(2)} s), ${r.cachedSteps} of ${r.steps} steps cached`);
+  }
+}
+
 async function generateCommand(opts: GenerateArgs): Promise<void> {
-  if (opts.prompt !== undefined) return generateVideoCommand(opts);
+  if (opts.prompt !== undefined) return opts.model && (await isHunyuanPath(opts.model)) ? generateHunyuanCommand(opts) : generateVideoCommand(opts);
+  if (opts.size !== undefined) throw new InvalidArgumentError('--size is a Hunyuan-DiT option: give --prompt and a Hunyuan-DiT --model too');
   for (const [flag, given] of [['--negative-prompt', opts.negativePrompt], ['--text-encoder', opts.textEncoder], ['--tokenizer', opts.tokenizer], ['--timestep-spacing', opts.timestepSpacing], ['--steps-offset', opts.stepsOffset], ['--dtype', opts.dtype]] as const) {
     if (given !== undefined) throw new InvalidArgumentError(`${flag} is a text-to-video option: give --prompt too`);
   }
@@ -290,7 +321,7 @@ program
   .option('--steps <n>', 'sampling steps (default: the official script\'s: DiT 250, Latte 50, bundled 50)', integer('--steps'))
   .addOption(new Option('--sampler <name>', 'sampler (default: DiT ddpm, Latte ddim, bundled ddim)').choices(['ddim', 'ddpm']))
   .option('--cfg <scale>', 'classifier-free guidance scale (default: DiT 4, Latte 7, bundled 3)', number('--cfg'))
-  .option('--cache <policy>', `Skip-Cache: none, ${Object.keys(cachePresets).join(', ')}, optionally ':N[:k]', e.g. dit:2 or dit:2:1`)
+  .option('--cache <policy>', `Skip-Cache: none, ${Object.keys(cachePresets).join(', ')}, optionally ':N[:k]' (dit:2, hunyuan:2:1), or text-to-video's N2-700-50`)
   .option('--seed <n>', 'seed of all noise', integer('--seed'), 0)
   .option('--nrow <n>', 'images per grid row (default: 4 for DiT as sample.py, a square grid otherwise)', integer('--nrow'))
   .option('--fps <n>', 'video frames per second', integer('--fps'), 8)
@@ -304,6 +335,7 @@ program
   .addOption(new Option('--timestep-spacing <mode>', "text-to-video: DDIM timestep_spacing (default: the folder's scheduler config, else leading)").choices(['leading', 'linspace', 'trailing']))
   .option('--steps-offset <n>', 'text-to-video: DDIM steps_offset', integer('--steps-offset'))
   .option('--no-clean', 'text-to-video: no caption cleaning (the official pipeline cleans)')
+  .option('--size <px...>', 'Hunyuan-DiT: image height and width in pixels, multiples of 16 (default 1024 1024)', (v: string, p?: number[]) => collect(integer('--size'))(v, p))
   .action(generateCommand);
 
 program

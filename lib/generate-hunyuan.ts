@@ -90,6 +90,17 @@ export function findHunyuanLayout(modelPath: string): HunyuanLayout {
   return { checkpoint, bert: sub('clip_text_encoder'), bertTokenizer: sub('tokenizer'), mt5: sub('mt5'), vae: sub('sdxl-vae-fp16-fix') };
 }
 
+/** Whether a --model path is a Hunyuan-DiT download or checkpoint (its t2i/ layout, or text_embedding_padding). */
+export async function isHunyuanPath(modelPath: string): Promise<boolean> {
+  if (!existsSync(modelPath)) return false;
+  if (statSync(modelPath).isDirectory()) return existsSync(path.join(modelPath, 't2i', 'model')) || existsSync(path.join(modelPath, 'model', 'pytorch_model_ema.pt'));
+  try {
+    return (await inspectCheckpoint(modelPath)).tensors['text_embedding_padding'] !== undefined;
+  } catch {
+    return false; // not a readable checkpoint: the text-to-video path reports it
+  }
+}
+
 function need(given: string | undefined, found: string | undefined, name: string, what: string): string {
   const p = given ?? found;
   if (!p) throw new InvalidArgumentError(`Expected ${name} (${what}): the model's folder has none`);
@@ -111,10 +122,6 @@ export async function generateHunyuan(o: GenerateHunyuanOptions): Promise<{ samp
   };
   const owned: { dispose(): void }[] = [];
   try {
-    const bertDir = need(o.bert, layout?.bert, 'bert', 'the t2i/clip_text_encoder folder');
-    const bertTokDir = need(o.bertTokenizer, layout?.bertTokenizer, 'bertTokenizer', 'the t2i/tokenizer folder');
-    const mt5Dir = need(o.mt5, layout?.mt5, 'mt5', 'the t2i/mt5 folder');
-    const vaePath = o.vae instanceof Vae ? undefined : need(o.vae, layout?.vae, 'vae', 'the t2i/sdxl-vae-fp16-fix folder');
     emit({ phase: 'load' });
     if (layout) {
       const { tensors } = await inspectCheckpoint(layout.checkpoint);
@@ -122,6 +129,10 @@ export async function generateHunyuan(o: GenerateHunyuanOptions): Promise<{ samp
         throw new InvalidArgumentError(`Expected a Hunyuan-DiT checkpoint for model but '${layout.checkpoint}' has no text_embedding_padding (a DiT or Latte model?)`);
       }
     }
+    const bertDir = need(o.bert, layout?.bert, 'bert', 'the t2i/clip_text_encoder folder');
+    const bertTokDir = need(o.bertTokenizer, layout?.bertTokenizer, 'bertTokenizer', 'the t2i/tokenizer folder');
+    const mt5Dir = need(o.mt5, layout?.mt5, 'mt5', 'the t2i/mt5 folder');
+    const vaePath = o.vae instanceof Vae ? undefined : need(o.vae, layout?.vae, 'vae', 'the t2i/sdxl-vae-fp16-fix folder');
     const model = o.model instanceof Model ? o.model : await loadModel(layout!.checkpoint, { backend: o.backend ?? 'auto', dtype: o.dtype, signal: o.signal });
     if (model !== o.model) owned.push(model);
     if (model.config.family !== 'hunyuan-dit') throw InvalidArgumentError.expected('model', 'a Hunyuan-DiT model', `a ${model.config.family} model`);

@@ -22,6 +22,10 @@ export type {
 export { generateVideo, findT2VLayout, videoFrames } from './generate-t2v.js';
 export type { GenerateVideoOptions, VideoProgress, VideoReport, VideoResult, VideoFormat, T2VLayout } from './generate-t2v.js';
 export { officialTextStates, encodeT2VPrompts, T2V_MAX_LENGTH } from './t2v-text.js';
+export { generateHunyuan, findHunyuanLayout, isHunyuanPath } from './generate-hunyuan.js';
+export type { GenerateHunyuanOptions, HunyuanReport, HunyuanLayout } from './generate-hunyuan.js';
+export { HUNYUAN_NEGATIVE_PROMPT, hunyuanTextRows, encodeHunyuanPrompts } from './hunyuan-text.js';
+export type { HunyuanPromptStates, HunyuanTextEncoders, HunyuanTextSizes } from './hunyuan-text.js';
 export type { PromptStates } from './t2v-text.js';
 export { Pipeline } from './pipeline.js';
 export type { PipelineOptions, InitOptions, StepInfo, RunOptions, PipelineCacheStats } from './pipeline.js';
