@@ -3,7 +3,7 @@
 // at 512x512 and at 1024x1024: full, then cached (hunyuan:N:1 resumes at block 39), in seconds and % of the peak
 // measured in this run; the 100-step DDPM run's speedup for hunyuan:2 and hunyuan:3 from the step times and the
 // official patterns (full if count % N == 0 or t >= 700, reset after t <= 50), against the FLOP prediction.
-// Usage: npm run bench:hunyuan -- [--dtype bfloat16|float32] [--sizes 512,1024] [--json]
+// Usage: npm run bench:hunyuan -- [--dtype bfloat16|float32] [--sizes 512,1024] [--profile] [--json]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { median, randomCheckpoint } from '../lib/bench.js';
@@ -13,7 +13,10 @@ import { loadModel, type Model, type ModelDType } from '../lib/model.js';
 import { native, packageRoot } from '../lib/native.js';
 
 const { values } = parseArgs({
-  options: { dtype: { type: 'string', default: 'bfloat16' }, sizes: { type: 'string', default: '512,1024' }, json: { type: 'boolean', default: false } },
+  options: {
+    dtype: { type: 'string', default: 'bfloat16' }, sizes: { type: 'string', default: '512,1024' }, profile: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
 });
 const dtype = values.dtype as ModelDType;
 const sizes = values.sizes!.split(',').map(Number);
@@ -25,7 +28,7 @@ log(`peak: fp32 ${peak.gflops.toFixed(0)} GFLOP/s, bf16 ${peak.bf16Gflops.toFixe
 
 const config: ModelConfig = { ...hunyuanV12Base };
 const { file } = randomCheckpoint(config, path.join(packageRoot(), 'bench', '.cache'));
-const model = await loadModel(file, { backend: 'cpu', dtype });
+const model = await loadModel(file, { backend: 'cpu', dtype, profile: values.profile });
 log(`Hunyuan-DiT v1.2 (DiT-g/2) random weights, ${dtype} (${(model.memory().weightBytes / 2 ** 30).toFixed(2)} GiB), CFG batch 2`);
 
 /** One CFG call at a latent of h x w (pixels / 8), with the text of two prompts filling every token. */
@@ -59,7 +62,12 @@ for (const px of sizes) {
   const h = px / 8, w = px / 8;
   const flopConfig = { ...config, input_size: h };
   const cache = model.createCache('hunyuan:2:1');
+  if (values.profile) model.profile({ reset: true });
   const full = await cfgCall(model, h, w, 999, cache); // t >= 700: full, saves the feature
+  if (values.profile) {
+    const ops = model.profile({ reset: true })!.ops.sort((a, b) => b.seconds - a.seconds).slice(0, 6);
+    log(`  full call's top ops: ${ops.map((o) => `${o.op} ${o.seconds.toFixed(1)} s (${(o.flops / 1e9 / Math.max(o.seconds, 1e-9)).toFixed(0)} GFLOP/s)`).join(', ')}`);
+  }
   const cached = await cfgCall(model, h, w, 681, cache); // count 1: cached (blocks 0 and 39)
   if (full.cached || !cached.cached) throw new Error('expected a full then a cached call');
   const fullFlops = callFlops(flopConfig, 2, full.blocks), cachedFlops = callFlops(flopConfig, 2, cached.blocks);
