@@ -306,6 +306,49 @@ describe.skipIf(!cuda.available)(`CUDA backend${skipReason ? ` (skipped: ${skipR
     });
   });
 
+  // Hunyuan-DiT: the fixture forward (any-size latent, RoPE, pooler, text padding rows) in each dtype, and the cache sequence.
+  describe('hunyuan-dit-tiny fixture', () => {
+    const HY = 'hunyuan-dit-tiny';
+    const cases = loadCases(HY);
+    const tensor = (name: string) => ({ data: f32(cases[name]), shape: cases[name].shape });
+    const mask = (name: string) => ({ data: Float32Array.from(ints(cases[name])), shape: cases[name].shape });
+    const text = (c: string) => [
+      { states: tensor(`${c}.encoder_hidden_states`), mask: mask(`${c}.text_embedding_mask`) },
+      { states: tensor(`${c}.encoder_hidden_states_t5`), mask: mask(`${c}.text_embedding_mask_t5`) },
+    ];
+    for (const dtype of dtypes) {
+      it(`forward and forward_nonsquare, ${dtype}`, async () => {
+        const model = await loadModel(fixturePath(HY, 'model.safetensors'), { backend: 'cuda', dtype, config: { input_size: 8 } });
+        try {
+          for (const c of ['forward', 'forward_nonsquare']) {
+            const r = await model.forward({ x: tensor(`${c}.x`), t: ints(cases[`${c}.t`]), text: text(c) });
+            const err = relErr(r.data, f32(cases[`${c}.out`]));
+            if (dtype === 'float32') within(`hunyuan ${c}, CUDA f32`, err, FIXTURE_TOL_F32);
+            else report.push(`  ${`hunyuan ${c}, CUDA ${dtype} (info)`.padEnd(64)} ${err.toExponential(2)}`);
+          }
+        } finally {
+          model.dispose();
+        }
+      });
+    }
+    it('cacheseq_n2_k1: the official pattern and outputs on the device', async () => {
+      const model = await loadModel(fixturePath(HY, 'model.safetensors'), { backend: 'cuda', config: { input_size: 8 } });
+      try {
+        const cache = model.createCache('hunyuan:2:1');
+        const c = 'cacheseq_n2_k1', x = cases[`${c}.x`], out = cases[`${c}.out`], t = ints(cases[`${c}.t`]);
+        const pattern: number[] = [];
+        for (let j = 0; j < t.length; j++) {
+          const r = await model.forward({ x: { data: slice(f32(x), x.shape, j), shape: x.shape.slice(1) }, t: t[j], text: text(c) }, { cache });
+          pattern.push(r.cached ? 0 : 1);
+          within(`hunyuan ${c}.out[${j}], CUDA f32`, relErr(r.data, slice(f32(out), out.shape, j)), FIXTURE_TOL_F32);
+        }
+        expect(pattern).toEqual(ints(cases[`${c}.full_step`]));
+      } finally {
+        model.dispose();
+      }
+    });
+  });
+
   it('VAE decoder fixture (vae-tiny), float32', async () => {
     const dir = path.join(fixturesDir, 'vae-tiny');
     const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));

@@ -1,6 +1,7 @@
 // Hunyuan-DiT (Skip-DiT text-to-image/hydit) against the official golden vectors: test/fixtures/hunyuan-dit-tiny
 // (README.md there gives the math and every case). Forward with every tap, a non-square latent (the round-half-to-even
 // RoPE grid offset), the CFG call as the pipeline makes it, and the Skip-Cache state machine (hunyuan:2:1).
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, describeModel, loadModel, type Model } from '../lib/index.js';
 import { relErr, slice } from './helpers/compare.js';
@@ -46,6 +47,15 @@ describe(NAME, () => {
     expect(d.params.find((p) => p.name === 'blocks.0.mlp.fc1.weight')?.shape).toEqual([279, 64]); // int(64 * 4.3637)
     // blocks 2 and 3 unpaired: 1 -> 4, 0 -> 5
     expect(d.skipPairs).toEqual([[0, 5], [1, 4]]);
+  });
+
+  it('the released DiT-g/2 v1.2 (t2i/model/pytorch_model_ema.pt): the 1,304 tensors of fixture.json, names and shapes', async () => {
+    const { hunyuanV12Base } = await import('../lib/config.js');
+    const released = JSON.parse(readFileSync(fixturePath(NAME, 'fixture.json'), 'utf8')).released_dit_g2['v1.2'] as { keys: Array<[string, number[]]>; num_params: number };
+    const ours = describeModel({ ...hunyuanV12Base }).params.map((p) => [p.name, p.shape]);
+    const sort = (a: Array<[string, number[]]>) => [...a].sort(([x], [y]) => x.localeCompare(y));
+    expect(sort(ours as Array<[string, number[]]>)).toEqual(sort(released.keys));
+    expect(ours.reduce((n, [, s]) => n + (s as number[]).reduce((a, b) => a * b, 1), 0)).toBe(released.num_params);
   });
 
   for (const c of ['forward', 'forward_nonsquare']) {
