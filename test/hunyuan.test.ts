@@ -102,6 +102,19 @@ describe(NAME, () => {
     }
   });
 
+  it('bf16 weights on CPU: within bf16 accuracy of the fp32 fixture (the error is measured, not zero)', async () => {
+    const m = await loadModel(fixturePath(NAME, 'model.safetensors'), { backend: 'cpu', dtype: 'bfloat16', config: { input_size: 8 } });
+    try {
+      const r = await m.forward({ x: tensor(cases['forward_nonsquare.x']), t: ints(cases['forward_nonsquare.t']), text: text('forward_nonsquare') });
+      const err = relErr(r.data, f32(cases['forward_nonsquare.out']));
+      report.push(`  ${'forward_nonsquare.out, bf16 weights (info)'.padEnd(44)} ${err.toExponential(2)}`);
+      expect(err).toBeGreaterThan(1e-6);
+      expect(err).toBeLessThan(2e-2);
+    } finally {
+      m.dispose();
+    }
+  });
+
   it('bad input: typed errors', async () => {
     const x = tensor(cases['forward.x']);
     const t = ints(cases['forward.t']);
