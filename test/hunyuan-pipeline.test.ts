@@ -4,21 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Pipeline, loadModel, type Model } from '../lib/index.js';
-import { relErr, slice } from './helpers/compare.js';
+import { errorReport, slice } from './helpers/compare.js';
 import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
 import type { StTensor } from './helpers/safetensors.js';
 
 const NAME = 'hunyuan-dit-tiny';
 const STEP_TOL = 1e-5;
 const RUN_TOL = 1e-4;
-const report: string[] = [];
-afterAll(() => console.log('\nhunyuan-dit pipeline max relative errors (max|a-b|/max|b|):\n' + report.join('\n')));
-
-function check(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = STEP_TOL) {
-  const err = relErr(actual, expected);
-  report.push(`  ${label.padEnd(40)} ${err.toExponential(2)}`);
-  expect(err, label).toBeLessThanOrEqual(tol);
-}
+const { check, lines: report } = errorReport('hunyuan-dit pipeline', STEP_TOL, 40);
 
 const tensor = (t: StTensor) => ({ data: f32(t), shape: t.shape });
 const mask = (t: StTensor) => ({ data: Float32Array.from(ints(t)), shape: t.shape });

@@ -4,21 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, describeModel, loadModel, type Model } from '../lib/index.js';
-import { relErr, slice } from './helpers/compare.js';
+import { errorReport, relErr, slice } from './helpers/compare.js';
 import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
 import type { StTensor } from './helpers/safetensors.js';
 
 const NAME = 'hunyuan-dit-tiny';
 // The README's bound is 1e-4 (the pooler's matmul layout); every case here is far below it
 const TOL = 1e-5;
-const report: string[] = [];
-afterAll(() => console.log('\nhunyuan-dit max relative errors (max|a-b|/max|b|):\n' + report.join('\n')));
-
-function check(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = TOL) {
-  const err = relErr(actual, expected);
-  report.push(`  ${label.padEnd(44)} ${err.toExponential(2)}`);
-  expect(err, label).toBeLessThanOrEqual(tol);
-}
+const { check, lines: report } = errorReport('hunyuan-dit', TOL, 44);
 
 const tensor = (t: StTensor) => ({ data: f32(t), shape: t.shape });
 const mask = (t: StTensor) => ({ data: Float32Array.from(ints(t)), shape: t.shape });

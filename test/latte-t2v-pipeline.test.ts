@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Pipeline, forwardFlops, loadModel, resolveCachePolicy, type Model } from '../lib/index.js';
 import { officialTextStates } from '../lib/t2v-text.js';
-import { relErr, slice } from './helpers/compare.js';
+import { errorReport, relErr, slice } from './helpers/compare.js';
 import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
 import type { StTensor } from './helpers/safetensors.js';
 
@@ -13,14 +13,7 @@ const NAME = 'latte-t2v-skip-tiny';
 const STEP_TOL = 1e-5;
 const RUN_TOL = 1e-4;
 const CONFIG = { num_frames: 3 };
-const report: string[] = [];
-afterAll(() => console.log('\nlatte-t2v pipeline max relative errors (max|a-b|/max|b|):\n' + report.join('\n')));
-
-function check(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = STEP_TOL) {
-  const err = relErr(actual, expected);
-  report.push(`  ${label.padEnd(40)} ${err.toExponential(2)}`);
-  expect(err, label).toBeLessThanOrEqual(tol);
-}
+const { check, lines: report } = errorReport('latte-t2v pipeline', STEP_TOL, 40);
 
 const tensor = (t: StTensor) => ({ data: f32(t), shape: t.shape });
 const doubled = (x: Float32Array, shape: number[]) => {

@@ -1,5 +1,7 @@
 // Error measures used by the tests. relErr = max|a - b| / max|b| (the scale-free "relative error" of the
 // fixture tolerances: robust to elements near zero, sensitive to any single wrong element).
+import { afterAll, expect } from 'vitest';
+
 export function relErr(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);
   let maxDiff = 0;
@@ -39,4 +41,21 @@ export function slice(data: Float32Array, shape: number[], j: number): Float32Ar
 /** The IEEE bit patterns of float32 values (for bit-for-bit comparisons that also tell -0 from 0). */
 export function bits(a: Float32Array): number[] {
   return Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+}
+
+/**
+ * A fixture test file's error table: `check(label, actual, expected, bound?)` asserts relErr <= bound (default `tol`)
+ * and records the error; the table is printed after the file's tests.
+ */
+export function errorReport(title: string, tol: number, width = 44) {
+  const lines: string[] = [];
+  afterAll(() => console.log(`\n${title} max relative errors (max|a-b|/max|b|):\n` + lines.join('\n')));
+  return {
+    lines,
+    check(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, bound = tol): void {
+      const err = relErr(actual, expected);
+      lines.push(`  ${label.padEnd(width)} ${err.toExponential(2)}`);
+      expect(err, label).toBeLessThanOrEqual(bound);
+    },
+  };
 }
