@@ -171,7 +171,7 @@ describe('describeModel: inputs and memoisation', () => {
     expect(code(() => describeNative(null))).toMatch(/^SKIPDIT_INVALID_ARGUMENT: Expected a config object for config/);
     // configs are validated in lib (normalizeConfig); natively an invalid one is an internal invariant, never a crash
     expect(code(() => describeNative({ ...ditConfig, depth: 7 }))).toMatch(/^SKIPDIT_INTERNAL: internal check failed: .*config\.depth: expected an even depth/);
-    expect(code(() => describeNative({ ...ditConfig, family: 'unet' }))).toMatch(/^SKIPDIT_INVALID_ARGUMENT: Expected 'dit', 'latte' or 'latte-t2v' for config\.family/);
+    expect(code(() => describeNative({ ...ditConfig, family: 'unet' }))).toMatch(/^SKIPDIT_INVALID_ARGUMENT: Expected 'dit', 'latte', 'latte-t2v' or 'hunyuan-dit' for config\.family/);
     expect(code(() => describeNative(ditConfig))).toBe('no error'); // batch defaults to 1
   });
 });
