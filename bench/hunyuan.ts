@@ -3,7 +3,9 @@
 // at 512x512 and at 1024x1024: full, then cached (hunyuan:N:1 resumes at block 39), in seconds and % of the peak
 // measured in this run; the 100-step DDPM run's speedup for hunyuan:2 and hunyuan:3 from the step times and the
 // official patterns (full if count % N == 0 or t >= 700, reset after t <= 50), against the FLOP prediction.
-// Usage: npm run bench:hunyuan -- [--dtype bfloat16|float32] [--sizes 512,1024] [--profile] [--json]
+// With --run-size P: whole DDPM runs at P x P pixels, no cache / hunyuan:2 / hunyuan:3 advanced in lockstep, every
+// step timed, against the FLOP prediction.
+// Usage: npm run bench:hunyuan -- [--dtype bfloat16|float32] [--sizes 512,1024] [--profile] [--run-size 64] [--json]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { median, randomCheckpoint } from '../lib/bench.js';
@@ -11,15 +13,17 @@ import { hunyuanV12Base, type ModelConfig } from '../lib/config.js';
 import { callFlops } from '../lib/flops.js';
 import { loadModel, type Model, type ModelDType } from '../lib/model.js';
 import { native, packageRoot } from '../lib/native.js';
+import { Pipeline } from '../lib/pipeline.js';
 
 const { values } = parseArgs({
   options: {
     dtype: { type: 'string', default: 'bfloat16' }, sizes: { type: 'string', default: '512,1024' }, profile: { type: 'boolean', default: false },
+    'run-size': { type: 'string', default: '0' }, 'run-steps': { type: 'string', default: '100' },
     json: { type: 'boolean', default: false },
   },
 });
 const dtype = values.dtype as ModelDType;
-const sizes = values.sizes!.split(',').map(Number);
+const sizes = values.sizes!.split(',').filter((s) => s !== '').map(Number);
 const log = (s: string) => { if (!values.json) console.log(s); };
 
 const peak = native().measurePeak(2);
@@ -83,5 +87,26 @@ for (const px of sizes) {
   });
   results.push({ px, fullMs: full.ms, cachedMs: cached.ms, fullFlops, cachedFlops, fullPeakPercent: pct(fullFlops, full.ms), cachedPeakPercent: pct(cachedFlops, cached.ms), runs });
 }
+let runs: Array<{ policy: string; ms: number; fullSteps: number; cachedSteps: number; speedup: number; predicted: number }> | undefined;
+const runSize = Number(values['run-size']);
+if (runSize > 0) {
+  const c = model.config;
+  const prompt = (L: number, D: number) => ({ states: { data: new Float32Array(L * D).map((_, i) => 0.1 * Math.sin(i * 0.013)), shape: [L, D] }, mask: { data: new Float32Array(L).fill(1), shape: [L] } });
+  const pair = [prompt(c.text_len!, c.text_states_dim!), prompt(c.text_len_t5!, c.text_states_dim_t5!)] as [ReturnType<typeof prompt>, ReturnType<typeof prompt>];
+  const steps = Number(values['run-steps']);
+  const pipes = (['none', 'hunyuan:2', 'hunyuan:3'] as const).map((policy) => ({
+    policy,
+    pipe: new Pipeline(model, { steps, cfgScale: 6, cache: policy === 'none' ? false : policy }).init({ text: [pair], negativeText: [pair], size: [runSize, runSize], seed: 0 }),
+    ms: 0,
+  }));
+  while (!pipes[0].pipe.done) for (const p of pipes) p.ms += (await p.pipe.step()).ms; // lockstep: the same machine conditions
+  runs = pipes.map((p) => ({
+    policy: p.policy, ms: p.ms, fullSteps: p.pipe.cacheStats.fullSteps, cachedSteps: p.pipe.cacheStats.cachedSteps,
+    speedup: pipes[0].ms / p.ms, predicted: p.pipe.cacheStats.predictedSpeedup,
+  }));
+  for (const r of runs) {
+    log(`whole ${steps}-step DDPM run at ${runSize}x${runSize}, ${r.policy}: ${(r.ms / 1000).toFixed(1)} s (${r.fullSteps} full, ${r.cachedSteps} cached), ${r.speedup.toFixed(2)}x measured vs ${r.predicted.toFixed(2)}x predicted by FLOPs`);
+  }
+}
 model.dispose();
-if (values.json) console.log(JSON.stringify({ peak, dtype, results, medianFullMs: median(results.map((r) => r.fullMs)) }, null, 2));
+if (values.json) console.log(JSON.stringify({ peak, dtype, results, runs, medianFullMs: median(results.map((r) => r.fullMs)) }, null, 2));
