@@ -33,6 +33,10 @@ describe('Hunyuan-DiT generation (tiny random download)', () => {
     expect(r.report).toMatchObject({ fullSteps: 6, cachedSteps: 4, sampler: 'ddpm', cfgScale: 6 });
     const again = await generateHunyuan({ model: dir, prompts: ['渔舟唱晚'], size: [64, 96], steps: 10, cache: 'hunyuan:2', out, backend: 'cpu', batch: 2, seed: 3 });
     expect(again.samples.shape[0]).toBe(2);
+    // prompts far past the 16 BERT / 12 mT5 tokens of this model (77 / 256 released) are truncated, as the tokenizers do
+    const long = await generateHunyuan({ model: dir, prompts: ['一只小猫 '.repeat(200), ''], size: [64, 64], steps: 2, out, backend: 'cpu' });
+    expect(long.samples.shape[0]).toBe(2);
+    expect(long.samples.data.every(Number.isFinite)).toBe(true);
   });
 
   it('bad input: typed errors naming the part, nothing written', async () => {
