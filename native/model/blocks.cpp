@@ -83,8 +83,10 @@ ValueId adaln_conditioning(GraphBuilder& b, const TimestepEmbedder& t_embedder, 
 PatchEmbedder::PatchEmbedder(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t channels, int64_t patch)
     : weight(&ps.add(prefix + ".proj.weight", {hidden, channels, patch, patch})), bias(&ps.add(prefix + ".proj.bias", {hidden})) {}
 
-ValueId PatchEmbedder::operator()(GraphBuilder& b, ValueId x) const {
-  return b.g.add(ops::PatchEmbed{}, {x, b(*weight), b(*bias)}, b.g.activation_dtype());
+ValueId PatchEmbedder::operator()(GraphBuilder& b, ValueId x) const { return (*this)(b, x, b.g.activation_dtype()); }
+
+ValueId PatchEmbedder::operator()(GraphBuilder& b, ValueId x, DType out) const {
+  return b.g.add(ops::PatchEmbed{}, {x, b(*weight), b(*bias)}, out);
 }
 
 AdaLNBlock::AdaLNBlock(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t heads, int64_t mlp_hidden)
@@ -178,10 +180,11 @@ SkipFusion::SkipFusion(ParamSet& ps, const std::string& norm, const std::string&
       norm_bias(&ps.add(norm + ".bias", {2 * hidden})),
       linear(ps, linear_prefix, hidden, 2 * hidden) {}
 
-ValueId SkipFusion::operator()(GraphBuilder& b, ValueId h, ValueId skip) const {
+ValueId SkipFusion::operator()(GraphBuilder& b, ValueId h, ValueId skip, bool float32_stream) const {
   ops::LayerNormConcat norm;
   norm.eps = AdaLNBlock::kEps;
-  const ValueId cat = b.g.add(norm, {h, skip, b(*norm_weight), b(*norm_bias)}, b.g.operand_dtype());
+  const DType cat_dtype = float32_stream ? DType::F32 : b.g.operand_dtype();
+  const ValueId cat = b.g.add(norm, {h, skip, b(*norm_weight), b(*norm_bias)}, cat_dtype);
   return linear(b, cat, b.g.desc(h).dtype);
 }
 
@@ -190,13 +193,15 @@ FinalLayer::FinalLayer(ParamSet& ps, const std::string& prefix, int64_t hidden, 
       linear(ps, prefix + ".linear", patch * patch * out_channels, hidden),
       patch(patch) {}
 
-ValueId FinalLayer::operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64_t group_repeat, int64_t grid_w) const {
+ValueId FinalLayer::operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64_t group_repeat, int64_t grid_w,
+                               bool float32_stream) const {
   Graph& g = b.g;
   const ValueId mod = adaLN(b, silu_c, DType::F32);  // shift, scale
   ops::LayerNormModulate norm;
   norm.eps = AdaLNBlock::kEps;
   norm.group_repeat = group_repeat;
-  const ValueId tokens = linear(b, g.add(norm, {h, mod}, g.operand_dtype()), g.activation_dtype());
+  const ValueId normed = g.add(norm, {h, mod}, float32_stream ? DType::F32 : g.operand_dtype());
+  const ValueId tokens = linear(b, normed, float32_stream ? DType::F32 : g.activation_dtype());
   g.tap("final_tokens");
   ops::Unpatchify unpatchify;
   unpatchify.patch = patch;

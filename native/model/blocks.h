@@ -89,7 +89,8 @@ ValueId adaln_conditioning(GraphBuilder& b, const TimestepEmbedder& t_embedder, 
 struct PatchEmbedder {
   Param *weight, *bias;
   PatchEmbedder(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t channels, int64_t patch);
-  ValueId operator()(GraphBuilder& b, ValueId x) const;
+  ValueId operator()(GraphBuilder& b, ValueId x) const;  // tokens in the activation type
+  ValueId operator()(GraphBuilder& b, ValueId x, DType out) const;
 };
 
 // The adaLN-Zero transformer block (DiTBlock / Latte's TransformerBlock): h (G, N, D) updated in place; silu_c
@@ -137,7 +138,9 @@ struct SkipFusion {
   // Other names: `norm` (LayerNorm(2D) weight/bias) and `linear` (D <- 2D) prefixes (Hunyuan-DiT's
   // blocks.{i}.skip_norm / blocks.{i}.skip_linear).
   SkipFusion(ParamSet& ps, const std::string& norm, const std::string& linear, int64_t hidden);
-  ValueId operator()(GraphBuilder& b, ValueId h, ValueId skip) const;
+  // float32_stream: h is float32 on every backend (Hunyuan-DiT): the normed concat stays float32 too (the CUDA GEMM
+  // reads and writes one type); otherwise it is stored in the backend's operand type.
+  ValueId operator()(GraphBuilder& b, ValueId h, ValueId skip, bool float32_stream = false) const;
 };
 
 // FinalLayer: adaLN shift/scale, linear to p*p*Cout, unpatchify: tokens (G, T, D) -> (G, Cout, H, W) float32.
@@ -145,8 +148,9 @@ struct FinalLayer {
   LinearLayer adaLN, linear;
   int64_t patch;
   FinalLayer(ParamSet& ps, const std::string& prefix, int64_t hidden, int64_t patch, int64_t out_channels);
-  // grid_w: the token grid's width for a non-square latent (0: square).
-  ValueId operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64_t group_repeat, int64_t grid_w = 0) const;
+  // grid_w: the token grid's width for a non-square latent (0: square); float32_stream as SkipFusion's.
+  ValueId operator()(GraphBuilder& b, ValueId h, ValueId silu_c, int64_t group_repeat, int64_t grid_w = 0,
+                     bool float32_stream = false) const;
 };
 
 // ---- LatteT2V (diffusers v0.24 PixArt-style blocks, text-to-video/models/latte_t2v*.py) ----

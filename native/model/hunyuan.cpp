@@ -260,7 +260,7 @@ class HunyuanDiT final : public Architecture {
     const ValueId silu_c = silu(g, cond);
 
     g.begin_block("x_embedder");
-    ValueId h = x_embedder_(b, s.x);  // (B, T, D), no absolute positions
+    ValueId h = x_embedder_(b, s.x, DType::F32);  // (B, T, D) float32 on every backend, no absolute positions
     g.tap("tokens");
 
     // blocks with the long skips; Skip-Cache as DiT's (skip blocks k .. depth-k-1, resume at depth-k)
@@ -271,7 +271,7 @@ class HunyuanDiT final : public Architecture {
       if (s.cache != ForwardSpec::Cache::None && i == s.resume) h = resume_from_cache(b, s, h);
       g.begin_block("blocks." + std::to_string(i));
       if (i > half) {
-        h = (*blocks_[size_t(i)].skip)(b, h, pushed[size_t(c.depth - 1 - i)]);
+        h = (*blocks_[size_t(i)].skip)(b, h, pushed[size_t(c.depth - 1 - i)], /*float32_stream=*/true);
         g.tap("skip_fused");
       }
       h = blocks_[size_t(i)](b, h, silu_c, text, s.rope_cos, s.rope_sin);
@@ -280,7 +280,7 @@ class HunyuanDiT final : public Architecture {
       g.tap("blocks_out");
     }
     g.begin_block("final_layer");
-    r.out = final_layer_(b, h, silu_c, 1, xs[3] / c.patch_size);  // (B, Cout, h, w)
+    r.out = final_layer_(b, h, silu_c, 1, xs[3] / c.patch_size, /*float32_stream=*/true);  // (B, Cout, h, w)
     g.begin_block("");
     return r;
   }
