@@ -29,6 +29,9 @@ export interface NativeModelConfig {
   text_len?: number;
   text_states_dim_t5?: number;
   text_len_t5?: number;
+  /** HunyuanDiT v1.1: the image size condition and the style embedding in the conditioning vector. */
+  size_cond?: boolean;
+  style_cond?: boolean;
 }
 
 export interface NativeTensor {
@@ -57,6 +60,8 @@ export interface NativeForwardOptions {
   /** HunyuanDiT: the mT5 states (B, text_len_t5, text_states_dim_t5) and their tokenizer mask (both required). */
   textT5?: NativeTensor;
   textT5Mask?: NativeTensor;
+  /** HunyuanDiT v1.1 (size_cond): image_meta_size (B, 6) per row. */
+  imageMeta?: NativeTensor;
 }
 
 /** Set by abort(); the worker checks it between units of work and rejects with code SKIPDIT_ABORTED. */
@@ -196,6 +201,7 @@ export interface NativeSampleStepOptions {
   textMask?: { data: Float32Array; shape: number[] };
   textT5?: { data: Float32Array; shape: number[] };
   textT5Mask?: { data: Float32Array; shape: number[] };
+  imageMeta?: { data: Float32Array; shape: number[] };
 }
 
 export interface NativeStepReport {

@@ -127,6 +127,8 @@ ModelConfig config_from_js(const Napi::Object& o) {
     c.text_len = int_field(o, "text_len", 77);
     c.text_states_dim_t5 = int_field(o, "text_states_dim_t5", 2048);
     c.text_len_t5 = int_field(o, "text_len_t5", 256);
+    c.size_cond = bool_field(o, "size_cond", false);
+    c.style_cond = bool_field(o, "style_cond", false);
   }
   c.validate();
   return c;
@@ -156,6 +158,8 @@ Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
     o.Set("text_len", double(c.text_len));
     o.Set("text_states_dim_t5", double(c.text_states_dim_t5));
     o.Set("text_len_t5", double(c.text_len_t5));
+    o.Set("size_cond", c.size_cond);
+    o.Set("style_cond", c.style_cond);
   }
   return o;
 }

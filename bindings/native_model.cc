@@ -124,6 +124,7 @@ void read_text_options(const Napi::Object& opts, ForwardInputs& in) {
   in.text_mask = tensor_option("textMask");
   in.text_t5 = tensor_option("textT5");  // HunyuanDiT: the mT5 states and their mask
   in.text_t5_mask = tensor_option("textT5Mask");
+  in.image_meta = tensor_option("imageMeta");  // HunyuanDiT v1.1: image_meta_size (B, 6)
 }
 
 void set_report(Napi::Object& result, const ForwardReport& report) {

@@ -13,7 +13,8 @@ export type ModelDescription = NativeModelDescription;
 // The fields that make a config (key order fixed, so equal configs share an entry whatever their key order).
 const KEY_FIELDS = [
   'family', 'skip', 'input_size', 'patch_size', 'in_channels', 'hidden_size', 'depth', 'num_heads', 'mlp_ratio',
-  'num_classes', 'class_dropout', 'learn_sigma', 'num_frames',
+  'num_classes', 'class_dropout', 'learn_sigma', 'num_frames', 'caption_channels',
+  'text_states_dim', 'text_len', 'text_states_dim_t5', 'text_len_t5', 'size_cond', 'style_cond',
 ] as const satisfies ReadonlyArray<keyof ModelConfig>;
 // Pipelines look FLOPs up every step: a few configs x batches are live at a time.
 const MEMO_LIMIT = 64;

@@ -162,7 +162,7 @@ const hunyuanFields = ['text_states_dim', 'text_len', 'text_states_dim_t5', 'tex
 
 /** normalizeConfig for family 'hunyuan-dit' (text-conditioned; long skips built in; an even depth). */
 function normalizeHunyuanConfig(input: ModelConfigInput & Record<string, unknown>, where: string): ModelConfig {
-  const known = new Set([...integerFields, ...hunyuanFields, 'family', 'skip', 'mlp_ratio', 'class_dropout', 'learn_sigma']);
+  const known = new Set([...integerFields, ...hunyuanFields, 'family', 'skip', 'mlp_ratio', 'class_dropout', 'learn_sigma', 'size_cond', 'style_cond']);
   for (const key of Object.keys(input)) {
     if (!known.has(key)) throw InvalidArgumentError.expected(`${where}.${key}`, `one of the keys ${[...known].join(', ')}`, key);
   }
@@ -173,6 +173,10 @@ function normalizeHunyuanConfig(input: ModelConfigInput & Record<string, unknown
     if (!Number.isInteger(v) || (v as number) < min || (v as number) > 1e7) throw InvalidArgumentError.expected(`${where}.${key}`, `an integer >= ${min}`, v);
   }
   if (c.num_classes !== 0) throw InvalidArgumentError.expected(`${where}.num_classes`, '0 (Hunyuan-DiT is text-conditioned)', c.num_classes);
+  for (const key of ['size_cond', 'style_cond'] as const) {
+    c[key] ??= false;
+    if (typeof c[key] !== 'boolean') throw InvalidArgumentError.expected(`${where}.${key}`, 'a boolean (v1.1 conditions)', c[key]);
+  }
   if (c.skip !== true) throw InvalidArgumentError.expected(`${where}.skip`, 'true (the long skips are part of Hunyuan-DiT)', c.skip);
   if (c.num_frames !== 1) throw InvalidArgumentError.expected(`${where}.num_frames`, '1 (an image model)', c.num_frames);
   if (typeof c.mlp_ratio !== 'number' || !(c.mlp_ratio > 0) || !Number.isFinite(c.mlp_ratio)) throw InvalidArgumentError.expected(`${where}.mlp_ratio`, 'a positive number', c.mlp_ratio);
@@ -202,10 +206,10 @@ function resolveHunyuanConfig(info: CheckpointShapes, file: string, explicit?: P
     if (!s) throw new CheckpointError(`'${file}' looks like Hunyuan-DiT but has no ${name}`);
     return s;
   };
-  if (t['style_embedder.weight'] !== undefined) {
-    throw new CheckpointError(`'${file}' is a Hunyuan-DiT v1.1 checkpoint (style_embedder, size conditions): only v1.2 is supported yet`);
-  }
   const [D, C, p] = shape('x_embedder.proj.weight');
+  // v1.1: extra_embedder.0 reads pooled (1024) + the size condition (6 x 256) + the style embedding (D)
+  const style_cond = t['style_embedder.weight'] !== undefined;
+  const size_cond = shape('extra_embedder.0.weight')[1] - 1024 - (style_cond ? D : 0) === 6 * 256;
   let depth = 0;
   for (const name of Object.keys(t)) {
     const m = /^blocks\.(\d+)\./.exec(name);
@@ -220,7 +224,7 @@ function resolveHunyuanConfig(info: CheckpointShapes, file: string, explicit?: P
   const c: Record<string, unknown> = {
     family: 'hunyuan-dit', skip: true, hidden_size: D, in_channels: C, patch_size: p, depth, num_heads: D / head, mlp_ratio,
     learn_sigma: shape('final_layer.linear.weight')[0] === p * p * 2 * C,
-    text_states_dim: C1, text_len: rows - L2, text_states_dim_t5: shape('mlp_t5.0.weight')[1], text_len_t5: L2,
+    text_states_dim: C1, text_len: rows - L2, text_states_dim_t5: shape('mlp_t5.0.weight')[1], text_len_t5: L2, size_cond, style_cond,
   };
   if (typeof explicit === 'string') throw InvalidArgumentError.expected('config', 'a config object (no Hunyuan-DiT presets by name)', explicit);
   if (explicit !== undefined) {

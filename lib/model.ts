@@ -84,6 +84,11 @@ export interface ForwardInput {
    */
   text?: Tensor | RowText[];
   /**
+   * Hunyuan-DiT v1.1 (size_cond) only: image_meta_size, 6 values per row ([size_cond h, size_cond w, target width,
+   * target height, 0, 0] in the official pipeline), (B, 6) or B*6 numbers.
+   */
+  imageMetaSize?: ArrayLike<number>;
+  /**
    * LatteT2V only, optional: (B, L) 1 keep / 0 drop, the official encoder_attention_mask (a -10000 bias on the
    * dropped tokens in every cross-attention). The official pipeline passes none.
    */
@@ -140,6 +145,8 @@ export interface SampleStepInput {
   /** LatteT2V: the text states of every latent row (and optionally their mask), as in forward(). */
   text?: Tensor | RowText[];
   textMask?: Tensor;
+  /** Hunyuan-DiT v1.1: image_meta_size, as in forward(). */
+  imageMetaSize?: ArrayLike<number>;
 }
 
 export interface SampleStepOptions extends Omit<ForwardOptions, 'taps'> {
@@ -424,7 +431,7 @@ export class Model {
   }
 
   /** LatteT2V: text (B, L, caption_channels) and textMask (B, L) 0/1; other families: neither. */
-  #checkText(input: Pick<ForwardInput, 'text' | 'textMask'>, B: number): Pick<NativeForwardOptions, 'text' | 'textMask' | 'textT5' | 'textT5Mask'> {
+  #checkText(input: Pick<ForwardInput, 'text' | 'textMask' | 'imageMetaSize'>, B: number): Pick<NativeForwardOptions, 'text' | 'textMask' | 'textT5' | 'textT5Mask' | 'imageMeta'> {
     const c = this.config;
     if (c.family === 'hunyuan-dit') return hunyuanText(c, input, B);
     if (c.family !== 'latte-t2v') {
@@ -580,7 +587,7 @@ function stackRows(rows: RowText[], textMask: Tensor | undefined, B: number): { 
  * text_states_dim), then mT5 (B, text_len_t5, text_states_dim_t5), each with its tokenizer mask (B, L) of 0/1 (the
  * masks only choose learned rows for padded tokens; nothing is masked in attention).
  */
-function hunyuanText(c: ModelConfig, input: Pick<ForwardInput, 'text' | 'textMask'>, B: number): Pick<NativeForwardOptions, 'text' | 'textMask' | 'textT5' | 'textT5Mask'> {
+function hunyuanText(c: ModelConfig, input: Pick<ForwardInput, 'text' | 'textMask' | 'imageMetaSize'>, B: number): Pick<NativeForwardOptions, 'text' | 'textMask' | 'textT5' | 'textT5Mask' | 'imageMeta'> {
   if (input.textMask !== undefined) throw InvalidArgumentError.expected('textMask', 'no textMask (give each encoder its mask in text)', 'textMask');
   const encoders = [['BERT', c.text_len!, c.text_states_dim!], ['mT5', c.text_len_t5!, c.text_states_dim_t5!]] as const;
   if (!Array.isArray(input.text) || input.text.length !== 2) {
@@ -604,5 +611,17 @@ function hunyuanText(c: ModelConfig, input: Pick<ForwardInput, 'text' | 'textMas
     }
     return { states: { data: states.data, shape: states.shape }, mask: { data: mask.data, shape: mask.shape } };
   });
-  return { text: out[0].states, textMask: out[0].mask, textT5: out[1].states, textT5Mask: out[1].mask };
+  const meta = input.imageMetaSize;
+  if (!c.size_cond) {
+    if (meta !== undefined) throw InvalidArgumentError.expected('imageMetaSize', 'none (the model has no size condition: v1.2)', 'imageMetaSize');
+    return { text: out[0].states, textMask: out[0].mask, textT5: out[1].states, textT5Mask: out[1].mask };
+  }
+  if (meta === undefined || typeof meta.length !== 'number' || meta.length !== 6 * B) {
+    throw InvalidArgumentError.expected('imageMetaSize', `${6 * B} numbers (6 per row: the v1.1 size condition)`, meta === undefined ? undefined : meta.length);
+  }
+  const imageMeta = Float32Array.from(meta, Number);
+  imageMeta.forEach((v, i) => {
+    if (!Number.isFinite(v)) throw InvalidArgumentError.expected(`imageMetaSize[${i}]`, 'a finite number', meta[i]);
+  });
+  return { text: out[0].states, textMask: out[0].mask, textT5: out[1].states, textT5Mask: out[1].mask, imageMeta: { data: imageMeta, shape: [B, 6] } };
 }

@@ -41,6 +41,8 @@ export interface PipelineOptions {
   textEncoder?: TextEncoderModel;
   /** Hunyuan-DiT: the BERT and mT5 encoders with their tokenizers, for runs started from prompts. */
   textEncoders?: HunyuanTextEncoders;
+  /** Hunyuan-DiT v1.1 (size_cond): sample_t2i.py's --size-cond [height, width] (default [1024, 1024]). */
+  sizeCond?: [number, number];
   tokenizer?: TextTokenizer;
   /** LatteT2V: each prompt's cleaning before tokenizing (the official pipeline cleans captions); default: none. */
   cleanCaption?: (text: string) => string;
@@ -155,6 +157,9 @@ export class Pipeline {
   #labels: number[] | undefined;
   #seed = 0;
   #stepNoise: InitOptions['stepNoise'];
+  // Hunyuan-DiT v1.1: image_meta_size of every latent row
+  #imageMeta: Float32Array | undefined;
+  readonly #sizeCond: [number, number];
   // LatteT2V: the text rows of the state ([negatives, prompts] when guiding), or the prompts still to encode
   #text: PipelineText | undefined;
   #prompts: PendingPrompts | undefined;
@@ -179,7 +184,7 @@ export class Pipeline {
       for (const key of ['textEncoder', 'tokenizer', 'cleanCaption'] as const) {
         if (options[key] !== undefined) throw InvalidArgumentError.expected(key, `no ${key} (a LatteT2V option; Hunyuan-DiT takes textEncoders)`, options[key]);
       }
-      this.sampler = hunyuanScheduler(options, steps);
+      this.sampler = hunyuanScheduler(options, steps, c.size_cond === true || c.style_cond === true);
     } else {
       for (const key of ['textEncoder', 'tokenizer', 'cleanCaption', 'timestepSpacing', 'stepsOffset', 'setAlphaToOne', 'clipSample'] as const) {
         if (options[key] !== undefined) throw InvalidArgumentError.expected(key, `no ${key} (a text-conditioned model's option; the model is ${c.family})`, options[key]);
@@ -215,6 +220,12 @@ export class Pipeline {
       }
     }
     this.textEncoders = options.textEncoders;
+    const sizeCond = options.sizeCond ?? [1024, 1024];
+    if (!Array.isArray(sizeCond) || sizeCond.length !== 2 || !sizeCond.every((v) => Number.isInteger(v) && v > 0)) {
+      throw InvalidArgumentError.expected('sizeCond', '[height, width] in pixels', options.sizeCond);
+    }
+    if (options.sizeCond !== undefined && !c.size_cond) throw InvalidArgumentError.expected('sizeCond', 'none (the model has no size condition: Hunyuan-DiT v1.1 only)', options.sizeCond);
+    this.#sizeCond = [sizeCond[0], sizeCond[1]];
     this.textEncoder = options.textEncoder;
     this.tokenizer = options.tokenizer;
     this.#clean = options.cleanCaption;
@@ -378,6 +389,10 @@ export class Pipeline {
     this.#stepNoise = options.stepNoise;
     this.#text = text?.states;
     this.#prompts = text?.prompts;
+    // v1.1: [size_cond h, size_cond w, target width, target height, 0, 0] per row (End2End.predict)
+    this.#imageMeta = c.size_cond
+      ? Float32Array.from({ length: 6 * rows(n) }, (_, i) => [this.#sizeCond[0], this.#sizeCond[1], 8 * perSampleShape[2], 8 * perSampleShape[1], 0, 0][i % 6])
+      : undefined;
     this.#index = 0;
     this.#history = [];
     this.#cache?.reset();
@@ -505,7 +520,7 @@ export class Pipeline {
       const guidance = this.guided ? { cfgScale: this.cfgScale!, cfgChannels: this.cfgChannels === 'all' ? ('eps' as const) : undefined } : {};
       const cacheOptions = this.#cache ? { cache: this.#cache, forceFull: options.forceFull === true } : {};
       this.#snapshot = undefined;
-      const out = await this.model.sampleStep(latents, { t, y: this.#labels, text, ...guidance }, this.sampler.coefficients(j), { ...cacheOptions, noise, signal: options.signal });
+      const out = await this.model.sampleStep(latents, { t, y: this.#labels, text, imageMetaSize: this.#imageMeta, ...guidance }, this.sampler.coefficients(j), { ...cacheOptions, noise, signal: options.signal });
       this.#index = j + 1;
       const info: StepInfo = {
         index: j, timestep: t, cached: out.cached, blocksExecuted: out.blocksExecuted,
@@ -655,14 +670,14 @@ function textToVideoScheduler(options: PipelineOptions, steps: number | string):
  * Hunyuan-DiT's samplers (hydit SAMPLER_FACTORY, sample_t2i.py): 'ddpm' (default) = diffusers' DDPMScheduler,
  * 'ddim' = DDIMScheduler (eta 0), both v-prediction, scaled_linear betas 0.00085..0.02, leading spacing, steps_offset 1.
  */
-function hunyuanScheduler(options: PipelineOptions, steps: number | string): DiffusersDDPMScheduler | DiffusersDDIMScheduler {
+function hunyuanScheduler(options: PipelineOptions, steps: number | string, v11: boolean): DiffusersDDPMScheduler | DiffusersDDIMScheduler {
   const name = options.sampler ?? 'ddpm';
   if (name !== 'ddpm' && name !== 'ddim') throw InvalidArgumentError.expected('sampler', "'ddpm' or 'ddim'", name);
   if (options.eta !== undefined && options.eta !== 0) throw InvalidArgumentError.expected('eta', '0 (the pipeline runs DDIM with eta 0)', options.eta);
   if (options.variance !== undefined) throw InvalidArgumentError.expected('variance', "no variance (DDPMScheduler's fixed_small)", options.variance);
   if (typeof steps !== 'number') throw InvalidArgumentError.expected('steps', 'a number of steps (no respacing string for Hunyuan-DiT)', steps);
   const config = {
-    betaSchedule: 'scaled_linear' as const, betaStart: 0.00085, betaEnd: 0.02, predictionType: 'v_prediction' as const, clipSample: options.clipSample ?? false,
+    betaSchedule: 'scaled_linear' as const, betaStart: 0.00085, betaEnd: v11 ? 0.03 : 0.02 /* sample_t2i.py --beta-end for v1.1 */, predictionType: 'v_prediction' as const, clipSample: options.clipSample ?? false,
     timestepSpacing: options.timestepSpacing ?? 'leading', stepsOffset: options.stepsOffset ?? 1,
   };
   return name === 'ddpm' ? new DiffusersDDPMScheduler(steps, config) : new DiffusersDDIMScheduler(steps, { ...config, setAlphaToOne: options.setAlphaToOne });

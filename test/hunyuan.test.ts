@@ -51,6 +51,50 @@ describe(NAME, () => {
     expect(ours.reduce((n, [, s]) => n + (s as number[]).reduce((a, b) => a * b, 1), 0)).toBe(released.num_params);
   });
 
+  it('v1.1 (size and style conditions): the released architecture, config inference, forward and Pipeline', async () => {
+    const { hunyuanV12Base } = await import('../lib/config.js');
+    const { writeRandomCheckpoint } = await import('../lib/random-checkpoint.js');
+    const { Pipeline } = await import('../lib/index.js');
+    const released = JSON.parse(readFileSync(fixturePath(NAME, 'fixture.json'), 'utf8')).released_dit_g2['v1.1'] as { num_params: number; 'keys_differing_from_v1.2': Array<[string, number[]]> };
+    const v11 = describeModel({ ...hunyuanV12Base, size_cond: true, style_cond: true }).params;
+    for (const [name, shape] of released['keys_differing_from_v1.2']) expect(v11.find((p) => p.name === name)?.shape, name).toEqual(shape);
+    expect(v11.length).toBe(1305);
+    expect(v11.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0)).toBe(released.num_params);
+    // a tiny v1.1: the conditions are read from the tensors, and image_meta_size changes the output
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'skipdit-hy11-'));
+    try {
+      const file = path.join(dir, 'v11.safetensors');
+      writeRandomCheckpoint(file, { ...model.config, size_cond: true, style_cond: true });
+      const m = await loadModel(file, { backend: 'cpu' });
+      try {
+        expect(m.config).toMatchObject({ size_cond: true, style_cond: true });
+        const input = { x: tensor(cases['forward.x']), t: ints(cases['forward.t']), text: text('forward') };
+        const meta = (w: number) => [1024, 1024, w, 64, 0, 0, 1024, 1024, w, 64, 0, 0];
+        const a = await m.forward({ ...input, imageMetaSize: meta(64) });
+        const b = await m.forward({ ...input, imageMetaSize: meta(128) });
+        expect(a.data.every(Number.isFinite)).toBe(true);
+        expect(relErr(a.data, b.data)).toBeGreaterThan(1e-4);
+        await expect(m.forward(input)).rejects.toThrow(/imageMetaSize/);
+        const pipe = new Pipeline(m, { steps: 3, cfgScale: 6 });
+        expect((pipe.sampler as { config: { betaEnd: number } }).config.betaEnd).toBe(0.03); // sample_t2i.py --beta-end 0.03 for v1.1
+        const pair = (c: string) => [
+          { states: { data: f32(cases[`${c}.prompt_states`]), shape: cases[`${c}.prompt_states`].shape }, mask: mask(cases[`${c}.prompt_mask`]) },
+          { states: { data: f32(cases[`${c}.prompt_states_t5`]), shape: cases[`${c}.prompt_states_t5`].shape }, mask: mask(cases[`${c}.prompt_mask_t5`]) },
+        ] as never;
+        pipe.init({ text: [pair('ddpm')], negativeText: [pair('ddpm')], size: [64, 64], seed: 2 });
+        expect((await pipe.run()).data.every(Number.isFinite)).toBe(true);
+      } finally {
+        m.dispose();
+      }
+      await expect(model.forward({ x: tensor(cases['forward.x']), t: ints(cases['forward.t']), text: text('forward'), imageMetaSize: [0, 0, 0, 0, 0, 0] })).rejects.toThrow(/imageMetaSize/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   for (const c of ['forward', 'forward_nonsquare']) {
     it(`${c}: output and every tap`, async () => {
       const r = await model.forward({ x: tensor(cases[`${c}.x`]), t: ints(cases[`${c}.t`]), text: text(c) }, { taps: true });

@@ -53,7 +53,8 @@
   X(SliceColumns)          \
   X(AddGroupRows)          \
   X(SelectRows)            \
-  X(MeanTokens)
+  X(MeanTokens)            \
+  X(ConcatColumns)
 
 namespace skipdit {
 

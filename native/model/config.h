@@ -26,6 +26,8 @@ struct ModelConfig {
   int64_t caption_channels = 0; // LatteT2V only: the text states' width (cross_attention_dim = hidden_size)
   // HunyuanDiT only: BERT states (text_len x text_states_dim) and mT5 states (text_len_t5 x text_states_dim_t5)
   int64_t text_states_dim = 0, text_len = 0, text_states_dim_t5 = 0, text_len_t5 = 0;
+  // HunyuanDiT v1.1: the image size condition (6 sinusoids of image_meta_size) and the style embedding in extra_vec
+  bool size_cond = false, style_cond = false;
 
   int64_t out_channels() const { return learn_sigma ? 2 * in_channels : in_channels; }
   int64_t grid() const { return input_size / patch_size; }

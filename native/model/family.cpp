@@ -58,6 +58,7 @@ ModelDescription describe(const ModelConfig& config, int64_t batch) {
       const Shape table{arch->tokens(arch->input_shape(batch)), c.head_dim()};
       spec.rope_cos = g.external(7, table, DType::F32);
       spec.rope_sin = g.external(8, table, DType::F32);
+      if (c.size_cond) spec.image_meta = g.external(9, {batch, 6}, DType::F32);
     }
     if (spec.cache != ForwardSpec::Cache::None) {
       const Shape h = {batch * arch->frames(), arch->tokens(arch->input_shape(batch)), c.hidden_size};

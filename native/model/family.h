@@ -23,6 +23,7 @@ struct ForwardSpec {
   // tokenizer masks concatenated (padded tokens take learned rows)
   ValueId text_t5 = kNoValue, text_keep = kNoValue;
   ValueId rope_cos = kNoValue, rope_sin = kNoValue;  // (T, head_dim) float32 RoPE tables (rope_tables())
+  ValueId image_meta = kNoValue;  // HunyuanDiT v1.1 (size_cond): (B, 6) float32 image_meta_size
   // Skip-Cache: None runs every block. Save runs every block and copies the hidden state entering block
   // `resume` into `feature`; Restore skips blocks [skip_from, resume) and resumes from `feature`.
   enum class Cache { None, Save, Restore } cache = Cache::None;

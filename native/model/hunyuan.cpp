@@ -134,11 +134,13 @@ class HunyuanDiT final : public Architecture {
         pooler_c_(params_, "pooler.c_proj", kPooledDim, c.text_states_dim_t5),
         x_embedder_(params_, "x_embedder", c.hidden_size, c.in_channels, c.patch_size),
         t_embedder_(params_, "t_embedder", c.hidden_size),
-        extra_0_(params_, "extra_embedder.0", 4 * c.hidden_size, kPooledDim),
+        extra_0_(params_, "extra_embedder.0", 4 * c.hidden_size,
+                 kPooledDim + (c.size_cond ? 6 * TimestepEmbedder::kFrequencyDim : 0) + (c.style_cond ? c.hidden_size : 0)),
         extra_2_(params_, "extra_embedder.2", c.hidden_size, 4 * c.hidden_size),
         final_layer_(params_, "final_layer", c.hidden_size, c.patch_size, c.out_channels()) {
     for (int64_t i = 0; i < c.depth; ++i)
       blocks_.emplace_back(params_, "blocks." + std::to_string(i), c, i > c.depth / 2);
+    if (c.style_cond) style_ = &params_.add("style_embedder.weight", {1, c.hidden_size});  // nn.Embedding(1, D)
   }
 
   // x (B, C, h, w): the config's input_size by default, any multiple of the patch in a call.
@@ -253,7 +255,17 @@ class HunyuanDiT final : public Architecture {
     g.begin_block("t_embedder");
     const ValueId t_emb = t_embedder_(b, s.t);
     g.begin_block("extra_embedder");
-    const ValueId extra = extra_2_(b, silu(g, extra_0_(b, pooled, DType::F32)), DType::F32);
+    // v1.1: extra_vec = cat([pooled, timestep_embedding(image_meta_size, 256) (6 x 256), style_embedder(0)])
+    ValueId extra_in = pooled;
+    if (c.size_cond) {
+      SKIPDIT_CHECK(s.image_meta != kNoValue, "HunyuanDiT with size_cond without image_meta_size");
+      ops::TimestepFrequencies freq;
+      freq.dim = TimestepEmbedder::kFrequencyDim;
+      const ValueId meta = g.add(freq, {g.reshape(s.image_meta, {B * 6})});
+      extra_in = g.add(ops::ConcatColumns{}, {extra_in, g.reshape(meta, {B, 6 * TimestepEmbedder::kFrequencyDim})});
+    }
+    if (c.style_cond) extra_in = g.add(ops::ConcatColumns{}, {extra_in, repeat_rows(g, b(*style_), B)});  // style 0 for every row
+    const ValueId extra = extra_2_(b, silu(g, extra_0_(b, extra_in, DType::F32)), DType::F32);
     g.tap("extra_emb");
     const ValueId cond = g.add(ops::Add{}, {t_emb, extra});
     g.tap("c");
@@ -295,6 +307,7 @@ class HunyuanDiT final : public Architecture {
   LinearLayer extra_0_, extra_2_;
   FinalLayer final_layer_;
   std::vector<HunyuanBlock> blocks_;
+  Param* style_ = nullptr;
 };
 
 }  // namespace

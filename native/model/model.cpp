@@ -62,6 +62,8 @@ void Model::check_inputs(const ForwardInputs& in) const {
     check(in.text_mask, {B, c.text_len}, "text_mask");
     check(in.text_t5, {B, c.text_len_t5, c.text_states_dim_t5}, "text_t5");
     check(in.text_t5_mask, {B, c.text_len_t5}, "text_t5_mask");
+    if (c.size_cond) check(in.image_meta, {B, 6}, "image_meta");
+    SKIPDIT_CHECK(c.size_cond || !in.image_meta.defined(), "image_meta for a model without size_cond");
   } else {
     SKIPDIT_CHECK(!in.text.defined() && !in.text_mask.defined(), "text states for " + c.summary());
   }
@@ -112,6 +114,7 @@ Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guid
     const int64_t T = arch_->tokens(x_shape), d = config_.head_dim();
     spec.rope_cos = g.external(kRopeCos, {T, d}, DType::F32);
     spec.rope_sin = g.external(kRopeSin, {T, d}, DType::F32);
+    if (config_.size_cond) spec.image_meta = g.external(kImageMeta, {B, 6}, DType::F32);
   } else if (in.text.defined()) {
     spec.text = g.external(kText, in.text.shape(), DType::F32);
     if (in.text_mask.defined())
@@ -206,6 +209,7 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
       bind.externals[kTextT5] = in.text_t5;
       bind.externals[kTextKeep] = keep;
       std::tie(bind.externals[kRopeCos], bind.externals[kRopeSin]) = arch_->rope_tables(in.x.shape());
+      bind.externals[kImageMeta] = in.image_meta;
     } else if (in.text_mask.defined()) {  // diffusers: (1 - mask) * -10000, repeated per frame ('b 1 l -> (b f) 1 l')
       const int64_t B = in.x.dim(0), F = in.x.dim(2), L = in.text.dim(1);
       Tensor bias = Tensor::host(DType::F32, {B * F, 1, 1, L});

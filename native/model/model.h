@@ -43,6 +43,7 @@ struct ForwardInputs {
                      // HunyuanDiT, required: the BERT tokenizer mask (B, L1) 0/1
   Tensor text_t5;       // HunyuanDiT: f32 (B, L2, C2) mT5 states, host
   Tensor text_t5_mask;  // HunyuanDiT: f32 (B, L2) 0/1, host
+  Tensor image_meta;    // HunyuanDiT v1.1 (size_cond): f32 (B, 6) image_meta_size, host
 };
 
 // Classifier-free guidance of a call (Model::forward_with_cfg); channels 0: no guidance.
@@ -113,7 +114,7 @@ class Model {
     int64_t blocks_executed = 0;
   };
   // External slots of a forward graph.
-  enum Slot { kX = 0, kT, kY, kFeature, kText, kTextBias, kTextT5, kTextKeep, kRopeCos, kRopeSin, kSlots };
+  enum Slot { kX = 0, kT, kY, kFeature, kText, kTextBias, kTextT5, kTextKeep, kRopeCos, kRopeSin, kImageMeta, kSlots };
 
   void check_inputs(const ForwardInputs& in) const;
   // The forward graph for this input shape, guidance and Skip-Cache variant, recorded on first use.

@@ -58,4 +58,13 @@ void kernel(const Context&, const ops::MeanTokens&, const KernelArgs& a) {
     }
 }
 
+// in: a (R, A), b (R, B); out (R, A + B)
+void kernel(const Context&, const ops::ConcatColumns&, const KernelArgs& a) {
+  const int64_t R = a.in[0].dim(0), A = a.in[0].dim(1), B = a.in[1].dim(1);
+  for (int64_t r = 0; r < R; ++r) {
+    std::memcpy(a.out.f32() + r * (A + B), a.in[0].f32() + r * A, A * sizeof(float));
+    std::memcpy(a.out.f32() + r * (A + B) + A, a.in[1].f32() + r * B, B * sizeof(float));
+  }
+}
+
 }  // namespace skipdit::cpu

@@ -33,7 +33,22 @@ __global__ void mean_tokens_kernel(const float* x, int64_t N, int64_t D, int64_t
   }
 }
 
+__global__ void concat_columns_kernel(const float* a, const float* b, int64_t A, int64_t B, int64_t total, float* y) {
+  CUDA_FOR(i, total) {
+    const int64_t r = i / (A + B), col = i % (A + B);
+    y[i] = col < A ? a[r * A + col] : b[r * B + col - A];
+  }
+}
+
 }  // namespace
+
+void kernel(const Context& ctx, const ops::ConcatColumns&, const KernelArgs& a) {
+  const int64_t total = a.out.numel();
+  if (total == 0) return;
+  concat_columns_kernel<<<grid_for(total, 256), 256, 0, ctx.stream>>>(fp(a.in[0]), fp(a.in[1]), a.in[0].dim(1), a.in[1].dim(1),
+                                                                      total, fp(a.out));
+  check_launch("concat_columns", ctx.stream);
+}
 
 void kernel(const Context& ctx, const ops::SliceColumns& op, const KernelArgs& a) {
   const int64_t total = a.out.numel();

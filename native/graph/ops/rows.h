@@ -54,6 +54,19 @@ struct SelectRows : OpBase {
   }
 };
 
+// y (R, A + B) = [a (R, A), b (R, B)] along the columns (torch.cat(dim=1) of two row-major matrices).
+struct ConcatColumns : OpBase {
+  static constexpr const char* kName = "concat_columns";
+  static constexpr std::array<const char*, 2> kInputs{"a", "b"};
+  template <class F> void fields(F&&) {}
+  Shape infer(const OpInputs& in) const {
+    const TensorDesc &a = in[0], &b = in[1];
+    SKIPDIT_OP_EXPECT(a.dtype == DType::F32 && b.dtype == DType::F32 && a.ndim() == 2 && b.ndim() == 2 && a.dim(0) == b.dim(0),
+                      "b " + b.describe() + " for a " + a.describe());
+    return {a.dim(0), a.dim(1) + b.dim(1)};
+  }
+};
+
 // y (G, 1, D) = the mean of x (G, N, D) over its N rows (summed in double, rounded once).
 struct MeanTokens : OpBase {
   static constexpr const char* kName = "mean_tokens";
