@@ -194,6 +194,14 @@ export function opCases(): OpCase[] {
         return f32(sum / N);
       }) });
   }
+  for (const [R, A, Bc] of [[2, 1024, 1536], [3, 5, 1]]) {
+    const args = { R, A, Bc, a: r(R * A), b: r(R * Bc) };
+    cases.push({ op: 'concat_columns', label: `${R} rows, ${A} + ${Bc} columns`, args, exact: true,
+      expected: () => Float32Array.from({ length: R * (A + Bc) }, (_, i) => {
+        const row = Math.floor(i / (A + Bc)), col = i % (A + Bc);
+        return col < A ? args.a[row * A + col] : args.b[row * Bc + col - A];
+      }) });
+  }
   for (const [B, Gh, Gw, p, C] of [[2, 3, 5, 2, 8], [1, 4, 1, 3, 5]]) {
     const args = { B, Gh, Gw, p, C, tokens: r(B * Gh * Gw * p * p * C) };
     cases.push({ op: 'unpatchify', label: `B=${B} ${Gh}x${Gw} tokens p=${p} C=${C} (rectangular)`, args, exact: true,
@@ -550,6 +558,8 @@ export function opSpec(op: string, a: A): OpSpec {
       return { params: {}, inputs: { x: t(a.x, [a.B, a.L, a.D]), keep: t(a.keep, [a.B, a.L]), table: t(a.table, [a.L, a.D]) } };
     case 'mean_tokens':
       return { params: {}, inputs: { x: t(a.x, [a.G, a.N, a.D]) } };
+    case 'concat_columns':
+      return { params: {}, inputs: { a: t(a.a, [a.R, a.A]), b: t(a.b, [a.R, a.Bc]) } };
     case 'sdpa': {
       const act = a.act ? { act: 1 as const } : {}, D = a.H * a.hd;
       return {
