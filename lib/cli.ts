@@ -205,6 +205,9 @@ interface GenerateArgs {
   stepsOffset?: number;
   clean?: boolean;
   size?: number[];
+  bert?: string;
+  bertTokenizer?: string;
+  mt5?: string;
 }
 
 /** How generateVideo()'s errors name its options: by these flags. */
@@ -252,7 +255,8 @@ async function generateHunyuanCommand(opts: GenerateArgs): Promise<void> {
   let bar: cliProgress.SingleBar | undefined;
   type Event = { phase: string; completed?: number; total?: number };
   const result = await interruptibleRun<Awaited<ReturnType<typeof generateHunyuan>>, Event>((signal, onProgress) => generateHunyuan({
-    model: opts.model!, vae: opts.vae, prompts: opts.prompt!, negativePrompt: opts.negativePrompt, size: opts.size as [number, number] | undefined,
+    model: opts.model!, vae: opts.vae, bert: opts.bert, bertTokenizer: opts.bertTokenizer, mt5: opts.mt5,
+    prompts: opts.prompt!, negativePrompt: opts.negativePrompt, size: opts.size as [number, number] | undefined,
     batch: opts.n, sampler: opts.sampler, steps: opts.steps, cfg: opts.cfg, cache: opts.cache as CachePolicyInput | undefined, seed: opts.seed,
     backend: opts.backend, dtype: opts.dtype, out: opts.out, nrow: opts.nrow, signal, onProgress,
   }), progressBars<Event>(bars, (e) => {
@@ -272,7 +276,9 @@ async function generateHunyuanCommand(opts: GenerateArgs): Promise<void> {
 
 async function generateCommand(opts: GenerateArgs): Promise<void> {
   if (opts.prompt !== undefined) return opts.model && (await isHunyuanPath(opts.model)) ? generateHunyuanCommand(opts) : generateVideoCommand(opts);
-  if (opts.size !== undefined) throw new InvalidArgumentError('--size is a Hunyuan-DiT option: give --prompt and a Hunyuan-DiT --model too');
+  for (const [flag, given] of [['--size', opts.size], ['--bert', opts.bert], ['--bert-tokenizer', opts.bertTokenizer], ['--mt5', opts.mt5]] as const) {
+    if (given !== undefined) throw new InvalidArgumentError(`${flag} is a Hunyuan-DiT option: give --prompt and a Hunyuan-DiT --model too`);
+  }
   for (const [flag, given] of [['--negative-prompt', opts.negativePrompt], ['--text-encoder', opts.textEncoder], ['--tokenizer', opts.tokenizer], ['--timestep-spacing', opts.timestepSpacing], ['--steps-offset', opts.stepsOffset], ['--dtype', opts.dtype]] as const) {
     if (given !== undefined) throw new InvalidArgumentError(`${flag} is a text-to-video option: give --prompt too`);
   }
@@ -336,6 +342,9 @@ program
   .option('--steps-offset <n>', 'text-to-video: DDIM steps_offset', integer('--steps-offset'))
   .option('--no-clean', 'text-to-video: no caption cleaning (the official pipeline cleans)')
   .option('--size <px...>', 'Hunyuan-DiT: image height and width in pixels, multiples of 16 (default 1024 1024)', (v: string, p?: number[]) => collect(integer('--size'))(v, p))
+  .option('--bert <folder>', 'Hunyuan-DiT: the BERT encoder (default: t2i/clip_text_encoder)')
+  .option('--bert-tokenizer <folder>', 'Hunyuan-DiT: its tokenizer (default: t2i/tokenizer)')
+  .option('--mt5 <folder>', 'Hunyuan-DiT: the mT5 encoder and its spiece.model (default: t2i/mt5)')
   .action(generateCommand);
 
 program

@@ -59,5 +59,11 @@ describe('Hunyuan-DiT generation (tiny random download)', () => {
     expect(stdout).toMatch(/wrote .*cli\.png \(64x64, 1 image\)/);
     expect(readFileSync(out).subarray(1, 4).toString()).toBe('PNG');
     await expect(cli('generate', '--model', dir, '--prompt', 'x', '--frames', '3')).rejects.toThrow(/--frames is not a Hunyuan-DiT option/);
+    // each part can be given explicitly (here: the folder's own, from the checkpoint file)
+    const t2i = path.join(dir, 't2i');
+    const explicit = path.join(root, 'explicit.png');
+    await cli('generate', '--model', path.join(t2i, 'model', 'pytorch_model_ema.pt'), '--bert', path.join(t2i, 'clip_text_encoder'), '--bert-tokenizer', path.join(t2i, 'tokenizer'),
+      '--mt5', path.join(t2i, 'mt5'), '--vae', path.join(t2i, 'sdxl-vae-fp16-fix'), '--prompt', '渔舟唱晚', '--size', '64', '64', '--steps', '2', '--backend', 'cpu', '--out', explicit);
+    expect(readFileSync(explicit).subarray(1, 4).toString()).toBe('PNG');
   });
 });
