@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { CachePolicyInput } from './cache.js';
 import { inspectCheckpoint } from './checkpoint.js';
 import { AbortError, InvalidArgumentError, checkFloat32 } from './errors.js';
+import { part } from './generate-t2v.js';
 import { imageGrid, writePng, type Image } from './image.js';
 import { Model, loadModel, type ModelDType } from './model.js';
 import { checkOutputPath } from './output.js';
@@ -101,12 +102,6 @@ export async function isHunyuanPath(modelPath: string): Promise<boolean> {
   }
 }
 
-function need(given: string | undefined, found: string | undefined, name: string, what: string): string {
-  const p = given ?? found;
-  if (!p) throw new InvalidArgumentError(`Expected ${name} (${what}): the model's folder has none`);
-  return p;
-}
-
 /** Prompts to a PNG with a Hunyuan-DiT model; see GenerateHunyuanOptions. */
 export async function generateHunyuan(o: GenerateHunyuanOptions): Promise<{ samples: Tensor; images: Image[]; report: HunyuanReport }> {
   if (typeof o !== 'object' || o === null) throw InvalidArgumentError.expected('options', 'an object', o);
@@ -129,10 +124,10 @@ export async function generateHunyuan(o: GenerateHunyuanOptions): Promise<{ samp
         throw new InvalidArgumentError(`Expected a Hunyuan-DiT checkpoint for model but '${layout.checkpoint}' has no text_embedding_padding (a DiT or Latte model?)`);
       }
     }
-    const bertDir = need(o.bert, layout?.bert, 'bert', 'the t2i/clip_text_encoder folder');
-    const bertTokDir = need(o.bertTokenizer, layout?.bertTokenizer, 'bertTokenizer', 'the t2i/tokenizer folder');
-    const mt5Dir = need(o.mt5, layout?.mt5, 'mt5', 'the t2i/mt5 folder');
-    const vaePath = o.vae instanceof Vae ? undefined : need(o.vae, layout?.vae, 'vae', 'the t2i/sdxl-vae-fp16-fix folder');
+    const bertDir = part(o.bert, layout?.bert, 'bert', 'the t2i/clip_text_encoder folder');
+    const bertTokDir = part(o.bertTokenizer, layout?.bertTokenizer, 'bertTokenizer', 'the t2i/tokenizer folder');
+    const mt5Dir = part(o.mt5, layout?.mt5, 'mt5', 'the t2i/mt5 folder');
+    const vaePath = o.vae instanceof Vae ? undefined : part(o.vae, layout?.vae, 'vae', 'the t2i/sdxl-vae-fp16-fix folder');
     const model = o.model instanceof Model ? o.model : await loadModel(layout!.checkpoint, { backend: o.backend ?? 'auto', dtype: o.dtype, signal: o.signal });
     if (model !== o.model) owned.push(model);
     if (model.config.family !== 'hunyuan-dit') throw InvalidArgumentError.expected('model', 'a Hunyuan-DiT model', `a ${model.config.family} model`);

@@ -212,8 +212,8 @@ function planOutput(o: GenerateVideoOptions, frames: number, { name }: Names): {
   return { format, out };
 }
 
-/** A required part: the given path, else the layout's, else a typed error naming the flag. */
-function part(given: string | undefined, found: string | undefined, flag: string, what: string): string {
+/** A required part of a model download: the given path, else the layout's, else a typed error naming the option. */
+export function part(given: string | undefined, found: string | undefined, flag: string, what: string): string {
   const p = given ?? found;
   if (!p) throw new InvalidArgumentError(`Expected ${flag} (${what}): the model's folder has none`);
   return p;

@@ -114,6 +114,9 @@ Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guid
     const int64_t T = arch_->tokens(x_shape), d = config_.head_dim();
     spec.rope_cos = g.external(kRopeCos, {T, d}, DType::F32);
     spec.rope_sin = g.external(kRopeSin, {T, d}, DType::F32);
+    const auto [cos, sin] = arch_->rope_tables(x_shape);
+    rec->rope_cos = backend_->upload_f32(cos);
+    rec->rope_sin = backend_->upload_f32(sin);
     if (config_.size_cond) spec.image_meta = g.external(kImageMeta, {B, 6}, DType::F32);
   } else if (in.text.defined()) {
     spec.text = g.external(kText, in.text.shape(), DType::F32);
@@ -208,7 +211,8 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
       }
       bind.externals[kTextT5] = in.text_t5;
       bind.externals[kTextKeep] = keep;
-      std::tie(bind.externals[kRopeCos], bind.externals[kRopeSin]) = arch_->rope_tables(in.x.shape());
+      bind.externals[kRopeCos] = rec.rope_cos;
+      bind.externals[kRopeSin] = rec.rope_sin;
       bind.externals[kImageMeta] = in.image_meta;
     } else if (in.text_mask.defined()) {  // diffusers: (1 - mask) * -10000, repeated per frame ('b 1 l -> (b f) 1 l')
       const int64_t B = in.x.dim(0), F = in.x.dim(2), L = in.text.dim(1);

@@ -112,6 +112,9 @@ class Model {
     Graph graph{nullptr};
     ValueId out = kNoValue;        // the output, float32 in the official layout (CFG applied when guided)
     int64_t blocks_executed = 0;
+    // HunyuanDiT: the RoPE tables of this input size, in the backend's memory: computed and uploaded once per
+    // recorded graph, bound on every call (not rebuilt per step)
+    Tensor rope_cos, rope_sin;
   };
   // External slots of a forward graph.
   enum Slot { kX = 0, kT, kY, kFeature, kText, kTextBias, kTextT5, kTextKeep, kRopeCos, kRopeSin, kImageMeta, kSlots };
