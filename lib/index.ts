@@ -68,4 +68,13 @@ export {
   AbortError,
   InternalError,
   OutputError,
+  HubError,
+  HubNotFoundError,
+  HubAuthError,
+  HubOfflineError,
+  HubNetworkError,
+  HubIntegrityError,
+  HubStorageError,
 } from './errors.js';
+export { downloadSnapshot, isHfUri, parseHfUri, resolveHfUri, selectFolderFiles } from './hub/index.js';
+export type { HubOptions, DownloadProgress, FileRule, FolderRule, SnapshotRequest, Snapshot, SnapshotFile, HfUri } from './hub/index.js';

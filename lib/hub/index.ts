@@ -1,0 +1,7 @@
+// Downloads from the Hugging Face Hub into the cache huggingface_hub shares (see hub.ts, transfer.ts, cache.ts).
+export { downloadSnapshot, selectFolderFiles, checkRepo, checkRepoPath } from './hub.js';
+export type { FileRule, FolderRule, SnapshotRequest, Snapshot, SnapshotFile } from './hub.js';
+export { isHfUri, parseHfUri, resolveHfUri, localPath } from './uri.js';
+export type { HfUri, HfFolderKind } from './uri.js';
+export { hubSettings, DEFAULT_ENDPOINT } from './settings.js';
+export type { HubOptions, HubSettings, DownloadProgress } from './settings.js';
