@@ -461,7 +461,7 @@ export type NativeProgressCallback = (done: number, total: number) => void;
 /** describeModel(): a config's structure and costs at a batch size, without weights (native/model/family.h). */
 export interface NativeModelDescription {
   /** Every parameter: official state_dict name and shape (embedders, blocks, skips, final layer). */
-  params: Array<{ name: string; shape: number[] }>;
+  params: Array<{ name: string; shape: number[]; linear: boolean }>;
   /**
    * FLOPs (multiply-add = 2) of each named block of a full forward, in execution order: x_embedder, t_embedder,
    * y_embedder, blocks.i, skip_linears.j, skip_cache, final_layer.
@@ -514,7 +514,8 @@ export interface NativeBinding {
    * Writes the picked state dict as safetensors with `metadata` (through a temporary file renamed over `output`
    * on success); resolves to the bytes written. Refuses an output that is the input file or not a regular file.
    */
-  convertCheckpoint(input: string, output: string, key: string | null, metadata: Record<string, string>): Promise<number>;
+  /** bf16Names: these float tensors stored BF16 (round to nearest even), the others as they are. */
+  convertCheckpoint(input: string, output: string, key: string | null, metadata: Record<string, string>, bf16Names?: string[]): Promise<number>;
   /** Opens and describes a Hugging Face model folder's weights on a pool thread (no tensor data is read). */
   inspectWeights(dir: string, options?: NativeWeightFolderOptions | null): Promise<NativeWeightFolderInfo>;
   /** Synchronous (records graphs, allocates no tensors). batch: a positive integer, default 1. */

@@ -1,5 +1,5 @@
 // Checkpoint inspection and conversion: inspectCheckpoint(path, key) -> Promise<info>,
-// convertCheckpoint(in, out, key, metadata) -> Promise<bytes>.
+// convertCheckpoint(in, out, key, metadata, bf16Names?) -> Promise<bytes>.
 #include "checkpoint_wrap.h"
 
 #include <napi.h>
@@ -219,19 +219,21 @@ Napi::Value InspectCheckpoint(const Napi::CallbackInfo& info) {
 
 class ConvertWorker final : public TypedWorker {
  public:
-  ConvertWorker(Napi::Env env, std::string in, std::string out, std::string key, std::map<std::string, std::string> meta)
-      : TypedWorker(env), in_(std::move(in)), out_(std::move(out)), key_(std::move(key)), meta_(std::move(meta)) {}
+  ConvertWorker(Napi::Env env, std::string in, std::string out, std::string key, std::map<std::string, std::string> meta,
+                std::set<std::string> bf16)
+      : TypedWorker(env), in_(std::move(in)), out_(std::move(out)), key_(std::move(key)), meta_(std::move(meta)), bf16_(std::move(bf16)) {}
 
  protected:
   void Run() override {
     Checkpoint c = open_checkpoint_file(in_, key_);
-    bytes_ = write_safetensors(out_, c, meta_);
+    bytes_ = write_safetensors(out_, c, meta_, bf16_);
   }
   void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), double(bytes_))); }
 
  private:
   std::string in_, out_, key_;
   std::map<std::string, std::string> meta_;
+  std::set<std::string> bf16_;
   uint64_t bytes_ = 0;
 };
 
@@ -239,7 +241,7 @@ Napi::Value ConvertCheckpoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SKIPDIT_JS_TRY
   if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[3].IsObject())
-    throw_invalid("convertCheckpoint(input: string, output: string, key: string | null, metadata: object)");
+    throw_invalid("convertCheckpoint(input: string, output: string, key: string | null, metadata: object, bf16Names?: string[])");
   std::map<std::string, std::string> meta;
   Napi::Object m = info[3].As<Napi::Object>();
   Napi::Array keys = m.GetPropertyNames();
@@ -248,8 +250,16 @@ Napi::Value ConvertCheckpoint(const Napi::CallbackInfo& info) {
     if (!m.Get(k).IsString()) throw_invalid("Expected string values in metadata");
     meta[k] = m.Get(k).As<Napi::String>().Utf8Value();
   }
+  std::set<std::string> bf16;
+  if (info.Length() > 4 && info[4].IsArray()) {
+    Napi::Array names = info[4].As<Napi::Array>();
+    for (uint32_t i = 0; i < names.Length(); ++i) {
+      if (!names.Get(i).IsString()) throw_invalid("Expected strings in bf16Names");
+      bf16.insert(names.Get(i).As<Napi::String>().Utf8Value());
+    }
+  }
   auto* worker = new ConvertWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
-                                   key_arg(info, 2), std::move(meta));
+                                   key_arg(info, 2), std::move(meta), std::move(bf16));
   return worker->queue();
   SKIPDIT_JS_CATCH(env)
 }

@@ -28,6 +28,7 @@ Napi::Array params_to_js(Napi::Env env, const std::vector<ModelDescription::Para
     Napi::Object p = Napi::Object::New(env);
     p.Set("name", list[i].name);
     p.Set("shape", from_shape(env, list[i].shape));
+    p.Set("linear", list[i].linear);
     params.Set(i, p);
   }
   return params;
@@ -39,7 +40,7 @@ Napi::Value ModelParams(const Napi::CallbackInfo& info) {
   const std::unique_ptr<Architecture> arch = make_architecture(config_arg(info));
   std::vector<ModelDescription::ParamInfo> list;
   for (const auto& p : arch->params().all())
-    if (!p->buffer) list.push_back({p->name, p->shape});
+    if (!p->buffer) list.push_back({p->name, p->shape, p->linear_weight && !p->keep_f32});
   return params_to_js(env, list);
   SKIPDIT_JS_CATCH(env)
 }

@@ -4,6 +4,7 @@ import type { NativeCheckpointInfo } from '../binding.js';
 import { inferConfig, resolveConfig, type InferredConfig, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import { CheckpointError, InvalidArgumentError, describe, fromNativeError } from './errors.js';
 import { native } from './native.js';
+import { modelParams } from './architecture.js';
 
 export interface CheckpointInfo extends NativeCheckpointInfo {
   /** Elements and bytes (as stored) of the picked state dict. */
@@ -93,19 +94,27 @@ function checkOutput(input: string, output: unknown): asserts output is string {
 /**
  * Writes the picked state dict of `input` as safetensors (float tensors keep their dtype; strided or float64
  * ones become float32), with the resolved config in the metadata so loadModel needs no options later. The file
- * is written under a temporary name next to `output` and renamed over it only when complete.
+ * is written under a temporary name next to `output` and renamed over it only when complete. `dtype: 'bfloat16'`
+ * stores the linear weights as bf16, rounded to nearest even as a bfloat16 load rounds them (loading either
+ * file with dtype 'bfloat16' gives the same bits), and keeps the rest (biases, norms, embeddings, the patch
+ * convolution) as it is: about half the file.
  */
 export async function convertCheckpoint(
-  input: string, output: string, options: { key?: string; config?: PresetName | ModelConfigInput } = {},
+  input: string, output: string, options: { key?: string; config?: PresetName | ModelConfigInput; dtype?: 'keep' | 'bfloat16' } = {},
 ): Promise<{ bytes: number; config: ModelConfig; picked?: string }> {
   checkWeightsFile(input, 'input');
+  if (options.dtype !== undefined && options.dtype !== 'keep' && options.dtype !== 'bfloat16') {
+    throw InvalidArgumentError.expected('options.dtype', "'keep' or 'bfloat16'", options.dtype);
+  }
   checkOutput(input, output);
   const info = await inspectCheckpoint(input, options);
   if (!info.config) throw new CheckpointError(info.configError ?? `cannot tell the config of '${input}'`);
   const metadata: Record<string, string> = { config: JSON.stringify(info.config), converted_from: input.split('/').pop()! };
   if (info.picked) metadata.state_dict = info.picked;
   try {
-    const bytes = await native().convertCheckpoint(input, output, options.key ?? null, metadata);
+    const bf16 = options.dtype === 'bfloat16' ? modelParams(info.config).filter((p) => p.linear).map((p) => p.name) : undefined;
+    if (bf16) metadata.linear_weights = 'bfloat16';
+    const bytes = await native().convertCheckpoint(input, output, options.key ?? null, metadata, bf16);
     return { bytes, config: info.config, picked: info.picked };
   } catch (err) {
     throw fromNativeError(err);

@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import { convertCheckpoint, inspectCheckpoint } from './checkpoint.js';
 import { presets, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import { cachePresets, type CachePolicyInput } from './cache.js';
-import { AbortError, InvalidArgumentError, SkipditError } from './errors.js';
+import { AbortError, HubOfflineError, InvalidArgumentError, SkipditError } from './errors.js';
 import { backends, type ModelDType } from './model.js';
 import { autoBackend } from './backends.js';
 import { benchSizes, formatBenchReport, runBench, type BenchFamily, type BenchSize } from './bench.js';
@@ -15,6 +15,11 @@ import { generate, type GenerateOptions, type GenerateProgress, type GenerateRes
 import { encodeToFile, type EncodeArgs } from './encode.js';
 import { generateVideo, type GenerateVideoOptions, type VideoProgress } from './generate-t2v.js';
 import { generateHunyuan, isHunyuanPath } from './generate-hunyuan.js';
+import { isHfUri, localPath, resolveHfUri } from './hub/uri.js';
+import { isRecipeName, pull, recipes, type PullResult } from './hub/recipes.js';
+import { describeSnapshots, downloadBars, formatBytes } from './hub/download-bars.js';
+import type { HubOptions } from './hub/settings.js';
+import type { Snapshot } from './hub/hub.js';
 
 const integer = (name: string) => (value: string) => {
   const n = Number(value);
@@ -208,6 +213,7 @@ interface GenerateArgs {
   bert?: string;
   bertTokenizer?: string;
   mt5?: string;
+  base?: string;
 }
 
 /** How generateVideo()'s errors name its options: by these flags. */
@@ -225,7 +231,7 @@ async function generateVideoCommand(opts: GenerateArgs): Promise<void> {
   const bars = opts.json || !process.stderr.isTTY ? undefined : new cliProgress.MultiBar({ format: '{task} [{bar}] {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
   let bar: cliProgress.SingleBar | undefined;
   const result = await interruptibleRun<Awaited<ReturnType<typeof generateVideo>>, VideoProgress>((signal, onProgress) => generateVideo({
-    model: opts.model!, textEncoder: opts.textEncoder, tokenizer: opts.tokenizer, vae: opts.vae, prompts: opts.prompt!, negativePrompt: opts.negativePrompt,
+    model: opts.model!, base: opts.base, textEncoder: opts.textEncoder, tokenizer: opts.tokenizer, vae: opts.vae, prompts: opts.prompt!, negativePrompt: opts.negativePrompt,
     frames: opts.frames, steps: opts.steps, cfg: opts.cfg, cache: opts.cache as CachePolicyInput | undefined, seed: opts.seed,
     timestepSpacing: opts.timestepSpacing, stepsOffset: opts.stepsOffset, cleanCaption: opts.clean, backend: opts.backend, dtype: opts.dtype,
     fps: opts.fps, out: opts.out, signal, onProgress, optionNames: videoFlags,
@@ -274,7 +280,36 @@ async function generateHunyuanCommand(opts: GenerateArgs): Promise<void> {
   }
 }
 
+/**
+ * --model <recipe> (skipdit pull's names) and hf:// paths in --model, --vae, --base, --text-encoder, --tokenizer,
+ * --bert, --bert-tokenizer, --mt5: downloads what they name, or finds it in the cache, and puts the local paths in.
+ */
+async function resolveDownloads(opts: GenerateArgs): Promise<void> {
+  const bars = downloadBars(!opts.json && process.stderr.isTTY);
+  const hub: HubOptions = { onProgress: bars.onProgress };
+  try {
+    if (isRecipeName(opts.model)) {
+      const { parts } = await pull(opts.model, hub);
+      opts.model = parts.model;
+      opts.vae ??= parts.vae;
+      opts.base ??= parts.base;
+      opts.tokenizer ??= parts.tokenizer;
+    }
+    const paths: [keyof GenerateArgs, string, boolean][] = [['model', '--model', true], ['vae', '--vae', true], ['base', '--base', false], ['textEncoder', '--text-encoder', true],
+      ['tokenizer', '--tokenizer', false], ['bert', '--bert', true], ['bertTokenizer', '--bert-tokenizer', false], ['mt5', '--mt5', true]];
+    for (const [key, flag, weights] of paths) {
+      const value = opts[key];
+      if (!isHfUri(value)) continue;
+      // --base is a whole Latte folder: its parts are fetched as text-to-video needs them (use the recipe for all).
+      (opts as unknown as Record<string, string>)[key] = await localPath(value, { weights }, { hub }, flag);
+    }
+  } finally {
+    bars.stop();
+  }
+}
+
 async function generateCommand(opts: GenerateArgs): Promise<void> {
+  await resolveDownloads(opts);
   if (opts.prompt !== undefined) return opts.model && (await isHunyuanPath(opts.model)) ? generateHunyuanCommand(opts) : generateVideoCommand(opts);
   for (const [flag, given] of [['--size', opts.size], ['--bert', opts.bert], ['--bert-tokenizer', opts.bertTokenizer], ['--mt5', opts.mt5]] as const) {
     if (given !== undefined) throw new InvalidArgumentError(`${flag} is a Hunyuan-DiT option: give --prompt and a Hunyuan-DiT --model too`);
@@ -315,7 +350,7 @@ async function generateCommand(opts: GenerateArgs): Promise<void> {
 program
   .command('generate')
   .description('generate images (PNG grid) or videos (GIF, MP4, PNG frames); default model: the bundled MNIST digits Skip-DiT')
-  .option('--model <file>', 'weights, .safetensors or .pt (default: the bundled digits model); with --prompt a LatteT2V checkpoint or a Latte-1 style folder')
+  .option('--model <file>', `weights, .safetensors or .pt (default: the bundled digits model); with --prompt a LatteT2V checkpoint or a Latte-1 style folder; an hf:// path; or a released system, downloaded on first use: ${Object.keys(recipes).join(', ')}`)
   .option('--key <name>', 'state dict of a training checkpoint')
   .addOption(new Option('--preset <name>', 'model config when the file cannot tell it').choices(Object.keys(presets)))
   .addOption(configOption())
@@ -337,6 +372,7 @@ program
   .option('--negative-prompt <text>', "text-to-video: the negative prompt (default '', the official one)")
   .option('--text-encoder <folder>', 'text-to-video: the T5 encoder folder (default: <model folder>/text_encoder)')
   .option('--tokenizer <folder>', 'text-to-video: the T5 tokenizer (default: <model folder>/tokenizer)')
+  .option('--base <folder>', "text-to-video: a Latte-0 / Latte-1 folder whose text_encoder, tokenizer, vae_temporal_decoder and scheduler fill what --model's folder lacks")
   .addOption(new Option('--dtype <type>', 'text-to-video: precision of the transformer and T5 weights').choices(['float32', 'bfloat16', 'float16']))
   .addOption(new Option('--timestep-spacing <mode>', "text-to-video: DDIM timestep_spacing (default: the folder's scheduler config, else leading)").choices(['leading', 'linspace', 'trailing']))
   .option('--steps-offset <n>', 'text-to-video: DDIM steps_offset', integer('--steps-offset'))
@@ -346,6 +382,94 @@ program
   .option('--bert-tokenizer <folder>', 'Hunyuan-DiT: its tokenizer (default: t2i/tokenizer)')
   .option('--mt5 <folder>', 'Hunyuan-DiT: the mT5 encoder and its spiece.model (default: t2i/mt5)')
   .action(generateCommand);
+
+interface PullArgs {
+  revision?: string;
+  convert?: boolean;
+  bf16?: boolean;
+  offline?: boolean;
+  endpoint?: string;
+  cacheDir?: string;
+  list?: boolean;
+  json?: boolean;
+}
+
+/** `skipdit pull --list`: each recipe, what it fetches, and whether the cache holds it whole. */
+async function listRecipes(hub: HubOptions, json?: boolean): Promise<void> {
+  const rows = [];
+  for (const r of Object.values(recipes)) {
+    const cached = await pull(r.name, { ...hub, offline: true }).then((p) => p, (err) => (err instanceof HubOfflineError ? undefined : Promise.reject(err)));
+    rows.push({ name: r.name, task: r.task, description: r.description, repositories: Object.values(r.sources).map((s) => s.repo), cached: cached !== undefined, bytes: cached?.bytes ?? null, parts: cached?.parts ?? null });
+  }
+  if (json) return console.log(JSON.stringify(rows, null, 2));
+  for (const r of rows) console.log(`${r.name.padEnd(18)} ${r.task.padEnd(15)} ${r.cached ? `in the cache (${formatBytes(r.bytes!)})` : 'not downloaded'}\n  ${r.description}\n  from ${r.repositories.join(', ')}`);
+}
+
+async function pullCommand(names: string[], opts: PullArgs): Promise<void> {
+  const hub: HubOptions = { endpoint: opts.endpoint, cacheDir: opts.cacheDir, offline: opts.offline };
+  if (opts.list) return listRecipes(hub, opts.json);
+  if (names.length === 0) throw new InvalidArgumentError(`Expected what to pull: ${Object.keys(recipes).join(', ')}, or an hf://<org>/<name>[/<path>] (see --list)`);
+  if (opts.bf16 && !opts.convert) throw new InvalidArgumentError('--bf16 goes with --convert (it sets the dtype of the converted matrices)');
+  for (const name of names) {
+    if (!isRecipeName(name) && !isHfUri(name)) throw new InvalidArgumentError(`Expected a recipe (${Object.keys(recipes).join(', ')}) or an hf:// path but received '${name}'`);
+  }
+  const controller = new AbortController();
+  const interrupt = () => controller.abort();
+  process.once('SIGINT', interrupt);
+  const bars = downloadBars(!opts.json && process.stderr.isTTY);
+  const started = performance.now();
+  const results: (PullResult | { uri: string; local: string; snapshots: Record<string, Snapshot> })[] = [];
+  try {
+    for (const name of names) {
+      const o = { ...hub, signal: controller.signal, onProgress: bars.onProgress };
+      if (isRecipeName(name)) {
+        results.push(await pull(name, { ...o, revision: opts.revision, convert: opts.convert ? (opts.bf16 ? 'bfloat16' : true) : undefined }));
+      } else {
+        const r = await resolveHfUri(name, { weights: true }, { ...o, revision: opts.revision });
+        results.push({ uri: name, local: r.local, snapshots: { [r.snapshot.repo]: r.snapshot } });
+      }
+    }
+  } catch (err) {
+    bars.stop();
+    if (!(err instanceof AbortError && controller.signal.aborted)) throw err;
+    console.error('skipdit: interrupted; the partial download is kept and the next pull resumes it');
+    process.exitCode = 130;
+    return;
+  } finally {
+    bars.stop();
+    process.off('SIGINT', interrupt);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const files = results.flatMap((r) => Object.values(r.snapshots).flatMap((s) => s.files));
+  const total = files.reduce((a, f) => a + f.size, 0);
+  const received = files.reduce((a, f) => a + f.received, 0);
+  if (opts.json) return console.log(JSON.stringify({ results, bytes: total, received, seconds }, null, 2));
+  for (const r of results) {
+    console.log('recipe' in r ? `${r.recipe}:` : `${r.uri}:`);
+    for (const line of describeSnapshots(Object.values(r.snapshots))) console.log(`  ${line}`);
+    if ('recipe' in r) {
+      for (const c of r.converted) console.log(`  converted: ${c}`);
+      for (const [k, v] of Object.entries(r.parts)) console.log(`  ${k}: ${v}`);
+    } else console.log(`  local: ${r.local}`);
+  }
+  console.log(`${files.length} files, ${formatBytes(total)} on disk; ${formatBytes(received)} downloaded in ${seconds.toFixed(1)} s` +
+    (received ? ` (${formatBytes(received / seconds)}/s)` : ''));
+  const first = results.find((r) => 'recipe' in r) as PullResult | undefined;
+  if (first) console.log(`next: skipdit generate --model ${first.recipe}${recipes[first.recipe].task.startsWith('text') ? " --prompt '...'" : ''}`);
+}
+
+program
+  .command('pull [names...]')
+  .description(`download a released system into the Hugging Face cache (shared with Python's huggingface_hub): ${Object.keys(recipes).join(', ')}; or hf://<org>/<name>[@<revision>][/<path>]. Resumes interrupted downloads, verifies checksums; HF_TOKEN, HF_ENDPOINT, HF_HOME / HF_HUB_CACHE, HF_HUB_OFFLINE apply`)
+  .option('--revision <rev>', 'branch, tag or commit (a recipe of one repository, or hf:// paths)')
+  .option('--convert', 'also write each .pt as safetensors next to it (later loads are memory-mapped)')
+  .option('--bf16', 'with --convert: store the matrices as bf16 (half the file)')
+  .option('--offline', 'use the cache only (as HF_HUB_OFFLINE=1)')
+  .option('--endpoint <url>', 'the Hub (default HF_ENDPOINT, else https://huggingface.co)')
+  .option('--cache-dir <dir>', 'the cache (default HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)')
+  .option('--list', 'list the recipes and whether each is in the cache')
+  .option('--json', 'print a JSON report')
+  .action(pullCommand);
 
 program
   .command('inspect <file>')

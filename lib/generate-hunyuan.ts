@@ -72,7 +72,7 @@ export interface HunyuanLayout {
   vae?: string;
 }
 
-/** t2i/model's checkpoint (pytorch_model_ema.pt preferred), clip_text_encoder, tokenizer, mt5, sdxl-vae-fp16-fix. */
+/** t2i/model's checkpoint (EMA preferred, its safetensors conversion before it), clip_text_encoder, tokenizer, mt5, sdxl-vae-fp16-fix. */
 export function findHunyuanLayout(modelPath: string): HunyuanLayout {
   if (typeof modelPath !== 'string' || !existsSync(modelPath)) throw InvalidArgumentError.expected('model', 'a HunyuanDiT folder or checkpoint', modelPath);
   let t2i: string, checkpoint: string | undefined;
@@ -80,7 +80,9 @@ export function findHunyuanLayout(modelPath: string): HunyuanLayout {
     t2i = existsSync(path.join(modelPath, 't2i')) ? path.join(modelPath, 't2i') : modelPath;
     const dir = path.join(t2i, 'model');
     const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.(pt|safetensors)$/.test(f)).sort() : [];
-    const pick = files.find((f) => /ema/.test(f)) ?? files[0];
+    // EMA weights first; a safetensors conversion (skipdit pull --convert) before the .pt it was made from
+    const rank = (f: string) => (/ema/.test(f) ? 0 : 3) + (f.endsWith('.bf16.safetensors') ? 1 : f.endsWith('.safetensors') ? 0 : 2);
+    const pick = [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))[0];
     if (!pick) throw InvalidArgumentError.expected('model', 'a folder with t2i/model/pytorch_model_ema.pt (or a .safetensors conversion)', modelPath);
     checkpoint = path.join(dir, pick);
   } else {

@@ -29,6 +29,12 @@ export interface GenerateVideoOptions {
    * sub-folders; a Model from loadModel() also works (then give the other parts explicitly).
    */
   model: string | Model;
+  /**
+   * A Latte-0 / Latte-1 folder (the official pretrained_model_path) whose text_encoder, tokenizer,
+   * vae_temporal_decoder, scheduler/scheduler_config.json and transformer/config.json fill what the model's folder
+   * lacks: a Latte-skip.pt downloaded on its own (`skipdit pull latte-skip-t2v` gives both).
+   */
+  base?: string;
   /** The T5 encoder folder (default: <folder>/text_encoder) or a loaded one. */
   textEncoder?: string | TextEncoderModel;
   /** The tokenizer folder or file (default: <folder>/tokenizer, else the text encoder's folder). */
@@ -119,9 +125,10 @@ const CHECKPOINT_EXTENSIONS = ['.pt', '.pth', '.bin', '.safetensors'];
 /**
  * Finds the parts of a Latte-1 style folder (or of the folder around a checkpoint file): the skip checkpoint at
  * the top (else transformer/diffusion_pytorch_model.safetensors, plain LatteT2V), transformer/config.json,
- * text_encoder, tokenizer, vae_temporal_decoder, scheduler/scheduler_config.json.
+ * text_encoder, tokenizer, vae_temporal_decoder, scheduler/scheduler_config.json; what it lacks is looked up in
+ * `base` (a Latte-0 / Latte-1 folder).
  */
-export function findT2VLayout(modelPath: string, name = 'model'): T2VLayout {
+export function findT2VLayout(modelPath: string, name = 'model', base?: string): T2VLayout {
   if (typeof modelPath !== 'string' || !existsSync(modelPath)) throw InvalidArgumentError.expected(name, 'a LatteT2V checkpoint or a folder holding one', modelPath);
   const isDir = statSync(modelPath).isDirectory();
   const root = isDir ? modelPath : path.dirname(modelPath);
@@ -135,7 +142,10 @@ export function findT2VLayout(modelPath: string, name = 'model'): T2VLayout {
     else if (existsSync(plain)) checkpoint = plain;
     else throw new CheckpointError(`'${modelPath}' holds no checkpoint (${CHECKPOINT_EXTENSIONS.join(', ')}) and no transformer/diffusion_pytorch_model.safetensors`);
   }
-  const sub = (p: string) => (existsSync(path.join(root, p)) ? path.join(root, p) : undefined);
+  if (base !== undefined && (typeof base !== 'string' || !existsSync(base) || !statSync(base).isDirectory())) {
+    throw InvalidArgumentError.expected('base', 'a Latte-0 / Latte-1 folder', base);
+  }
+  const sub = (p: string) => [root, base].map((r) => r && path.join(r, p)).find((f) => f && existsSync(f));
   const json = (p: string | undefined): Record<string, unknown> | undefined => {
     if (!p || !statSync(p).isFile()) return undefined;
     try {
@@ -224,7 +234,7 @@ export async function generateVideo(o: GenerateVideoOptions): Promise<VideoResul
   if (typeof o !== 'object' || o === null) throw InvalidArgumentError.expected('options', 'an object', o);
   const names: Names = { name: (key) => (o.optionNames?.[key] ?? key).split(' ')[0] };
   checkVideoOptions(o, names);
-  const layout = typeof o.model === 'string' ? findT2VLayout(o.model, names.name('model')) : undefined;
+  const layout = typeof o.model === 'string' ? findT2VLayout(o.model, names.name('model'), o.base) : undefined;
   const frames = o.frames ?? (o.model instanceof Model ? o.model.config.num_frames : 16);
   if (!Number.isInteger(frames) || frames < 1) throw InvalidArgumentError.expected(names.name('frames'), 'a positive integer', o.frames);
   const { format, out } = planOutput(o, frames, names);

@@ -76,5 +76,7 @@ export {
   HubIntegrityError,
   HubStorageError,
 } from './errors.js';
-export { downloadSnapshot, isHfUri, parseHfUri, resolveHfUri, selectFolderFiles } from './hub/index.js';
-export type { HubOptions, DownloadProgress, FileRule, FolderRule, SnapshotRequest, Snapshot, SnapshotFile, HfUri } from './hub/index.js';
+export { downloadSnapshot, isHfUri, parseHfUri, resolveHfUri, selectFolderFiles, recipes, pull, isRecipeName, convertedPath } from './hub/index.js';
+export type {
+  HubOptions, HubLoadOptions, DownloadProgress, FileRule, FolderRule, SnapshotRequest, Snapshot, SnapshotFile, HfUri, Recipe, RecipeName, RecipeParts, PullOptions, PullResult,
+} from './hub/index.js';

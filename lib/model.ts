@@ -24,11 +24,12 @@ import { checkOnProgress, loadEvent, withProgress, type LoadProgress } from './p
 import { checkTensor, type Tensor } from './tensor.js';
 
 import { chooseBackend, type BackendName } from './backends.js';
+import { localPath, type HubLoadOptions } from './hub/uri.js';
 
 export { backends, chooseBackend } from './backends.js';
 export type { BackendName, BackendInfo } from './backends.js';
 
-export interface LoadModelOptions {
+export interface LoadModelOptions extends HubLoadOptions {
   /**
    * A preset name or a config object (missing fields are taken from the file); default: the config in the
    * file's metadata, else the one inferred from its tensor shapes.
@@ -163,11 +164,13 @@ export interface StepReport {
 
 /**
  * Loads a model from a safetensors file or a torch.save checkpoint (state dict or training dict; the pickle is
- * interpreted, never executed), with the official state_dict names.
+ * interpreted, never executed), with the official state_dict names. `hf://<org>/<name>/<file>` downloads the file
+ * into the Hugging Face cache on first use (options.revision, options.hub).
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   if (typeof path !== 'string' || path.length === 0) throw InvalidArgumentError.expected('path', 'a file path string', path);
   if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
+  path = await localPath(path, { weights: true }, options);
   checkWeightsFile(path);
   if (options.checkpointKey !== undefined && (typeof options.checkpointKey !== 'string' || options.checkpointKey === '')) {
     throw InvalidArgumentError.expected('options.checkpointKey', 'a top-level key such as "ema", "model" or "root"', options.checkpointKey);

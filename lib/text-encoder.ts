@@ -13,6 +13,7 @@ import { checkSignal, withAbortFlag } from './abort.js';
 import { checkOnProgress, loadEvent, withProgress, type LoadProgress } from './progress.js';
 import type { Tensor } from './tensor.js';
 import type { IntTensor } from './tokenizer/base.js';
+import { localPath, type HubLoadOptions } from './hub/uri.js';
 
 /** Integer tensors of token ids and attention masks (row-major, shape [B, L]): the tokenizers' IntTensor. */
 export type IdsTensor = IntTensor;
@@ -165,7 +166,7 @@ export function readTextEncoderConfig(dir: string, name = 'dir'): TextEncoderCon
   return parseTextEncoderConfig(json, `'${file}'`);
 }
 
-export interface LoadTextEncoderOptions {
+export interface LoadTextEncoderOptions extends HubLoadOptions {
   /** 'auto' (default) as loadModel: CUDA when a device passed the self-test, else the CPU; or 'cpu' / 'cuda'. */
   backend?: 'auto' | BackendName;
   /**
@@ -190,6 +191,7 @@ const DTYPES: readonly ModelDType[] = ['float32', 'bfloat16', 'float16'];
  */
 export async function loadTextEncoder(dir: string, options: LoadTextEncoderOptions = {}): Promise<TextEncoderModel> {
   if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
+  if (typeof dir === 'string') dir = await localPath(dir, { weights: true }, options, 'dir');
   const config = readTextEncoderConfig(dir);
   const dtype = options.dtype ?? 'float32';
   if (!DTYPES.includes(dtype)) throw InvalidArgumentError.expected('options.dtype', "'float32', 'bfloat16' or 'float16'", options.dtype);

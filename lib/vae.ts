@@ -12,6 +12,7 @@ import { chooseBackend, type BackendName, type ModelDType } from './model.js';
 import { computeLane } from './queue.js';
 import { checkSignal, withAbortFlag } from './abort.js';
 import { checkOnProgress, decodeEvent, loadEvent, withProgress, type DecodeProgress, type LoadProgress } from './progress.js';
+import { localPath, type HubLoadOptions } from './hub/uri.js';
 
 /** The decoder fields of a diffusers AutoencoderKL config.json, and the latent scaling factor. */
 export interface VaeConfig extends NativeVaeConfig {
@@ -42,7 +43,7 @@ const weightFiles = ['diffusion_pytorch_model.safetensors', 'model.safetensors',
  * "AutoencoderKLTemporalDecoder"` (or `config.temporal: true`) loads the SVD temporal decoder (current diffusers
  * names only; its `encoder.*` and `quant_conv.*` are ignored): decode it with `decodeVideo()`.
  */
-export interface LoadVaeOptions {
+export interface LoadVaeOptions extends HubLoadOptions {
   config?: Partial<VaeConfig>;
   /** Default 'cpu' (the decoder is cheap next to the sampler on a CPU); 'auto' / 'cuda' as for loadModel. */
   backend?: 'auto' | 'cpu' | 'cuda';
@@ -58,7 +59,10 @@ export interface LoadVaeOptions {
   onProgress?: (progress: LoadProgress) => void;
 }
 
+/** Loads a VAE from a diffusers folder (config.json + weights) or a weights file; an hf:// path downloads it first. */
 export async function loadVae(pathOrDir: string, options: LoadVaeOptions = {}): Promise<Vae> {
+  if (typeof options !== 'object' || options === null) throw InvalidArgumentError.expected('options', 'an object', options);
+  if (typeof pathOrDir === 'string') pathOrDir = await localPath(pathOrDir, { weights: true }, options);
   if (typeof pathOrDir !== 'string' || !existsSync(pathOrDir)) throw new CheckpointError(`Cannot open '${pathOrDir}': no such file or folder`);
   const onProgress = checkOnProgress<LoadProgress>(options.onProgress);
   let file = pathOrDir;

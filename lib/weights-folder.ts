@@ -24,7 +24,8 @@ export interface WeightFolderOptions {
   ignorePrefixes?: string[];
   /**
    * Follow symlinks that resolve outside the folder. By default a weight file may be a link only to a file inside
-   * the folder, or into the `blobs/` folder of a huggingface_hub cache snapshot (`<repo>/snapshots/<rev>/`).
+   * the folder, or into the `blobs/` folder of a huggingface_hub cache snapshot (`<repo>/snapshots/<rev>/` or a
+   * sub-folder of it).
    */
   allowExternalLinks?: boolean;
 }
@@ -118,9 +119,11 @@ export async function inspectWeights(dir: string, options: WeightFolderOptions =
 /** Whether `file` (resolved) may be read for `dir` (resolved): the rule of native/checkpoint/weight_folder.h. */
 function insideFolder(dir: string, file: string): boolean {
   if (file.startsWith(dir + path.sep)) return true;
-  const parent = path.dirname(dir);
-  if (path.basename(parent) !== 'snapshots') return false;
-  return file.startsWith(path.join(path.dirname(parent), 'blobs') + path.sep);
+  // <repo>/snapshots/<rev>/ or a sub-folder of it (<rev>/text_encoder/): links into <repo>/blobs/
+  for (let d = dir; path.dirname(d) !== d; d = path.dirname(d)) {
+    if (path.basename(path.dirname(d)) === 'snapshots') return file.startsWith(path.join(path.dirname(path.dirname(d)), 'blobs') + path.sep);
+  }
+  return false;
 }
 
 /**

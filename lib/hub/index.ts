@@ -5,3 +5,6 @@ export { isHfUri, parseHfUri, resolveHfUri, localPath } from './uri.js';
 export type { HfUri, HfFolderKind } from './uri.js';
 export { hubSettings, DEFAULT_ENDPOINT } from './settings.js';
 export type { HubOptions, HubSettings, DownloadProgress } from './settings.js';
+export { recipes, pull, isRecipeName, convertedPath } from './recipes.js';
+export type { Recipe, RecipeName, RecipeParts, PullOptions, PullResult } from './recipes.js';
+export type { HubLoadOptions } from './uri.js';

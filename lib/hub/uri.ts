@@ -59,8 +59,16 @@ export async function resolveHfUri(uri: string, kind: HfFolderKind, options: Hub
   }
 }
 
+/** The options of a loader (loadModel, loadVae, loadTextEncoder, loadTokenizer) for an hf:// path. */
+export interface HubLoadOptions {
+  /** For an hf:// path: a branch, tag or commit (a commit pins the files); also written hf://org/name@<revision>/... */
+  revision?: string;
+  /** For an hf:// path: the endpoint, token, cache folder, offline mode and download progress (default: the environment's). */
+  hub?: HubOptions;
+}
+
 /** A loader's path argument: an hf:// URI becomes its local path; anything else is returned as it is. */
-export async function localPath(p: string, kind: HfFolderKind, options: { revision?: string; hub?: HubOptions; signal?: AbortSignal }, name = 'path'): Promise<string> {
+export async function localPath(p: string, kind: HfFolderKind, options: HubLoadOptions & { signal?: AbortSignal }, name = 'path'): Promise<string> {
   if (!isHfUri(p)) {
     if (options.revision !== undefined) throw InvalidArgumentError.expected('options.revision', 'no revision for a local path (only for hf:// paths)', options.revision);
     return p;

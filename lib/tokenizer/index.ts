@@ -9,6 +9,7 @@ import { SentencePiece } from './sentencepiece.js';
 import { buildUnigramModel, parseSpmModel, PieceType, withoutDummyPrefix, type SpmPiece } from './spm-model.js';
 import { addedTokenFrom, T5Tokenizer, t5AddedTokens } from './t5.js';
 import type { AddedToken } from './trie.js';
+import { localPath, type HubLoadOptions } from '../hub/uri.js';
 
 export { T5Tokenizer } from './t5.js';
 export { BertTokenizer } from './bert.js';
@@ -17,7 +18,7 @@ export type { IntTensor, TokenizerEncoding, TokenizerEncodeOptions, TokenizerDec
 export type Tokenizer = T5Tokenizer | BertTokenizer;
 export type TokenizerKind = Tokenizer['kind'];
 
-export interface LoadTokenizerOptions {
+export interface LoadTokenizerOptions extends HubLoadOptions {
   /** BERT: do_lower_case. Default: tokenizer_config.json's, else the tokenizer.json normalizer's, else true. */
   lowercase?: boolean;
   /** T5: transformers' `legacy` flag. Default: tokenizer_config.json's, else true (transformers' default). */
@@ -37,6 +38,7 @@ export async function loadTokenizer(dirOrFile: string, options: LoadTokenizerOpt
   for (const key of ['lowercase', 'legacy'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') throw InvalidArgumentError.expected(`options.${key}`, 'a boolean', options[key]);
   }
+  dirOrFile = await localPath(dirOrFile, { weights: false }, options);
   const st = statPath(dirOrFile);
   if (!st) throw new CheckpointError(`Cannot open '${dirOrFile}': no such file or folder`);
 

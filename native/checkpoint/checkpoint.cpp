@@ -1,5 +1,7 @@
 #include "checkpoint/checkpoint.h"
 
+#include "core/dtype_convert.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -190,7 +192,7 @@ class AtomicOutput {
 }  // namespace
 
 uint64_t write_safetensors(const std::string& path, const Checkpoint& checkpoint,
-                           const std::map<std::string, std::string>& metadata) {
+                           const std::map<std::string, std::string>& metadata, const std::set<std::string>& bf16_names) {
   AtomicOutput out(path, checkpoint);  // checks the destination before any work
   const WeightSource& src = *checkpoint.source;
   struct Item {
@@ -210,7 +212,8 @@ uint64_t write_safetensors(const std::string& path, const Checkpoint& checkpoint
     if (stored != "F32" && stored != "F16" && stored != "BF16" && stored != "F64")
       fail(ErrorKind::Checkpoint, "cannot convert tensor '" + name + "' of dtype " + stored);
     Tensor t = src.get(name);  // a view, or a float32 copy for strided / float64 tensors
-    items.push_back({name, t.dtype(), t.shape(), t.nbytes()});
+    if (bf16_names.count(name)) items.push_back({name, DType::BF16, t.shape(), uint64_t(t.numel()) * 2});
+    else items.push_back({name, t.dtype(), t.shape(), t.nbytes()});
     src.release(name);
   }
   std::string header = "{\"__metadata__\":{";
@@ -233,9 +236,23 @@ uint64_t write_safetensors(const std::string& path, const Checkpoint& checkpoint
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<uint64_t>(header.size()) >> (8 * i));
   out.write(len, 8);
   out.write(header.data(), header.size());
+  std::vector<float> wide;
+  std::vector<uint16_t> narrow;
   for (auto& it : items) {
     Tensor t = src.get(it.name);
-    out.write(t.raw(), t.nbytes());
+    if (it.dtype == DType::BF16 && t.dtype() != DType::BF16) {
+      const float* f = t.dtype() == DType::F32 ? t.f32() : nullptr;
+      if (!f) {
+        wide.resize(t.numel());
+        convert_to_f32(t, wide.data());
+        f = wide.data();
+      }
+      narrow.resize(t.numel());
+      for (int64_t i = 0; i < t.numel(); ++i) narrow[i] = f32_to_bf16(f[i]);
+      out.write(narrow.data(), narrow.size() * 2);
+    } else {
+      out.write(t.raw(), t.nbytes());
+    }
     src.release(it.name);
   }
   out.commit();

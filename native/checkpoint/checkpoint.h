@@ -3,6 +3,7 @@
 // (legacy torch.save pickles and tar archives, plain pickles, anything else) are named in the error.
 #pragma once
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -35,7 +36,9 @@ Checkpoint open_checkpoint_file(const std::string& path, const std::string& key)
 // next to `path`, renamed over it only once complete: a failed convert leaves no partial file and never
 // touches an existing one. Refuses (InvalidArgument) an output that is the checkpoint's own file (under
 // any name: writing it would truncate the pages the tensors are read from) or not a regular file.
+// `bf16_names`: these float tensors are stored BF16, rounded to nearest even as a bfloat16 load rounds
+// float32 linear weights (so that loading either file in bfloat16 gives the same bits); others keep their dtype.
 uint64_t write_safetensors(const std::string& path, const Checkpoint& checkpoint,
-                           const std::map<std::string, std::string>& metadata);
+                           const std::map<std::string, std::string>& metadata, const std::set<std::string>& bf16_names = {});
 
 }  // namespace skipdit

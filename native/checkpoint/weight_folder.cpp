@@ -83,9 +83,15 @@ std::string bad_file_name(const std::string& name) {
 class Opener {
  public:
   Opener(const WeightFolderSpec& spec, const std::string& dir) : spec_(spec), dir_(dir) {
-    // A huggingface_hub cache snapshot <repo>/snapshots/<rev>/ links its files into <repo>/blobs/.
-    const std::string parent = parent_of(dir_);
-    if (base_of(parent) == "snapshots") blobs_ = real_path(parent_of(parent) + "/blobs");
+    // A huggingface_hub cache snapshot <repo>/snapshots/<rev>/ links its files, in sub-folders too
+    // (<rev>/text_encoder/), into <repo>/blobs/.
+    for (std::string d = dir_; d != "/" && d != "."; d = parent_of(d)) {
+      const std::string parent = parent_of(d);
+      if (base_of(parent) == "snapshots") {
+        blobs_ = real_path(parent_of(parent) + "/blobs");
+        break;
+      }
+    }
   }
 
   [[noreturn]] void bad(const std::string& what) const { fail(ErrorKind::Checkpoint, "model folder '" + dir_ + "': " + what); }

@@ -18,7 +18,7 @@
 // characters, at most 255 bytes): an index can only name files of its own folder. A folder entry may be a
 // symlink (huggingface_hub's cache makes every file of `snapshots/<rev>/` a link into `../../blobs/`), but it
 // must resolve to a regular file inside the folder, or inside that `blobs/` folder when the folder is a
-// snapshot of the cache; anything else (a link to ~/.ssh/..., /dev/zero, a FIFO) is a Checkpoint error unless
+// snapshot of the cache (or a sub-folder of one); anything else (a link to ~/.ssh/..., /dev/zero, a FIFO) is a Checkpoint error unless
 // `allow_external_links` is set. Whatever is opened is only ever parsed by the validating readers.
 //
 // Consistency (each a Checkpoint error naming the folder, the file and the tensor): bad index JSON or

@@ -16,6 +16,14 @@ inline float bf16_to_f32(uint16_t h) {
 
 float f16_to_f32(uint16_t h);
 
+// Round to nearest even, as torch's .to(bfloat16) and the CPU backend's weight rounding; NaN stays NaN.
+inline uint16_t f32_to_bf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0;
+  return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+
 // Writes src.numel() floats to dst; src is F32, F16 or BF16 (any alignment), otherwise InvalidArgument.
 void convert_to_f32(const Tensor& src, float* dst);
 

@@ -39,7 +39,7 @@ ModelDescription describe(const ModelConfig& config, int64_t batch) {
   std::unique_ptr<Architecture> arch = make_architecture(config);
   ModelDescription d;
   for (const auto& p : arch->params().all())
-    if (!p->buffer) d.params.push_back({p->name, p->shape});
+    if (!p->buffer) d.params.push_back({p->name, p->shape, p->linear_weight && !p->keep_f32});
   d.skip_pairs = arch->skip_pairs();
   d.unit_blocks = arch->unit_blocks();
   auto run = [&](ForwardSpec spec, int64_t* blocks) {

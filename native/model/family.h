@@ -84,6 +84,7 @@ struct ModelDescription {
   struct ParamInfo {
     std::string name;
     Shape shape;
+    bool linear = false;  // a Linear's weight: what a bfloat16 model stores (and rounds) as bf16
   };
   struct BlockInfo {
     std::string name;
