@@ -4,7 +4,7 @@
 //   GET  /api/models/<repo>/tree/<rev>[/<path>]      listing, paginated with a Link: <...>; rel="next" header
 //   POST /api/models/<repo>/paths-info/<rev>         { paths } -> the entries that exist (files and folders)
 //   GET  /<repo>/resolve/<rev>/<path>                small files: 200 with ETag (git sha1) and X-Repo-Commit;
-//                                                    LFS files: 302 to the CDN (another port, as cas-bridge /
+//                                                    LFS files: 302 to the CDN (127.0.0.2, as cas-bridge /
 //                                                    cdn-lfs are other hosts) with X-Linked-Etag, X-Linked-Size
 //   GET  <cdn>/<sha256>                              the bytes, with Range (206, Content-Range) support
 // Errors carry X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo) as the Hub's do. Faults
@@ -56,9 +56,19 @@ export interface Faults {
   down?: boolean;
 }
 
-export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-export const gitSha1 = (b: Buffer) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
+// Memoised: a request must not cost a hash of a 200 MB file (it made every client of the benchmark look slow).
+const hashes = new WeakMap<Buffer, Map<string, string>>();
+const memo = (b: Buffer, kind: string, compute: () => string) => {
+  let m = hashes.get(b);
+  if (!m) hashes.set(b, (m = new Map()));
+  let v = m.get(kind);
+  if (v === undefined) m.set(kind, (v = compute()));
+  return v;
+};
+export const sha256 = (b: Buffer) => memo(b, 'sha256', () => createHash('sha256').update(b).digest('hex'));
+export const gitSha1 = (b: Buffer) => memo(b, 'sha1', () => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex'));
 const lfsPointer = (b: Buffer) => Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(b)}\nsize ${b.length}\n`);
+const lfsPointerSha1 = (b: Buffer) => memo(b, 'pointer', () => gitSha1(lfsPointer(b)));
 
 /** A commit sha made of its index, for readable tests. */
 export const commitSha = (n: number) => n.toString(16).padStart(40, 'c');
@@ -94,9 +104,12 @@ export class FakeHub {
   async start(): Promise<this> {
     this.hub = http.createServer((req, res) => this.serveHub(req, res));
     this.cdn = http.createServer((req, res) => this.serveCdn(req, res));
-    for (const s of [this.hub, this.cdn]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    // The CDN is another host, as cas-bridge.xethub.hf.co is to huggingface.co (huggingface_hub follows
+    // redirects within a host and stops at another one): another loopback address.
+    await new Promise<void>((r) => this.hub!.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.cdn!.listen(0, '127.0.0.2', r));
     this.url = `http://127.0.0.1:${(this.hub.address() as AddressInfo).port}`;
-    this.cdnUrl = `http://127.0.0.1:${(this.cdn.address() as AddressInfo).port}`;
+    this.cdnUrl = `http://127.0.0.2:${(this.cdn.address() as AddressInfo).port}`;
     return this;
   }
 
@@ -119,7 +132,7 @@ export class FakeHub {
   private entry(p: string, f: FakeFile) {
     const lfs = this.isLfs(f);
     return {
-      type: 'file', path: p, size: f.reportedSize ?? f.data.length, oid: gitSha1(lfs ? lfsPointer(f.data) : f.data),
+      type: 'file', path: p, size: f.reportedSize ?? f.data.length, oid: lfs ? lfsPointerSha1(f.data) : gitSha1(f.data),
       ...(lfs && { lfs: { oid: sha256(f.data), size: f.reportedSize ?? f.data.length, pointerSize: lfsPointer(f.data).length } }),
     };
   }
@@ -225,7 +238,7 @@ export class FakeHub {
       const common = { 'x-repo-commit': a.commit };
       if (this.isLfs(f)) {
         this.record(req, 'hub', 302);
-        res.writeHead(302, { ...common, location: `${this.cdnUrl}/${sha256(f.data)}?expires=never`, etag: `"${gitSha1(lfsPointer(f.data))}"`, 'x-linked-etag': `"${sha256(f.data)}"`, 'x-linked-size': String(f.data.length) });
+        res.writeHead(302, { ...common, location: `${this.cdnUrl}/${sha256(f.data)}?expires=never`, etag: `"${lfsPointerSha1(f.data)}"`, 'x-linked-etag': `"${sha256(f.data)}"`, 'x-linked-size': String(f.data.length) });
         return res.end();
       }
       this.record(req, 'hub', 200);
