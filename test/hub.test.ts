@@ -132,6 +132,30 @@ describe('cache hits', () => {
 });
 
 describe('resuming', () => {
+  it('a partial file next to a whole blob (another tool fetched it) is deleted on the next pull', async () => {
+    await downloadSnapshot({ repo: REPO, files: ['weights.pt'] }, opts());
+    const partial = path.join(repoDir(), 'blobs', `${sha256(BIG)}.incomplete`);
+    writeFileSync(partial, BIG.subarray(0, 1000));
+    const again = await downloadSnapshot({ repo: REPO, files: ['weights.pt'] }, opts());
+    expect(again.files[0].from).toBe('cache');
+    expect(existsSync(partial)).toBe(false);
+  });
+
+  it('a partial file longer than the file starts over; one of the right length is checked, not fetched', async () => {
+    mkdirSync(path.join(repoDir(), 'blobs'), { recursive: true });
+    const partial = path.join(repoDir(), 'blobs', `${sha256(BIG)}.incomplete`);
+    writeFileSync(partial, Buffer.concat([BIG, Buffer.from('junk')]));
+    const a = await downloadSnapshot({ repo: REPO, files: ['weights.pt'] }, opts());
+    expect([a.files[0].from, hub.bytesServed.get(sha256(BIG))]).toEqual(['download', BIG.length]);
+    rmSync(repoDir(), { recursive: true });
+    mkdirSync(path.join(repoDir(), 'blobs'), { recursive: true });
+    writeFileSync(partial, BIG);
+    hub.bytesServed.clear();
+    const b = await downloadSnapshot({ repo: REPO, files: ['weights.pt'] }, opts());
+    expect([b.files[0].from, hub.bytesServed.get(sha256(BIG)) ?? 0]).toEqual(['resume', 0]);
+    expect(readFileSync(b.files[0].local).equals(BIG)).toBe(true);
+  });
+
   it('resumes with a Range request when the connection drops mid-file (about 1x the bytes)', async () => {
     hub.faults.dropAt = new Map([[sha256(BIG), 1_000_000]]);
     const events: number[] = [];

@@ -2,7 +2,8 @@
 // commit of a revision, paths-info, the paginated tree listing, the cache folder names); transfer.ts moves the
 // bytes (resume, checksums); cache.ts keeps the layout Python's huggingface_hub reads.
 import { existsSync, statSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, realpath, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { listFiles, modelInfo, pathsInfo, type ListFileEntry, type PathInfo } from '@huggingface/hub';
 import { AbortError, HubNetworkError, HubNotFoundError, HubOfflineError, InvalidArgumentError } from '../errors.js';
 import { COMMIT_RE, RepoCache, withBlobLock } from './cache.js';
@@ -240,9 +241,22 @@ export async function downloadSnapshot(req: SnapshotRequest, options: HubOptions
     throw err;
   }
   const hit = await cachedFiles(cache, req, commit);
+  if (hit) await dropStalePartials(cache, hit, signal);
   const files = hit ?? (await fetchFiles(cache, await remoteFiles(req, commit, settings, signal), settings, options));
   await cache.setRef(revision, commit);
   return { repo: req.repo, revision, commit, dir: cache.snapshot(commit), files };
+}
+
+/**
+ * Deletes blobs/<etag>.incomplete where blobs/<etag> is whole: left when a pull was interrupted and another tool
+ * (huggingface_hub 1.x never resumes another process's partial file) then fetched the file. Under the blob's lock.
+ */
+async function dropStalePartials(cache: RepoCache, files: SnapshotFile[], signal?: AbortSignal): Promise<void> {
+  for (const f of files) {
+    const blob = await realpath(f.local).catch(() => undefined);
+    if (!blob || path.dirname(blob) !== (await realpath(path.join(cache.root, 'blobs')).catch(() => undefined)) || !existsSync(`${blob}.incomplete`)) continue;
+    await withBlobLock(cache, path.basename(blob), signal, () => rm(`${blob}.incomplete`, { force: true }));
+  }
 }
 
 /** Links or downloads each file (four at a time). */
@@ -258,11 +272,13 @@ async function fetchFiles(cache: RepoCache, remote: RemoteFile[], settings: HubS
 
 async function fetchFile(cache: RepoCache, r: RemoteFile, settings: HubSettings, options: HubOptions): Promise<SnapshotFile> {
   const done = (from: SnapshotFile['from'], local: string, received = 0): SnapshotFile => ({ path: r.file, local, size: r.size, from, received });
+  const partial = `${cache.blob(r.etag)}.incomplete`;
   const local = await cache.cached(r.commit, r.file);
   if (local) return done('cache', local);
   return withBlobLock(cache, r.etag, options.signal, async () => {
     // Another process (or this one) may have fetched the blob while we waited for the lock.
     if (existsSync(cache.blob(r.etag))) {
+      await rm(partial, { force: true });
       return done('blob', await cache.link(r.commit, r.file, r.etag));
     }
     const t = await transferBlob(cache, r, settings, { signal: options.signal, onProgress: options.onProgress });
