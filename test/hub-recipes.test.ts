@@ -6,37 +6,12 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generator, randomTensor, stateDictCheckpoint } from '../bench/random-folders.js';
-import { writeTinyHunyuanFolder } from '../bench/tiny-hunyuan.js';
-import { modelParams } from '../lib/architecture.js';
-import { presets } from '../lib/config.js';
-import { writeTinyT2VFolder } from '../bench/tiny-t2v.js';
 import {
   InvalidArgumentError, convertedPath, generateHunyuan, generateVideo, inspectCheckpoint, loadModel, loadTextEncoder, loadTokenizer, loadVae, pull, recipes,
 } from '../lib/index.js';
 import { FakeHub } from './helpers/fake-hub.js';
 import { cli } from './helpers/cli.js';
-import { fixturePath } from './helpers/fixtures.js';
-
-/** Every file under `dir`, as repository paths -> bytes. */
-function folderFiles(dir: string, prefix = ''): Record<string, Buffer> {
-  const out: Record<string, Buffer> = {};
-  for (const name of readdirSync(dir)) {
-    const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) Object.assign(out, folderFiles(p, `${prefix}${name}/`));
-    else out[prefix + name] = readFileSync(p);
-  }
-  return out;
-}
-
-const pick = (files: Record<string, Buffer>, keep: (p: string) => boolean) => Object.fromEntries(Object.entries(files).filter(([p]) => keep(p)));
-// A DiT-skip of an official width (DiT-S's 384: its heads are inferred, as for the released file), 2 blocks, 8x8 latents.
-const TINY_DIT = { ...presets['DiT-XL/2-skip'], hidden_size: 384, num_heads: 6, depth: 2, input_size: 8, num_classes: 10 };
-function writeTinyDit(file: string): void {
-  const next = generator(3);
-  const names = modelParams(TINY_DIT).map((p) => [p.name, [...p.shape]] as [string, number[]]);
-  stateDictCheckpoint(file, names, names.map(([n, shape]) => randomTensor(n, shape, next)));
-}
+import { addTinyReleasedRepos } from './helpers/tiny-hub.js';
 
 let hub: FakeHub;
 let root: string;
@@ -46,28 +21,8 @@ let hubOptions: { endpoint: string; cacheDir: string; token: false };
 beforeAll(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'skipdit-recipes-'));
   cacheDir = path.join(root, 'hf', 'hub');
-  const t2v = path.join(root, 'Latte-1');
-  writeTinyT2VFolder(t2v);
-  const hy = path.join(root, 'HunyuanDiT-v1.2');
-  writeTinyHunyuanFolder(hy);
-  const t2vFiles = folderFiles(t2v);
-  const vae = { 'config.json': readFileSync(fixturePath('vae-tiny', 'config.json')), 'diffusion_pytorch_model.safetensors': readFileSync(fixturePath('vae-tiny', 'model.safetensors')) };
-  writeTinyDit(path.join(root, 'DiT-XL-2-skip.pt'));
   hub = await new FakeHub().start();
-  hub.addRepo('GuanjieChen/Skip-DiT', {
-    'DiT-XL-2-skip.pt': readFileSync(path.join(root, 'DiT-XL-2-skip.pt')), 'Latte-skip.pt': t2vFiles['Latte-skip.pt'],
-    'skylapse-skip.pt': readFileSync(fixturePath('dit-skip-tiny', 'ckpt-train.pt')), 'README.md': Buffer.from('# Skip-DiT'),
-  });
-  // Files that must not be fetched: other formats and weights the recipes do not use.
-  hub.addRepo('stabilityai/sd-vae-ft-ema', { ...vae, 'diffusion_pytorch_model.bin': Buffer.alloc(4096, 1), 'README.md': Buffer.from('# vae') });
-  hub.addRepo('maxin-cn/Latte', { ...Object.fromEntries(Object.entries(vae).map(([k, v]) => [`vae/${k}`, v])), 'skytimelapse.pt': Buffer.alloc(8192, 2) });
-  hub.addRepo('maxin-cn/Latte-0', {
-    ...pick(t2vFiles, (p) => p !== 'Latte-skip.pt' && !p.startsWith('tokenizer/')),
-    'transformer/diffusion_pytorch_model.safetensors': Buffer.alloc(8192, 3), 'vae/config.json': Buffer.from('{}'),
-  });
-  hub.addRepo('maxin-cn/Latte-1', { ...pick(t2vFiles, (p) => p.startsWith('tokenizer/')), 'transformer/diffusion_pytorch_model.safetensors': Buffer.alloc(8192, 4) });
-  const hyFiles = folderFiles(hy);
-  hub.addRepo('Tencent-Hunyuan/HunyuanDiT-v1.2', { ...hyFiles, 't2i/model/pytorch_model_module.pt': Buffer.alloc(8192, 5), 'dialoggen/model.bin': Buffer.alloc(8192, 6) });
+  addTinyReleasedRepos(hub, root);
   hubOptions = { endpoint: hub.url, cacheDir, token: false };
 }, 60_000);
 afterAll(async () => {

@@ -6,7 +6,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { convertCheckpoint } from '../checkpoint.js';
+import type { ModelConfigInput } from '../config.js';
 import { InvalidArgumentError } from '../errors.js';
+import { findT2VLayout } from '../generate-t2v.js';
 import { downloadSnapshot, type Snapshot, type SnapshotRequest } from './hub.js';
 import type { HubOptions } from './settings.js';
 
@@ -32,8 +34,8 @@ export interface Recipe {
   sources: Record<string, SnapshotRequest>;
   /** Where the parts are, given each source's snapshot. */
   parts(s: Record<string, Snapshot>): RecipeParts;
-  /** The checkpoints (.pt) that --convert writes as safetensors. */
-  checkpoints(s: Record<string, Snapshot>): string[];
+  /** The checkpoints (.pt) that --convert writes as safetensors, with the config fields the download tells. */
+  checkpoints(s: Record<string, Snapshot>): { file: string; config?: ModelConfigInput }[];
 }
 
 const weights = (folder: string) => ({ folder, weights: true });
@@ -53,7 +55,7 @@ function classVideo(name: string, files: string[], dataset: string): Recipe {
     name, task: 'class-to-video', description: `Latte-skip class-to-video, ${dataset} (2.8 GB) + Latte's VAE`,
     sources: { model: { repo: SKIP_DIT, files: [files] }, vae: { repo: 'maxin-cn/Latte', folders: [weights('vae')] } },
     parts: (s) => ({ model: preferConverted(fileOf(s.model)), vae: path.join(s.vae.dir, 'vae') }),
-    checkpoints: (s) => [fileOf(s.model)],
+    checkpoints: (s) => [{ file: fileOf(s.model) }],
   };
 }
 
@@ -62,7 +64,7 @@ export const recipes: Record<string, Recipe> = {
     name: 'dit-xl-2-skip', task: 'class-to-image', description: 'DiT-XL/2-skip, ImageNet 256x256 (11.4 GB) + stabilityai/sd-vae-ft-ema',
     sources: { model: { repo: SKIP_DIT, files: ['DiT-XL-2-skip.pt'] }, vae: { repo: 'stabilityai/sd-vae-ft-ema', folders: [weights('')] } },
     parts: (s) => ({ model: preferConverted(fileOf(s.model)), vae: s.vae.dir }),
-    checkpoints: (s) => [fileOf(s.model)],
+    checkpoints: (s) => [{ file: fileOf(s.model) }],
   },
   'latte-skip-t2v': {
     name: 'latte-skip-t2v', task: 'text-to-video', description: 'Latte-skip text-to-video 512 (8.8 GB) + Latte-0\'s T5-XXL, temporal VAE and scheduler, Latte-1\'s tokenizer',
@@ -72,7 +74,8 @@ export const recipes: Record<string, Recipe> = {
       tokenizer: { repo: 'maxin-cn/Latte-1', folders: [{ folder: 'tokenizer', weights: false }] },
     },
     parts: (s) => ({ model: preferConverted(fileOf(s.model)), base: s.base.dir, tokenizer: path.join(s.tokenizer.dir, 'tokenizer') }),
-    checkpoints: (s) => [fileOf(s.model)],
+    // heads and sample size from Latte-0's transformer/config.json, as generateVideo reads them
+    checkpoints: (s) => [{ file: fileOf(s.model), config: findT2VLayout(fileOf(s.model), 'model', s.base.dir).transformerConfig }],
   },
   'ucf101-skip': classVideo('ucf101-skip', ['ucf101-skip.pt'], 'UCF101'),
   'taichi-skip': classVideo('taichi-skip', ['taichi-skip.pt'], 'Taichi-HD'),
@@ -88,7 +91,7 @@ export const recipes: Record<string, Recipe> = {
       },
     },
     parts: (s) => ({ model: s.model.dir }),
-    checkpoints: (s) => [fileOf(s.model)],
+    checkpoints: (s) => [{ file: fileOf(s.model) }],
   },
 };
 
@@ -133,10 +136,10 @@ export async function pull(name: string, options: PullOptions = {}): Promise<Pul
   const converted: string[] = [];
   if (convert) {
     const dtype = convert === 'bfloat16' ? 'bfloat16' : 'keep';
-    for (const pt of recipe.checkpoints(snapshots)) {
-      const out = convertedPath(pt, dtype);
+    for (const { file, config } of recipe.checkpoints(snapshots)) {
+      const out = convertedPath(file, dtype);
       if (existsSync(out)) continue;
-      await convertCheckpoint(pt, out, { dtype });
+      await convertCheckpoint(file, out, { dtype, config });
       converted.push(out);
     }
   }

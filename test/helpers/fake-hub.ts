@@ -101,12 +101,12 @@ export class FakeHub {
     repo.refs[branch] = commit;
   }
 
-  async start(): Promise<this> {
+  async start(port = 0): Promise<this> {
     this.hub = http.createServer((req, res) => this.serveHub(req, res));
     this.cdn = http.createServer((req, res) => this.serveCdn(req, res));
     // The CDN is another host, as cas-bridge.xethub.hf.co is to huggingface.co (huggingface_hub follows
     // redirects within a host and stops at another one): another loopback address.
-    await new Promise<void>((r) => this.hub!.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.hub!.listen(port, '127.0.0.1', r));
     await new Promise<void>((r) => this.cdn!.listen(0, '127.0.0.2', r));
     this.url = `http://127.0.0.1:${(this.hub.address() as AddressInfo).port}`;
     this.cdnUrl = `http://127.0.0.2:${(this.cdn.address() as AddressInfo).port}`;
