@@ -1,6 +1,8 @@
 // Downloads from a Hub-like server on 127.0.0.1 (test/helpers/fake-hub.ts): the cache layout, cache hits,
 // resuming, checksums, auth and not-found errors, offline mode, revision pins, concurrent pulls, a full disk.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -270,6 +272,48 @@ describe('failures leave nothing that looks complete', () => {
     expect(err).toBeInstanceOf(HubNetworkError);
     expect(err.message).toMatch(/after 1 retries/);
     expect(hub.log.filter((r) => r.server === 'cdn').length).toBe(2);
+  });
+});
+
+describe('an endpoint that is not the Hub', () => {
+  const serve = async (handler: http.RequestListener) => {
+    const server = http.createServer(handler);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(r)) };
+  };
+
+  it('HTML for every request: HubNetworkError naming the endpoint', async () => {
+    const s = await serve((req, res) => res.end('<html>hello</html>'));
+    try {
+      const err = await downloadSnapshot({ repo: REPO, files: ['a.json'] }, { ...opts(), endpoint: s.url }).catch((e) => e);
+      expect(err).toBeInstanceOf(HubNetworkError);
+      expect(err.message).toMatch(/is not the Hub's API/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a listing that never ends, and file names that leave the folder, are refused', async () => {
+    let page = 0;
+    const s = await serve((req, res) => {
+      if (req.url!.includes('/revision/')) return res.end(JSON.stringify({ _id: 'x', id: REPO, sha: commitSha(9) }));
+      res.setHeader('content-type', 'application/json');
+      if (req.url!.includes('/tree/')) {
+        res.setHeader('link', `<http://${req.headers.host}/api/models/${REPO}/tree/x?cursor=${++page}>; rel="next"`);
+        return res.end(JSON.stringify(Array.from({ length: 5000 }, (_, i) => ({ type: 'file', path: `f${page}-${i}.json`, size: 1, oid: 'a'.repeat(40) }))));
+      }
+      res.end(JSON.stringify([{ type: 'file', path: '../../escape.json', size: 2, oid: 'b'.repeat(40) }]));
+    });
+    try {
+      const endless = await downloadSnapshot({ repo: REPO, folders: [{ folder: '', weights: false }] }, { ...opts(), endpoint: s.url }).catch((e) => e);
+      expect(endless).toBeInstanceOf(HubNetworkError);
+      expect(endless.message).toMatch(/over 50000 entries/);
+      const escape = await downloadSnapshot({ repo: REPO, files: ['../../escape.json'] }, { ...opts(), endpoint: s.url }).catch((e) => e);
+      expect(escape).toBeInstanceOf(InvalidArgumentError); // refused before any request
+      expect(readdirSync(cacheDir)).toEqual([]);
+    } finally {
+      await s.close();
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { listFiles, modelInfo, pathsInfo, type ListFileEntry, type PathInfo } from '@huggingface/hub';
-import { AbortError, HubNetworkError, HubNotFoundError, HubOfflineError, InvalidArgumentError } from '../errors.js';
+import { AbortError, HubNetworkError, HubNotFoundError, HubOfflineError, InvalidArgumentError, SkipditError } from '../errors.js';
 import { COMMIT_RE, RepoCache, withBlobLock } from './cache.js';
 import { hubSettings, type HubOptions, type HubSettings } from './settings.js';
 import { hubHttpError, transferBlob, type RemoteFile } from './transfer.js';
@@ -90,7 +90,12 @@ export function selectFolderFiles(names: string[], weights: boolean): string[] {
 const join = (folder: string, name: string) => (folder ? `${folder}/${name}` : name);
 const hubRepo = (repo: string) => ({ type: 'model' as const, name: repo });
 
-/** fetch for the official client: the caller's signal, a time limit, and the Hub's errors typed. */
+/** The most an API answer may hold: real ones are KBs (a listing page of 1000 entries ~ 300 KB). */
+const MAX_API_BYTES = 32 << 20;
+/** The most files a folder listing may hold (a hostile endpoint could paginate forever). */
+const MAX_LISTED = 50_000;
+
+/** fetch for the official client: the caller's signal, a time limit, bounded answers, and the Hub's errors typed. */
 function apiFetch(settings: HubSettings, where: { repo: string; revision?: string; file?: string }, signal?: AbortSignal): typeof fetch {
   return async (input, init) => {
     const timeout = AbortSignal.timeout(settings.stallTimeoutMs);
@@ -102,8 +107,25 @@ function apiFetch(settings: HubSettings, where: { repo: string; revision?: strin
       throw new HubNetworkError(`Cannot reach the Hub at ${settings.endpoint} (${timeout.aborted ? 'no answer' : ((err as Error).cause as Error)?.message ?? (err as Error).message})`, where, { cause: err });
     }
     if (!res.ok) throw await hubHttpError(res, where);
-    return res;
+    let bytes = 0;
+    const bounded = res.body?.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        if ((bytes += chunk.length) > MAX_API_BYTES) out.error(new HubNetworkError(`The answer of ${settings.endpoint} is over ${MAX_API_BYTES} bytes: not the Hub's API`, { ...where, status: res.status }));
+        else out.enqueue(chunk);
+      },
+    }));
+    return new Response(bounded, { status: res.status, statusText: res.statusText, headers: res.headers });
   };
+}
+
+/** A call of the official client: an answer that is not the Hub's (HTML, other JSON) is a HubNetworkError, not a SyntaxError. */
+async function hubCall<T>(settings: HubSettings, where: { repo: string; revision?: string; file?: string }, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof SkipditError) throw err;
+    throw new HubNetworkError(`The answer of ${settings.endpoint} for ${where.repo} is not the Hub's API (${(err as Error).message})`, { ...where, status: 200 }, { cause: err });
+  }
 }
 
 function clientParams(settings: HubSettings, where: { repo: string; revision?: string; file?: string }, signal?: AbortSignal) {
@@ -113,7 +135,7 @@ function clientParams(settings: HubSettings, where: { repo: string; revision?: s
 /** The commit `revision` points to on the Hub. */
 async function remoteCommit(repo: string, revision: string, settings: HubSettings, signal?: AbortSignal): Promise<string> {
   if (COMMIT_RE.test(revision)) return revision;
-  const info = await modelInfo({ name: repo, revision, additionalFields: ['sha'], ...clientParams(settings, { repo, revision }, signal) });
+  const info = await hubCall(settings, { repo, revision }, () => modelInfo({ name: repo, revision, additionalFields: ['sha'], ...clientParams(settings, { repo, revision }, signal) }));
   if (typeof info.sha !== 'string' || !COMMIT_RE.test(info.sha)) throw new HubNetworkError(`The Hub gave no commit for ${repo} at ${revision}`, { repo, revision });
   return info.sha;
 }
@@ -121,9 +143,14 @@ async function remoteCommit(repo: string, revision: string, settings: HubSetting
 /** Files of a FolderRule at `commit`, from the Hub's tree listing. */
 async function listFolder(repo: string, commit: string, rule: FolderRule, settings: HubSettings, signal?: AbortSignal): Promise<RemoteFile[]> {
   const entries: ListFileEntry[] = [];
-  for await (const e of listFiles({ repo: hubRepo(repo), path: rule.folder || undefined, revision: commit, ...clientParams(settings, { repo, revision: commit, file: rule.folder }, signal) })) {
-    if (e.type === 'file') entries.push(e);
-  }
+  const where = { repo, revision: commit, file: rule.folder };
+  await hubCall(settings, where, async () => {
+    let listed = 0;
+    for await (const e of listFiles({ repo: hubRepo(repo), path: rule.folder || undefined, revision: commit, ...clientParams(settings, where, signal) })) {
+      if (++listed > MAX_LISTED) throw new HubNetworkError(`${repo}/${rule.folder} lists over ${MAX_LISTED} entries: not a model folder`, where);
+      if (typeof e === 'object' && e !== null && e.type === 'file' && typeof e.path === 'string') entries.push(e);
+    }
+  });
   const byName = new Map(entries.map((e) => [e.path.slice(rule.folder ? rule.folder.length + 1 : 0), e]));
   const picked = selectFolderFiles([...byName.keys()].filter((n) => !n.includes('/')), rule.weights);
   checkFolderPick(repo, rule, picked, commit);
@@ -139,9 +166,12 @@ function checkFolderPick(repo: string, rule: FolderRule, picked: string[], commi
 
 function remoteFile(repo: string, commit: string, e: ListFileEntry | PathInfo): RemoteFile {
   const etag = e.lfs?.oid ?? e.oid;
-  if (!etag || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(etag)) throw new HubNetworkError(`The Hub gave no checksum for ${repo}/${e.path}`, { repo, file: e.path, revision: commit });
+  const size = e.lfs?.size ?? e.size;
+  if (!etag || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(etag) || !Number.isSafeInteger(size) || size < 0) {
+    throw new HubNetworkError(`The Hub gave no checksum or size for ${repo}/${e.path}`, { repo, file: e.path, revision: commit, status: 200 });
+  }
   checkRepoPath(e.path, `the Hub's file name in ${repo}`);
-  return { repo, commit, file: e.path, size: e.lfs?.size ?? e.size, etag, lfs: e.lfs !== undefined };
+  return { repo, commit, file: e.path, size, etag, lfs: e.lfs !== undefined };
 }
 
 /** The files the request names, as the Hub describes them at `commit`. */
@@ -150,7 +180,8 @@ async function remoteFiles(req: SnapshotRequest, commit: string, settings: HubSe
   const rules = req.files ?? [];
   if (rules.length) {
     const asked = rules.flatMap((r) => (typeof r === 'string' ? [r] : [...r]));
-    const infos = await pathsInfo({ repo: hubRepo(req.repo), paths: asked, revision: commit, ...clientParams(settings, { repo: req.repo, revision: commit }, signal) });
+    const infos = await hubCall(settings, { repo: req.repo, revision: commit },
+      () => pathsInfo({ repo: hubRepo(req.repo), paths: asked, revision: commit, ...clientParams(settings, { repo: req.repo, revision: commit }, signal) }));
     const byPath = new Map(infos.filter((i) => i.type === 'file').map((i) => [i.path, i]));
     for (const rule of rules) {
       const options = typeof rule === 'string' ? [rule] : rule;
