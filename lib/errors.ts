@@ -63,19 +63,28 @@ export class OutputError extends SkipditError {
   }
 }
 
+/** What a HubError was about. */
+export interface HubWhere {
+  repo: string;
+  file?: string;
+  revision?: string;
+  /** The HTTP status, when the server answered. */
+  status?: number;
+}
+
 /**
- * A Hugging Face Hub download failed. `repo`, `file` and `revision` say what was asked for; the subclass says why.
- * Nothing that looks complete is left in the cache: a partial download stays `blobs/<etag>.incomplete` (resumed by
- * the next pull) and a corrupt one is deleted.
+ * A Hugging Face Hub download failed. `repo`, `file` and `revision` say what was asked for; the subclass says why
+ * (its `code` is the class's static `code`). Nothing that looks complete is left in the cache: a partial download
+ * stays `blobs/<etag>.incomplete` (resumed by the next pull) and a corrupt one is deleted.
  */
 export class HubError extends SkipditError {
+  static readonly code: string = 'SKIPDIT_HUB';
   readonly repo: string;
   readonly file?: string;
   readonly revision?: string;
-  /** The HTTP status, when the server answered. */
   readonly status?: number;
-  constructor(message: string, code: string, where: { repo: string; file?: string; revision?: string; status?: number }, options?: { cause?: unknown }) {
-    super(message, code, options);
+  constructor(message: string, where: HubWhere, options?: { cause?: unknown }) {
+    super(message, (new.target as typeof HubError).code, options);
     this.repo = where.repo;
     this.file = where.file;
     this.revision = where.revision;
@@ -85,47 +94,38 @@ export class HubError extends SkipditError {
 
 /** The repository, revision or file does not exist (404), or the repository is private and no token was sent. */
 export class HubNotFoundError extends HubError {
+  static override readonly code = 'SKIPDIT_HUB_NOT_FOUND';
   /** What was not found. */
   readonly missing: 'repo' | 'revision' | 'file';
-  constructor(message: string, missing: 'repo' | 'revision' | 'file', where: ConstructorParameters<typeof HubError>[2], options?: { cause?: unknown }) {
-    super(message, 'SKIPDIT_HUB_NOT_FOUND', where, options);
+  constructor(message: string, missing: 'repo' | 'revision' | 'file', where: HubWhere, options?: { cause?: unknown }) {
+    super(message, where, options);
     this.missing = missing;
   }
 }
 
 /** 401 / 403: the repository is gated or private and the token (HF_TOKEN, $HF_HOME/token) is missing or not allowed. */
 export class HubAuthError extends HubError {
-  constructor(message: string, where: ConstructorParameters<typeof HubError>[2], options?: { cause?: unknown }) {
-    super(message, 'SKIPDIT_HUB_AUTH', where, options);
-  }
+  static override readonly code = 'SKIPDIT_HUB_AUTH';
 }
 
-/** Offline (HF_HUB_OFFLINE or `offline: true`, or the Hub unreachable) and the files are not in the cache. */
+/** Offline (HF_HUB_OFFLINE or `offline: true`) and the files are not in the cache. */
 export class HubOfflineError extends HubError {
-  constructor(message: string, where: ConstructorParameters<typeof HubError>[2], options?: { cause?: unknown }) {
-    super(message, 'SKIPDIT_HUB_OFFLINE', where, options);
-  }
+  static override readonly code = 'SKIPDIT_HUB_OFFLINE';
 }
 
-/** The Hub or its CDN could not be reached, kept failing (5xx), or stalled, after the retries. A partial file is kept to resume. */
+/** The Hub or its CDN could not be reached, kept failing (5xx), stalled, or answered what is not the Hub's API. A partial file is kept to resume. */
 export class HubNetworkError extends HubError {
-  constructor(message: string, where: ConstructorParameters<typeof HubError>[2], options?: { cause?: unknown }) {
-    super(message, 'SKIPDIT_HUB_NETWORK', where, options);
-  }
+  static override readonly code = 'SKIPDIT_HUB_NETWORK';
 }
 
 /** A downloaded file's size or checksum is not the one the Hub reports; the file was deleted. */
 export class HubIntegrityError extends HubError {
-  constructor(message: string, where: ConstructorParameters<typeof HubError>[2], options?: { cause?: unknown }) {
-    super(message, 'SKIPDIT_HUB_INTEGRITY', where, options);
-  }
+  static override readonly code = 'SKIPDIT_HUB_INTEGRITY';
 }
 
 /** The cache folder cannot hold the file (no space left, quota, read-only, permissions); nothing complete-looking was written. */
 export class HubStorageError extends HubError {
-  constructor(message: string, where: ConstructorParameters<typeof HubError>[2], options?: { cause?: unknown }) {
-    super(message, 'SKIPDIT_HUB_STORAGE', where, options);
-  }
+  static override readonly code = 'SKIPDIT_HUB_STORAGE';
 }
 
 /** The largest finite float32. Native code computes in float32, where anything larger in magnitude is Infinity. */

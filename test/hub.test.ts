@@ -218,7 +218,7 @@ describe('failures leave nothing that looks complete', () => {
     hub.addRepo('org/gated2', { 'w.bin': BIG }, { gated: true });
     const e401 = await downloadSnapshot({ repo: 'org/gated2', files: ['w.bin'] }, opts()).catch((e) => e);
     expect(e401).toBeInstanceOf(HubAuthError);
-    expect([e401.status, e401.repo]).toEqual([401, 'org/gated2']);
+    expect([e401.status, e401.repo, e401.code]).toEqual([401, 'org/gated2', 'SKIPDIT_HUB_AUTH']);
     expect(e401.message).toMatch(/gated.*HF_TOKEN/);
     const e403 = await downloadSnapshot({ repo: 'org/gated2', files: ['w.bin'] }, { ...opts(), token: 'hf_other' }).catch((e) => e);
     expect(e403).toBeInstanceOf(HubAuthError);
