@@ -290,6 +290,11 @@ function smoke(app, env, label) {
   const info = g.status === 0 && existsSync(png) ? pngInfo(app, env, png) : undefined;
   check(`${label}: npx skipdit generate --class 3 --out three.png`, info?.ok, info ? `${info.width}x${info.height} PNG, ${info.bytes} bytes, ${info.distinct} distinct gray levels; ${g.out.trim().split('\n').pop()}` : firstLine(g.out, /rror/));
   rmSync(png, { force: true });
+  // The Hub layer (its dependency @huggingface/hub) from the installed package: offline, an empty cache.
+  const cache = path.join(app, 'hf-cache');
+  const l = run('npx', ['skipdit', 'pull', '--list', '--offline', '--cache-dir', cache], { cwd: app, env });
+  check(`${label}: npx skipdit pull --list (offline, empty cache)`, l.status === 0 && /dit-xl-2-skip\s+class-to-image\s+not downloaded/.test(l.out),
+    firstLine(l.out, l.status === 0 ? /dit-xl-2-skip/ : /rror/));
 }
 
 function pngInfo(app, env, file) {
