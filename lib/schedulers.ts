@@ -170,7 +170,7 @@ export function linspaceFloat32(start: number, end: number, n: number): Float32A
 }
 
 /** numpy's np.round: round half to even. */
-function roundHalfEven(x: number): number {
+export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
@@ -209,7 +209,7 @@ export function diffusersBetas(schedule: BetaSchedule, betaStart: number, betaEn
 }
 
 /** torch.cumprod(1 - betas) on CPU: float32 factors, the product accumulated in double (acc_type<float>), stored float32. */
-function alphasCumprodFloat32(betas: Float32Array): Float32Array {
+export function alphasCumprodFloat32(betas: Float32Array): Float32Array {
   const ac = new Float32Array(betas.length);
   let p = 1;
   for (let i = 0; i < betas.length; i++) { p *= f(1 - betas[i]); ac[i] = p; }
