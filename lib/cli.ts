@@ -121,7 +121,7 @@ interface SampleArgs {
   class?: number[];
   batch?: number;
   steps: number;
-  sampler: 'ddim' | 'ddpm';
+  sampler: 'ddim' | 'ddpm' | 'dpmsolver++';
   eta?: number;
   cfg?: number;
   cfgChannels: 'official' | 'all';
@@ -171,7 +171,7 @@ program
   .option('--class <label...>', 'class label(s), one sample each (conditional models)', (v: string, p?: number[]) => collect(integer('--class'))(v, p))
   .option('--batch <n>', 'samples of an unconditional model', integer('--batch'))
   .option('--steps <n>', 'sampling steps', integer('--steps'), 50)
-  .addOption(new Option('--sampler <name>', 'sampler').choices(['ddim', 'ddpm']).default('ddim'))
+  .addOption(new Option('--sampler <name>', 'sampler (dpmsolver++: DPM-Solver++(2M), for 10-25 steps)').choices(['ddim', 'ddpm', 'dpmsolver++']).default('ddim'))
   .option('--eta <x>', 'DDIM eta', number('--eta'))
   .option('--cfg <scale>', 'classifier-free guidance scale (> 1 enables it)', number('--cfg'))
   .addOption(new Option('--cfg-channels <mode>', 'guided channels').choices(['official', 'all']).default('official'))
@@ -192,7 +192,7 @@ interface GenerateArgs {
   n?: number;
   frames?: number;
   steps?: number;
-  sampler?: 'ddim' | 'ddpm';
+  sampler?: 'ddim' | 'ddpm' | 'dpmsolver++';
   cfg?: number;
   cache?: string;
   seed: number;
@@ -360,7 +360,7 @@ program
   .option('--n <count>', 'number of images / videos (default: one per --class)', integer('--n'))
   .option('--frames <n>', 'Latte: frames per video (must be the model\'s num_frames)', integer('--frames'))
   .option('--steps <n>', 'sampling steps (default: the official script\'s: DiT 250, Latte 50, bundled 50)', integer('--steps'))
-  .addOption(new Option('--sampler <name>', 'sampler (default: DiT ddpm, Latte ddim, bundled ddim)').choices(['ddim', 'ddpm']))
+  .addOption(new Option('--sampler <name>', 'sampler (default: DiT ddpm, Latte ddim, bundled ddim; dpmsolver++: DPM-Solver++(2M), for 10-25 steps)').choices(['ddim', 'ddpm', 'dpmsolver++']))
   .option('--cfg <scale>', 'classifier-free guidance scale (default: DiT 4, Latte 7, bundled 3)', number('--cfg'))
   .option('--cache <policy>', `Skip-Cache: none, ${Object.keys(cachePresets).join(', ')}, optionally ':N[:k]' (dit:2, hunyuan:2:1), or text-to-video's N2-700-50`)
   .option('--seed <n>', 'seed of all noise', integer('--seed'), 0)

@@ -99,6 +99,13 @@ export class DPMSolverMultistepScheduler {
     this.sigmas = Float32Array.from([...sigmas, last]);
   }
 
+  /** Back to the first step (a new run). */
+  reset(): void {
+    this.#previous = undefined;
+    this.#lowerOrderNums = 0;
+    this.#index = 0;
+  }
+
   get steps(): number {
     return this.timesteps.length;
   }

@@ -32,7 +32,7 @@ export interface GenerateHunyuanOptions {
   size?: [number, number];
   /** Images per prompt (num_images_per_prompt). */
   batch?: number;
-  sampler?: 'ddpm' | 'ddim';
+  sampler?: 'ddpm' | 'ddim' | 'dpmsolver++';
   steps?: number;
   cfg?: number;
   cache?: false | 'none' | CachePolicyInput;

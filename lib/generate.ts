@@ -15,7 +15,7 @@ import { checkOutputPath, writeOutput } from './output.js';
 import { Pipeline, type StepInfo } from './pipeline.js';
 import type { LoadProgress } from './progress.js';
 import { encodeSafetensors } from './safetensors.js';
-import type { SamplerName } from './samplers.js';
+import type { PipelineSamplerName as SamplerName } from './pipeline.js';
 import type { Tensor } from './tensor.js';
 import { Vae, loadVae } from './vae.js';
 import { checkFps, encodeGif, ffmpegAvailable, writeMp4, writePngSequence } from './video.js';
@@ -45,7 +45,7 @@ export interface GenerateOptions {
    */
   steps?: number | string;
   sampler?: SamplerName;
-  /** DDIM eta: only with `sampler: 'ddim'`. */
+  /** DDIM eta: only with `sampler: 'ddim'`. ('dpmsolver++': diffusers' DPM-Solver++(2M), good at 10-25 steps.) */
   eta?: number;
   /** Classifier-free guidance scale (> 1 enables it). */
   cfg?: number;

@@ -11,17 +11,27 @@ import { checkSignal } from './abort.js';
 import { callFlops, forwardFlops } from './flops.js';
 import type { Latents } from './latents.js';
 import { HUNYUAN_NEGATIVE_PROMPT, encodeHunyuanPrompts, hunyuanTextRows, type HunyuanPromptStates, type HunyuanTextEncoders, type HunyuanTextSizes } from './hunyuan-text.js';
-import { Model, type RowText } from './model.js';
+import { Model, type CfgInput, type RowText } from './model.js';
 import { gaussianNoise } from './random.js';
 import { createSampler, type Sampler, type SamplerName, type VarianceType } from './samplers.js';
+import { DPMSolverMultistepScheduler } from './dpmsolver.js';
 import { DiffusersDDIMScheduler, DiffusersDDPMScheduler, type TimestepSpacing } from './schedulers.js';
 import { encodeT2VPrompts, officialTextStates, type PromptStates } from './t2v-text.js';
 import { checkTensor, numel, type Tensor } from './tensor.js';
 import { TextEncoderModel, type TextTokenizer } from './text-encoder.js';
 
+/** The samplers a Pipeline runs: the official ones, and DPM-Solver++(2M) (diffusers' DPMSolverMultistepScheduler). */
+export type PipelineSamplerName = SamplerName | 'dpmsolver++';
+
 export interface PipelineOptions {
-  /** 'ddim' (default) or 'ddpm'. */
-  sampler?: SamplerName;
+  /**
+   * 'ddim' (default; Hunyuan-DiT: 'ddpm') or 'ddpm', the official samplers; or 'dpmsolver++': diffusers'
+   * DPMSolverMultistepScheduler (2M, midpoint, lower_order_final, final sigma 0) for any family, fewer steps
+   * (10-25). Its update runs on the host (the model output is downloaded each step).
+   */
+  sampler?: PipelineSamplerName;
+  /** DPM-Solver++: Karras sigmas (use_karras_sigmas). */
+  karras?: boolean;
   /** Sampling steps: S (section respacing "S", as create_diffusion(str(S))), "S1,S2,..." or "ddimS". Default 50. */
   steps?: number | string;
   /** DDIM eta (default 0). */
@@ -46,7 +56,7 @@ export interface PipelineOptions {
   tokenizer?: TextTokenizer;
   /** LatteT2V: each prompt's cleaning before tokenizing (the official pipeline cleans captions); default: none. */
   cleanCaption?: (text: string) => string;
-  /** LatteT2V: diffusers DDIMScheduler options (the official config: 'leading', 0, true, false). */
+  /** LatteT2V: diffusers DDIMScheduler options (the official config: 'leading', 0, true, false); DPM-Solver++: its spacing (default 'linspace'). */
   timestepSpacing?: TimestepSpacing;
   stepsOffset?: number;
   setAlphaToOne?: boolean;
@@ -136,7 +146,7 @@ export interface RunOptions {
 export class Pipeline {
   readonly model: Model;
   /** The ADM sampler (DiT, Latte), diffusers' DDIMScheduler (LatteT2V), DDPMScheduler or DDIMScheduler (Hunyuan-DiT). */
-  readonly sampler: Sampler | DiffusersDDIMScheduler | DiffusersDDPMScheduler;
+  readonly sampler: Sampler | DiffusersDDIMScheduler | DiffusersDDPMScheduler | DPMSolverMultistepScheduler;
   readonly textEncoder: TextEncoderModel | undefined;
   readonly textEncoders: HunyuanTextEncoders | undefined;
   readonly tokenizer: TextTokenizer | undefined;
@@ -178,7 +188,16 @@ export class Pipeline {
       throw InvalidArgumentError.expected('steps', 'an integer in [1, 1000]', steps);
     }
     const t2v = c.family === 'latte-t2v';
-    if (t2v) {
+    if (options.karras !== undefined && (typeof options.karras !== 'boolean' || options.sampler !== 'dpmsolver++')) {
+      throw InvalidArgumentError.expected('karras', "a boolean, with sampler 'dpmsolver++'", options.karras);
+    }
+    if (options.sampler === 'dpmsolver++') {
+      for (const key of ['eta', 'variance', 'stepsOffset', 'setAlphaToOne', 'clipSample'] as const) {
+        if (options[key] !== undefined) throw InvalidArgumentError.expected(key, `no ${key} with sampler 'dpmsolver++'`, options[key]);
+      }
+      if (typeof steps !== 'number') throw InvalidArgumentError.expected('steps', "a number of steps with sampler 'dpmsolver++'", steps);
+      this.sampler = dpmSolverFor(c, steps, options);
+    } else if (t2v) {
       this.sampler = textToVideoScheduler(options, steps);
     } else if (c.family === 'hunyuan-dit') {
       for (const key of ['textEncoder', 'tokenizer', 'cleanCaption'] as const) {
@@ -186,6 +205,9 @@ export class Pipeline {
       }
       this.sampler = hunyuanScheduler(options, steps, c.size_cond === true || c.style_cond === true);
     } else {
+      if (options.sampler !== undefined && options.sampler !== 'ddim' && options.sampler !== 'ddpm') {
+        throw InvalidArgumentError.expected('sampler', "'ddim', 'ddpm' or 'dpmsolver++'", options.sampler);
+      }
       for (const key of ['textEncoder', 'tokenizer', 'cleanCaption', 'timestepSpacing', 'stepsOffset', 'setAlphaToOne', 'clipSample'] as const) {
         if (options[key] !== undefined) throw InvalidArgumentError.expected(key, `no ${key} (a text-conditioned model's option; the model is ${c.family})`, options[key]);
       }
@@ -193,7 +215,7 @@ export class Pipeline {
       if (variance === 'learned_range' && !c.learn_sigma && (options.sampler ?? 'ddim') === 'ddpm') {
         throw InvalidArgumentError.expected('variance', "'fixed_large' or 'fixed_small' (the model has no variance channels: learn_sigma is false)", variance);
       }
-      this.sampler = createSampler(options.sampler ?? 'ddim', steps, { eta: options.eta, variance });
+      this.sampler = createSampler((options.sampler as SamplerName | undefined) ?? 'ddim', steps, { eta: options.eta, variance });
     }
     if (options.textEncoder !== undefined) {
       const e = options.textEncoder;
@@ -394,6 +416,7 @@ export class Pipeline {
       ? Float32Array.from({ length: 6 * rows(n) }, (_, i) => [this.#sizeCond[0], this.#sizeCond[1], 8 * perSampleShape[2], 8 * perSampleShape[1], 0, 0][i % 6])
       : undefined;
     this.#index = 0;
+    if (this.sampler instanceof DPMSolverMultistepScheduler) this.sampler.reset();
     this.#history = [];
     this.#cache?.reset();
     return this;
@@ -516,11 +539,23 @@ export class Pipeline {
       const j = this.#index;
       const t = this.sampler.timesteps[j];
       const n = latents.shape.reduce((a, b) => a * b, 1);
-      const noise = this.sampler.needsNoise(j) ? this.#noiseFor(j, n) : undefined;
       const guidance = this.guided ? { cfgScale: this.cfgScale!, cfgChannels: this.cfgChannels === 'all' ? ('eps' as const) : undefined } : {};
       const cacheOptions = this.#cache ? { cache: this.#cache, forceFull: options.forceFull === true } : {};
-      this.#snapshot = undefined;
-      const out = await this.model.sampleStep(latents, { t, y: this.#labels, text, imageMetaSize: this.#imageMeta, ...guidance }, this.sampler.coefficients(j), { ...cacheOptions, noise, signal: options.signal });
+      const conditions = { t, y: this.#labels, text, imageMetaSize: this.#imageMeta, ...guidance };
+      let out: { cached: boolean; blocksExecuted: number; graph: boolean };
+      if (this.sampler instanceof DPMSolverMultistepScheduler) {
+        // On the host: the model's output, its noise (or v) channels, the multistep update.
+        const x = this.#snapshot ?? (await latents.readAsync({ signal: options.signal })).data;
+        const input = { x: { data: x, shape: [...latents.shape] }, ...conditions };
+        const result = this.guided ? await this.model.forwardWithCfg(input as CfgInput, { ...cacheOptions, signal: options.signal }) : await this.model.forward(input, { ...cacheOptions, signal: options.signal });
+        const next = this.sampler.step(noiseChannels(result, this.model.config), x);
+        this.#pending = this.#snapshot = next;
+        out = result;
+      } else {
+        const noise = this.sampler.needsNoise(j) ? this.#noiseFor(j, n) : undefined;
+        this.#snapshot = undefined;
+        out = await this.model.sampleStep(latents, conditions, this.sampler.coefficients(j), { ...cacheOptions, noise, signal: options.signal });
+      }
       this.#index = j + 1;
       const info: StepInfo = {
         index: j, timestep: t, cached: out.cached, blocksExecuted: out.blocksExecuted,
@@ -646,6 +681,27 @@ export class Pipeline {
     }
     return src.data.subarray(j * n, (j + 1) * n);
   }
+}
+
+/** DPM-Solver++ for a family: diffusers' config of its official scheduler (betas, prediction type). */
+function dpmSolverFor(c: Model['config'], steps: number, options: PipelineOptions): DPMSolverMultistepScheduler {
+  const hunyuan = c.family === 'hunyuan-dit';
+  return new DPMSolverMultistepScheduler(steps, {
+    ...(hunyuan ? { betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: c.size_cond || c.style_cond ? 0.03 : 0.02, predictionType: 'v_prediction' } : {}),
+    timestepSpacing: options.timestepSpacing ?? 'linspace', useKarrasSigmas: options.karras ?? false,
+  });
+}
+
+/** The noise (or v) channels of a model output: the first in_channels of its channel axis (a learned-sigma model's other half is the variance). */
+export function noiseChannels(out: Tensor, c: Model['config']): Float32Array {
+  const axis = c.family === 'latte' ? 2 : 1; // Latte (B, F, C, H, W); DiT, LatteT2V (B, C, F, H, W), Hunyuan (B, C, H, W)
+  const channels = out.shape[axis];
+  if (channels === c.in_channels) return out.data;
+  const outer = out.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = out.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const eps = new Float32Array(outer * c.in_channels * inner);
+  for (let o = 0; o < outer; o++) eps.set(out.data.subarray(o * channels * inner, (o * channels + c.in_channels) * inner), o * c.in_channels * inner);
+  return eps;
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {

@@ -60,3 +60,37 @@ describe(`DPM-Solver++ vs diffusers ${fixture.diffusers}`, () => {
     expect(() => new DPMSolverMultistepScheduler(2).step(new Float32Array(3), new Float32Array(4))).toThrow(InvalidArgumentError);
   });
 });
+
+describe('DPM-Solver++ in a Pipeline (the bundled digits model, CFG)', () => {
+  it('is the same as forwardWithCfg + its noise channels + the scheduler, step by step', async () => {
+    const { Pipeline, bundledModel, loadModel } = await import('../lib/index.js');
+    const { noiseChannels } = await import('../lib/pipeline.js');
+    const model = await loadModel(bundledModel.path());
+    try {
+      const pipe = new Pipeline(model, { sampler: 'dpmsolver++', steps: 8, cfgScale: 3 });
+      pipe.init({ labels: [3, 7], seed: 5 });
+      const start = pipe.latents;
+      const samples = await pipe.run();
+      expect(pipe.timesteps).toEqual(new DPMSolverMultistepScheduler(8).timesteps);
+      const s = new DPMSolverMultistepScheduler(8);
+      let x = Float32Array.from(start.data);
+      for (const t of s.timesteps) {
+        const out = await model.forwardWithCfg({ x: { data: x, shape: start.shape }, t, y: [3, 7, 10, 10], cfgScale: 3 });
+        x = s.step(noiseChannels(out, model.config), x);
+      }
+      expect(Array.from(samples.data)).toEqual(Array.from(x.subarray(0, samples.data.length)));
+      // a second run restarts the solver's history
+      pipe.init({ labels: [3, 7], seed: 5 });
+      expect(Array.from((await pipe.run()).data)).toEqual(Array.from(samples.data));
+      // with Skip-Cache and Karras sigmas it runs; options of other samplers are refused
+      const cached = new Pipeline(model, { sampler: 'dpmsolver++', steps: 10, cfgScale: 3, cache: 'dit:2:1', karras: true });
+      cached.init({ labels: [1], seed: 2 });
+      await cached.run();
+      expect(cached.cacheStats.cachedSteps).toBeGreaterThan(0);
+      expect(() => new Pipeline(model, { sampler: 'dpmsolver++', eta: 0.5 })).toThrow(InvalidArgumentError);
+      expect(() => new Pipeline(model, { sampler: 'ddim', karras: true })).toThrow(InvalidArgumentError);
+    } finally {
+      model.dispose();
+    }
+  });
+});
