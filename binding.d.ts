@@ -79,6 +79,8 @@ export interface NativeForwardResult extends NativeTensor {
   blocksExecuted: number;
   /** The call ran as a recorded CUDA graph (captured now or replayed). */
   graph: boolean;
+  /** With a measuring cache: the shallow output's relative change from the previous call (absent on a run's first call). */
+  drift?: number;
 }
 
 /** Skip-Cache policy (native/model/skip_cache.h). */
@@ -97,6 +99,11 @@ export interface NativeCachePolicy {
    * the counter is 0, which already forces a full step, so both settings give the same schedule.
    */
   fullWhenEmpty: boolean;
+  /**
+   * Copy the shallow units' output into a probe on every call and report its relative L1 change from the previous
+   * call as the result's `drift` (what an adaptive policy decides from). Default false: the fixed rule's graphs.
+   */
+  measure?: boolean;
 }
 
 export interface NativeCacheStats {
@@ -208,6 +215,7 @@ export interface NativeStepReport {
   cached: boolean;
   blocksExecuted: number;
   graph: boolean;
+  drift?: number;
 }
 
 /** Latents in a model's backend memory (bindings/native_latents.cc), created by NativeModel.createLatents. */

@@ -53,6 +53,7 @@ CachePolicy NativeCache::PolicyFromJs(const Napi::Value& value) {
   p.stop = number_field(o, "stop");
   p.stop_inclusive = o.Get("stopInclusive").ToBoolean();
   p.full_when_empty = o.Get("fullWhenEmpty").ToBoolean();
+  p.measure = o.Has("measure") && o.Get("measure").ToBoolean();
   return p;
 }
 
@@ -99,6 +100,7 @@ Napi::Value NativeCache::Policy(const Napi::CallbackInfo& info) {
   o.Set("stop", p.stop);
   o.Set("stopInclusive", p.stop_inclusive);
   o.Set("fullWhenEmpty", p.full_when_empty);
+  o.Set("measure", p.measure);
   return o;
 }
 

@@ -2,6 +2,7 @@
 
 #include "handle.h"
 
+#include <cmath>
 #include <tuple>
 #include <utility>
 
@@ -131,6 +132,7 @@ void set_report(Napi::Object& result, const ForwardReport& report) {
   result.Set("cached", report.cached);
   result.Set("blocksExecuted", double(report.blocks_executed));
   result.Set("graph", report.graph);
+  if (!std::isnan(report.drift)) result.Set("drift", report.drift);
 }
 
 class ForwardWorker final : public TypedWorker {

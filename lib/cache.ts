@@ -3,8 +3,36 @@
 import type { NativeCache, NativeCachePolicy } from '../binding.js';
 import { InvalidArgumentError, describe } from './errors.js';
 
-/** A Skip-Cache policy; the fields are documented on NativeCachePolicy (binding.d.ts), which is the same type. */
-export type CachePolicy = NativeCachePolicy;
+/**
+ * Adaptive Skip-Cache: instead of a full call every N calls, a full call when the shallow units' output has moved
+ * enough since the last full one. Every call (full or cached) runs the shallow units; their output's relative L1
+ * change from the previous call (its `drift`, measured natively) is accumulated over the cached calls. A call is
+ * full when the accumulated drift plus the last measured drift (the forecast of this call's) reaches `threshold`,
+ * or after `maxSkip` cached calls in a row; the preset's start / stop rules apply as for the fixed rule.
+ * Deterministic for a seed (the decision uses only measured values). The drift of a call is known only after its
+ * shallow units ran, so the decision uses the calls before it (deciding inside the call would need the forward
+ * split in two graphs around the shallow units).
+ */
+export interface AdaptiveSettings {
+  threshold: number;
+  maxSkip: number;
+}
+
+/**
+ * A Skip-Cache policy; the fields are documented on NativeCachePolicy (binding.d.ts), which is the same type, plus
+ * `adaptive` for an adaptive policy (then the native interval is never reached and `measure` is on).
+ */
+export type CachePolicy = NativeCachePolicy & { adaptive?: AdaptiveSettings };
+
+/** An adaptive policy as an object: `{ mode: 'adaptive', threshold, maxSkip?, branch, start?, stop?, stopInclusive? }`. */
+export interface AdaptiveCachePolicyInput extends Partial<Omit<NativeCachePolicy, 'interval' | 'measure'>>, Partial<AdaptiveSettings> {
+  mode: 'adaptive';
+  branch: number;
+}
+
+export const ADAPTIVE_DEFAULTS: AdaptiveSettings = { threshold: 0.1, maxSkip: 4 };
+/** The native interval of an adaptive policy: never reached, the decisions are forceFull's. */
+const NEVER = 2 ** 30;
 
 /** The constants the official code hard-codes per model (SPEC.md), with its default interval. */
 export const cachePresets = {
@@ -30,7 +58,20 @@ export type CachePolicyInput =
   | `${CachePresetName}:${number}`
   | `${CachePresetName}:${number}:${number}`
   | `N${number}-${number}-${number}`
-  | (Partial<CachePolicy> & Pick<CachePolicy, 'interval' | 'branch'>);
+  | `${CachePresetName}:auto`
+  | `${CachePresetName}:auto:${number}`
+  | `${CachePresetName}:auto:${number}:${number}`
+  | `${CachePresetName}:auto:${number}:${number}:${number}`
+  | (Partial<NativeCachePolicy> & Pick<NativeCachePolicy, 'interval' | 'branch'>)
+  | AdaptiveCachePolicyInput;
+
+function adaptivePolicy(base: NativeCachePolicy, settings: AdaptiveSettings, where: string): CachePolicy {
+  if (typeof settings.threshold !== 'number' || !(settings.threshold >= 0) || !Number.isFinite(settings.threshold)) {
+    throw InvalidArgumentError.expected(`${where} threshold`, 'a finite number >= 0', settings.threshold);
+  }
+  if (!Number.isSafeInteger(settings.maxSkip) || settings.maxSkip < 1) throw InvalidArgumentError.expected(`${where} maxSkip`, 'a positive integer', settings.maxSkip);
+  return { ...base, interval: NEVER, measure: true, adaptive: { threshold: settings.threshold, maxSkip: settings.maxSkip } };
+}
 
 export function resolveCachePolicy(input: CachePolicyInput, where = 'cache'): CachePolicy {
   if (typeof input === 'string') {
@@ -40,10 +81,18 @@ export function resolveCachePolicy(input: CachePolicyInput, where = 'cache'): Ca
       if (interval < 1) throw InvalidArgumentError.expected(`${where} interval`, 'a positive integer after N', official[1]);
       return { ...cachePresets['latte-t2v'], interval, start: Number(official[2]), stop: Number(official[3]) };
     }
+    const auto = /^([a-z0-9-]+):auto(?::([^:]+))?(?::([^:]+))?(?::([^:]+))?$/.exec(input);
+    if (auto && Object.hasOwn(cachePresets, auto[1])) {
+      const num = (text: string | undefined, fallback: number) => (text === undefined ? fallback : text.trim() === '' ? NaN : Number(text));
+      const base: NativeCachePolicy = { ...cachePresets[auto[1] as CachePresetName] };
+      if (auto[4] !== undefined) base.branch = num(auto[4], base.branch);
+      if (!Number.isSafeInteger(base.branch) || base.branch < 1) throw InvalidArgumentError.expected(`${where} branch`, 'a positive integer', auto[4]);
+      return adaptivePolicy(base, { threshold: num(auto[2], ADAPTIVE_DEFAULTS.threshold), maxSkip: num(auto[3], ADAPTIVE_DEFAULTS.maxSkip) }, where);
+    }
     const [name, n, k, ...rest] = input.split(':');
     // Own properties only: `in` would also accept 'constructor', '__proto__', 'toString', ... from Object.prototype.
     if (!Object.hasOwn(cachePresets, name) || rest.length > 0) {
-      throw InvalidArgumentError.expected(where, `a preset (${Object.keys(cachePresets).join(', ')}), optionally ':N' and ':k', 'N<interval>-<start>-<stop>' (e.g. N2-700-50), or a policy object`, input);
+      throw InvalidArgumentError.expected(where, `a preset (${Object.keys(cachePresets).join(', ')}), optionally ':N' and ':k', '<preset>:auto[:threshold[:maxSkip[:k]]]', 'N<interval>-<start>-<stop>' (e.g. N2-700-50), or a policy object`, input);
     }
     const policy: CachePolicy = { ...cachePresets[name as CachePresetName] };
     const positive = (text: string, what: string) => {
@@ -56,7 +105,18 @@ export function resolveCachePolicy(input: CachePolicyInput, where = 'cache'): Ca
     return policy;
   }
   if (typeof input !== 'object' || input === null) throw InvalidArgumentError.expected(where, 'a preset name or a policy object', input);
-  const known = ['interval', 'branch', 'start', 'stop', 'stopInclusive', 'fullWhenEmpty'];
+  if ('mode' in input) {
+    if (input.mode !== 'adaptive') throw InvalidArgumentError.expected(`${where}.mode`, "'adaptive'", input.mode);
+    const { mode: _mode, threshold, maxSkip, adaptive: _resolved, ...rest } = input as AdaptiveCachePolicyInput & { adaptive?: unknown };
+    const base = resolveCachePolicy({ ...rest, interval: 1, measure: undefined } as NativeCachePolicy, where);
+    return adaptivePolicy(base, { threshold: threshold ?? ADAPTIVE_DEFAULTS.threshold, maxSkip: maxSkip ?? ADAPTIVE_DEFAULTS.maxSkip }, where);
+  }
+  if ('adaptive' in input && input.adaptive !== undefined) {
+    // a resolved adaptive policy (cache.policy), given back
+    const { adaptive, ...rest } = input as CachePolicy;
+    return adaptivePolicy(resolveCachePolicy({ ...rest, interval: 1, measure: undefined } as NativeCachePolicy, where), adaptive!, where);
+  }
+  const known = ['interval', 'branch', 'start', 'stop', 'stopInclusive', 'fullWhenEmpty', 'measure'];
   for (const key of Object.keys(input)) if (!known.includes(key)) throw InvalidArgumentError.expected(`${where}.${key}`, `one of ${known.join(', ')}`, key);
   const p: CachePolicy = { start: 1000, stop: -1, stopInclusive: true, fullWhenEmpty: true, ...input };
   for (const key of ['interval', 'branch'] as const) {
@@ -69,6 +129,8 @@ export function resolveCachePolicy(input: CachePolicyInput, where = 'cache'): Ca
   for (const key of ['stopInclusive', 'fullWhenEmpty'] as const) {
     if (typeof p[key] !== 'boolean') throw InvalidArgumentError.expected(`${where}.${key}`, 'a boolean', p[key]);
   }
+  if (p.measure === undefined) delete p.measure;
+  else if (typeof p.measure !== 'boolean') throw InvalidArgumentError.expected(`${where}.measure`, 'a boolean', p.measure);
   return p;
 }
 
@@ -91,25 +153,68 @@ export class SkipCache {
   readonly native: NativeCache;
   /** @internal */
   readonly owner: object;
+  #adaptive: AdaptiveSettings | undefined;
+  // Adaptive state: drift accumulated over the cached calls since the last full one, the last measured drift,
+  // cached calls in a row.
+  #accumulated = 0;
+  #lastDrift = 0;
+  #skipped = 0;
 
   /** @internal Use model.createCache(). */
-  constructor(native: NativeCache, owner: object) {
+  constructor(native: NativeCache, owner: object, adaptive?: AdaptiveSettings) {
     this.native = native;
     this.owner = owner;
+    this.#adaptive = adaptive;
   }
 
   get policy(): CachePolicy {
-    return this.native.policy();
+    return { ...this.native.policy(), ...(this.#adaptive ? { adaptive: { ...this.#adaptive } } : {}) };
   }
 
   /** Replaces the policy; the state restarts (the next call is full). */
   setPolicy(policy: CachePolicyInput): void {
-    this.native.setPolicy(resolveCachePolicy(policy));
+    const { adaptive, ...native } = resolveCachePolicy(policy);
+    this.native.setPolicy(native);
+    this.#adaptive = adaptive;
+    this.#restart();
   }
 
   /** Forgets the feature and the counter (a new run); statistics are kept. */
   reset(): void {
     this.native.reset();
+    this.#restart();
+  }
+
+  #restart(): void {
+    this.#accumulated = 0;
+    this.#lastDrift = 0;
+    this.#skipped = 0;
+  }
+
+  /** @internal An adaptive policy's decision for the next call: whether it must be full (the native rule may still make it full). */
+  wantsFull(): boolean {
+    const a = this.#adaptive;
+    if (!a) return false;
+    return this.#skipped >= a.maxSkip || this.#accumulated + this.#lastDrift >= a.threshold;
+  }
+
+  /** @internal What a call did, for the adaptive decision of the next one. */
+  observe(cached: boolean, drift: number | undefined): void {
+    if (!this.#adaptive) return;
+    const d = drift !== undefined && Number.isFinite(drift) ? drift : 0;
+    this.#lastDrift = d;
+    if (cached) {
+      this.#accumulated += d;
+      this.#skipped++;
+    } else {
+      this.#accumulated = 0;
+      this.#skipped = 0;
+    }
+  }
+
+  /** The adaptive state: drift accumulated since the last full call (undefined for a fixed policy). */
+  get accumulatedDrift(): number | undefined {
+    return this.#adaptive ? this.#accumulated : undefined;
   }
 
   stats(): CacheStats {

@@ -117,7 +117,7 @@ export interface ForwardOptions {
   taps?: boolean;
   /** A Skip-Cache state from model.createCache(): this call advances it by one (the official rule). */
   cache?: SkipCache;
-  /** With a cache: run every block on this call (the state still advances). */
+  /** With a cache: run every block on this call (the state still advances). An adaptive cache adds its own decision. */
   forceFull?: boolean;
 }
 
@@ -130,6 +130,8 @@ export interface ForwardResult extends Tensor {
   /** The call ran as a recorded CUDA graph (the CUDA backend replays a forward from its third call with the
    * same shapes and cache state; SKIPDIT_CUDA_GRAPHS=0 turns this off). Always false on the CPU. */
   graph: boolean;
+  /** With an adaptive cache: the relative L1 change of the shallow units' output since the previous call. */
+  drift?: number;
 }
 
 export interface SampleStepInput {
@@ -247,7 +249,7 @@ export class Model {
   async forward(input: ForwardInput, options: ForwardOptions = {}): Promise<ForwardResult> {
     const handle = this.#live();
     const args = this.#check(input);
-    return this.#run(handle, args, { ...this.#nativeOptions(options), ...this.#checkText(input, args.xShape[0]) }, options.signal);
+    return this.#run(handle, args, { ...this.#nativeOptions(options), ...this.#checkText(input, args.xShape[0]) }, options.signal, options.cache);
   }
 
   /**
@@ -260,7 +262,7 @@ export class Model {
     const handle = this.#live();
     const args = this.#check(input);
     const cfg = this.#guidance(input, args.xShape[0]);
-    return this.#run(handle, args, { ...this.#nativeOptions(options), ...cfg, ...this.#checkText(input, args.xShape[0]) }, options.signal);
+    return this.#run(handle, args, { ...this.#nativeOptions(options), ...cfg, ...this.#checkText(input, args.xShape[0]) }, options.signal, options.cache);
   }
 
   /**
@@ -316,7 +318,8 @@ export class Model {
     const nativeOptions = { ...this.#nativeOptions(options), ...cfg, ...text, update, noise: options.noise };
     try {
       const r = await this.#queue(() => withAbortFlag(signal, (abort) => handle.sampleStep(latents.native, args.t, args.y, { ...nativeOptions, abort })), signal);
-      return { cached: r.cached, blocksExecuted: r.blocksExecuted, graph: r.graph };
+      options.cache?.observe(r.cached, r.drift);
+      return { cached: r.cached, blocksExecuted: r.blocksExecuted, graph: r.graph, ...(r.drift === undefined ? {} : { drift: r.drift }) };
     } catch (err) {
       throw fromNativeError(err);
     }
@@ -340,7 +343,8 @@ export class Model {
       throw InvalidArgumentError.expected('cache.branch', `an integer in [1, ${maxBranch}] (${unit} kept at each end)`, resolved.branch);
     }
     try {
-      return new SkipCache(handle.createCache(resolved), this);
+      const { adaptive, ...native } = resolved;
+      return new SkipCache(handle.createCache(native), this, adaptive);
     } catch (err) {
       throw fromNativeError(err);
     }
@@ -420,7 +424,7 @@ export class Model {
       if (!(options.cache instanceof SkipCache)) throw InvalidArgumentError.expected('options.cache', 'a SkipCache from model.createCache()', options.cache);
       if (options.cache.owner !== this) throw InvalidArgumentError.expected('options.cache', 'a cache created by this model', 'a cache of another model');
       out.cache = options.cache.native;
-      out.forceFull = options.forceFull === true;
+      out.forceFull = options.forceFull === true || options.cache.wantsFull();
     } else if (options.forceFull) {
       throw InvalidArgumentError.expected('options.forceFull', 'a cache to force a full step of', 'no cache');
     }
@@ -543,6 +547,7 @@ export class Model {
     args: { x: Float32Array; xShape: number[]; t: Float32Array; y: Int32Array | null },
     nativeOptions: NativeForwardOptions,
     signal: AbortSignal | undefined,
+    cache: SkipCache | undefined,
   ): Promise<ForwardResult> {
     checkSignal(signal);
     let result;
@@ -551,9 +556,11 @@ export class Model {
     } catch (err) {
       throw fromNativeError(err);
     }
+    cache?.observe(result.cached, result.drift); // the call advanced the cache, even if its result is discarded below
     // An abort that came after the last block check: the call completed, its result is discarded.
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     const out: ForwardResult = { data: result.data, shape: result.shape, cached: result.cached, blocksExecuted: result.blocksExecuted, graph: result.graph };
+    if (result.drift !== undefined) out.drift = result.drift;
     if (result.taps) out.taps = Object.fromEntries(Object.entries(result.taps).map(([k, v]: [string, NativeTensor]) => [k, { data: v.data, shape: v.shape }]));
     return out;
   }

@@ -46,8 +46,7 @@ class DiT final : public Architecture {
     // the feature of the last full call; its skip partner is block k-1, which did run.
     std::vector<ValueId> pushed(half, kNoValue);
     for (int64_t i = 0; i < c.depth; ++i) {
-      if (s.cache == ForwardSpec::Cache::Restore && i >= s.skip_from && i < s.resume) continue;
-      if (s.cache != ForwardSpec::Cache::None && i == s.resume) h = resume_from_cache(b, s, h);
+      if (skip_cache_skips(b, s, i, h)) continue;
       g.begin_block("blocks." + std::to_string(i));
       if (c.skip && i >= half) {
         const int64_t j = i - half;

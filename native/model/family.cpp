@@ -24,6 +24,17 @@ std::unique_ptr<Architecture> make_architecture(const ModelConfig& config) {
   fail(ErrorKind::Internal, "no family registered for " + config.summary());
 }
 
+bool skip_cache_skips(GraphBuilder& b, const ForwardSpec& s, int64_t i, ValueId& h) {
+  if (s.cache == ForwardSpec::Cache::None) return false;
+  if (i == s.skip_from && s.probe != kNoValue) {
+    b.g.begin_block("skip_cache");
+    b.g.add(ops::Copy{}, {h}, b.g.desc(h).dtype, s.probe);
+  }
+  if (s.cache == ForwardSpec::Cache::Restore && i >= s.skip_from && i < s.resume) return true;
+  if (i == s.resume) h = resume_from_cache(b, s, h);
+  return false;
+}
+
 ValueId resume_from_cache(GraphBuilder& b, const ForwardSpec& s, ValueId h) {
   Graph& g = b.g;
   g.begin_block("skip_cache");

@@ -29,6 +29,8 @@ struct ForwardSpec {
   enum class Cache { None, Save, Restore } cache = Cache::None;
   int64_t skip_from = 0, resume = 0;
   ValueId feature = kNoValue;
+  // With a cache that measures: the hidden state entering block skip_from (the shallow units' output) is copied here.
+  ValueId probe = kNoValue;
 };
 
 struct ForwardResult {
@@ -78,6 +80,11 @@ std::unique_ptr<Architecture> make_architecture(const ModelConfig& config);
 // and goes on with h; a Restore forward goes on from a copy of the feature (the blocks after it update their
 // input in place, and the feature must survive for the next cached call).
 ValueId resume_from_cache(GraphBuilder& b, const ForwardSpec& spec, ValueId h);
+
+// Skip-Cache at block i (a pair's first block for Latte), before it runs, shared by the families: copies the shallow
+// output into the probe at skip_from, resumes from (or saves) the feature at the resume block, and returns whether a
+// cached call skips the block.
+bool skip_cache_skips(GraphBuilder& b, const ForwardSpec& spec, int64_t i, ValueId& h);
 
 // describe(): a config's structure and costs at a batch size.
 struct ModelDescription {

@@ -279,8 +279,7 @@ class HunyuanDiT final : public Architecture {
     const int64_t half = c.depth / 2;
     std::vector<ValueId> pushed(size_t(half), kNoValue);
     for (int64_t i = 0; i < c.depth; ++i) {
-      if (s.cache == ForwardSpec::Cache::Restore && i >= s.skip_from && i < s.resume) continue;
-      if (s.cache != ForwardSpec::Cache::None && i == s.resume) h = resume_from_cache(b, s, h);
+      if (skip_cache_skips(b, s, i, h)) continue;
       g.begin_block("blocks." + std::to_string(i));
       if (i > half) {
         h = (*blocks_[size_t(i)].skip)(b, h, pushed[size_t(c.depth - 1 - i)], /*float32_stream=*/true);

@@ -55,8 +55,7 @@ class Latte final : public Architecture {
     ops::SwapTokenAxes swap;
     swap.batch = B;
     for (int64_t i = 0; i < c.depth; i += 2) {
-      if (s.cache == ForwardSpec::Cache::Restore && i >= s.skip_from && i < s.resume) continue;
-      if (s.cache != ForwardSpec::Cache::None && i == s.resume) h = resume_from_cache(b, s, h);
+      if (skip_cache_skips(b, s, i, h)) continue;
       g.begin_block("blocks." + std::to_string(i));
       if (c.skip && i >= half) {
         const int64_t j = (i - half) / 2;  // official: (i - 14) // 2, i.e. depth 28

@@ -79,8 +79,7 @@ class LatteT2V final : public Architecture {
     swap.batch = B;
     for (int64_t p = 0; p < layers; ++p) {
       const int64_t i = 2 * p;  // first block of the pair
-      if (s.cache == ForwardSpec::Cache::Restore && i >= s.skip_from && i < s.resume) continue;
-      if (s.cache != ForwardSpec::Cache::None && i == s.resume) h = resume_from_cache(b, s, h);
+      if (skip_cache_skips(b, s, i, h)) continue;
       if (c.skip && p >= half) {
         const int64_t j = p - half;  // official: i - 14 (num_layers 28)
         g.begin_block("skip_linears." + std::to_string(j));

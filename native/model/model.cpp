@@ -87,7 +87,7 @@ Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guid
   if (in.text.defined()) key += " text" + shape_str(in.text.shape()) + (in.text_mask.defined() ? " mask" : "");
   if (guidance.channels > 0)
     key += " cfg " + std::to_string(guidance.channels) + " " + std::to_string(guidance.scale);
-  if (cache) key += (cached ? " restore " : " save ") + std::to_string(cache->resume_block());
+  if (cache) key += (cached ? " restore " : " save ") + std::to_string(cache->resume_block()) + (cache->policy().measure ? " probe" : "");
   auto it = graphs_.find(key);
   if (it != graphs_.end()) return *it->second;
   if (graphs_.size() >= kMaxRecordedForwards) graphs_.clear();
@@ -130,6 +130,7 @@ Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guid
     const int64_t groups = arch_->token_groups(x_shape);
     const DType feature_dtype = config_.family == Family::HunyuanDiT ? DType::F32 : g.activation_dtype();
     spec.feature = g.external(kFeature, {groups, arch_->tokens(x_shape), config_.hidden_size}, feature_dtype);
+    if (cache->policy().measure) spec.probe = g.external(kProbe, {groups, arch_->tokens(x_shape), config_.hidden_size}, feature_dtype);
   }
   ForwardResult r = arch_->forward(b, spec);
   rec->out = r.out;
@@ -228,6 +229,7 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
       const Shape shape{arch_->token_groups(in.x.shape()), arch_->tokens(in.x.shape()), config_.hidden_size};
       const DType dtype = config_.family == Family::HunyuanDiT ? DType::F32 : backend_->activation_dtype();
       bind.externals[kFeature] = r.cached ? cache->feature_to_restore() : cache->feature_to_save(*backend_, shape, dtype);
+      if (cache->policy().measure) bind.externals[kProbe] = cache->probe_to_fill(*backend_, shape, dtype);
     }
     ComputeHooks hooks;
     hooks.abort = options.abort;
@@ -238,7 +240,13 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
     backend_->compute(rec.graph, bind, hooks);
     r.graph = backend_->graph_launches() > launches;
     r.blocks_executed = rec.blocks_executed;
-    if (cache) cache->end_call(in.t.f32()[0], r.blocks_executed);
+    if (cache) {
+      cache->end_call(in.t.f32()[0], r.blocks_executed);
+      if (cache->policy().measure) {
+        cache->measure(*backend_);
+        r.drift = cache->drift();
+      }
+    }
     return rec.graph.tensor(rec.out, bind);
   } catch (...) {
     if (cache) cache->abort_call();

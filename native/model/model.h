@@ -5,6 +5,7 @@
 // has the layout of x with out_channels channels. forward() is not reentrant: callers serialise it
 // (the bindings hold the model's mutex).
 #pragma once
+#include <cmath>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -64,6 +65,7 @@ struct ForwardReport {
   bool cached = false;          // a cached (partial) step
   int64_t blocks_executed = 0;  // transformer blocks that ran
   bool graph = false;           // the backend ran the call as a recorded graph (CUDA graphs; see backend.h)
+  double drift = std::nan("");  // a measuring cache: the shallow output's relative change (SkipCache::drift)
 };
 
 class Model {
@@ -117,7 +119,7 @@ class Model {
     Tensor rope_cos, rope_sin;
   };
   // External slots of a forward graph.
-  enum Slot { kX = 0, kT, kY, kFeature, kText, kTextBias, kTextT5, kTextKeep, kRopeCos, kRopeSin, kImageMeta, kSlots };
+  enum Slot { kX = 0, kT, kY, kFeature, kText, kTextBias, kTextT5, kTextKeep, kRopeCos, kRopeSin, kImageMeta, kProbe, kSlots };
 
   void check_inputs(const ForwardInputs& in) const;
   // The forward graph for this input shape, guidance and Skip-Cache variant, recorded on first use.

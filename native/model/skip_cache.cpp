@@ -34,12 +34,36 @@ void SkipCache::set_policy(const CachePolicy& policy) {
   configure();
   count_ = 0;
   has_feature_ = false;
+  previous_probe_.clear();
+  drift_ = std::nan("");
 }
 
 void SkipCache::reset() {
   std::lock_guard<std::mutex> lock(mutex_);
   count_ = 0;
   has_feature_ = false;
+  previous_probe_.clear();
+  drift_ = std::nan("");
+}
+
+Tensor SkipCache::probe_to_fill(Backend& backend, const Shape& shape, DType dtype) {
+  if (!probe_.defined() || probe_.shape() != shape || probe_.dtype() != dtype) probe_ = backend.empty(dtype, shape);
+  return probe_;
+}
+
+void SkipCache::measure(Backend& backend) {
+  probe_host_.resize(probe_.numel());
+  backend.download(probe_, probe_host_.data());
+  drift_ = std::nan("");
+  if (previous_probe_.size() == probe_host_.size()) {  // another shape: a new run, no reference
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < probe_host_.size(); ++i) {
+      diff += std::fabs(double(probe_host_[i]) - double(previous_probe_[i]));
+      norm += std::fabs(double(previous_probe_[i]));
+    }
+    drift_ = norm > 0 ? diff / norm : std::nan("");
+  }
+  previous_probe_.swap(probe_host_);
 }
 
 CacheStats SkipCache::stats() const {

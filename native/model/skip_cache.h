@@ -14,8 +14,10 @@
 // shape changes. The feature buffer is allocated once and reused.
 #pragma once
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <mutex>
+#include <vector>
 
 #include "backend/backend.h"
 #include "model/config.h"
@@ -29,6 +31,10 @@ struct CachePolicy {
   double stop = 20;            // t <= stop (or < stop): reset after the call
   bool stop_inclusive = true;
   bool full_when_empty = true; // a missing feature forces a full step
+  // Copy the shallow output (the hidden state entering the first skipped unit, computed by full and cached calls
+  // alike) into a probe on every call, and report its relative L1 change from the previous call (drift()): what
+  // an adaptive policy (lib/cache.ts) decides from. Off: the graphs are those of the fixed rule.
+  bool measure = false;
 };
 
 struct CacheStats {
@@ -64,6 +70,12 @@ class SkipCache {
   Tensor feature_to_save(Backend& backend, const Shape& shape, DType dtype);
   // A cached call: the feature its graph resumes from.
   const Tensor& feature_to_restore() const;
+  // policy.measure: the buffer the graph copies the shallow output into (the feature's shape and dtype).
+  Tensor probe_to_fill(Backend& backend, const Shape& shape, DType dtype);
+  // After a measured call: sum |p - p_prev| / sum |p_prev| of this call's probe and the previous call's (NaN for
+  // the first call of a run); the probe is kept on the host as the next call's reference.
+  void measure(Backend& backend);
+  double drift() const { return drift_; }
   void end_call(double t, int64_t blocks_executed);
   // The call failed: back to the state before begin_call (a retry makes the same decision; a huge batch that
   // ran out of memory does not reset the run of the shape it interrupted).
@@ -85,6 +97,9 @@ class SkipCache {
   bool full_ = true;
   Shape input_shape_;
   Tensor feature_;
+  Tensor probe_;
+  std::vector<float> probe_host_, previous_probe_;
+  double drift_ = std::nan("");
   struct Saved {
     int64_t count;
     bool has_feature;
