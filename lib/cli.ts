@@ -530,7 +530,8 @@ interface QualityArgs {
   vae?: string;
   settings?: string;
   reference: string;
-  perClass: number;
+  n: number;
+  cacheDir?: string;
   cfg: number;
   seed: number;
   repeats: number;
@@ -550,8 +551,8 @@ async function qualityCommand(opts: QualityArgs): Promise<void> {
   const os = await import('node:os');
   const path = await import('node:path');
   if (opts.model && opts.random) throw new InvalidArgumentError('--model and --random are exclusive');
-  const tmp = opts.random ? mkdtempSync(path.join(os.tmpdir(), 'skipdit-quality-')) : undefined;
-  const file = opts.random ? randomCheckpoint(benchConfig(opts.random), tmp!).file : opts.model ?? bundledModel.path();
+  const tmp = opts.random && !opts.cacheDir ? mkdtempSync(path.join(os.tmpdir(), 'skipdit-quality-')) : undefined;
+  const file = opts.random ? randomCheckpoint(benchConfig(opts.random), opts.cacheDir ?? tmp!).file : opts.model ?? bundledModel.path();
   const model = await loadModel(file);
   const vae = opts.vae ? await loadVae(opts.vae) : undefined;
   try {
@@ -559,10 +560,11 @@ async function qualityCommand(opts: QualityArgs): Promise<void> {
     // k = 1 unit kept at each end (the digits model has 6 blocks: the dit preset's k = 4 does not fit)
     const settings = (opts.settings?.split(',') ?? defaultQualitySettings(1, opts.random ? ['ddim:20', 'dpmsolver++:10'] : undefined)).map(parseSetting);
     const digits = !opts.model && !opts.random ? loadDigits() : undefined;
-    const labels = c.num_classes > 0 ? Array.from({ length: Math.min(c.num_classes, 10) * opts.perClass }, (_, i) => Math.floor(i / opts.perClass) % c.num_classes) : undefined;
+    // n samples, classes 0-9 in turn (conditional models)
+    const labels = c.num_classes > 0 ? Array.from({ length: opts.n }, (_, i) => i % Math.min(c.num_classes, 10)) : undefined;
     if (opts.random && !opts.json) console.error('random weights: the timings are real, the fidelity columns are not a quality measure (cache decisions on random weights mean nothing)');
     const report = await runQualityBench({
-      model, settings, reference: parseSetting(opts.reference), labels, batch: labels ? undefined : opts.perClass, seed: opts.seed, cfgScale: opts.cfg,
+      model, settings, reference: parseSetting(opts.reference), labels, batch: labels ? undefined : opts.n, seed: opts.seed, cfgScale: opts.cfg,
       vae, classify: digits ? digitsClassifier(digits) : undefined, repeats: opts.repeats,
       onRow: (r) => { if (!opts.json) console.error(`  ${r.setting}: ${r.seconds.toFixed(2)} s`); },
     });
@@ -599,7 +601,7 @@ program
   .option('--reference <setting>', 'quality: the uncached reference run', 'ddim:250')
   .addOption(new Option('--random <size>', 'quality: random weights of an official size at 256px, for speed only').choices(Object.keys(benchSizes)))
   .option('--vae <path>', 'quality: decode latents for PSNR / SSIM')
-  .option('--per-class <n>', 'quality: samples per class (classes 0-9), or per run for unconditional models', integer('--per-class'), 8)
+  .option('--n <samples>', 'quality: samples per run (classes 0-9 in turn for conditional models)', integer('--n'), 80)
   .option('--cfg <scale>', 'quality: guidance scale', number('--cfg'), 3)
   .option('--seed <n>', 'quality: seed', integer('--seed'), 0)
   .option('--plot <file.png>', 'quality: write the speedup-against-PSNR plot')
@@ -607,10 +609,10 @@ program
   .action(async (mode: string | undefined, opts: {
     model?: string; size: BenchSize; family: BenchFamily; dtype: ModelDType; batch: number; repeats: number; steps: number;
     policies?: string; profileForwards: number; peakSeconds: number; cacheDir?: string; json?: boolean;
-    settings?: string; reference: string; random?: BenchSize; vae?: string; perClass: number; cfg: number; seed: number; plot?: string; runs: number;
+    settings?: string; reference: string; random?: BenchSize; vae?: string; n: number; cfg: number; seed: number; plot?: string; runs: number;
   }) => {
     if (mode === 'quality') {
-      return qualityCommand({ model: opts.model, random: opts.random, vae: opts.vae, settings: opts.settings, reference: opts.reference, perClass: opts.perClass, cfg: opts.cfg, seed: opts.seed, repeats: opts.runs, plot: opts.plot, json: opts.json });
+      return qualityCommand({ model: opts.model, random: opts.random, vae: opts.vae, settings: opts.settings, reference: opts.reference, n: opts.n, cacheDir: opts.cacheDir, cfg: opts.cfg, seed: opts.seed, repeats: opts.runs, plot: opts.plot, json: opts.json });
     }
     if (mode !== undefined) throw new InvalidArgumentError(`Expected no mode or 'quality' for skipdit bench but received '${mode}'`);
     const report = await runBench({

@@ -76,7 +76,7 @@ describe('skipdit bench quality', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'skipdit-quality-'));
     try {
       const plot = path.join(dir, 'q.png');
-      const { stdout } = await cli('bench', 'quality', '--settings', 'ddim:10,dpmsolver++:10', '--reference', 'ddim:20', '--per-class', '1', '--plot', plot);
+      const { stdout } = await cli('bench', 'quality', '--settings', 'ddim:10,dpmsolver++:10', '--reference', 'ddim:20', '--n', '10', '--plot', plot);
       expect(stdout).toMatch(/reference DDIM 20/);
       expect(stdout).toMatch(/\| 2 \| DPM\+\+ 10/);
       expect(readFileSync(plot).subarray(1, 4).toString()).toBe('PNG');
