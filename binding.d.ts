@@ -81,6 +81,8 @@ export interface NativeForwardResult extends NativeTensor {
   graph: boolean;
   /** With a measuring cache: the shallow output's relative change from the previous call (absent on a run's first call). */
   drift?: number;
+  /** With an adaptive cache: the drift accumulated over the cached calls since the last full one, after this call. */
+  accumulated?: number;
 }
 
 /** Skip-Cache policy (native/model/skip_cache.h). */
@@ -104,6 +106,13 @@ export interface NativeCachePolicy {
    * call as the result's `drift` (what an adaptive policy decides from). Default false: the fixed rule's graphs.
    */
   measure?: boolean;
+  /**
+   * Adaptive (with measure): a call that the rule above does not make full runs the shallow units, measures their
+   * drift, and runs the middle units only if the drift accumulated over the cached calls since the last full one,
+   * plus this call's, reaches `threshold`, or after `maxSkip` cached calls in a row. Both present or both absent.
+   */
+  threshold?: number;
+  maxSkip?: number;
 }
 
 export interface NativeCacheStats {
@@ -216,6 +225,7 @@ export interface NativeStepReport {
   blocksExecuted: number;
   graph: boolean;
   drift?: number;
+  accumulated?: number;
 }
 
 /** Latents in a model's backend memory (bindings/native_latents.cc), created by NativeModel.createLatents. */

@@ -54,6 +54,13 @@ CachePolicy NativeCache::PolicyFromJs(const Napi::Value& value) {
   p.stop_inclusive = o.Get("stopInclusive").ToBoolean();
   p.full_when_empty = o.Get("fullWhenEmpty").ToBoolean();
   p.measure = o.Has("measure") && o.Get("measure").ToBoolean();
+  if (o.Has("threshold") && !o.Get("threshold").IsUndefined()) {  // adaptive
+    p.adaptive = true;
+    p.threshold = number_field(o, "threshold");
+    const double max_skip = number_field(o, "maxSkip");
+    if (max_skip != std::floor(max_skip)) throw_invalid("Expected an integer for cache.maxSkip");
+    p.max_skip = static_cast<int64_t>(max_skip);
+  }
   return p;
 }
 
@@ -101,6 +108,10 @@ Napi::Value NativeCache::Policy(const Napi::CallbackInfo& info) {
   o.Set("stopInclusive", p.stop_inclusive);
   o.Set("fullWhenEmpty", p.full_when_empty);
   o.Set("measure", p.measure);
+  if (p.adaptive) {
+    o.Set("threshold", p.threshold);
+    o.Set("maxSkip", double(p.max_skip));
+  }
   return o;
 }
 

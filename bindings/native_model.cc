@@ -133,6 +133,7 @@ void set_report(Napi::Object& result, const ForwardReport& report) {
   result.Set("blocksExecuted", double(report.blocks_executed));
   result.Set("graph", report.graph);
   if (!std::isnan(report.drift)) result.Set("drift", report.drift);
+  if (!std::isnan(report.accumulated)) result.Set("accumulated", report.accumulated);
 }
 
 class ForwardWorker final : public TypedWorker {

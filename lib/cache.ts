@@ -5,13 +5,11 @@ import { InvalidArgumentError, describe } from './errors.js';
 
 /**
  * Adaptive Skip-Cache: instead of a full call every N calls, a full call when the shallow units' output has moved
- * enough since the last full one. Every call (full or cached) runs the shallow units; their output's relative L1
- * change from the previous call (its `drift`, measured natively) is accumulated over the cached calls. A call is
- * full when the accumulated drift plus the last measured drift (the forecast of this call's) reaches `threshold`,
- * or after `maxSkip` cached calls in a row; the preset's start / stop rules apply as for the fixed rule.
- * Deterministic for a seed (the decision uses only measured values). The drift of a call is known only after its
- * shallow units ran, so the decision uses the calls before it (deciding inside the call would need the forward
- * split in two graphs around the shallow units).
+ * enough since the last full one. Each call runs the shallow units first and measures their output's relative L1
+ * change from the previous call (its `drift`); then, inside the same call, the middle units run only if the drift
+ * accumulated over the cached calls since the last full one, plus this call's, reaches `threshold`, or after
+ * `maxSkip` cached calls in a row (the recorded graph holds both alternatives; native/model/skip_cache.h). The
+ * preset's start / stop rules apply as for the fixed rule. Deterministic for a seed.
  */
 export interface AdaptiveSettings {
   threshold: number;
@@ -31,8 +29,17 @@ export interface AdaptiveCachePolicyInput extends Partial<Omit<NativeCachePolicy
 }
 
 export const ADAPTIVE_DEFAULTS: AdaptiveSettings = { threshold: 0.1, maxSkip: 4 };
-/** The native interval of an adaptive policy: never reached, the decisions are forceFull's. */
-const NEVER = 2 ** 30;
+
+/** The native form of a policy: an adaptive one's settings as threshold / maxSkip. */
+export function nativeCachePolicy(p: CachePolicy): NativeCachePolicy {
+  const { adaptive, ...native } = p;
+  return adaptive ? { ...native, threshold: adaptive.threshold, maxSkip: adaptive.maxSkip } : native;
+}
+
+function fromNative(p: NativeCachePolicy): CachePolicy {
+  const { threshold, maxSkip, ...rest } = p;
+  return threshold === undefined ? rest : { ...rest, adaptive: { threshold, maxSkip: maxSkip! } };
+}
 
 /** The constants the official code hard-codes per model (SPEC.md), with its default interval. */
 export const cachePresets = {
@@ -70,7 +77,7 @@ function adaptivePolicy(base: NativeCachePolicy, settings: AdaptiveSettings, whe
     throw InvalidArgumentError.expected(`${where} threshold`, 'a finite number >= 0', settings.threshold);
   }
   if (!Number.isSafeInteger(settings.maxSkip) || settings.maxSkip < 1) throw InvalidArgumentError.expected(`${where} maxSkip`, 'a positive integer', settings.maxSkip);
-  return { ...base, interval: NEVER, measure: true, adaptive: { threshold: settings.threshold, maxSkip: settings.maxSkip } };
+  return { ...base, interval: 1, measure: true, adaptive: { threshold: settings.threshold, maxSkip: settings.maxSkip } };
 }
 
 export function resolveCachePolicy(input: CachePolicyInput, where = 'cache'): CachePolicy {
@@ -116,6 +123,7 @@ export function resolveCachePolicy(input: CachePolicyInput, where = 'cache'): Ca
     const { adaptive, ...rest } = input as CachePolicy;
     return adaptivePolicy(resolveCachePolicy({ ...rest, interval: 1, measure: undefined } as NativeCachePolicy, where), adaptive!, where);
   }
+  if ('threshold' in input || 'maxSkip' in input) return resolveCachePolicy(fromNative(input as NativeCachePolicy), where);
   const known = ['interval', 'branch', 'start', 'stop', 'stopInclusive', 'fullWhenEmpty', 'measure'];
   for (const key of Object.keys(input)) if (!known.includes(key)) throw InvalidArgumentError.expected(`${where}.${key}`, `one of ${known.join(', ')}`, key);
   const p: CachePolicy = { start: 1000, stop: -1, stopInclusive: true, fullWhenEmpty: true, ...input };
@@ -153,68 +161,25 @@ export class SkipCache {
   readonly native: NativeCache;
   /** @internal */
   readonly owner: object;
-  #adaptive: AdaptiveSettings | undefined;
-  // Adaptive state: drift accumulated over the cached calls since the last full one, the last measured drift,
-  // cached calls in a row.
-  #accumulated = 0;
-  #lastDrift = 0;
-  #skipped = 0;
 
   /** @internal Use model.createCache(). */
-  constructor(native: NativeCache, owner: object, adaptive?: AdaptiveSettings) {
+  constructor(native: NativeCache, owner: object) {
     this.native = native;
     this.owner = owner;
-    this.#adaptive = adaptive;
   }
 
   get policy(): CachePolicy {
-    return { ...this.native.policy(), ...(this.#adaptive ? { adaptive: { ...this.#adaptive } } : {}) };
+    return fromNative(this.native.policy());
   }
 
   /** Replaces the policy; the state restarts (the next call is full). */
   setPolicy(policy: CachePolicyInput): void {
-    const { adaptive, ...native } = resolveCachePolicy(policy);
-    this.native.setPolicy(native);
-    this.#adaptive = adaptive;
-    this.#restart();
+    this.native.setPolicy(nativeCachePolicy(resolveCachePolicy(policy)));
   }
 
   /** Forgets the feature and the counter (a new run); statistics are kept. */
   reset(): void {
     this.native.reset();
-    this.#restart();
-  }
-
-  #restart(): void {
-    this.#accumulated = 0;
-    this.#lastDrift = 0;
-    this.#skipped = 0;
-  }
-
-  /** @internal An adaptive policy's decision for the next call: whether it must be full (the native rule may still make it full). */
-  wantsFull(): boolean {
-    const a = this.#adaptive;
-    if (!a) return false;
-    return this.#skipped >= a.maxSkip || this.#accumulated + this.#lastDrift >= a.threshold;
-  }
-
-  /** @internal What a call did, for the adaptive decision of the next one. */
-  observe(cached: boolean, drift: number | undefined): void {
-    if (!this.#adaptive) return;
-    const d = drift !== undefined && Number.isFinite(drift) ? drift : 0;
-    this.#lastDrift = d;
-    if (cached) {
-      this.#accumulated += d;
-      this.#skipped++;
-    } else {
-      this.#accumulated = 0;
-      this.#skipped = 0;
-    }
-  }
-
-  /** The adaptive state: drift accumulated since the last full call (undefined for a fixed policy). */
-  get accumulatedDrift(): number | undefined {
-    return this.#adaptive ? this.#accumulated : undefined;
   }
 
   stats(): CacheStats {

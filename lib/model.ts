@@ -5,7 +5,7 @@ import type { NativeForwardOptions, NativeModel, NativeProfile, NativeTensor } f
 import { Latents } from './latents.js';
 import type { SamplerCoefficients } from './samplers.js';
 import type { DiffusersDDIMCoefficients, DiffusersDDPMCoefficients } from './schedulers.js';
-import { SkipCache, resolveCachePolicy, type CachePolicyInput } from './cache.js';
+import { SkipCache, nativeCachePolicy, resolveCachePolicy, type CachePolicyInput } from './cache.js';
 import { describeModel, families, sampleShape } from './architecture.js';
 import { resolveConfig, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import {
@@ -130,8 +130,10 @@ export interface ForwardResult extends Tensor {
   /** The call ran as a recorded CUDA graph (the CUDA backend replays a forward from its third call with the
    * same shapes and cache state; SKIPDIT_CUDA_GRAPHS=0 turns this off). Always false on the CPU. */
   graph: boolean;
-  /** With an adaptive cache: the relative L1 change of the shallow units' output since the previous call. */
+  /** With an adaptive cache: the relative L1 change of the shallow units' output since the previous call, and the
+   * drift accumulated over the cached calls since the last full one, after this call. */
   drift?: number;
+  accumulatedDrift?: number;
 }
 
 export interface SampleStepInput {
@@ -162,6 +164,9 @@ export interface StepReport {
   cached: boolean;
   blocksExecuted: number;
   graph: boolean;
+  /** With an adaptive cache: as ForwardResult's. */
+  drift?: number;
+  accumulatedDrift?: number;
 }
 
 /**
@@ -249,7 +254,7 @@ export class Model {
   async forward(input: ForwardInput, options: ForwardOptions = {}): Promise<ForwardResult> {
     const handle = this.#live();
     const args = this.#check(input);
-    return this.#run(handle, args, { ...this.#nativeOptions(options), ...this.#checkText(input, args.xShape[0]) }, options.signal, options.cache);
+    return this.#run(handle, args, { ...this.#nativeOptions(options), ...this.#checkText(input, args.xShape[0]) }, options.signal);
   }
 
   /**
@@ -262,7 +267,7 @@ export class Model {
     const handle = this.#live();
     const args = this.#check(input);
     const cfg = this.#guidance(input, args.xShape[0]);
-    return this.#run(handle, args, { ...this.#nativeOptions(options), ...cfg, ...this.#checkText(input, args.xShape[0]) }, options.signal, options.cache);
+    return this.#run(handle, args, { ...this.#nativeOptions(options), ...cfg, ...this.#checkText(input, args.xShape[0]) }, options.signal);
   }
 
   /**
@@ -318,8 +323,7 @@ export class Model {
     const nativeOptions = { ...this.#nativeOptions(options), ...cfg, ...text, update, noise: options.noise };
     try {
       const r = await this.#queue(() => withAbortFlag(signal, (abort) => handle.sampleStep(latents.native, args.t, args.y, { ...nativeOptions, abort })), signal);
-      options.cache?.observe(r.cached, r.drift);
-      return { cached: r.cached, blocksExecuted: r.blocksExecuted, graph: r.graph, ...(r.drift === undefined ? {} : { drift: r.drift }) };
+      return { cached: r.cached, blocksExecuted: r.blocksExecuted, graph: r.graph, ...(r.drift === undefined ? {} : { drift: r.drift }), ...(r.accumulated === undefined ? {} : { accumulatedDrift: r.accumulated }) };
     } catch (err) {
       throw fromNativeError(err);
     }
@@ -343,8 +347,7 @@ export class Model {
       throw InvalidArgumentError.expected('cache.branch', `an integer in [1, ${maxBranch}] (${unit} kept at each end)`, resolved.branch);
     }
     try {
-      const { adaptive, ...native } = resolved;
-      return new SkipCache(handle.createCache(native), this, adaptive);
+      return new SkipCache(handle.createCache(nativeCachePolicy(resolved)), this);
     } catch (err) {
       throw fromNativeError(err);
     }
@@ -424,7 +427,7 @@ export class Model {
       if (!(options.cache instanceof SkipCache)) throw InvalidArgumentError.expected('options.cache', 'a SkipCache from model.createCache()', options.cache);
       if (options.cache.owner !== this) throw InvalidArgumentError.expected('options.cache', 'a cache created by this model', 'a cache of another model');
       out.cache = options.cache.native;
-      out.forceFull = options.forceFull === true || options.cache.wantsFull();
+      out.forceFull = options.forceFull === true;
     } else if (options.forceFull) {
       throw InvalidArgumentError.expected('options.forceFull', 'a cache to force a full step of', 'no cache');
     }
@@ -547,7 +550,6 @@ export class Model {
     args: { x: Float32Array; xShape: number[]; t: Float32Array; y: Int32Array | null },
     nativeOptions: NativeForwardOptions,
     signal: AbortSignal | undefined,
-    cache: SkipCache | undefined,
   ): Promise<ForwardResult> {
     checkSignal(signal);
     let result;
@@ -556,11 +558,11 @@ export class Model {
     } catch (err) {
       throw fromNativeError(err);
     }
-    cache?.observe(result.cached, result.drift); // the call advanced the cache, even if its result is discarded below
     // An abort that came after the last block check: the call completed, its result is discarded.
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     const out: ForwardResult = { data: result.data, shape: result.shape, cached: result.cached, blocksExecuted: result.blocksExecuted, graph: result.graph };
     if (result.drift !== undefined) out.drift = result.drift;
+    if (result.accumulated !== undefined) out.accumulatedDrift = result.accumulated;
     if (result.taps) out.taps = Object.fromEntries(Object.entries(result.taps).map(([k, v]: [string, NativeTensor]) => [k, { data: v.data, shape: v.shape }]));
     return out;
   }

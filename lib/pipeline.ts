@@ -545,7 +545,7 @@ export class Pipeline {
       const guidance = this.guided ? { cfgScale: this.cfgScale!, cfgChannels: this.cfgChannels === 'all' ? ('eps' as const) : undefined } : {};
       const cacheOptions = this.#cache ? { cache: this.#cache, forceFull: options.forceFull === true } : {};
       const conditions = { t, y: this.#labels, text, imageMetaSize: this.#imageMeta, ...guidance };
-      let out: { cached: boolean; blocksExecuted: number; graph: boolean; drift?: number };
+      let out: { cached: boolean; blocksExecuted: number; graph: boolean; drift?: number; accumulatedDrift?: number };
       if (this.sampler instanceof DPMSolverMultistepScheduler) {
         // On the host: the model's output, its noise (or v) channels, the multistep update.
         const x = this.#snapshot ?? (await latents.readAsync({ signal: options.signal })).data;
@@ -564,7 +564,8 @@ export class Pipeline {
         index: j, timestep: t, cached: out.cached, blocksExecuted: out.blocksExecuted,
         flops: callFlops(this.#flopConfig(), latents.shape[0], out.blocksExecuted), ms: performance.now() - start, graph: out.graph,
         ...(encodeMs === undefined ? {} : { encodeMs }),
-        ...(out.drift === undefined ? {} : { drift: out.drift, accumulatedDrift: this.#cache?.accumulatedDrift }),
+        ...(out.drift === undefined ? {} : { drift: out.drift }),
+        ...(out.accumulatedDrift === undefined ? {} : { accumulatedDrift: out.accumulatedDrift }),
       };
       this.#history.push(info);
       return info;

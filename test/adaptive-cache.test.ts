@@ -44,16 +44,18 @@ describe('adaptive Skip-Cache', () => {
     expect((await model.forward({ x, t: [500, 500], y: [1, 2] }, { cache: fixed })).drift).toBeUndefined();
   });
 
-  it('decides by the rule: accumulated + last drift >= threshold, or maxSkip cached steps', async () => {
+  it('decides inside each call by the rule: accumulated + this call\'s drift >= threshold, or maxSkip cached steps', async () => {
     for (const [threshold, maxSkip] of [[0.03, 4], [0.06, 3], [0.1, 6]]) {
       const { info, pipe } = await run({ mode: 'adaptive', branch: 1, threshold, maxSkip, start: 1000, stop: 20 });
-      let acc = 0, last = 0, skipped = 0;
+      let acc = 0, skipped = 0;
       info.forEach((s, i) => {
-        const full = i === 0 || s.timestep >= 1000 || skipped >= maxSkip || acc + last >= threshold || (i > 0 && info[i - 1].timestep <= 20);
+        const d = s.drift ?? 0;
+        const forced = i === 0 || s.timestep >= 1000 || info[i - 1].timestep <= 20; // first call, start, after stop
+        const full = forced || skipped >= maxSkip || acc + d >= threshold;
         expect(s.cached, `step ${i} (t ${s.timestep}) threshold ${threshold}`).toBe(!full);
-        last = s.drift ?? 0;
-        if (s.cached) { acc += last; skipped++; } else { acc = 0; skipped = 0; }
-        if (s.drift !== undefined) expect(s.accumulatedDrift).toBeCloseTo(acc, 12);
+        if (full) { acc = 0; skipped = 0; } else { acc += d; skipped++; }
+        expect(s.accumulatedDrift).toBeCloseTo(acc, 12);
+        expect(s.blocksExecuted).toBe(full ? 6 : 2);
       });
       expect(pipe.cacheStats.cachedSteps).toBeGreaterThan(10);
     }
@@ -74,5 +76,44 @@ describe('adaptive Skip-Cache', () => {
     expect(b.info.map((s) => [s.cached, s.drift])).toEqual(a.info.map((s) => [s.cached, s.drift]));
     expect(Array.from(b.samples.data)).toEqual(Array.from(a.samples.data));
     expect(a.pipe.cachePolicy).toMatchObject({ adaptive: { threshold: 0.06, maxSkip: 4 }, branch: 1 });
+  });
+});
+
+describe('adaptive Skip-Cache in the other families', () => {
+  it('Latte and Hunyuan-DiT: the graph with both alternatives gives the fixed rule\'s samples when it decides as it does', async () => {
+    const { readFileSync, mkdtempSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { fixturePath } = await import('./helpers/fixtures.js');
+    const { writeTinyHunyuanFolder } = await import('../bench/tiny-hunyuan.js');
+    const { generateHunyuan } = await import('../lib/generate-hunyuan.js');
+    const config = JSON.parse(readFileSync(fixturePath('latte-skip-tiny', 'fixture.json'), 'utf8')).config;
+    const latte = await loadModel(fixturePath('latte-skip-tiny', 'model.safetensors'), { config, backend: 'cpu' });
+    try {
+      const sample = async (cache: ConstructorParameters<typeof Pipeline>[1]['cache']) => {
+        const p = new Pipeline(latte, { steps: 12, cache, cfgScale: 3 });
+        p.init({ labels: [1], seed: 3 });
+        const info: StepInfo[] = [];
+        return { samples: await p.run({ onStep: (s) => void info.push(s) }), info };
+      };
+      const adaptive = await sample({ mode: 'adaptive', branch: 1, threshold: 1e9, maxSkip: 1, start: 1000, stop: -1 });
+      const fixed = await sample({ interval: 2, branch: 1, start: 1000, stop: -1 });
+      expect(adaptive.info.map((s) => s.cached)).toEqual(fixed.info.map((s) => s.cached));
+      expect(Array.from(adaptive.samples.data)).toEqual(Array.from(fixed.samples.data));
+    } finally {
+      latte.dispose();
+    }
+    const root = mkdtempSync(path.join(os.tmpdir(), 'skipdit-adaptive-'));
+    try {
+      writeTinyHunyuanFolder(root);
+      const run = (cache: Parameters<typeof generateHunyuan>[0]['cache']) =>
+        generateHunyuan({ model: root, prompts: ['渔舟唱晚'], size: [64, 64], steps: 10, cache, out: path.join(root, 'o.png'), backend: 'cpu' });
+      const fixed = await run('hunyuan');
+      const adaptive = await run({ mode: 'adaptive', branch: 1, threshold: 1e9, maxSkip: 1, start: 700, stop: 50, stopInclusive: true, fullWhenEmpty: false });
+      expect(adaptive.report.cachedSteps).toBe(fixed.report.cachedSteps);
+      expect(Array.from(adaptive.samples.data)).toEqual(Array.from(fixed.samples.data));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -67,8 +67,13 @@ std::vector<Tensor> Backend::bind_values(const Graph& graph, const GraphBindings
 void Backend::run_nodes(const Graph& graph, const std::vector<Tensor>& values, const Tensor& arena,
                         const ComputeHooks& hooks) {
   KernelArgs args;
+  int8_t chosen = 0;  // the alternative that runs, once decided
   for (const Graph::Node& node : graph.nodes()) {
     check_abort(hooks.abort);
+    if (node.branch != 0) {
+      if (chosen == 0) chosen = !hooks.decide || hooks.decide() ? 1 : 2;
+      if (node.branch != chosen) continue;
+    }
     for (int i = 0; i < kMaxOpInputs; ++i) args.in[i] = node.in[i] == kNoValue ? Tensor() : values[node.in[i]];
     args.out = values[node.out];
     args.scratch = node.scratch_bytes > 0 ? Tensor(arena.buffer(), static_cast<char*>(arena.raw()) -

@@ -41,6 +41,9 @@ struct ComputeHooks {
   // Called after each node whose output has a tap name (Graph::tap), with that output; runs the graph eagerly.
   std::function<void(const std::string& name, const Tensor& value)> tap;
   GraphObserver* observer = nullptr;
+  // A graph with alternatives (Node::branch): called once, when the first of their nodes is reached, after every
+  // node before it ran; true runs alternative 1, false alternative 2. Absent: 1.
+  std::function<bool()> decide;
 };
 
 class Backend {

@@ -295,6 +295,7 @@ void Graph::compute_hash() {
         n.op);
     for (ValueId v : n.in) f(v);
     f(n.out);
+    f(n.branch);
     f(n.scratch_bytes);
     f(n.scratch_offset);
   }

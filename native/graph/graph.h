@@ -55,6 +55,9 @@ class Graph {
     int32_t block = -1;         // index into blocks(): the named block that added it
     std::vector<std::string> taps;  // golden-vector names of the output, see ComputeHooks::tap
     double flops = 0;
+    // 0: always runs. 1 / 2: one of two alternatives, chosen once per run by ComputeHooks::decide (true: 1) when
+    // the first of their nodes is reached; the other's nodes are skipped. Both must write every value read after them.
+    int8_t branch = 0;
   };
 
   // `backend` gives the dtypes of token activations and GEMM operands and the scratch sizes; null records a graph
@@ -91,6 +94,8 @@ class Graph {
   void tap(const std::string& name);
   // Nodes added from now on belong to block `name` (FLOPs and profiles per block); "" ends it.
   void begin_block(const std::string& name);
+  // Nodes added from now on belong to alternative `branch` (1 or 2; 0 ends it): see Node::branch.
+  void begin_branch(int8_t branch) { current_branch_ = branch; }
   // The value stays readable after the run (its memory is not reused).
   void output(ValueId v);
 
@@ -127,6 +132,7 @@ class Graph {
   std::vector<Node> nodes_;
   std::vector<std::string> blocks_;
   int32_t current_block_ = -1;
+  int8_t current_branch_ = 0;
   int32_t externals_ = 0;
   std::vector<ValueId> outputs_;
   bool finalized_ = false;
@@ -159,6 +165,7 @@ ValueId Graph::add_node(OpParams op, const char* const* names, int n_names, int 
   const Shape shape = infer(descs);
   node.flops = flops(descs, shape);
   node.block = current_block_;
+  node.branch = current_branch_;
   ValueId target = in_place >= 0 ? node.in[in_place] : into;
   if (target != kNoValue) {
     const TensorDesc& t = values_[target].desc;

@@ -30,6 +30,20 @@ bool skip_cache_skips(GraphBuilder& b, const ForwardSpec& s, int64_t i, ValueId&
     b.g.begin_block("skip_cache");
     b.g.add(ops::Copy{}, {h}, b.g.desc(h).dtype, s.probe);
   }
+  if (s.cache == ForwardSpec::Cache::Decide) {
+    Graph& g = b.g;
+    if (i == s.skip_from) g.begin_branch(1);  // the middle units: run only when decide() says full
+    if (i == s.resume) {
+      g.begin_block("skip_cache");
+      g.add(ops::Copy{}, {h}, g.desc(h).dtype, s.feature);
+      g.add(ops::Copy{}, {h}, g.desc(h).dtype, s.resumed);
+      g.begin_branch(2);  // cached: resume from the feature of the last full call
+      const ValueId resumed = g.add(ops::Copy{}, {s.feature}, g.desc(h).dtype, s.resumed);
+      g.begin_branch(0);
+      h = resumed;  // written by either alternative; the blocks after it update it in place
+    }
+    return false;
+  }
   if (s.cache == ForwardSpec::Cache::Restore && i >= s.skip_from && i < s.resume) return true;
   if (i == s.resume) h = resume_from_cache(b, s, h);
   return false;

@@ -26,11 +26,15 @@ struct ForwardSpec {
   ValueId image_meta = kNoValue;  // HunyuanDiT v1.1 (size_cond): (B, 6) float32 image_meta_size
   // Skip-Cache: None runs every block. Save runs every block and copies the hidden state entering block
   // `resume` into `feature`; Restore skips blocks [skip_from, resume) and resumes from `feature`.
-  enum class Cache { None, Save, Restore } cache = Cache::None;
+  // Decide (an adaptive cache) records both: after the shallow units and the probe, alternative 1 runs the middle
+  // units and saves the feature, alternative 2 resumes from it (Graph::begin_branch; ComputeHooks::decide picks).
+  enum class Cache { None, Save, Restore, Decide } cache = Cache::None;
   int64_t skip_from = 0, resume = 0;
   ValueId feature = kNoValue;
   // With a cache that measures: the hidden state entering block skip_from (the shallow units' output) is copied here.
   ValueId probe = kNoValue;
+  // Decide: the hidden state entering the resume block, written by either alternative.
+  ValueId resumed = kNoValue;
 };
 
 struct ForwardResult {

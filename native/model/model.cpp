@@ -81,13 +81,14 @@ void Model::check_inputs(const ForwardInputs& in) const {
 }
 
 Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guidance& guidance, const SkipCache* cache,
-                                             bool cached) {
+                                             SkipCache::Call call) {
+  const bool cached = call == SkipCache::Call::Cached;
   const Shape& x_shape = in.x.shape();
   std::string key = "x" + shape_str(x_shape);
   if (in.text.defined()) key += " text" + shape_str(in.text.shape()) + (in.text_mask.defined() ? " mask" : "");
   if (guidance.channels > 0)
     key += " cfg " + std::to_string(guidance.channels) + " " + std::to_string(guidance.scale);
-  if (cache) key += (cached ? " restore " : " save ") + std::to_string(cache->resume_block()) + (cache->policy().measure ? " probe" : "");
+  if (cache) key += (call == SkipCache::Call::Decide ? " decide " : cached ? " restore " : " save ") + std::to_string(cache->resume_block()) + (cache->policy().measure ? " probe" : "");
   auto it = graphs_.find(key);
   if (it != graphs_.end()) return *it->second;
   if (graphs_.size() >= kMaxRecordedForwards) graphs_.clear();
@@ -124,13 +125,14 @@ Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guid
       spec.text_bias = g.external(kTextBias, {B * x_shape[2], 1, 1, in.text.dim(1)}, DType::F32);
   }
   if (cache) {
-    spec.cache = cached ? ForwardSpec::Cache::Restore : ForwardSpec::Cache::Save;
+    spec.cache = call == SkipCache::Call::Decide ? ForwardSpec::Cache::Decide : cached ? ForwardSpec::Cache::Restore : ForwardSpec::Cache::Save;
     spec.skip_from = config_.depth - cache->resume_block();  // k units at each end
     spec.resume = cache->resume_block();
     const int64_t groups = arch_->token_groups(x_shape);
     const DType feature_dtype = config_.family == Family::HunyuanDiT ? DType::F32 : g.activation_dtype();
     spec.feature = g.external(kFeature, {groups, arch_->tokens(x_shape), config_.hidden_size}, feature_dtype);
     if (cache->policy().measure) spec.probe = g.external(kProbe, {groups, arch_->tokens(x_shape), config_.hidden_size}, feature_dtype);
+    if (call == SkipCache::Call::Decide) spec.resumed = g.empty({groups, arch_->tokens(x_shape), config_.hidden_size}, feature_dtype);
   }
   ForwardResult r = arch_->forward(b, spec);
   rec->out = r.out;
@@ -188,14 +190,16 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
   SKIPDIT_CHECK(guidance.channels == 0 || (in.x.dim(0) % 2 == 0 && guidance.channels <= config_.out_channels()),
                 "guidance of " + std::to_string(guidance.channels) + " channels on x " + in.x.describe());
   SkipCache* cache = options.cache;
+  SkipCache::Call call = SkipCache::Call::Full;
   std::unique_lock<std::mutex> cache_lock;
   if (cache) {
     SKIPDIT_CHECK(cache->owner() == this, "a cache of another model");
     cache_lock = std::unique_lock<std::mutex>(cache->mutex());
-    r.cached = !cache->begin_call(in.t.f32()[0], in.x.shape(), options.force_full);
+    call = cache->begin_call(in.t.f32()[0], in.x.shape(), options.force_full);
+    r.cached = call == SkipCache::Call::Cached;
   }
   try {
-    RecordedForward& rec = forward_graph(in, guidance, cache, r.cached);
+    RecordedForward& rec = forward_graph(in, guidance, cache, call);
     GraphBindings bind;
     bind.arena = arena_.reserve(rec.graph.arena_bytes());
     bind.externals.resize(kSlots);
@@ -228,24 +232,29 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
     if (cache) {
       const Shape shape{arch_->token_groups(in.x.shape()), arch_->tokens(in.x.shape()), config_.hidden_size};
       const DType dtype = config_.family == Family::HunyuanDiT ? DType::F32 : backend_->activation_dtype();
-      bind.externals[kFeature] = r.cached ? cache->feature_to_restore() : cache->feature_to_save(*backend_, shape, dtype);
+      // a Decide call reads the feature (cached) or writes it (full): the buffer of the last full call either way
+      bind.externals[kFeature] = call == SkipCache::Call::Full ? cache->feature_to_save(*backend_, shape, dtype) : cache->feature_to_restore();
       if (cache->policy().measure) bind.externals[kProbe] = cache->probe_to_fill(*backend_, shape, dtype);
     }
     ComputeHooks hooks;
     hooks.abort = options.abort;
-    hooks.replayable = true;
+    hooks.replayable = call != SkipCache::Call::Decide;  // the decision is taken on the host, inside the run
+    if (call == SkipCache::Call::Decide) hooks.decide = [&] { return cache->decide_now(*backend_); };
     hooks.observer = profiler_.get();
     if (options.taps) hooks.tap = [&](const std::string& name, const Tensor& t) { options.taps->record(*backend_, name, t); };
     const int64_t launches = backend_->graph_launches();
     backend_->compute(rec.graph, bind, hooks);
     r.graph = backend_->graph_launches() > launches;
     r.blocks_executed = rec.blocks_executed;
+    if (call == SkipCache::Call::Decide) {
+      r.cached = !cache->full();
+      if (r.cached) r.blocks_executed -= cache->resume_block() - (config_.depth - cache->resume_block());  // the middle did not run
+    }
     if (cache) {
+      if (cache->policy().measure && call != SkipCache::Call::Decide) cache->measure(*backend_);  // Decide measured inside
       cache->end_call(in.t.f32()[0], r.blocks_executed);
-      if (cache->policy().measure) {
-        cache->measure(*backend_);
-        r.drift = cache->drift();
-      }
+      if (cache->policy().measure) r.drift = cache->drift();
+      if (cache->policy().adaptive) r.accumulated = cache->accumulated();
     }
     return rec.graph.tensor(rec.out, bind);
   } catch (...) {

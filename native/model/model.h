@@ -66,6 +66,7 @@ struct ForwardReport {
   int64_t blocks_executed = 0;  // transformer blocks that ran
   bool graph = false;           // the backend ran the call as a recorded graph (CUDA graphs; see backend.h)
   double drift = std::nan("");  // a measuring cache: the shallow output's relative change (SkipCache::drift)
+  double accumulated = std::nan("");  // an adaptive cache: the drift accumulated since the last full call
 };
 
 class Model {
@@ -123,7 +124,7 @@ class Model {
 
   void check_inputs(const ForwardInputs& in) const;
   // The forward graph for this input shape, guidance and Skip-Cache variant, recorded on first use.
-  RecordedForward& forward_graph(const ForwardInputs& in, const Guidance& guidance, const SkipCache* cache, bool cached);
+  RecordedForward& forward_graph(const ForwardInputs& in, const Guidance& guidance, const SkipCache* cache, SkipCache::Call call);
   // Runs the forward (with CFG when guidance.channels > 0); its output stays in the arena until the next call.
   Tensor forward_resident(const ForwardInputs& in, const Guidance& guidance, const ForwardOptions& options,
                           ForwardReport& report);

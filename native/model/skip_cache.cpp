@@ -15,6 +15,7 @@ void SkipCache::validate(const CachePolicy& p) const {
   SKIPDIT_CHECK(config_.skip, "Skip-Cache on a model without skip branches");
   // k units kept at each end must leave the resume point in the decoder half (where the skips are popped).
   const int64_t max_branch = config_.depth / unit_blocks_ / 2;
+  SKIPDIT_CHECK(!p.adaptive || (p.measure && p.max_skip >= 1 && p.threshold >= 0), "adaptive cache policy without measure, or max_skip < 1");
   SKIPDIT_CHECK(p.interval >= 1 && p.branch >= 1 && p.branch <= max_branch && std::isfinite(p.start) && std::isfinite(p.stop),
                 "cache policy interval " + std::to_string(p.interval) + ", branch " + std::to_string(p.branch) + " (at most " +
                     std::to_string(max_branch) + ")");
@@ -36,6 +37,8 @@ void SkipCache::set_policy(const CachePolicy& policy) {
   has_feature_ = false;
   previous_probe_.clear();
   drift_ = std::nan("");
+  accumulated_ = 0;
+  skipped_ = 0;
 }
 
 void SkipCache::reset() {
@@ -44,6 +47,8 @@ void SkipCache::reset() {
   has_feature_ = false;
   previous_probe_.clear();
   drift_ = std::nan("");
+  accumulated_ = 0;
+  skipped_ = 0;
 }
 
 Tensor SkipCache::probe_to_fill(Backend& backend, const Shape& shape, DType dtype) {
@@ -70,9 +75,11 @@ CacheStats SkipCache::stats() const {
   return {calls_.load(), full_steps_.load(), cached_steps_.load(), blocks_executed_.load(), blocks_total_.load()};
 }
 
-bool SkipCache::begin_call(double t, const Shape& input_shape, bool force_full) {
+SkipCache::Call SkipCache::begin_call(double t, const Shape& input_shape, bool force_full) {
   before_call_.count = count_;
   before_call_.has_feature = has_feature_;
+  before_call_.accumulated = accumulated_;
+  before_call_.skipped = skipped_;
   before_call_.reshaped = input_shape != input_shape_;
   before_call_.feature = feature_;
   if (before_call_.reshaped) {  // a new batch or resolution: a new run
@@ -81,7 +88,30 @@ bool SkipCache::begin_call(double t, const Shape& input_shape, bool force_full) 
     count_ = 0;
     has_feature_ = false;
   }
-  full_ = force_full || count_ % policy_.interval == 0 || (policy_.full_when_empty && !has_feature_) || t >= policy_.start;
+  const bool forced = force_full || (policy_.full_when_empty && !has_feature_) || t >= policy_.start;
+  if (policy_.adaptive) {
+    full_ = forced || count_ == 0 || !has_feature_;
+    if (full_) {
+      accumulated_ = 0;
+      skipped_ = 0;
+    }
+    return full_ ? Call::Full : Call::Decide;
+  }
+  full_ = forced || count_ % policy_.interval == 0;
+  return full_ ? Call::Full : Call::Cached;
+}
+
+bool SkipCache::decide_now(Backend& backend) {
+  measure(backend);
+  const double d = std::isnan(drift_) ? 0 : drift_;
+  full_ = skipped_ >= policy_.max_skip || accumulated_ + d >= policy_.threshold;
+  if (full_) {
+    accumulated_ = 0;
+    skipped_ = 0;
+  } else {
+    accumulated_ += d;
+    skipped_++;
+  }
   return full_;
 }
 
@@ -101,6 +131,8 @@ const Tensor& SkipCache::feature_to_restore() const {
 void SkipCache::abort_call() {
   count_ = before_call_.count;
   has_feature_ = before_call_.has_feature;
+  accumulated_ = before_call_.accumulated;
+  skipped_ = before_call_.skipped;
   if (before_call_.reshaped) input_shape_ = std::move(before_call_.input_shape);
   feature_ = before_call_.feature;
   before_call_.feature = Tensor();

@@ -32,9 +32,15 @@ struct CachePolicy {
   bool stop_inclusive = true;
   bool full_when_empty = true; // a missing feature forces a full step
   // Copy the shallow output (the hidden state entering the first skipped unit, computed by full and cached calls
-  // alike) into a probe on every call, and report its relative L1 change from the previous call (drift()): what
-  // an adaptive policy (lib/cache.ts) decides from. Off: the graphs are those of the fixed rule.
+  // alike) into a probe on every call, and report its relative L1 change from the previous call (drift()).
+  // Off: the graphs are those of the fixed rule.
   bool measure = false;
+  // Adaptive (needs measure; interval is then unused): a call that the rule above does not make full runs the
+  // shallow units, measures the drift, and then runs the deep units only if the drift accumulated over the cached
+  // calls since the last full one, plus this call's, reaches `threshold`, or `max_skip` cached calls ran in a row.
+  bool adaptive = false;
+  double threshold = 0;
+  int64_t max_skip = 1;
 };
 
 struct CacheStats {
@@ -60,8 +66,16 @@ class SkipCache {
   std::mutex& mutex() { return mutex_; }
 
   // ---- used by the model graph, in this order, once per call
-  // Decides full vs cached for this call (force_full: a full step whatever the rule says).
-  bool begin_call(double t, const Shape& input_shape, bool force_full = false);
+  // Decides full vs cached for this call (force_full: a full step whatever the rule says); Decide: an adaptive
+  // policy decides inside the call (decide_now(), after the shallow units ran).
+  enum class Call { Full, Cached, Decide };
+  Call begin_call(double t, const Shape& input_shape, bool force_full = false);
+  // Decide calls: measures the probe and applies the adaptive rule; true: the deep units run (a full call).
+  bool decide_now(Backend& backend);
+  // Whether this call ended up full (begin_call's decision, or decide_now's).
+  bool full() const { return full_; }
+  // The adaptive rule's drift accumulated over the cached calls since the last full one (after this call).
+  double accumulated() const { return accumulated_; }
   // First deep unit index where the feature is taken (DiT: depth-k; Latte: depth-2k, a block index).
   int64_t resume_block() const { return resume_block_; }
   // Whether block (DiT) / pair start (Latte) index i is skipped on this call.
@@ -100,9 +114,13 @@ class SkipCache {
   Tensor probe_;
   std::vector<float> probe_host_, previous_probe_;
   double drift_ = std::nan("");
+  double accumulated_ = 0;
+  int64_t skipped_ = 0;  // cached calls in a row
   struct Saved {
     int64_t count;
     bool has_feature;
+    double accumulated;
+    int64_t skipped;
     bool reshaped;      // the call changed input_shape_: input_shape holds the previous one
     Shape input_shape;  // moved, not copied: no allocation on the per-step path
     Tensor feature;     // holds the old buffer if save_feature reallocates for another shape
