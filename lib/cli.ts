@@ -463,7 +463,7 @@ program
   .description(`download a released system into the Hugging Face cache (shared with Python's huggingface_hub): ${Object.keys(recipes).join(', ')}; or hf://<org>/<name>[@<revision>][/<path>]. Resumes interrupted downloads, verifies checksums; HF_TOKEN, HF_ENDPOINT, HF_HOME / HF_HUB_CACHE, HF_HUB_OFFLINE apply`)
   .option('--revision <rev>', 'branch, tag or commit (a recipe of one repository, or hf:// paths)')
   .option('--convert', 'also write each .pt as safetensors next to it (later loads are memory-mapped)')
-  .option('--bf16', 'with --convert: store the matrices as bf16 (half the file)')
+  .option('--bf16', 'with --convert: store the linear weights as bf16 (about half the file; a bfloat16 load gives the same bits)')
   .option('--offline', 'use the cache only (as HF_HUB_OFFLINE=1)')
   .option('--endpoint <url>', 'the Hub (default HF_ENDPOINT, else https://huggingface.co)')
   .option('--cache-dir <dir>', 'the cache (default HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)')
