@@ -16,6 +16,7 @@ import { loadModel, type ModelDType, type ModelConfig } from '../lib/index.js';
 import { benchConfig, benchInput, benchSizes, interleaved, median, peakFor, randomCheckpoint, table, type BenchSize } from '../lib/bench.js';
 import { callFlops } from '../lib/flops.js';
 import { native, packageRoot } from '../lib/native.js';
+import { relativeError } from '../lib/quality-metrics.js';
 
 const { values } = parseArgs({
   options: {
@@ -67,15 +68,6 @@ async function loadOrt() {
   } catch (err) {
     throw new Error(`onnxruntime-node is not installed (a devDependency: run npm install in the repository): ${(err as Error).message}`);
   }
-}
-
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0, scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
 }
 
 const { file, bytes } = randomCheckpoint(config, cacheDir);

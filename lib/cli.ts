@@ -2,18 +2,25 @@
 // The skipdit command line: argument parsing and printing. `skipdit generate` (pictures) and `skipdit sample`
 // (latents) call generate() (lib/generate.ts) with Ctrl-C wired to its AbortSignal; `skipdit backends` says what
 // can run here; `skipdit bench` measures this machine (lib/bench.ts).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { convertCheckpoint, inspectCheckpoint } from './checkpoint.js';
 import { presets, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import { cachePresets, type CachePolicyInput } from './cache.js';
 import { AbortError, HubOfflineError, InvalidArgumentError, SkipditError } from './errors.js';
-import { backends, type ModelDType } from './model.js';
+import { backends, loadModel, type ModelDType } from './model.js';
 import { autoBackend } from './backends.js';
-import { benchSizes, formatBenchReport, runBench, type BenchFamily, type BenchSize } from './bench.js';
+import { benchConfig, benchSizes, formatBenchReport, randomCheckpoint, runBench, type BenchFamily, type BenchSize } from './bench.js';
+import { bundledModel } from './bundled.js';
+import { loadVae } from './vae.js';
+import { formatQualityTable, parseSetting, qualityPlotPng, runQualityBench } from './quality.js';
+import { digitsClassifier, loadDigits } from './quality-metrics.js';
 import { generate, type GenerateOptions, type GenerateProgress, type GenerateResult, type ImagesResult, type LatentsResult } from './generate.js';
 import { encodeToFile, type EncodeArgs } from './encode.js';
-import { generateVideo, type GenerateVideoOptions, type VideoProgress } from './generate-t2v.js';
+import { generateVideo, type GenerateVideoOptions, type TextRunTimings, type VideoProgress } from './generate-t2v.js';
 import { generateHunyuan, isHunyuanPath } from './generate-hunyuan.js';
 import { isHfUri, localPath, resolveHfUri } from './hub/uri.js';
 import { isRecipeName, pull, recipes, type PullResult } from './hub/recipes.js';
@@ -222,6 +229,12 @@ const videoFlags = {
   vae: '--vae <vae_temporal_decoder folder>', model: '--model', frames: '--frames', steps: '--steps', cfg: '--cfg', seed: '--seed', fps: '--fps', out: '--out',
 } satisfies GenerateVideoOptions['optionNames'];
 
+/** "<total> s (text, sampling, decoding), <k> of <n> steps cached" of a prompt run. */
+function textRunTimings(r: TextRunTimings): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  return `${s(r.encodeMs + r.sampleMs + r.decodeMs)} (text ${s(r.encodeMs)}, sampling ${s(r.sampleMs)}, decoding ${s(r.decodeMs)}), ${r.cachedSteps} of ${r.steps} steps cached`;
+}
+
 /** `skipdit generate --prompt ...`: a LatteT2V model from prompts to a video (generateVideo). */
 async function generateVideoCommand(opts: GenerateArgs): Promise<void> {
   for (const [flag, given] of [['--class', opts.class], ['--n', opts.n], ['--sampler', opts.sampler], ['--nrow', opts.nrow], ['--key', opts.key], ['--preset', opts.preset], ['--config', opts.config]] as const) {
@@ -246,8 +259,7 @@ async function generateVideoCommand(opts: GenerateArgs): Promise<void> {
   if (opts.json) console.log(JSON.stringify(r, null, 2));
   else {
     console.log(`wrote ${r.out} (${F} frame${F > 1 ? 's' : ''} of ${result.images[0].width}x${result.images[0].height}, ${n} video${n > 1 ? 's' : ''}) in ` +
-      `${((r.encodeMs + r.sampleMs + r.decodeMs) / 1000).toFixed(2)} s (text ${(r.encodeMs / 1000).toFixed(2)} s, sampling ${(r.sampleMs / 1000).toFixed(2)} s, ` +
-      `decoding ${(r.decodeMs / 1000).toFixed(2)} s), ${r.cachedSteps} of ${r.steps} steps cached`);
+      textRunTimings(r));
   }
 }
 
@@ -275,8 +287,7 @@ async function generateHunyuanCommand(opts: GenerateArgs): Promise<void> {
   if (opts.json) console.log(JSON.stringify(r, null, 2));
   else {
     console.log(`wrote ${r.out} (${result.images[0].width}x${result.images[0].height}, ${result.samples.shape[0]} image${result.samples.shape[0] > 1 ? 's' : ''}) in ` +
-      `${((r.encodeMs + r.sampleMs + r.decodeMs) / 1000).toFixed(2)} s (text ${(r.encodeMs / 1000).toFixed(2)} s, sampling ${(r.sampleMs / 1000).toFixed(2)} s, ` +
-      `decoding ${(r.decodeMs / 1000).toFixed(2)} s), ${r.cachedSteps} of ${r.steps} steps cached`);
+      textRunTimings(r));
   }
 }
 
@@ -541,15 +552,6 @@ interface QualityArgs {
 
 /** `skipdit bench quality`: lib/quality.ts's harness, its table, JSON and plot. */
 async function qualityCommand(opts: QualityArgs): Promise<void> {
-  const { runQualityBench, parseSetting, formatQualityTable, qualityPlotPng } = await import('./quality.js');
-  const { loadDigits, digitsClassifier } = await import('./quality-metrics.js');
-  const { bundledModel } = await import('./bundled.js');
-  const { loadModel } = await import('./model.js');
-  const { loadVae } = await import('./vae.js');
-  const { randomCheckpoint, benchConfig } = await import('./bench.js');
-  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
-  const os = await import('node:os');
-  const path = await import('node:path');
   if (opts.model && opts.random) throw new InvalidArgumentError('--model and --random are exclusive');
   const tmp = opts.random && !opts.cacheDir ? mkdtempSync(path.join(os.tmpdir(), 'skipdit-quality-')) : undefined;
   const file = opts.random ? randomCheckpoint(benchConfig(opts.random), opts.cacheDir ?? tmp!).file : opts.model ?? bundledModel.path();

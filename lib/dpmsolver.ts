@@ -10,7 +10,7 @@
 // - timesteps and Karras sigmas are numpy float64 (linspace, round half to even), _sigma_to_t interpolates in the
 //   float32 log-sigma table.
 import { InvalidArgumentError } from './errors.js';
-import { alphasCumprodFloat32, diffusersBetas, roundHalfEven, type BetaSchedule, type PredictionType, type TimestepSpacing } from './schedulers.js';
+import { alphasCumprodFloat32, diffusersBetas, diffusersTimesteps, roundHalfEven, type BetaSchedule, type PredictionType, type TimestepSpacing } from './schedulers.js';
 
 const f = Math.fround;
 
@@ -36,7 +36,7 @@ export const dpmSolverDefaults: DPMSolverConfig = {
   timestepSpacing: 'linspace', stepsOffset: 0, useKarrasSigmas: false, lowerOrderFinal: true, finalSigmasType: 'zero',
 };
 
-/** numpy's linspace (float64): arange(n) * step + start, the last point exactly stop. */
+/** numpy's linspace (float64): arange(n) * step + start, the last point exactly stop (the Karras ramp). */
 function linspace64(start: number, stop: number, n: number): number[] {
   if (n === 1) return [start];
   const step = (stop - start) / (n - 1);
@@ -73,16 +73,10 @@ export class DPMSolverMultistepScheduler {
     this.alphasCumprod = alphasCumprodFloat32(diffusersBetas(c.betaSchedule, c.betaStart, c.betaEnd, T));
     const table = this.alphasCumprod.map((ac) => f(Math.sqrt(f(f(1 - ac) / ac))));
 
-    // set_timesteps (lambda_min_clipped = -inf: the last timestep is T)
-    let timesteps: number[];
-    if (c.timestepSpacing === 'linspace') timesteps = linspace64(0, T - 1, steps + 1).map(roundHalfEven).reverse().slice(0, -1);
-    else if (c.timestepSpacing === 'leading') {
-      const ratio = Math.floor(T / (steps + 1));
-      timesteps = Array.from({ length: steps + 1 }, (_, i) => i * ratio).reverse().slice(0, -1).map((t) => t + c.stepsOffset);
-    } else {
-      const ratio = T / steps;
-      timesteps = Array.from({ length: Math.ceil(T / ratio) }, (_, i) => roundHalfEven(T - i * ratio) - 1);
-    }
+    // set_timesteps (lambda_min_clipped = -inf: the last timestep is T): DDIM's spacings over S + 1 points without
+    // the last (linspace, leading: 1000 // (S + 1) apart), or DDIM's trailing S
+    let timesteps = c.timestepSpacing === 'trailing' ? diffusersTimesteps(steps, 'trailing', T)
+      : diffusersTimesteps(steps + 1, c.timestepSpacing, T, c.stepsOffset).slice(0, -1);
     let sigmas: number[];
     if (c.useKarrasSigmas) {
       // _convert_to_karras on the flipped float32 table (float64 math), then each sigma's timestep

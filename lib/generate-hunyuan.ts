@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { CachePolicyInput } from './cache.js';
 import { inspectCheckpoint } from './checkpoint.js';
 import { AbortError, InvalidArgumentError, checkFloat32 } from './errors.js';
-import { part } from './generate-t2v.js';
+import { part, type TextRunTimings } from './generate-t2v.js';
 import { imageGrid, writePng, type Image } from './image.js';
 import { Model, loadModel, type ModelDType } from './model.js';
 import { checkOutputPath } from './output.js';
@@ -45,22 +45,15 @@ export interface GenerateHunyuanOptions {
   onProgress?: (event: { phase: 'load' | 'sample' | 'decode' | 'write'; completed?: number; total?: number; step?: StepInfo }) => void;
 }
 
-export interface HunyuanReport {
+export interface HunyuanReport extends TextRunTimings {
   model: string | null;
   out: string;
   prompts: string[];
   size: [number, number];
-  steps: number;
   sampler: string;
   cfgScale: number | null;
   cache: unknown;
   seed: number;
-  encodeMs: number;
-  sampleMs: number;
-  decodeMs: number;
-  fullSteps: number;
-  cachedSteps: number;
-  predictedSpeedup: number;
 }
 
 /** The parts of a HunyuanDiT-v1.2 download. */

@@ -76,7 +76,18 @@ export type VideoProgress =
   | { phase: 'decode'; completed: number; total: number }
   | { phase: 'write'; out: string };
 
-export interface VideoReport {
+/** The timings and cache counts of a prompt-to-pixels run (text-to-video, Hunyuan-DiT). */
+export interface TextRunTimings {
+  steps: number;
+  encodeMs: number;
+  sampleMs: number;
+  decodeMs: number;
+  fullSteps: number;
+  cachedSteps: number;
+  predictedSpeedup: number;
+}
+
+export interface VideoReport extends TextRunTimings {
   model: string | null;
   textEncoder: string | null;
   vae: string | null;
@@ -84,17 +95,10 @@ export interface VideoReport {
   format: VideoFormat;
   prompts: string[];
   frames: number;
-  steps: number;
   cfgScale: number | null;
   cache: unknown;
   seed: number;
   timesteps: number[];
-  encodeMs: number;
-  sampleMs: number;
-  decodeMs: number;
-  fullSteps: number;
-  cachedSteps: number;
-  predictedSpeedup: number;
   stepsDetail: { index: number; timestep: number; cached: boolean; ms: number }[];
 }
 

@@ -20,7 +20,7 @@ export type {
   GenerateOptions, GenerateProgress, GenerateResult, GenerateFormat, PictureFormat, ImagesResult, LatentsResult, ImagesReport, LatentsReport,
 } from './generate.js';
 export { generateVideo, findT2VLayout, videoFrames } from './generate-t2v.js';
-export type { GenerateVideoOptions, VideoProgress, VideoReport, VideoResult, VideoFormat, T2VLayout } from './generate-t2v.js';
+export type { GenerateVideoOptions, VideoProgress, VideoReport, VideoResult, VideoFormat, T2VLayout, TextRunTimings } from './generate-t2v.js';
 export { officialTextStates, encodeT2VPrompts, T2V_MAX_LENGTH } from './t2v-text.js';
 export { generateHunyuan, findHunyuanLayout, isHunyuanPath } from './generate-hunyuan.js';
 export type { GenerateHunyuanOptions, HunyuanReport, HunyuanLayout } from './generate-hunyuan.js';

@@ -528,28 +528,31 @@ export class Pipeline {
    * Runs the next step: one model call (batched cond+uncond when guiding) and the sampler update, both in the
    * model's backend (model.sampleStep): on CUDA the latents do not leave the device. `signal` stops the step
    * between transformer blocks (AbortError); a stopped step changes nothing (index, latents, cache state).
-   * The first step after init() (or after setting pipe.latents) first uploads the values.
+   * The first step after init() (or after setting pipe.latents) first uploads the values. DPM-Solver++ updates on the
+   * host: its state stays there and is never uploaded.
    */
   async step(options: { forceFull?: boolean; signal?: AbortSignal } = {}): Promise<StepInfo> {
     this.#idle('step');
-    this.#current('step');
+    const shape = this.#current('step');
     if (this.done) throw new InvalidArgumentError(`Expected a step index below ${this.sampler.steps} but the run is finished (call init() to start again)`);
     this.#busy = true;
     try {
       const { text, encodeMs } = await this.#textStates(options.signal);
-      const latents = await this.#upload(options.signal);
+      const hostUpdate = this.sampler instanceof DPMSolverMultistepScheduler;
+      const latents = hostUpdate ? undefined : await this.#upload(options.signal);
       const start = performance.now();
       const j = this.#index;
       const t = this.sampler.timesteps[j];
-      const n = latents.shape.reduce((a, b) => a * b, 1);
+      const n = numel(shape);
       const guidance = this.guided ? { cfgScale: this.cfgScale!, cfgChannels: this.cfgChannels === 'all' ? ('eps' as const) : undefined } : {};
       const cacheOptions = this.#cache ? { cache: this.#cache, forceFull: options.forceFull === true } : {};
       const conditions = { t, y: this.#labels, text, imageMetaSize: this.#imageMeta, ...guidance };
       let out: { cached: boolean; blocksExecuted: number; graph: boolean; drift?: number; accumulatedDrift?: number };
       if (this.sampler instanceof DPMSolverMultistepScheduler) {
-        // On the host: the model's output, its noise (or v) channels, the multistep update.
-        const x = this.#snapshot ?? (await latents.readAsync({ signal: options.signal })).data;
-        const input = { x: { data: x, shape: [...latents.shape] }, ...conditions };
+        // On the host: the model's output, its noise (or v) channels, the multistep update. The state is #snapshot
+        // (set by init(), the latents setter and every such step).
+        const x = this.#snapshot!;
+        const input = { x: { data: x, shape: [...shape] }, ...conditions };
         const result = this.guided ? await this.model.forwardWithCfg(input as CfgInput, { ...cacheOptions, signal: options.signal }) : await this.model.forward(input, { ...cacheOptions, signal: options.signal });
         const next = this.sampler.step(noiseChannels(result, this.model.config), x);
         this.#pending = this.#snapshot = next;
@@ -557,12 +560,12 @@ export class Pipeline {
       } else {
         const noise = this.sampler.needsNoise(j) ? this.#noiseFor(j, n) : undefined;
         this.#snapshot = undefined;
-        out = await this.model.sampleStep(latents, conditions, this.sampler.coefficients(j), { ...cacheOptions, noise, signal: options.signal });
+        out = await this.model.sampleStep(latents!, conditions, this.sampler.coefficients(j), { ...cacheOptions, noise, signal: options.signal });
       }
       this.#index = j + 1;
       const info: StepInfo = {
         index: j, timestep: t, cached: out.cached, blocksExecuted: out.blocksExecuted,
-        flops: callFlops(this.#flopConfig(), latents.shape[0], out.blocksExecuted), ms: performance.now() - start, graph: out.graph,
+        flops: callFlops(this.#flopConfig(), shape[0], out.blocksExecuted), ms: performance.now() - start, graph: out.graph,
         ...(encodeMs === undefined ? {} : { encodeMs }),
         ...(out.drift === undefined ? {} : { drift: out.drift }),
         ...(out.accumulatedDrift === undefined ? {} : { accumulatedDrift: out.accumulatedDrift }),

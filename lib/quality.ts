@@ -102,13 +102,25 @@ async function generateOnce(o: QualityOptions, s: QualitySetting): Promise<Gener
   return { samples: samples!, seconds: times[times.length >> 1], flops: stats.flopsExecuted, full: stats.calls - stats.cachedSteps, cached: stats.cachedSteps };
 }
 
-/** Pictures in [0, 1], one Float32Array per sample (C, H, W): decoded, or the pixel model's own output. */
-async function pictures(o: QualityOptions, samples: Tensor): Promise<Float32Array[] | undefined> {
+/** A run's pictures in [0, 1]: one Float32Array per sample, each `planes` planes of H x W. */
+interface Pictures {
+  images: Float32Array[];
+  planes: number;
+  H: number;
+  W: number;
+}
+
+/** The samples' pictures: decoded, or the pixel model's own output; undefined for latents without a VAE. */
+async function pictures(o: QualityOptions, samples: Tensor): Promise<Pictures | undefined> {
   let images = samples;
   if (o.vae) images = await o.vae.decode(samples);
-  else if (o.model.config.in_channels !== 1 && o.model.config.in_channels !== 3) return undefined; // latents, no VAE
+  else if (o.model.config.in_channels !== 1 && o.model.config.in_channels !== 3) return undefined;
+  const [H, W] = images.shape.slice(-2);
   const per = images.data.length / images.shape[0];
-  return Array.from({ length: images.shape[0] }, (_, i) => images.data.slice(i * per, (i + 1) * per).map((v) => Math.min(1, Math.max(0, (v + 1) / 2))));
+  return {
+    images: Array.from({ length: images.shape[0] }, (_, i) => images.data.slice(i * per, (i + 1) * per).map((v) => Math.min(1, Math.max(0, (v + 1) / 2)))),
+    planes: per / (H * W), H, W,
+  };
 }
 
 function meanOver<T>(items: T[], f: (item: T, i: number) => number): number {
@@ -131,7 +143,6 @@ export async function runQualityBench(o: QualityOptions): Promise<QualityReport>
   for (const s of [reference, ...o.settings]) {
     const g = s === reference ? ref : await generateOnce(o, s);
     const pics = g === ref ? refPictures : await pictures(o, g.samples);
-    const [C, H, W] = pics ? (o.vae ? [3, ...g.samples.shape.slice(-2).map((d) => d * 8)] : g.samples.shape.slice(-3)) : [0, 0, 0];
     const row: QualityRow = {
       setting: s === reference ? `${settingName(s)} (reference)` : settingName(s), sampler: s.sampler, steps: s.steps,
       cache: s.cache === 'none' ? 'none' : typeof s.cache === 'string' ? s.cache : JSON.stringify(s.cache),
@@ -139,10 +150,11 @@ export async function runQualityBench(o: QualityOptions): Promise<QualityReport>
       latentRelError: relativeL2(g.samples.data, ref.samples.data), pareto: false,
     };
     if (pics && refPictures) {
-      const plane = H * W;
-      row.psnr = meanOver(pics, (p, i) => psnr(p, refPictures[i]));
-      row.ssim = meanOver(pics, (p, i) => meanOver(Array.from({ length: C }, (_, c) => c), (c) => ssim(p.subarray(c * plane, (c + 1) * plane), refPictures[i].subarray(c * plane, (c + 1) * plane), W, H)));
-      if (o.classify && o.labels) row.accuracy = meanOver(pics, (p, i) => (o.classify!(p) === o.labels![i] ? 1 : 0));
+      const { images, planes, H, W } = pics;
+      const plane = (p: Float32Array, c: number) => p.subarray(c * H * W, (c + 1) * H * W);
+      row.psnr = meanOver(images, (p, i) => psnr(p, refPictures.images[i]));
+      row.ssim = meanOver(images, (p, i) => meanOver(Array.from({ length: planes }, (_, c) => c), (c) => ssim(plane(p, c), plane(refPictures.images[i], c), W, H)));
+      if (o.classify && o.labels) row.accuracy = meanOver(images, (p, i) => (o.classify!(p) === o.labels![i] ? 1 : 0));
     }
     rows.push(row);
     o.onRow?.(row);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Pipeline, loadModel, type Model } from '../lib/index.js';
 import { errorReport, slice } from './helpers/compare.js';
-import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
+import { f32, fixturePath, ints, loadCases, mask, tensor } from './helpers/fixtures.js';
 import type { StTensor } from './helpers/safetensors.js';
 
 const NAME = 'hunyuan-dit-tiny';
@@ -13,8 +13,6 @@ const STEP_TOL = 1e-5;
 const RUN_TOL = 1e-4;
 const { check, lines: report } = errorReport('hunyuan-dit pipeline', STEP_TOL, 40);
 
-const tensor = (t: StTensor) => ({ data: f32(t), shape: t.shape });
-const mask = (t: StTensor) => ({ data: Float32Array.from(ints(t)), shape: t.shape });
 
 describe('hunyuan-dit pipeline', () => {
   let model: Model;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, describeModel, loadModel, type Model } from '../lib/index.js';
 import { errorReport, relErr, slice } from './helpers/compare.js';
-import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
+import { f32, fixturePath, ints, loadCases, mask, tensor } from './helpers/fixtures.js';
 import type { StTensor } from './helpers/safetensors.js';
 
 const NAME = 'hunyuan-dit-tiny';
@@ -13,8 +13,6 @@ const NAME = 'hunyuan-dit-tiny';
 const TOL = 1e-5;
 const { check, lines: report } = errorReport('hunyuan-dit', TOL, 44);
 
-const tensor = (t: StTensor) => ({ data: f32(t), shape: t.shape });
-const mask = (t: StTensor) => ({ data: Float32Array.from(ints(t)), shape: t.shape });
 
 describe(NAME, () => {
   let model: Model;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Pipeline, forwardFlops, loadModel, resolveCachePolicy, type Model } from '../lib/index.js';
 import { officialTextStates } from '../lib/t2v-text.js';
 import { errorReport, relErr, slice } from './helpers/compare.js';
-import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
+import { f32, fixturePath, ints, loadCases, tensor } from './helpers/fixtures.js';
 import type { StTensor } from './helpers/safetensors.js';
 
 const NAME = 'latte-t2v-skip-tiny';
@@ -15,7 +15,6 @@ const RUN_TOL = 1e-4;
 const CONFIG = { num_frames: 3 };
 const { check, lines: report } = errorReport('latte-t2v pipeline', STEP_TOL, 40);
 
-const tensor = (t: StTensor) => ({ data: f32(t), shape: t.shape });
 const doubled = (x: Float32Array, shape: number[]) => {
   const out = new Float32Array(2 * x.length);
   out.set(x);

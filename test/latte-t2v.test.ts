@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, loadModel, type Model } from '../lib/index.js';
 import { writeSafetensors } from '../lib/safetensors.js';
 import { relErr, slice } from './helpers/compare.js';
-import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
+import { f32, fixturePath, ints, loadCases, tensor } from './helpers/fixtures.js';
 import { readSafetensors, type StTensor } from './helpers/safetensors.js';
 
 const NAME = 'latte-t2v-skip-tiny';
@@ -23,7 +23,6 @@ function check(label: string, actual: ArrayLike<number>, expected: ArrayLike<num
   expect(err, label).toBeLessThanOrEqual(TOL);
 }
 
-const tensor = (t: StTensor) => ({ data: f32(t), shape: t.shape });
 
 describe(NAME, () => {
   let model: Model;

@@ -4,7 +4,7 @@ import {
   AbortError, DDIMSampler, DDPMSampler, InvalidArgumentError, Pipeline, createDiffusion, loadModel, spaceTimesteps, type Model,
 } from '../lib/index.js';
 import { relErr, slice } from './helpers/compare.js';
-import { f32, fixturePath, ints, loadCases } from './helpers/fixtures.js';
+import { f32, fixturePath, ints, loadCases, tensor } from './helpers/fixtures.js';
 import type { StTensor } from './helpers/safetensors.js';
 import { readFileSync } from 'node:fs';
 
@@ -15,7 +15,6 @@ function checkError(label: string, err: number, tol = TOL) {
   report.push(`  ${label.padEnd(64)} ${err.toExponential(2)}`);
   expect(err, label).toBeLessThanOrEqual(tol);
 }
-const tensor = (t: StTensor) => ({ data: f32(t), shape: t.shape });
 const row = (t: StTensor, j: number) => ({ data: slice(f32(t), t.shape, j), shape: t.shape.slice(1) });
 const fixtureJson = (name: string) => JSON.parse(readFileSync(fixturePath(name, 'fixture.json'), 'utf8'));
 /** The fixture's cache block (official names) as a skipdit policy. */

@@ -23,6 +23,11 @@ export function ints(t: StTensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
 }
 
+/** A float32 case tensor as the API takes it. */
+export const tensor = (t: StTensor) => ({ data: f32(t), shape: t.shape });
+/** An integer (0/1) case tensor as a float32 mask. */
+export const mask = (t: StTensor) => ({ data: Float32Array.from(ints(t)), shape: t.shape });
+
 /** A model fixture's config (from the checkpoint metadata) and float32 weights by name. */
 export function loadFixtureModel(name: 'dit-skip-tiny' | 'latte-skip-tiny'): { config: ModelConfig; weights: Record<string, Float32Array> } {
   const file = readSafetensors(fixturePath(name, 'model.safetensors'));
