@@ -17,6 +17,7 @@ import { benchConfig, benchSizes, formatBenchReport, randomCheckpoint, runBench,
 import { bundledModel } from './bundled.js';
 import { loadVae } from './vae.js';
 import { formatQualityTable, parseSetting, qualityPlotPng, runQualityBench } from './quality.js';
+import { formatSmoothnessTable, runSmoothnessProbe, smoothnessPlotPng } from './smoothness.js';
 import { digitsClassifier, loadDigits } from './quality-metrics.js';
 import { generate, type GenerateOptions, type GenerateProgress, type GenerateResult, type ImagesResult, type LatentsResult } from './generate.js';
 import { encodeToFile, type EncodeArgs } from './encode.js';
@@ -584,9 +585,47 @@ async function qualityCommand(opts: QualityArgs): Promise<void> {
   }
 }
 
+interface SmoothnessArgs {
+  compare?: string;
+  trajectory: string;
+  at?: string;
+  radius: number;
+  grid: number;
+  n: number;
+  seed: number;
+  plot?: string;
+  json?: boolean;
+}
+
+/** `skipdit bench smoothness`: lib/smoothness.ts's probe over one or more DiT checkpoints (default: the bundled model). */
+async function smoothnessCommand(opts: SmoothnessArgs): Promise<void> {
+  const files = opts.compare ? opts.compare.split(',').map((f) => f.trim()).filter(Boolean) : [bundledModel.path()];
+  const trajectory = parseSetting(opts.trajectory);
+  if (trajectory.cache !== 'none') throw InvalidArgumentError.expected('--trajectory', "'<sampler>:<steps>' (uncached)", opts.trajectory);
+  const at = opts.at?.split(',').map((v) => Number(v.trim()));
+  const models = [];
+  try {
+    for (const file of files) models.push({ name: path.basename(file).replace(/\.safetensors$/, ''), model: await loadModel(file) });
+    const c = models[0].model.config;
+    const labels = c.num_classes > 0 ? Array.from({ length: opts.n }, (_, i) => i % Math.min(c.num_classes, 10)) : undefined;
+    const report = await runSmoothnessProbe({
+      models, sampler: trajectory.sampler, steps: trajectory.steps, at, radius: opts.radius, grid: opts.grid, labels, batch: opts.n, seed: opts.seed,
+    });
+    if (opts.plot) writeFileSync(opts.plot, smoothnessPlotPng(report));
+    if (opts.json) console.log(JSON.stringify(report, null, 2));
+    else {
+      console.log(`${report.samples} samples, trajectory ${report.sampler} ${report.steps}, alpha and beta in [-${report.radius}, ${report.radius}] (${report.alphas.length}x${report.alphas.length}); cosine per token over the hidden size, averaged`);
+      console.log(formatSmoothnessTable(report));
+      if (opts.plot) console.log(`plot: ${opts.plot}`);
+    }
+  } finally {
+    for (const m of models) m.model.dispose();
+  }
+}
+
 program
   .command('bench [mode]')
-  .description('measure this machine: FMA peak, full and cached steps, runs per cache policy, memory, per-op times; `bench quality`: speed against fidelity per (sampler, steps, cache) setting')
+  .description('measure this machine: FMA peak, full and cached steps, runs per cache policy, memory, per-op times; `bench quality`: speed against fidelity per (sampler, steps, cache) setting; `bench smoothness`: how the deep features respond to input perturbations (the paper\'s feature-smoothness probe)')
   .option('--model <file>', 'a checkpoint to measure (default: random weights of --size)')
   .addOption(new Option('--size <name>', 'official size of the random weights').choices(Object.keys(benchSizes)).default('S'))
   .addOption(new Option('--family <name>', 'random weights: DiT (1000 classes) or Latte (16 frames, 101 classes)').choices(['dit', 'latte']).default('dit'))
@@ -608,15 +647,24 @@ program
   .option('--seed <n>', 'quality: seed', integer('--seed'), 0)
   .option('--plot <file.png>', 'quality: write the speedup-against-PSNR plot')
   .option('--runs <n>', 'quality: timed runs per setting (the median is reported)', integer('--runs'), 1)
+  .option('--compare <files>', 'smoothness: comma-separated DiT checkpoints, e.g. a skip and a non-skip model (default: the bundled model)')
+  .option('--trajectory <sampler:steps>', 'smoothness: the sampling run whose states are probed', 'ddpm:250')
+  .option('--at <steps>', 'smoothness: comma-separated 1-based steps to probe (default: 10 and the last)')
+  .option('--radius <r>', 'smoothness: largest |alpha| and |beta| (the disturbances are scaled to the norm of the input)', number('--radius'), 0.2)
+  .option('--grid <n>', 'smoothness: grid points per axis (odd)', integer('--grid'), 9)
   .action(async (mode: string | undefined, opts: {
     model?: string; size: BenchSize; family: BenchFamily; dtype: ModelDType; batch: number; repeats: number; steps: number;
     policies?: string; profileForwards: number; peakSeconds: number; cacheDir?: string; json?: boolean;
     settings?: string; reference: string; random?: BenchSize; vae?: string; n: number; cfg: number; seed: number; plot?: string; runs: number;
+    compare?: string; trajectory: string; at?: string; radius: number; grid: number;
   }) => {
+    if (mode === 'smoothness') {
+      return smoothnessCommand({ compare: opts.compare, trajectory: opts.trajectory, at: opts.at, radius: opts.radius, grid: opts.grid, n: opts.n, seed: opts.seed, plot: opts.plot, json: opts.json });
+    }
     if (mode === 'quality') {
       return qualityCommand({ model: opts.model, random: opts.random, vae: opts.vae, settings: opts.settings, reference: opts.reference, n: opts.n, cacheDir: opts.cacheDir, cfg: opts.cfg, seed: opts.seed, repeats: opts.runs, plot: opts.plot, json: opts.json });
     }
-    if (mode !== undefined) throw new InvalidArgumentError(`Expected no mode or 'quality' for skipdit bench but received '${mode}'`);
+    if (mode !== undefined) throw new InvalidArgumentError(`Expected no mode, 'quality' or 'smoothness' for skipdit bench but received '${mode}'`);
     const report = await runBench({
       model: opts.model, size: opts.size, family: opts.family, dtype: opts.dtype, batch: opts.batch, repeats: opts.repeats,
       steps: opts.steps, policies: opts.policies?.split(',').map((p) => p.trim()), profileForwards: opts.profileForwards,

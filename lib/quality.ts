@@ -3,8 +3,8 @@
 // usual step count); each reports seconds, speedup over the reference, the FLOP-predicted speedup, the latents'
 // relative error, PSNR and SSIM of the pictures (the model's own pixels, or decoded by a VAE), and for the bundled
 // digits model the k-NN classifier's accuracy. The Pareto front is over (speedup, PSNR).
-import { PNG } from 'pngjs';
 import { InvalidArgumentError } from './errors.js';
+import { Canvas } from './plot.js';
 import type { Model } from './model.js';
 import { Pipeline, type PipelineSamplerName } from './pipeline.js';
 import { psnr, relativeL2, ssim } from './quality-metrics.js';
@@ -177,73 +177,11 @@ export function formatQualityTable(r: QualityReport): string {
 
 // ---- the plot: speedup (x) against PSNR (y), a point per setting labelled with its row number, the Pareto front joined
 
-// 5x7 glyphs, a row a string
-const GLYPHS: Record<string, string[]> = {
-  '0': ['.###.', '#...#', '#..##', '#.#.#', '##..#', '#...#', '.###.'],
-  '1': ['..#..', '.##..', '..#..', '..#..', '..#..', '..#..', '.###.'],
-  '2': ['.###.', '#...#', '....#', '...#.', '..#..', '.#...', '#####'],
-  '3': ['#####', '...#.', '..#..', '...#.', '....#', '#...#', '.###.'],
-  '4': ['...#.', '..##.', '.#.#.', '#..#.', '#####', '...#.', '...#.'],
-  '5': ['#####', '#....', '####.', '....#', '....#', '#...#', '.###.'],
-  '6': ['..##.', '.#...', '#....', '####.', '#...#', '#...#', '.###.'],
-  '7': ['#####', '....#', '...#.', '..#..', '.#...', '.#...', '.#...'],
-  '8': ['.###.', '#...#', '#...#', '.###.', '#...#', '#...#', '.###.'],
-  '9': ['.###.', '#...#', '#...#', '.####', '....#', '...#.', '.##..'],
-  '.': ['.....', '.....', '.....', '.....', '.....', '.##..', '.##..'],
-  x: ['.....', '.....', '#...#', '.#.#.', '..#..', '.#.#.', '#...#'],
-  '-': ['.....', '.....', '.....', '#####', '.....', '.....', '.....'],
-  s: ['.....', '.....', '.####', '#....', '.###.', '....#', '####.'],
-  p: ['.....', '.....', '####.', '#...#', '####.', '#....', '#....'],
-  e: ['.....', '.....', '.###.', '#...#', '#####', '#....', '.###.'],
-  d: ['....#', '....#', '.##.#', '#..##', '#...#', '#...#', '.####'],
-  u: ['.....', '.....', '#...#', '#...#', '#...#', '#..##', '.##.#'],
-  P: ['####.', '#...#', '#...#', '####.', '#....', '#....', '#....'],
-  S: ['.####', '#....', '#....', '.###.', '....#', '....#', '####.'],
-  N: ['#...#', '##..#', '#.#.#', '#..##', '#...#', '#...#', '#...#'],
-  R: ['####.', '#...#', '#...#', '####.', '#.#..', '#..#.', '#...#'],
-  B: ['####.', '#...#', '#...#', '####.', '#...#', '#...#', '####.'],
-  '(': ['..#..', '.#...', '#....', '#....', '#....', '.#...', '..#..'],
-  ')': ['..#..', '...#.', '....#', '....#', '....#', '...#.', '..#..'],
-  '#': ['.#.#.', '.#.#.', '#####', '.#.#.', '#####', '.#.#.', '.#.#.'],
-  ' ': ['.....', '.....', '.....', '.....', '.....', '.....', '.....'],
-  c: ['.....', '.....', '.###.', '#....', '#....', '#...#', '.###.'],
-  h: ['#....', '#....', '#.##.', '##..#', '#...#', '#...#', '#...#'],
-  r: ['.....', '.....', '#.##.', '##..#', '#....', '#....', '#....'],
-  D: ['###..', '#..#.', '#...#', '#...#', '#...#', '#..#.', '###..'],
-  I: ['.###.', '..#..', '..#..', '..#..', '..#..', '..#..', '.###.'],
-  M: ['#...#', '##.##', '#.#.#', '#.#.#', '#...#', '#...#', '#...#'],
-  '+': ['.....', '..#..', '..#..', '#####', '..#..', '..#..', '.....'],
-  n: ['.....', '.....', '#.##.', '##..#', '#...#', '#...#', '#...#'],
-  o: ['.....', '.....', '.###.', '#...#', '#...#', '#...#', '.###.'],
-  a: ['.....', '.....', '.###.', '....#', '.####', '#...#', '.####'],
-  t: ['.#...', '.#...', '###..', '.#...', '.#...', '.#..#', '..##.'],
-  '=': ['.....', '.....', '#####', '.....', '#####', '.....', '.....'],
-  ',': ['.....', '.....', '.....', '.....', '.##..', '..#..', '.#...'],
-  f: ['..##.', '.#..#', '.#...', '###..', '.#...', '.#...', '.#...'],
-  i: ['..#..', '.....', '.##..', '..#..', '..#..', '..#..', '.###.'],
-};
-
 /** A PNG: speedup (x) against PSNR (y); DDIM blue, DPM-Solver++ red; squares uncached, circles fixed Skip-Cache, triangles adaptive; the Pareto front in green. */
 export function qualityPlotPng(r: QualityReport, width = 720, height = 480): Buffer {
-  const png = new PNG({ width, height });
-  png.data.fill(255);
-  const set = (x: number, y: number, c: [number, number, number]) => {
-    x = Math.round(x); y = Math.round(y);
-    if (x < 0 || y < 0 || x >= width || y >= height) return;
-    const i = (y * width + x) * 4;
-    png.data[i] = c[0]; png.data[i + 1] = c[1]; png.data[i + 2] = c[2]; png.data[i + 3] = 255;
-  };
-  const line = (x0: number, y0: number, x1: number, y1: number, c: [number, number, number]) => {
-    const n = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
-    for (let k = 0; k <= n; k++) set(x0 + ((x1 - x0) * k) / n, y0 + ((y1 - y0) * k) / n, c);
-  };
-  const text = (s: string, x: number, y: number, c: [number, number, number] = [0, 0, 0], scale = 1) => {
-    for (const ch of s) {
-      const g = (GLYPHS[ch] ?? GLYPHS[' ']).join('');
-      for (let i = 0; i < 35; i++) if (g[i] === '#') for (let a = 0; a < scale; a++) for (let b = 0; b < scale; b++) set(x + (i % 5) * scale + a, y + Math.floor(i / 5) * scale + b, c);
-      x += 6 * scale;
-    }
-  };
+  const canvas = new Canvas(width, height);
+  const { line, text } = canvas;
+  const set = canvas.set;
   const rows = r.rows.map((row, i) => ({ row, i, y: row.psnr !== undefined && Number.isFinite(row.psnr) ? row.psnr : undefined })).filter((p) => p.y !== undefined);
   const L = 60, R = width - 20, T = 20, Bm = height - 50;
   const xs = rows.map((p) => p.row.speedup), ys = rows.map((p) => p.y!);
@@ -295,5 +233,5 @@ export function qualityPlotPng(r: QualityReport, width = 720, height = 480): Buf
     mark(cx, cy, row.cache === 'none' ? 'none' : adaptive ? 'adaptive' : 'fixed', c);
     text(`${i}`, cx + 7, cy - 10, c);
   }
-  return PNG.sync.write(png);
+  return canvas.png();
 }

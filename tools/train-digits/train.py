@@ -201,8 +201,10 @@ def main():
     ap.add_argument('--out', default=os.path.join(ROOT, 'models', 'digits-skipdit.safetensors'))
     ap.add_argument('--record', default=os.path.join(ROOT, 'tools', 'train-digits', 'record.json'))
     ap.add_argument('--export-every', type=int, default=1000, help='write the EMA weights every N steps too')
+    ap.add_argument('--no-skip', action='store_true',
+                    help='plain DiT (no skip branches), the same size otherwise: the baseline of the smoothness probe')
     args = ap.parse_args()
-    CONFIG.update(hidden_size=args.hidden, depth=args.depth, num_heads=args.heads)
+    CONFIG.update(hidden_size=args.hidden, depth=args.depth, num_heads=args.heads, skip=not args.no_skip)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     torch.set_num_threads(args.threads)
