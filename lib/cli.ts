@@ -17,6 +17,7 @@ import { benchConfig, benchSizes, formatBenchReport, randomCheckpoint, runBench,
 import { bundledModel } from './bundled.js';
 import { loadVae } from './vae.js';
 import { formatQualityTable, parseSetting, qualityPlotPng, runQualityBench } from './quality.js';
+import { registerQueueCommands } from './cli-queue.js';
 import { formatSmoothnessTable, runSmoothnessProbe, smoothnessPlotPng } from './smoothness.js';
 import { digitsClassifier, loadDigits } from './quality-metrics.js';
 import { generate, type GenerateOptions, type GenerateProgress, type GenerateResult, type ImagesResult, type LatentsResult } from './generate.js';
@@ -699,6 +700,8 @@ program
       process.off('SIGINT', interrupt);
     }
   });
+
+registerQueueCommands(program, integer, number);
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof SkipditError) console.error(`skipdit: ${err.name}: ${err.message}`);

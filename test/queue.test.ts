@@ -1,0 +1,320 @@
+// skipdit/queue on a real redis-server (test/helpers/redis.ts starts one; CI installs it and sets
+// SKIPDIT_REQUIRE_REDIS=1 so that a missing server fails instead of skipping). With the bundled digits model:
+// 200 jobs over 3 worker processes (each result once, bit-identical to an in-process run), a worker SIGKILLed
+// mid-job, a job cancelled mid-run, SIGTERM's requeue, Redis killed and restarted with jobs queued, and invalid
+// payloads failed without retries.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointError, HubNetworkError, HubNotFoundError, InternalError, InvalidArgumentError, OutputError, bundledModel, generate, loadModel, type Model } from '../lib/index.js';
+import {
+  ModelCache, cancelGeneration, enqueueGeneration, followGeneration, isPermanentFailure, openConnection, validateGenerationRequest,
+  type GenerationRequest, type GenerationResult,
+} from '../lib/worker/index.js';
+import { redisAvailable, startRedis, startWorker, type RedisServer, type WorkerProcess } from './helpers/redis.js';
+
+const required = process.env.SKIPDIT_REQUIRE_REDIS === '1';
+const haveRedis = redisAvailable();
+if (required && !haveRedis) throw new Error('SKIPDIT_REQUIRE_REDIS=1 but redis-server is not installed');
+
+describe('generation requests', () => {
+  it('validates payloads with typed errors naming the field', () => {
+    const ok = validateGenerationRequest({ model: 'bundled', labels: [3], steps: 10, cfgScale: 3, cache: 'dit:2:1', seed: 7, output: 'png' });
+    expect(ok).toEqual({ model: 'bundled', labels: [3], steps: 10, cfgScale: 3, cache: 'dit:2:1', seed: 7, output: 'png' });
+    const bad: Array<[unknown, RegExp]> = [
+      ['text', /request/], [null, /request/], [{ model: 'bundled' }, /request\.output/], [{ model: 'bundled', output: 'jpeg' }, /request\.output/],
+      [{ model: '../etc/passwd', output: 'png' }, /request\.model/], [{ model: '/abs', output: 'png' }, /request\.model/], [{ model: '', output: 'png' }, /request\.model/],
+      [{ model: 'bundled', output: 'png', steps: 0 }, /request\.steps/], [{ model: 'bundled', output: 'png', steps: 1.5 }, /request\.steps/],
+      [{ model: 'bundled', output: 'png', labels: [] }, /request\.labels/], [{ model: 'bundled', output: 'png', labels: [-1] }, /request\.labels\[0\]/],
+      [{ model: 'bundled', output: 'png', labels: Array(300).fill(1) }, /request\.labels/], [{ model: 'bundled', output: 'png', cfgScale: 1e39 }, /request\.cfgScale/],
+      [{ model: 'bundled', output: 'png', seed: -1 }, /request\.seed/], [{ model: 'bundled', output: 'png', cache: 'dit:x' }, /cache/],
+      [{ model: 'bundled', output: 'png', size: [100, 64] }, /request\.size/], [{ model: 'bundled', output: 'png', prompt: 'x'.repeat(5000) }, /request\.prompt/],
+      [{ model: 'bundled', output: 'png', labels: [1], prompt: 'a cat' }, /not both/], [{ model: 'bundled', output: 'png', steps: 5, stpes: 5 }, /stpes/],
+    ];
+    for (const [payload, message] of bad) {
+      let err: unknown;
+      try {
+        validateGenerationRequest(payload);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(payload)).toBeInstanceOf(InvalidArgumentError);
+      expect(String((err as Error).message)).toMatch(message);
+    }
+  });
+
+  it('classifies failures: the request\'s fault fails at once, the rest is retried', () => {
+    expect(isPermanentFailure(new InvalidArgumentError('x'))).toBe(true);
+    expect(isPermanentFailure(new CheckpointError('x'))).toBe(true);
+    expect(isPermanentFailure(new HubNotFoundError('x', 'repo', { repo: 'a/b' }))).toBe(true);
+    expect(isPermanentFailure(new HubNetworkError('x', { repo: 'a/b' }))).toBe(false);
+    expect(isPermanentFailure(new OutputError('ENOSPC'))).toBe(false);
+    expect(isPermanentFailure(new InternalError('out of memory'))).toBe(false);
+    expect(isPermanentFailure(new Error('ECONNRESET'))).toBe(false);
+  });
+
+  it('ModelCache: LRU by bytes, shared loads, nothing in use disposed', async () => {
+    const disposed: string[] = [];
+    const item = (key: string, bytes: number) => ({ key, bytes, dispose: () => disposed.push(key) });
+    const cache = new ModelCache<ReturnType<typeof item>>(100, (v) => v.bytes);
+    let loads = 0;
+    const load = (key: string, bytes: number) => async () => (loads++, item(key, bytes));
+    const [a1, a2] = await Promise.all([cache.acquire('a', load('a', 60)), cache.acquire('a', load('a', 60))]);
+    expect(loads).toBe(1);
+    expect(a1.value).toBe(a2.value);
+    const b = await cache.acquire('b', load('b', 60)); // 120 > 100, but a and b are both in use
+    expect(disposed).toEqual([]);
+    a1.release();
+    a2.release(); // a is unused and least recent: evicted now
+    expect(disposed).toEqual(['a']);
+    expect(cache.keys).toEqual(['b']);
+    b.release();
+    const c = await cache.acquire('c', load('c', 30));
+    expect(cache.keys).toEqual(['b', 'c']);
+    c.release();
+    await expect(cache.acquire('d', async () => { throw new Error('bad file'); })).rejects.toThrow('bad file');
+    expect(cache.keys).toEqual(['b', 'c']); // a failed load is not kept
+    await cache.close();
+    expect(disposed.sort()).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
+  let redis: RedisServer;
+  let model: Model;
+  let dir: string;
+  const workers: WorkerProcess[] = [];
+  const references = new Map<string, string>();
+
+  /** The samples' sha256 of an in-process generate() with the request's settings (cached per request). */
+  async function reference(r: GenerationRequest): Promise<string> {
+    const key = JSON.stringify(r);
+    if (!references.has(key)) {
+      const out = path.join(dir, 'ref.safetensors');
+      const g = await generate({ model, classes: r.labels, steps: r.steps, sampler: r.sampler, cfg: r.cfgScale, seed: r.seed, format: 'safetensors', out });
+      references.set(key, createHash('sha256').update(new Uint8Array(g.samples.data.buffer, g.samples.data.byteOffset, g.samples.data.byteLength)).digest('hex'));
+    }
+    return references.get(key)!;
+  }
+
+  async function producer(queue: string) {
+    const conn = openConnection(redis.url);
+    const q = new Queue(queue, { connection: conn.client });
+    const events = new QueueEvents(queue, { connection: conn.subscriber() });
+    events.setMaxListeners(0);
+    await events.waitUntilReady();
+    return { q, events, close: async () => { await events.close(); await q.close(); await conn.close(); } };
+  }
+
+  async function stopWorkers(): Promise<void> {
+    for (const w of workers.splice(0)) {
+      if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
+      await w.exited;
+    }
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    model = await loadModel(bundledModel.path());
+    dir = mkdtempSync(path.join(os.tmpdir(), 'skipdit-queue-'));
+  }, 60000);
+  afterAll(async () => {
+    await stopWorkers();
+    await redis?.stop();
+    model?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('200 jobs over 3 worker processes: every result exactly once, bit-identical to an in-process run', async () => {
+    workers.push(...(await Promise.all([0, 1, 2].map(() => startWorker(redis.url, 'many')))));
+    const p = await producer('many');
+    try {
+      const requests: GenerationRequest[] = Array.from({ length: 200 }, (_, i) => ({ model: 'bundled', labels: [i % 10], sampler: 'ddim', steps: 8, cfgScale: 3, seed: i, output: 'latents' }));
+      const t0 = performance.now();
+      const jobs = await Promise.all(requests.map((r) => enqueueGeneration(p.q, r)));
+      const results = await Promise.all(jobs.map((j) => followGeneration(j, p.events)));
+      const seconds = (performance.now() - t0) / 1000;
+      const ids = jobs.map((j) => String(j.id));
+      expect(new Set(ids).size).toBe(200);
+      for (let i = 0; i < 200; i++) {
+        expect(results[i].jobId).toBe(ids[i]);
+        expect(results[i].samplesSha256).toBe(await reference(requests[i]));
+        // the result's bytes are a safetensors file holding those samples
+        expect(createHash('sha256').update(Buffer.from(results[i].bytes!, 'base64')).digest('hex')).toBe(results[i].sha256);
+      }
+      // each job ran once: one 'completed' across the three workers, and no retry
+      const completed = workers.flatMap((w) => w.events.filter((e) => e.type === 'completed').map((e) => e.jobId));
+      const counts = new Map<string, number>();
+      for (const id of completed) counts.set(id!, (counts.get(id!) ?? 0) + 1);
+      expect(completed).toHaveLength(200);
+      expect([...counts.values()].every((c) => c === 1)).toBe(true);
+      const states = await Promise.all(jobs.map(async (j) => (await p.q.getJob(String(j.id)))!));
+      const retries = states.reduce((a, j) => a + (j.attemptsMade - 1), 0);
+      expect(retries).toBe(0);
+      const perWorker = workers.map((w) => w.events.filter((e) => e.type === 'completed').length);
+      console.log(`[queue] 200 jobs over 3 workers in ${seconds.toFixed(2)} s: per worker ${perWorker.join('/')}, lost 0, duplicates ${completed.length - counts.size}, retries ${retries}`);
+      expect(perWorker.every((n) => n > 0)).toBe(true);
+    } finally {
+      await p.close();
+      await stopWorkers();
+    }
+  }, 240000);
+
+  /** A long job (400 DDPM steps of the digits model, about 2 s) and the worker running it, once it has made `steps` steps. */
+  async function longJobRunning(p: Awaited<ReturnType<typeof producer>>, seed: number, steps = 20) {
+    const request: GenerationRequest = { model: 'bundled', labels: [seed % 10], sampler: 'ddpm', steps: 400, cfgScale: 3, seed, output: 'latents' };
+    const job = await enqueueGeneration(p.q, request);
+    let pid = 0;
+    const reached = new Promise<void>((resolve) => {
+      const onProgress = ({ jobId, data }: { jobId: string; data: any }) => {
+        if (jobId === String(job.id) && data.phase === 'sample' && data.completed >= steps) {
+          pid = data.pid;
+          p.events.off('progress', onProgress);
+          resolve();
+        }
+      };
+      p.events.on('progress', onProgress);
+    });
+    const finished = followGeneration(job, p.events).then((r) => ({ ok: true as const, r }), (e: Error) => ({ ok: false as const, e }));
+    await reached;
+    return { job, request, finished, worker: workers.find((w) => w.pid === pid)! };
+  }
+
+  it('a worker SIGKILLed mid-job: another worker runs the job from the start, same result', async () => {
+    const fast = ['--lock-duration', '2000', '--stalled-interval', '1000'];
+    workers.push(...(await Promise.all([0, 1].map(() => startWorker(redis.url, 'kill', fast)))));
+    const p = await producer('kill');
+    try {
+      const { job, request, finished, worker } = await longJobRunning(p, 11);
+      expect(worker).toBeDefined();
+      worker.proc.kill('SIGKILL');
+      const done = await finished;
+      expect(done.ok).toBe(true);
+      const r = (done as { r: GenerationResult }).r;
+      expect(r.worker.pid).not.toBe(worker.pid);
+      expect(r.samplesSha256).toBe(await reference(request));
+      const other = workers.find((w) => w !== worker)!;
+      expect(other.events.filter((e) => e.type === 'active' && e.jobId === String(job.id))).toHaveLength(1);
+      console.log(`[queue] SIGKILL at step >= 20 on worker ${worker.pid}: job ${job.id} completed by ${r.worker.pid}, identical samples`);
+    } finally {
+      await p.close();
+      await stopWorkers();
+    }
+  }, 120000);
+
+  it('a job cancelled mid-run: its Pipeline aborts within one step, no retry', async () => {
+    workers.push(await startWorker(redis.url, 'cancel'));
+    const p = await producer('cancel');
+    try {
+      const { job, finished, worker } = await longJobRunning(p, 12, 10);
+      expect(await cancelGeneration(p.q, String(job.id))).toBe('active');
+      const done = await finished;
+      expect(done.ok).toBe(false);
+      expect(String((done as { e: Error }).e.message)).toMatch(/cancelled at step \d+/);
+      const e = await worker.waitFor((x) => x.type === 'cancelled' && x.jobId === String(job.id));
+      expect((e.step as number) - (e.requestedAt as number)).toBeLessThanOrEqual(1); // the step in flight stops at its next block
+      expect(e.step as number).toBeLessThan(400);
+      const failed = (await p.q.getJob(String(job.id)))!;
+      expect(await failed.getState()).toBe('failed');
+      expect(failed.attemptsMade).toBe(1);
+      // a job cancelled before it starts is removed
+      const queued = await enqueueGeneration(p.q, { model: 'bundled', labels: [1], steps: 1000, sampler: 'ddpm', output: 'latents' }, { delay: 60000 });
+      expect(await cancelGeneration(p.q, String(queued.id))).toBe('delayed');
+      expect(await p.q.getJob(String(queued.id))).toBeUndefined();
+      console.log(`[queue] cancel at step ${e.requestedAt}: stopped at step ${e.step}`);
+    } finally {
+      await p.close();
+      await stopWorkers();
+    }
+  }, 120000);
+
+  it('SIGTERM: the worker finishes its step, puts the job back, exits 0; another worker completes it identically', async () => {
+    workers.push(await startWorker(redis.url, 'term'));
+    const p = await producer('term');
+    try {
+      const { request, finished, worker } = await longJobRunning(p, 13);
+      const second = await startWorker(redis.url, 'term');
+      workers.push(second);
+      worker.proc.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      expect(worker.events.some((e) => e.type === 'requeued')).toBe(true);
+      const done = await finished;
+      expect(done.ok).toBe(true);
+      const r = (done as { r: GenerationResult }).r;
+      expect(r.worker.pid).toBe(second.pid);
+      expect(r.samplesSha256).toBe(await reference(request));
+    } finally {
+      await p.close();
+      await stopWorkers();
+    }
+  }, 120000);
+
+  it('Redis killed and restarted mid-run (AOF): no queued job lost', async () => {
+    const out = path.join(dir, 'out');
+    workers.push(await startWorker(redis.url, 'restart', ['--output-dir', out]));
+    const conn = openConnection(redis.url);
+    const q = new Queue('restart', { connection: conn.client });
+    try {
+      const requests: GenerationRequest[] = Array.from({ length: 30 }, (_, i) => ({ model: 'bundled', labels: [i % 10], sampler: 'ddim', steps: 20, seed: 100 + i, output: 'png' }));
+      const jobs = await Promise.all(requests.map((r) => enqueueGeneration(q, r)));
+      await workers[0].waitFor((e) => e.type === 'completed');
+      await redis.kill();
+      await new Promise((r) => setTimeout(r, 500));
+      await redis.start();
+      const deadline = Date.now() + 60000;
+      let completed = 0;
+      while (Date.now() < deadline) {
+        completed = await q.getCompletedCount().catch(() => 0);
+        if (completed === 30) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(completed).toBe(30);
+      expect(await q.getFailedCount()).toBe(0);
+      for (const j of jobs) {
+        const done = (await q.getJob(String(j.id))) as Job<GenerationRequest, GenerationResult>;
+        expect(done.returnvalue.file).toBe(path.join(out, `${j.id}.png`));
+        expect(createHash('sha256').update(readFileSync(done.returnvalue.file!)).digest('hex')).toBe(done.returnvalue.sha256);
+      }
+      const runs = workers[0].events.filter((e) => e.type === 'completed').length;
+      console.log(`[queue] Redis SIGKILLed and restarted after the first result: 30/30 completed, lost 0, runs ${runs} (duplicates ${runs - 30})`);
+    } finally {
+      await q.close();
+      await conn.close();
+      await stopWorkers();
+    }
+  }, 120000);
+
+  it('invalid payloads fail at once without retries; enqueueGeneration refuses them before Redis', async () => {
+    workers.push(await startWorker(redis.url, 'bad'));
+    const p = await producer('bad');
+    try {
+      const payloads: Array<[unknown, RegExp]> = [
+        [{ model: '../../etc/passwd', output: 'png' }, /request\.model/],
+        [{ model: 'bundled', output: 'jpeg' }, /request\.output/],
+        [{ model: 'bundled', output: 'png', steps: 0 }, /request\.steps/],
+        [{ model: 'not-a-model', output: 'png' }, /request\.model/],
+        [{ model: 'bundled', output: 'png', labels: [99] }, /class|label/i],
+        ['a string', /request/],
+      ];
+      for (const [data, message] of payloads) {
+        if (typeof data === 'object' && !/99/.test(JSON.stringify(data)) && !/not-a-model/.test(JSON.stringify(data))) {
+          await expect(enqueueGeneration(p.q, data as GenerationRequest)).rejects.toBeInstanceOf(InvalidArgumentError);
+        }
+        // written to Redis by something else: the worker fails it on the first attempt of 3
+        const job = await p.q.add('generate', data, { attempts: 3, backoff: { type: 'fixed', delay: 100 } });
+        const err = await job.waitUntilFinished(p.events).then(() => undefined, (e: Error) => e);
+        expect(err, JSON.stringify(data)).toBeInstanceOf(Error);
+        expect(err!.message).toMatch(message);
+        const after = (await p.q.getJob(String(job.id)))!;
+        expect(after.attemptsMade).toBe(1);
+        expect(await after.getState()).toBe('failed');
+      }
+    } finally {
+      await p.close();
+      await stopWorkers();
+    }
+  }, 120000);
+});
