@@ -64,12 +64,15 @@ try {
     model.dispose();
   }
 
-  // ---- throughput with 1, 2, 3 workers
-  const throughput: Record<number, number> = {};
-  for (const n of [1, 2, 3]) {
-    const queue = `throughput-${n}`;
-    const workers: WorkerProcess[] = await Promise.all(Array.from({ length: n }, () => startWorker(redis.url, queue)));
+  // ---- throughput with 1, 2, 3 workers: each with every core (the default), then with its share of the cores
+  const throughput: Record<string, number> = {};
+  const cores = os.cpus().length;
+  for (const [n, split] of [[1, false], [2, false], [3, false], [2, true], [3, true]] as const) {
+    const queue = `throughput-${n}-${split}`;
+    const threads = split ? ['--threads', String(Math.max(1, Math.floor(cores / n)))] : [];
+    const workers: WorkerProcess[] = await Promise.all(Array.from({ length: n }, () => startWorker(redis.url, queue, threads)));
     const q = new Queue(queue, { connection: conn.client });
+    q.setMaxListeners(0);
     const events = new QueueEvents(queue, { connection: conn.subscriber() });
     events.setMaxListeners(0);
     await events.waitUntilReady();
@@ -78,7 +81,7 @@ try {
     const t0 = performance.now();
     const jobs = await Promise.all(Array.from({ length: JOBS }, (_, i) => enqueueGeneration(q, request(i))));
     await Promise.all(jobs.map((j) => followGeneration(j, events)));
-    throughput[n] = JOBS / ((performance.now() - t0) / 1000);
+    throughput[`${n} worker${n > 1 ? 's' : ''}${split ? `, ${threads[1]} thread${threads[1] === '1' ? '' : 's'} each` : `, ${cores} threads each`}`] = JOBS / ((performance.now() - t0) / 1000);
     await events.close();
     await q.close();
     for (const w of workers) w.proc.kill('SIGTERM');

@@ -27,12 +27,16 @@ interface WorkerArgs {
   hub?: boolean;
   lockDuration?: number;
   stalledInterval?: number;
+  progressInterval?: number;
+  threads?: number;
   json?: boolean;
 }
 
 async function workerCommand(opts: WorkerArgs): Promise<void> {
   const device = /^\d+$/.test(opts.device) ? Number(opts.device) : opts.device;
   if (typeof device === 'number') process.env.CUDA_VISIBLE_DEVICES = String(device); // before anything touches CUDA
+  // several CPU workers on one machine: split the cores (read when the CPU thread pool starts, at the first model)
+  if (opts.threads !== undefined) process.env.SKIPDIT_NUM_THREADS = String(opts.threads);
   const { worker } = await queueModules();
   const log = (e: WorkerEvent | { type: 'ready' | 'closed'; [k: string]: unknown }) => {
     if (opts.json) console.log(JSON.stringify({ ...e, pid: process.pid, time: Date.now() }));
@@ -41,7 +45,7 @@ async function workerCommand(opts: WorkerArgs): Promise<void> {
   const w = worker.createGenerationWorker({
     connection: opts.redis, queue: opts.queue, models: opts.models, concurrency: opts.concurrency, device: device as 'auto',
     outputDir: opts.outputDir, result: opts.result, maxModelBytes: opts.maxModelBytes, hub: opts.hub,
-    lockDuration: opts.lockDuration, stalledInterval: opts.stalledInterval, onEvent: log,
+    lockDuration: opts.lockDuration, stalledInterval: opts.stalledInterval, progressIntervalMs: opts.progressInterval, onEvent: log,
   });
   await w.worker.waitUntilReady();
   log({ type: 'ready', queue: opts.queue, device: opts.device });
@@ -148,6 +152,8 @@ export function registerQueueCommands(program: Command, integer: Parse, number: 
     .option('--hub', 'allow hf:// model names (downloads into the Hugging Face cache)')
     .option('--lock-duration <ms>', 'job lock: how long a dead worker holds a job before another takes it', integer('--lock-duration'))
     .option('--stalled-interval <ms>', 'how often stalled jobs are checked', integer('--stalled-interval'))
+    .option('--progress-interval <ms>', 'progress reports at most this often (0: every step)', integer('--progress-interval'), 100)
+    .option('--threads <n>', 'CPU threads of this process (SKIPDIT_NUM_THREADS; default all cores: give each of several CPU workers its share)', integer('--threads'))
     .option('--json', 'one JSON line per job event on stdout')
     .action((opts: WorkerArgs) => workerCommand(opts));
 

@@ -45,6 +45,12 @@ export interface GenerationWorkerOptions {
   /** BullMQ's lock and stalled-job check (ms): how soon a dead worker's job goes to another (defaults 30000 / 30000). */
   lockDuration?: number;
   stalledInterval?: number;
+  /**
+   * Progress reports at most this often (ms; default 100): each is a Redis write and an event every follower reads, so
+   * a model that makes hundreds of steps a second would spend its time reporting. Phase changes and the last step
+   * are always reported; 0 reports every step.
+   */
+  progressIntervalMs?: number;
   /** Key prefix (BullMQ's default 'bull'). */
   prefix?: string;
   /** One line per job event, for logs. */
@@ -153,6 +159,8 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
   if (resultMode !== 'file' && resultMode !== 'bytes') throw InvalidArgumentError.expected('result', "'file' or 'bytes'", o.result);
   if (resultMode === 'file' && !o.outputDir) throw InvalidArgumentError.expected('outputDir', "a folder (result 'file')", o.outputDir);
   if (o.outputDir) mkdirSync(o.outputDir, { recursive: true });
+  const progressIntervalMs = o.progressIntervalMs ?? 100;
+  if (!(Number.isFinite(progressIntervalMs) && progressIntervalMs >= 0)) throw InvalidArgumentError.expected('progressIntervalMs', 'a number of ms >= 0', o.progressIntervalMs);
   const maxModelBytes = o.maxModelBytes ?? Math.floor(os.totalmem() / 4);
   if (!(Number.isFinite(maxModelBytes) && maxModelBytes >= 0)) throw InvalidArgumentError.expected('maxModelBytes', 'a number of bytes >= 0', o.maxModelBytes);
 
@@ -176,6 +184,7 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
     o.onEvent?.({ type: 'active', jobId, attempt: job.attemptsMade + 1 });
     const controller = new AbortController();
     let step = 0, shutdown = false, requestedAt: number | undefined;
+    let lastPhase = '', lastReport = -Infinity;
     const cancelWith = (reason: string) => {
       requestedAt ??= step;
       controller.abort(new AbortError(reason));
@@ -192,6 +201,11 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
           controller.abort(new AbortError('worker shutting down'));
         }
       }
+      const now = performance.now();
+      const last = p.completed !== undefined && p.completed === p.total;
+      if (p.phase === lastPhase && !last && now - lastReport < progressIntervalMs) return;
+      lastPhase = p.phase;
+      lastReport = now;
       void job.updateProgress({ ...p, pid: process.pid, host } satisfies GenerationProgress).catch(() => {});
     };
     try {
