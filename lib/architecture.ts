@@ -77,11 +77,12 @@ function memoised<T>(key: string, compute: () => T): T {
 
 /**
  * The Skip-Cache branches k (units kept at each end) whose cached step skips something (a larger k keeps every
- * unit and costs as much as a full step); none for a model without skip branches, which cannot cache.
+ * unit and costs as much as a full step); none for a model without skip branches other than a plain DiT (which
+ * caches as the ablation's baseline, Model.createCache).
  */
 export function usefulBranches(c: ModelConfig): number[] {
   const d = describeModel(c);
-  if (d.skipPairs.length === 0) return [];
+  if (d.skipPairs.length === 0 && c.family !== 'dit') return [];
   return d.cached.filter((s) => s.blocksExecuted < c.depth).map((s) => s.branch);
 }
 

@@ -183,7 +183,7 @@ export async function measureRuns(model: Model, steps: number, policies: readonl
  * (cached steps would run every block) k drops to the largest that skips something. Plain models: none only.
  */
 export function defaultPolicies(config: ModelConfig): string[] {
-  if (describeModel(config).skipPairs.length === 0) return ['none']; // a plain model has no Skip-Cache
+  if (describeModel(config).skipPairs.length === 0) return ['none']; // a plain model: no Skip-Cache by default (a plain DiT may cache, as an ablation)
   const preset = families[config.family].cachePreset;
   const useful = usefulBranches(config);
   const k = useful.includes(cachePresets[preset].branch) ? '' : `:${Math.max(1, ...useful)}`;

@@ -109,6 +109,18 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
     return { q, events, close: async () => { await events.close(); await q.close(); await conn.close(); } };
   }
 
+  /** Starts a worker per entry of `workerArgs` on `queue` and a producer, runs `body`, then stops them all. */
+  async function scenario(queue: string, workerArgs: string[][], body: (p: Awaited<ReturnType<typeof producer>>) => Promise<void>): Promise<void> {
+    workers.push(...(await Promise.all(workerArgs.map((args) => startWorker(redis.url, queue, args)))));
+    const p = await producer(queue);
+    try {
+      await body(p);
+    } finally {
+      await p.close();
+      await stopWorkers();
+    }
+  }
+
   async function stopWorkers(): Promise<void> {
     for (const w of workers.splice(0)) {
       if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
@@ -130,9 +142,7 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
 
   it('200 jobs over 3 worker processes: every result exactly once, bit-identical to an in-process run', async () => {
     // one CPU thread each: three processes share the 2 cores (each with every core, their spinning pools collide)
-    workers.push(...(await Promise.all([0, 1, 2].map(() => startWorker(redis.url, 'many', ['--threads', '1'])))));
-    const p = await producer('many');
-    try {
+    await scenario('many', [['--threads', '1'], ['--threads', '1'], ['--threads', '1']], async (p) => {
       const requests: GenerationRequest[] = Array.from({ length: 200 }, (_, i) => ({ model: 'bundled', labels: [i % 10], sampler: 'ddim', steps: 8, cfgScale: 3, seed: i, output: 'latents' }));
       const t0 = performance.now();
       const jobs = await Promise.all(requests.map((r) => enqueueGeneration(p.q, r)));
@@ -158,10 +168,7 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
       const perWorker = workers.map((w) => w.events.filter((e) => e.type === 'completed').length);
       console.log(`[queue] 200 jobs over 3 workers in ${seconds.toFixed(2)} s: per worker ${perWorker.join('/')}, lost 0, duplicates ${completed.length - counts.size}, retries ${retries}`);
       expect(perWorker.every((n) => n > 0)).toBe(true);
-    } finally {
-      await p.close();
-      await stopWorkers();
-    }
+    });
   }, 240000);
 
   /** A long job (400 DDPM steps of the digits model, about 2 s) and the worker running it, once it has made `steps` steps. */
@@ -186,9 +193,7 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
 
   it('a worker SIGKILLed mid-job: another worker runs the job from the start, same result', async () => {
     const fast = ['--lock-duration', '2000', '--stalled-interval', '1000'];
-    workers.push(...(await Promise.all([0, 1].map(() => startWorker(redis.url, 'kill', fast)))));
-    const p = await producer('kill');
-    try {
+    await scenario('kill', [fast, fast], async (p) => {
       const { job, request, finished, worker } = await longJobRunning(p, 11);
       expect(worker).toBeDefined();
       worker.proc.kill('SIGKILL');
@@ -200,16 +205,11 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
       const other = workers.find((w) => w !== worker)!;
       expect(other.events.filter((e) => e.type === 'active' && e.jobId === String(job.id))).toHaveLength(1);
       console.log(`[queue] SIGKILL at step >= 20 on worker ${worker.pid}: job ${job.id} completed by ${r.worker.pid}, identical samples`);
-    } finally {
-      await p.close();
-      await stopWorkers();
-    }
+    });
   }, 120000);
 
   it('a job cancelled mid-run: its Pipeline aborts within one step, no retry', async () => {
-    workers.push(await startWorker(redis.url, 'cancel'));
-    const p = await producer('cancel');
-    try {
+    await scenario('cancel', [[]], async (p) => {
       const { job, finished, worker } = await longJobRunning(p, 12, 10);
       expect(await cancelGeneration(p.q, String(job.id))).toBe('active');
       const done = await finished;
@@ -226,16 +226,11 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
       expect(await cancelGeneration(p.q, String(queued.id))).toBe('delayed');
       expect(await p.q.getJob(String(queued.id))).toBeUndefined();
       console.log(`[queue] cancel at step ${e.requestedAt}: stopped at step ${e.step}`);
-    } finally {
-      await p.close();
-      await stopWorkers();
-    }
+    });
   }, 120000);
 
   it('SIGTERM: the worker finishes its step, puts the job back, exits 0; another worker completes it identically', async () => {
-    workers.push(await startWorker(redis.url, 'term'));
-    const p = await producer('term');
-    try {
+    await scenario('term', [[]], async (p) => {
       const { request, finished, worker } = await longJobRunning(p, 13);
       const second = await startWorker(redis.url, 'term');
       workers.push(second);
@@ -247,10 +242,7 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
       const r = (done as { r: GenerationResult }).r;
       expect(r.worker.pid).toBe(second.pid);
       expect(r.samplesSha256).toBe(await reference(request));
-    } finally {
-      await p.close();
-      await stopWorkers();
-    }
+    });
   }, 120000);
 
   it('Redis killed and restarted mid-run (AOF): no queued job lost', async () => {
@@ -291,9 +283,7 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
   }, 120000);
 
   it('invalid payloads fail at once without retries; enqueueGeneration refuses them before Redis', async () => {
-    workers.push(await startWorker(redis.url, 'bad'));
-    const p = await producer('bad');
-    try {
+    await scenario('bad', [[]], async (p) => {
       const payloads: Array<[unknown, RegExp]> = [
         [{ model: '../../etc/passwd', output: 'png' }, /request\.model/],
         [{ model: 'bundled', output: 'jpeg' }, /request\.output/],
@@ -315,9 +305,6 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
         expect(after.attemptsMade).toBe(1);
         expect(await after.getState()).toBe('failed');
       }
-    } finally {
-      await p.close();
-      await stopWorkers();
-    }
+    });
   }, 120000);
 });

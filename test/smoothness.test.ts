@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, bundledModel, loadModel, normalizeConfig, type Model } from '../lib/index.js';
+import { InvalidArgumentError, bundledModel, describeModel, gaussianNoise, loadModel, normalizeConfig, type Model } from '../lib/index.js';
 import { writeRandomCheckpoint } from '../lib/random-checkpoint.js';
 import { gridAxis, meanRowCosine, normalizedDirection, runSmoothnessProbe, smoothnessPlotPng } from '../lib/smoothness.js';
 import { cli } from './helpers/cli.js';
@@ -102,6 +102,36 @@ describe('smoothness probe', () => {
     await bad({ grid: 4 }, /grid/);
     await bad({ radius: -1 }, /radius/);
     await bad({ models: [] }, /models/);
+  });
+});
+
+describe('a cache on a plain DiT (the ablation baseline)', () => {
+  it('caches: a cached call runs only the last k blocks on the saved feature; plain Latte still refuses', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'skipdit-plain-cache-'));
+    const skipModel = await loadModel(bundledModel.path());
+    const plainFile = path.join(dir, 'plain.safetensors'), latteFile = path.join(dir, 'latte.safetensors');
+    writeRandomCheckpoint(plainFile, normalizeConfig({ ...skipModel.config, skip: false }));
+    writeRandomCheckpoint(latteFile, normalizeConfig({ family: 'latte', skip: false, input_size: 8, patch_size: 2, in_channels: 4, hidden_size: 32, depth: 4, num_heads: 2, num_classes: 3, num_frames: 2 }));
+    skipModel.dispose();
+    const plain = await loadModel(plainFile), latte = await loadModel(latteFile);
+    try {
+      expect(describeModel(plain.config).cached.map((c) => c.blocksExecuted)).toEqual([1, 2, 3]); // k blocks, nothing before them
+      const cache = plain.createCache('dit:2:1');
+      const x = { data: gaussianNoise(2 * 28 * 28, 5), shape: [2, 1, 28, 28] };
+      const full = await plain.forward({ x, t: 500, y: [1, 2] }, { cache });
+      const cached = await plain.forward({ x, t: 500, y: [1, 2] }, { cache });
+      expect([full.cached, full.blocksExecuted, cached.cached, cached.blocksExecuted]).toEqual([false, 6, true, 1]);
+      expect(cached.data).toEqual(full.data); // the same input: the last block on the saved feature gives the same output
+      const moved = await plain.forward({ x, t: 400, y: [1, 2] }, { cache }); // full again (N = 2)
+      const reused = await plain.forward({ x, t: 300, y: [1, 2] }, { cache });
+      expect([moved.cached, reused.cached]).toEqual([false, true]);
+      expect(reused.data).not.toEqual((await plain.forward({ x, t: 300, y: [1, 2] })).data); // stale deep feature, fresh t
+      expect(() => latte.createCache('latte')).toThrow(/skip branches/);
+    } finally {
+      plain.dispose();
+      latte.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -105,7 +105,7 @@ ModelDescription describe(const ModelConfig& config, int64_t batch) {
   for (int64_t k = 1; 2 * k <= units; ++k) {
     ForwardSpec spec;
     spec.cache = ForwardSpec::Cache::Restore;
-    spec.skip_from = k * d.unit_blocks;
+    spec.skip_from = config.skip ? k * d.unit_blocks : 0;  // as SkipCache::skip_from()
     spec.resume = config.depth - k * d.unit_blocks;
     ModelDescription::CachedStep step;
     step.branch = k;

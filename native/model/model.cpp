@@ -126,7 +126,7 @@ Model::RecordedForward& Model::forward_graph(const ForwardInputs& in, const Guid
   }
   if (cache) {
     spec.cache = call == SkipCache::Call::Decide ? ForwardSpec::Cache::Decide : cached ? ForwardSpec::Cache::Restore : ForwardSpec::Cache::Save;
-    spec.skip_from = config_.depth - cache->resume_block();  // k units at each end
+    spec.skip_from = cache->skip_from();  // k units in (0 for a plain DiT)
     spec.resume = cache->resume_block();
     const int64_t groups = arch_->token_groups(x_shape);
     const DType feature_dtype = config_.family == Family::HunyuanDiT ? DType::F32 : g.activation_dtype();
@@ -248,7 +248,7 @@ Tensor Model::forward_resident(const ForwardInputs& in, const Guidance& guidance
     r.blocks_executed = rec.blocks_executed;
     if (call == SkipCache::Call::Decide) {
       r.cached = !cache->full();
-      if (r.cached) r.blocks_executed -= cache->resume_block() - (config_.depth - cache->resume_block());  // the middle did not run
+      if (r.cached) r.blocks_executed -= cache->resume_block() - cache->skip_from();  // the middle did not run
     }
     if (cache) {
       if (cache->policy().measure && call != SkipCache::Call::Decide) cache->measure(*backend_);  // Decide measured inside

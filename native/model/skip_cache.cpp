@@ -12,7 +12,8 @@ SkipCache::SkipCache(const ModelConfig& config, int64_t unit_blocks, CachePolicy
 
 // Policies are validated in lib (resolveCachePolicy, Model.createCache) with typed errors; here they are invariants.
 void SkipCache::validate(const CachePolicy& p) const {
-  SKIPDIT_CHECK(config_.skip, "Skip-Cache on a model without skip branches");
+  // A plain DiT caches as a baseline for the skip-branch ablation (lib allows only that plain family).
+  SKIPDIT_CHECK(config_.skip || config_.family == Family::DiT, "Skip-Cache on a model without skip branches");
   // k units kept at each end must leave the resume point in the decoder half (where the skips are popped).
   const int64_t max_branch = config_.depth / unit_blocks_ / 2;
   SKIPDIT_CHECK(!p.adaptive || (p.measure && p.max_skip >= 1 && p.threshold >= 0), "adaptive cache policy without measure, or max_skip < 1");
@@ -22,7 +23,8 @@ void SkipCache::validate(const CachePolicy& p) const {
 }
 
 void SkipCache::configure() {
-  skip_from_ = policy_.branch * unit_blocks_;
+  // Without skip branches nothing of the shallow units reaches the kept deep units: a cached call skips them too.
+  skip_from_ = config_.skip ? policy_.branch * unit_blocks_ : 0;
   resume_block_ = config_.depth - policy_.branch * unit_blocks_;
 }
 

@@ -10,6 +10,9 @@
 // `feature is None` test (absent in Hunyuan's rule); the feature is only ever empty when count == 0, so such a
 // call is full either way and both rules give the same schedule.
 //
+// A plain DiT (no skip branches) may cache too, as the ablation's baseline: its cached call runs only the last k blocks
+// on the saved feature (nothing else reaches them).
+//
 // The state belongs to one sampling run (a pipeline), never to the model; it resets itself when the input
 // shape changes. The feature buffer is allocated once and reused.
 #pragma once
@@ -78,6 +81,9 @@ class SkipCache {
   double accumulated() const { return accumulated_; }
   // First deep unit index where the feature is taken (DiT: depth-k; Latte: depth-2k, a block index).
   int64_t resume_block() const { return resume_block_; }
+  // First block a cached call skips: k units in (with skip branches), 0 for a plain DiT (its early blocks feed nothing
+  // that a cached call keeps).
+  int64_t skip_from() const { return skip_from_; }
   // Whether block (DiT) / pair start (Latte) index i is skipped on this call.
   bool skips(int64_t i) const { return !full_ && i >= skip_from_ && i < resume_block_; }
   // A full call: the buffer its graph copies the feature into (allocated when the shape or dtype changes).
