@@ -325,7 +325,11 @@ export class FakeHub {
         const chunk = data.subarray(pos, stop);
         pos = stop;
         this.bytesServed.set(sha, (this.bytesServed.get(sha) ?? 0) + chunk.length);
-        const ok = res.write(chunk);
+        // the drop point: destroy once these bytes are flushed (a destroy right away may discard what is still
+        // buffered in the process, and the client would get fewer bytes than dropAt under load)
+        const dropNow = dropAt !== undefined && pos - start >= dropAt;
+        const ok = res.write(chunk, dropNow ? () => res.destroy() : undefined);
+        if (dropNow) return;
         if (rate) {
           const due = begun + ((pos - start) / rate) * 1000;
           const wait = due - performance.now();
