@@ -4,7 +4,7 @@
 // mid-job, a job cancelled mid-run, SIGTERM's requeue, Redis killed and restarted with jobs queued, and invalid
 // payloads failed without retries.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
@@ -281,6 +281,26 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
       await stopWorkers();
     }
   }, 120000);
+
+  it('a transient failure (the result cannot be written) is retried with backoff and then succeeds', async () => {
+    const out = path.join(dir, 'retry-out');
+    mkdirSync(out, { recursive: true });
+    await scenario('retry', [['--output-dir', out]], async (p) => {
+      // <jobId>.png is a non-empty folder: the final rename fails with a plain system error (not the request's fault)
+      const blocked = path.join(out, '1.png');
+      mkdirSync(blocked);
+      writeFileSync(path.join(blocked, 'x'), 'x');
+      const job = await enqueueGeneration(p.q, { model: 'bundled', labels: [4], steps: 5, output: 'png' }, { backoff: { type: 'fixed', delay: 500 } });
+      expect(String(job.id)).toBe('1');
+      const failed = await workers[0].waitFor((e) => e.type === 'failed' && e.jobId === '1');
+      expect(failed.retry).toBe(true);
+      rmSync(blocked, { recursive: true }); // the fault goes away before the retry (500 ms later)
+      const r = await followGeneration(job, p.events);
+      expect(readFileSync(r.file!).subarray(1, 4).toString()).toBe('PNG');
+      expect((await p.q.getJob('1'))!.attemptsMade).toBe(2);
+      expect(workers[0].events.filter((e) => e.type === 'active' && e.jobId === '1').map((e) => e.attempt)).toEqual([1, 2]);
+    });
+  }, 60000);
 
   it('invalid payloads fail at once without retries; enqueueGeneration refuses them before Redis', async () => {
     await scenario('bad', [[]], async (p) => {
