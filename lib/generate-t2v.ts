@@ -54,6 +54,8 @@ export interface GenerateVideoOptions {
   /** The DDIMScheduler config (default: the folder's scheduler/scheduler_config.json, else the official one). */
   timestepSpacing?: TimestepSpacing;
   stepsOffset?: number;
+  /** DDIMScheduler's set_alpha_to_one (default: the folder's scheduler config, else the scheduler's default). */
+  setAlphaToOne?: boolean;
   /** Caption cleaning as the official pipeline (default true). */
   cleanCaption?: boolean;
   backend?: 'auto' | 'cpu' | 'cuda';
@@ -290,7 +292,7 @@ export async function generateVideo(o: GenerateVideoOptions): Promise<VideoResul
       steps: o.steps ?? 50, cfgScale: o.cfg ?? 7.5, cache, textEncoder: encoder, tokenizer,
       cleanCaption: o.cleanCaption === false ? undefined : cleanCaption,
       timestepSpacing: o.timestepSpacing ?? layout?.scheduler.timestepSpacing, stepsOffset: o.stepsOffset ?? layout?.scheduler.stepsOffset,
-      setAlphaToOne: layout?.scheduler.setAlphaToOne,
+      setAlphaToOne: o.setAlphaToOne ?? layout?.scheduler.setAlphaToOne,
     });
     owned.push(pipe);
     pipe.init({ prompts: o.prompts, negativePrompt: o.negativePrompt, seed: o.seed ?? 0, frames });

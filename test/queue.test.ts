@@ -9,9 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError, HubNetworkError, HubNotFoundError, InternalError, InvalidArgumentError, OutputError, bundledModel, generate, loadModel, type Model } from '../lib/index.js';
+import { CheckpointError, HubNetworkError, HubNotFoundError, InternalError, InvalidArgumentError, OutputError, bundledModel, generate, generateVideo, loadModel, type Model } from '../lib/index.js';
+import { writeTinyT2VFolder } from '../bench/tiny-t2v.js';
 import {
-  ModelCache, cancelGeneration, enqueueGeneration, followGeneration, isPermanentFailure, openConnection, validateGenerationRequest,
+  ModelCache, cancelGeneration, createGenerationWorker, enqueueGeneration, followGeneration, isPermanentFailure, openConnection, validateGenerationRequest,
   type GenerationRequest, type GenerationResult,
 } from '../lib/worker/index.js';
 import { redisAvailable, startRedis, startWorker, type RedisServer, type WorkerProcess } from './helpers/redis.js';
@@ -301,6 +302,31 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
       expect(workers[0].events.filter((e) => e.type === 'active' && e.jobId === '1').map((e) => e.attempt)).toEqual([1, 2]);
     });
   }, 60000);
+
+  it('Latte text-to-video from a folder (an in-process worker): transformer, T5 and VAE loaded once and kept; generateVideo\'s samples', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'skipdit-queue-t2v-'));
+    writeTinyT2VFolder(path.join(root, 'Latte-1'));
+    const w = createGenerationWorker({ connection: redis.url, queue: 't2v', models: root, device: 'cpu' });
+    const p = await producer('t2v');
+    try {
+      const request: GenerationRequest = { model: 'Latte-1', prompt: 'Yellow and black tropical fish dart through the sea.', frames: 4, steps: 4, seed: 5, output: 'latents' };
+      const latents = await followGeneration(await enqueueGeneration(p.q, request), p.events);
+      const gif = await followGeneration(await enqueueGeneration(p.q, { ...request, output: 'gif' }), p.events);
+      const refOut = path.join(root, 'ref.gif');
+      const ref = await generateVideo({ model: path.join(root, 'Latte-1'), prompts: [request.prompt!], frames: 4, steps: 4, seed: 5, out: refOut, backend: 'cpu' });
+      const refSha = createHash('sha256').update(new Uint8Array(ref.samples.data.buffer, ref.samples.data.byteOffset, ref.samples.data.byteLength)).digest('hex');
+      expect(latents.samplesSha256).toBe(refSha);
+      expect(gif.samplesSha256).toBe(refSha);
+      expect(Buffer.from(gif.bytes!, 'base64').equals(readFileSync(refOut))).toBe(true);
+      expect(w.models.keys.map((k) => k.split(' ')[0]).sort()).toEqual(['t2v', 't5', 'vae']); // kept between the two jobs
+      const bad = await followGeneration(await enqueueGeneration(p.q, { ...request, sampler: 'ddpm' }), p.events).catch((e: Error) => e);
+      expect(String(bad)).toMatch(/request\.sampler/);
+    } finally {
+      await p.close();
+      await w.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 120000);
 
   it('invalid payloads fail at once without retries; enqueueGeneration refuses them before Redis', async () => {
     await scenario('bad', [[]], async (p) => {

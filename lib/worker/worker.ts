@@ -7,7 +7,7 @@
 // - close() (SIGTERM in the CLI) lets the step in flight finish, puts the job back in the queue, and exits;
 // - cancelGeneration() aborts the running Pipeline within one step, or removes a job that has not started.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
@@ -15,12 +15,15 @@ import { bundledModel } from '../bundled.js';
 import { AbortError, CheckpointError, HubAuthError, HubNotFoundError, InvalidArgumentError } from '../errors.js';
 import { generate, type GenerateFormat } from '../generate.js';
 import { generateHunyuan, isHunyuanPath } from '../generate-hunyuan.js';
-import { generateVideo } from '../generate-t2v.js';
-import { loadModel, type Model } from '../model.js';
+import { findT2VLayout, generateVideo, part, type GenerateVideoOptions } from '../generate-t2v.js';
+import { loadModel, Model } from '../model.js';
+import { encodeSafetensors } from '../safetensors.js';
+import { TextEncoderModel, loadTextEncoder } from '../text-encoder.js';
+import { Vae, loadVae } from '../vae.js';
 import type { CachePolicyInput } from '../cache.js';
 import type { Tensor } from '../tensor.js';
 import { cancelKeys, openConnection, type RedisConnection } from './connection.js';
-import { ModelCache } from './model-cache.js';
+import { ModelCache, type CacheLease } from './model-cache.js';
 import { validateGenerationRequest, type GenerationRequest } from './request.js';
 
 export interface GenerationWorkerOptions {
@@ -90,9 +93,18 @@ export interface GenerationResult {
   worker: { pid: number; host: string };
 }
 
+/** What a worker keeps loaded: transformers, text encoders, VAEs. */
+export type Loaded = Model | TextEncoderModel | Vae;
+
+/** Bytes a loaded part holds: its weights (a VAE: its weights file's size). */
+function loadedBytes(v: Loaded): number {
+  if (v instanceof Model || v instanceof TextEncoderModel) return v.memory().weightBytes;
+  return statSync(v.file, { throwIfNoEntry: false })?.size ?? 0;
+}
+
 export interface GenerationWorker {
   readonly worker: Worker;
-  readonly models: ModelCache<Model>;
+  readonly models: ModelCache<Loaded>;
   /** Stops taking jobs; a running job finishes its current step and goes back to the queue; then the connections close. */
   close(): Promise<void>;
 }
@@ -168,7 +180,7 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
   const connection = openConnection(o.connection);
   const subscriber = connection.subscriber();
   const keys = cancelKeys(queue, o.prefix);
-  const models = new ModelCache<Model>(maxModelBytes, (m) => m.memory().weightBytes);
+  const models = new ModelCache<Loaded>(maxModelBytes, loadedBytes);
   const running = new Map<string, (reason: string) => void>(); // job id -> cancel it
   let closing = false;
 
@@ -244,12 +256,20 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
       if (request.model !== 'bundled' && !request.model.startsWith('hf://') && statSync(modelPath).isDirectory()) {
         // text families: a model folder (its text encoders, tokenizer and VAE beside it), loaded for the job
         if (request.prompt === undefined) throw InvalidArgumentError.expected('request.prompt', `a prompt (${request.model} is a text-to-image / text-to-video model)`, undefined);
-        const text = { prompts: [request.prompt], negativePrompt: request.negativePrompt, steps: sampling.steps, cfg: sampling.cfg, cache: sampling.cache, seed: sampling.seed, backend, out: tmp, signal };
-        if (await isHunyuanPath(modelPath)) {
-          if (request.output !== 'png' && request.output !== 'latents') throw InvalidArgumentError.expected('request.output', "'png' for Hunyuan-DiT", request.output);
-          samples = (await generateHunyuan({ ...text, model: modelPath, sampler: sampling.sampler, size: request.size, onProgress: (p) => progress({ phase: p.phase, completed: p.completed, total: p.total }) })).samples;
-        } else {
-          samples = (await generateVideo({ ...text, model: modelPath, frames: request.frames, format: request.output === 'latents' ? undefined : request.output === 'png' ? 'png' : request.output, onProgress: (p) => progress({ phase: p.phase, completed: 'completed' in p ? p.completed : undefined, total: 'total' in p ? p.total : undefined }) })).samples;
+        // 'latents': the pictures go to a file thrown away, the samples to the result
+        const pictures = request.output === 'latents' ? `${tmp}.discard.${request.frames === 1 || (await isHunyuanPath(modelPath)) ? 'png' : 'gif'}` : tmp;
+        const text = { prompts: [request.prompt], negativePrompt: request.negativePrompt, steps: sampling.steps, cfg: sampling.cfg, cache: sampling.cache, seed: sampling.seed, out: pictures, signal };
+        try {
+          if (await isHunyuanPath(modelPath)) {
+            // Hunyuan-DiT: the whole folder loads for each job (its BERT and mT5 are paths only in generateHunyuan)
+            if (request.output !== 'png' && request.output !== 'latents') throw InvalidArgumentError.expected('request.output', "'png' or 'latents' for Hunyuan-DiT", request.output);
+            samples = (await generateHunyuan({ ...text, backend, model: modelPath, sampler: sampling.sampler, size: request.size, onProgress: (p) => progress({ phase: p.phase, completed: p.completed, total: p.total }) })).samples;
+          } else {
+            samples = await textToVideo(request, modelPath, text, progress);
+          }
+          if (request.output === 'latents') writeFileSync(tmp, encodeSafetensors({ samples }, { format: 'skipdit-latents', model: request.model, seed: String(sampling.seed) }));
+        } finally {
+          if (pictures !== tmp) rmSync(pictures, { force: true, recursive: true });
         }
       } else {
         if (request.prompt !== undefined) throw InvalidArgumentError.expected('request.labels', `class labels (${request.model} is class-conditioned), not a prompt`, 'a prompt');
@@ -257,7 +277,7 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
         const lease = await models.acquire(modelPath, () => loadModel(modelPath, { backend, signal }));
         try {
           const r = await generate({
-            model: lease.value, classes: request.labels, frames: request.frames, ...sampling, format: FORMATS[request.output] as 'png', out: tmp, signal,
+            model: lease.value as Model, classes: request.labels, frames: request.frames, ...sampling, format: FORMATS[request.output] as 'png', out: tmp, signal,
             onProgress: (p) => {
               if (p.phase === 'sample' || p.phase === 'decode') progress({ phase: p.phase, completed: p.completed, total: p.total });
             },
@@ -287,6 +307,39 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
   }
 
   // (options left out, not undefined: BullMQ takes an undefined as a value)
+  /**
+   * Latte text-to-video from a Latte-1 style folder: the transformer, T5 and the temporal VAE come from the model cache
+   * (loaded once per worker), the tokenizer and the scheduler options from the folder.
+   */
+  async function textToVideo(request: GenerationRequest, folder: string, text: Omit<GenerateVideoOptions, 'model'>, progress: (p: Omit<GenerationProgress, 'pid' | 'host'>) => void): Promise<Tensor> {
+    if (request.sampler !== undefined && request.sampler !== 'ddim') throw InvalidArgumentError.expected('request.sampler', "'ddim' (Latte text-to-video samples with DDIM)", request.sampler);
+    const layout = findT2VLayout(folder, 'request.model');
+    const encoderDir = part(undefined, layout.textEncoder, 'request.model', 'the T5 text encoder folder');
+    const vaeDir = part(undefined, layout.vae, 'request.model', 'the vae_temporal_decoder folder');
+    progress({ phase: 'load' });
+    const numFrames = request.frames === undefined || request.frames === 1 ? 16 : request.frames;
+    const leases: CacheLease<Loaded>[] = [];
+    const lease = async <T extends Loaded>(key: string, load: () => Promise<T>): Promise<T> => {
+      const l = await models.acquire(key, load);
+      leases.push(l);
+      return l.value as T;
+    };
+    try {
+      const model = await lease(`t2v ${layout.checkpoint} frames ${numFrames}`, () => loadModel(layout.checkpoint, { config: { num_frames: numFrames, ...layout.transformerConfig }, backend, signal: text.signal }));
+      const textEncoder = await lease(`t5 ${encoderDir} ${model.backend}`, () => loadTextEncoder(encoderDir, { backend: model.backend, signal: text.signal }));
+      const vae = await lease(`vae ${vaeDir}`, () => loadVae(vaeDir, { signal: text.signal }));
+      const r = await generateVideo({
+        ...text, model, textEncoder, vae, tokenizer: layout.tokenizer, frames: request.frames,
+        timestepSpacing: layout.scheduler.timestepSpacing, stepsOffset: layout.scheduler.stepsOffset, setAlphaToOne: layout.scheduler.setAlphaToOne,
+        format: request.output === 'latents' ? undefined : request.output,
+        onProgress: (p) => progress({ phase: p.phase, completed: 'completed' in p ? p.completed : undefined, total: 'total' in p ? p.total : undefined }),
+      });
+      return r.samples;
+    } finally {
+      for (const l of leases) l.release();
+    }
+  }
+
   const worker = new Worker(queue, processor, {
     connection: connection.client, concurrency, autorun: true,
     ...(o.prefix !== undefined && { prefix: o.prefix }),
