@@ -20,10 +20,10 @@ import { Vae, loadVae } from './vae.js';
 export interface GenerateHunyuanOptions {
   /** A HunyuanDiT-v1.2 folder (holding t2i/ or being it), a checkpoint inside one, or a loaded Model. */
   model: string | Model;
-  /** Override the parts of the folder. */
-  bert?: string;
+  /** Override the parts of the folder: paths, or loaded encoders (not disposed here; mT5's tokenizer is then read from its folder). */
+  bert?: string | TextEncoderModel;
   bertTokenizer?: string;
-  mt5?: string;
+  mt5?: string | TextEncoderModel;
   vae?: string | Vae;
   prompts: string[];
   /** Default: hydit's Chinese negative prompt. */
@@ -119,18 +119,19 @@ export async function generateHunyuan(o: GenerateHunyuanOptions): Promise<{ samp
         throw new InvalidArgumentError(`Expected a Hunyuan-DiT checkpoint for model but '${layout.checkpoint}' has no text_embedding_padding (a DiT or Latte model?)`);
       }
     }
-    const bertDir = part(o.bert, layout?.bert, 'bert', 'the t2i/clip_text_encoder folder');
+    const bertDir = o.bert instanceof TextEncoderModel ? undefined : part(o.bert, layout?.bert, 'bert', 'the t2i/clip_text_encoder folder');
     const bertTokDir = part(o.bertTokenizer, layout?.bertTokenizer, 'bertTokenizer', 'the t2i/tokenizer folder');
-    const mt5Dir = part(o.mt5, layout?.mt5, 'mt5', 'the t2i/mt5 folder');
+    const mt5Dir = o.mt5 instanceof TextEncoderModel ? o.mt5.dir : part(o.mt5, layout?.mt5, 'mt5', 'the t2i/mt5 folder');
     const vaePath = o.vae instanceof Vae ? undefined : part(o.vae, layout?.vae, 'vae', 'the t2i/sdxl-vae-fp16-fix folder');
     const model = o.model instanceof Model ? o.model : await loadModel(layout!.checkpoint, { backend: o.backend ?? 'auto', dtype: o.dtype, signal: o.signal });
     if (model !== o.model) owned.push(model);
     if (model.config.family !== 'hunyuan-dit') throw InvalidArgumentError.expected('model', 'a Hunyuan-DiT model', `a ${model.config.family} model`);
     const encoderDtype = o.dtype === 'float16' && model.backend === 'cpu' ? undefined : o.dtype;
-    const bert = await loadTextEncoder(bertDir, { backend: model.backend, signal: o.signal }); // the official BERT runs in fp32
-    owned.push(bert);
-    const mt5 = await loadTextEncoder(mt5Dir, { backend: model.backend, dtype: encoderDtype, signal: o.signal });
-    owned.push(mt5);
+    // the official BERT runs in fp32
+    const bert = o.bert instanceof TextEncoderModel ? o.bert : await loadTextEncoder(bertDir!, { backend: model.backend, signal: o.signal });
+    if (bert !== o.bert) owned.push(bert);
+    const mt5 = o.mt5 instanceof TextEncoderModel ? o.mt5 : await loadTextEncoder(mt5Dir, { backend: model.backend, dtype: encoderDtype, signal: o.signal });
+    if (mt5 !== o.mt5) owned.push(mt5);
     const bertTokenizer = await loadTokenizer(bertTokDir);
     const mt5Tokenizer = await loadTokenizer(mt5Dir);
     const vae = o.vae instanceof Vae ? o.vae : await loadVae(vaePath!, { signal: o.signal });

@@ -10,7 +10,9 @@ import path from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, HubNetworkError, HubNotFoundError, InternalError, InvalidArgumentError, OutputError, bundledModel, generate, generateVideo, loadModel, type Model } from '../lib/index.js';
+import { writeTinyHunyuanFolder } from '../bench/tiny-hunyuan.js';
 import { writeTinyT2VFolder } from '../bench/tiny-t2v.js';
+import { generateHunyuan } from '../lib/generate-hunyuan.js';
 import {
   ModelCache, cancelGeneration, createGenerationWorker, enqueueGeneration, followGeneration, isPermanentFailure, openConnection, validateGenerationRequest,
   type GenerationRequest, type GenerationResult,
@@ -303,24 +305,39 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
     });
   }, 60000);
 
-  it('Latte text-to-video from a folder (an in-process worker): transformer, T5 and VAE loaded once and kept; generateVideo\'s samples', async () => {
-    const root = mkdtempSync(path.join(os.tmpdir(), 'skipdit-queue-t2v-'));
-    writeTinyT2VFolder(path.join(root, 'Latte-1'));
-    const w = createGenerationWorker({ connection: redis.url, queue: 't2v', models: root, device: 'cpu' });
-    const p = await producer('t2v');
+  // Text models from their folders, on an in-process worker: every part loaded once and kept; the samples and the
+  // picture of generateVideo / generateHunyuan with the same settings.
+  const textModels = [
+    {
+      name: 'Latte-1', kind: 'text-to-video', write: writeTinyT2VFolder, keys: ['t2v', 't5', 'vae'], picture: 'gif' as const,
+      request: { model: 'Latte-1', prompt: 'Yellow and black tropical fish dart through the sea.', frames: 4, steps: 4, seed: 5, output: 'latents' } as GenerationRequest,
+      reference: (dir: string, out: string) => generateVideo({ model: dir, prompts: ['Yellow and black tropical fish dart through the sea.'], frames: 4, steps: 4, seed: 5, out, backend: 'cpu' }),
+    },
+    {
+      name: 'HunyuanDiT-v1.2', kind: 'Hunyuan-DiT', write: writeTinyHunyuanFolder, keys: ['bert', 'hunyuan', 'mt5', 'vae'], picture: 'png' as const,
+      request: { model: 'HunyuanDiT-v1.2', prompt: '渔舟唱晚', size: [64, 96], steps: 4, seed: 3, cache: 'hunyuan:2', output: 'latents' } as GenerationRequest,
+      reference: (dir: string, out: string) => generateHunyuan({ model: dir, prompts: ['渔舟唱晚'], size: [64, 96], steps: 4, seed: 3, cache: 'hunyuan:2', out, backend: 'cpu' }),
+    },
+  ];
+  it.each(textModels)('$kind from a folder: every part loaded once and kept; the samples and picture of the direct call', async (m) => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'skipdit-queue-text-'));
+    m.write(path.join(root, m.name));
+    const w = createGenerationWorker({ connection: redis.url, queue: `text-${m.keys[0]}`, models: root, device: 'cpu' });
+    const p = await producer(`text-${m.keys[0]}`);
     try {
-      const request: GenerationRequest = { model: 'Latte-1', prompt: 'Yellow and black tropical fish dart through the sea.', frames: 4, steps: 4, seed: 5, output: 'latents' };
-      const latents = await followGeneration(await enqueueGeneration(p.q, request), p.events);
-      const gif = await followGeneration(await enqueueGeneration(p.q, { ...request, output: 'gif' }), p.events);
-      const refOut = path.join(root, 'ref.gif');
-      const ref = await generateVideo({ model: path.join(root, 'Latte-1'), prompts: [request.prompt!], frames: 4, steps: 4, seed: 5, out: refOut, backend: 'cpu' });
+      const latents = await followGeneration(await enqueueGeneration(p.q, m.request), p.events);
+      const picture = await followGeneration(await enqueueGeneration(p.q, { ...m.request, output: m.picture }), p.events);
+      const refOut = path.join(root, `ref.${m.picture}`);
+      const ref = await m.reference(path.join(root, m.name), refOut);
       const refSha = createHash('sha256').update(new Uint8Array(ref.samples.data.buffer, ref.samples.data.byteOffset, ref.samples.data.byteLength)).digest('hex');
       expect(latents.samplesSha256).toBe(refSha);
-      expect(gif.samplesSha256).toBe(refSha);
-      expect(Buffer.from(gif.bytes!, 'base64').equals(readFileSync(refOut))).toBe(true);
-      expect(w.models.keys.map((k) => k.split(' ')[0]).sort()).toEqual(['t2v', 't5', 'vae']); // kept between the two jobs
-      const bad = await followGeneration(await enqueueGeneration(p.q, { ...request, sampler: 'ddpm' }), p.events).catch((e: Error) => e);
-      expect(String(bad)).toMatch(/request\.sampler/);
+      expect(picture.samplesSha256).toBe(refSha);
+      expect(Buffer.from(picture.bytes!, 'base64').equals(readFileSync(refOut))).toBe(true);
+      expect(w.models.keys.map((k) => k.split(' ')[0]).sort()).toEqual(m.keys); // kept between the two jobs
+      if (m.picture === 'gif') {
+        const bad = await followGeneration(await enqueueGeneration(p.q, { ...m.request, sampler: 'ddpm' }), p.events).catch((e: Error) => e);
+        expect(String(bad)).toMatch(/request\.sampler/);
+      }
     } finally {
       await p.close();
       await w.close();

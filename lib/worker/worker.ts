@@ -14,7 +14,7 @@ import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { bundledModel } from '../bundled.js';
 import { AbortError, CheckpointError, HubAuthError, HubNotFoundError, InvalidArgumentError } from '../errors.js';
 import { generate, type GenerateFormat } from '../generate.js';
-import { generateHunyuan, isHunyuanPath } from '../generate-hunyuan.js';
+import { findHunyuanLayout, generateHunyuan, isHunyuanPath } from '../generate-hunyuan.js';
 import { findT2VLayout, generateVideo, part, type GenerateVideoOptions } from '../generate-t2v.js';
 import { loadModel, Model } from '../model.js';
 import { encodeSafetensors } from '../safetensors.js';
@@ -261,9 +261,7 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
         const text = { prompts: [request.prompt], negativePrompt: request.negativePrompt, steps: sampling.steps, cfg: sampling.cfg, cache: sampling.cache, seed: sampling.seed, out: pictures, signal };
         try {
           if (await isHunyuanPath(modelPath)) {
-            // Hunyuan-DiT: the whole folder loads for each job (its BERT and mT5 are paths only in generateHunyuan)
-            if (request.output !== 'png' && request.output !== 'latents') throw InvalidArgumentError.expected('request.output', "'png' or 'latents' for Hunyuan-DiT", request.output);
-            samples = (await generateHunyuan({ ...text, backend, model: modelPath, sampler: sampling.sampler, size: request.size, onProgress: (p) => progress({ phase: p.phase, completed: p.completed, total: p.total }) })).samples;
+            samples = await textToImage(request, modelPath, text, progress);
           } else {
             samples = await textToVideo(request, modelPath, text, progress);
           }
@@ -318,12 +316,7 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
     const vaeDir = part(undefined, layout.vae, 'request.model', 'the vae_temporal_decoder folder');
     progress({ phase: 'load' });
     const numFrames = request.frames === undefined || request.frames === 1 ? 16 : request.frames;
-    const leases: CacheLease<Loaded>[] = [];
-    const lease = async <T extends Loaded>(key: string, load: () => Promise<T>): Promise<T> => {
-      const l = await models.acquire(key, load);
-      leases.push(l);
-      return l.value as T;
-    };
+    const { lease, release } = leaseSet();
     try {
       const model = await lease(`t2v ${layout.checkpoint} frames ${numFrames}`, () => loadModel(layout.checkpoint, { config: { num_frames: numFrames, ...layout.transformerConfig }, backend, signal: text.signal }));
       const textEncoder = await lease(`t5 ${encoderDir} ${model.backend}`, () => loadTextEncoder(encoderDir, { backend: model.backend, signal: text.signal }));
@@ -336,8 +329,46 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
       });
       return r.samples;
     } finally {
-      for (const l of leases) l.release();
+      release();
     }
+  }
+
+  /** Hunyuan-DiT from a HunyuanDiT-v1.2 folder: the transformer, BERT, mT5 and the VAE from the model cache. */
+  async function textToImage(request: GenerationRequest, folder: string, text: Omit<GenerateVideoOptions, 'model'>, progress: (p: Omit<GenerationProgress, 'pid' | 'host'>) => void): Promise<Tensor> {
+    if (request.output !== 'png' && request.output !== 'latents') throw InvalidArgumentError.expected('request.output', "'png' or 'latents' for Hunyuan-DiT", request.output);
+    const layout = findHunyuanLayout(folder);
+    const bertDir = part(undefined, layout.bert, 'request.model', 'the t2i/clip_text_encoder folder');
+    const mt5Dir = part(undefined, layout.mt5, 'request.model', 'the t2i/mt5 folder');
+    const vaeDir = part(undefined, layout.vae, 'request.model', 'the t2i/sdxl-vae-fp16-fix folder');
+    progress({ phase: 'load' });
+    const { lease, release } = leaseSet();
+    try {
+      const model = await lease(`hunyuan ${layout.checkpoint}`, () => loadModel(layout.checkpoint, { backend, signal: text.signal }));
+      const bert = await lease(`bert ${bertDir} ${model.backend}`, () => loadTextEncoder(bertDir, { backend: model.backend, signal: text.signal }));
+      const mt5 = await lease(`mt5 ${mt5Dir} ${model.backend}`, () => loadTextEncoder(mt5Dir, { backend: model.backend, signal: text.signal }));
+      const vae = await lease(`vae ${vaeDir}`, () => loadVae(vaeDir, { signal: text.signal }));
+      const r = await generateHunyuan({
+        prompts: text.prompts, negativePrompt: text.negativePrompt, steps: text.steps, cfg: text.cfg, cache: text.cache, seed: text.seed, out: text.out, signal: text.signal,
+        model, bert, mt5, bertTokenizer: layout.bertTokenizer, vae, sampler: request.sampler, size: request.size,
+        onProgress: (p) => progress({ phase: p.phase, completed: p.completed, total: p.total }),
+      });
+      return r.samples;
+    } finally {
+      release();
+    }
+  }
+
+  /** Leases from the model cache for one job, released together. */
+  function leaseSet() {
+    const leases: CacheLease<Loaded>[] = [];
+    return {
+      lease: async <T extends Loaded>(key: string, load: () => Promise<T>): Promise<T> => {
+        const l = await models.acquire(key, load);
+        leases.push(l);
+        return l.value as T;
+      },
+      release: () => leases.splice(0).forEach((l) => l.release()),
+    };
   }
 
   const worker = new Worker(queue, processor, {
