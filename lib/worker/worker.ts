@@ -207,8 +207,8 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
     const progress = (p: Omit<GenerationProgress, 'pid' | 'host'>) => {
       if (p.phase === 'sample' && p.completed !== undefined) {
         step = p.completed;
-        // close(): the step in flight has finished; stop before the next one
-        if (closing && !controller.signal.aborted) {
+        // close(): the step in flight has finished; stop before the next one (after the last, the job just finishes)
+        if (closing && !controller.signal.aborted && (p.total === undefined || p.completed < p.total)) {
           shutdown = true;
           controller.abort(new AbortError('worker shutting down'));
         }
