@@ -17,6 +17,7 @@ import {
   ModelCache, cancelGeneration, createGenerationWorker, enqueueGeneration, followGeneration, isPermanentFailure, openConnection, validateGenerationRequest,
   type GenerationRequest, type GenerationResult,
 } from '../lib/worker/index.js';
+import { cli } from './helpers/cli.js';
 import { redisAvailable, startRedis, startWorker, type RedisServer, type WorkerProcess } from './helpers/redis.js';
 
 const required = process.env.SKIPDIT_REQUIRE_REDIS === '1';
@@ -344,6 +345,19 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
       rmSync(root, { recursive: true, force: true });
     }
   }, 120000);
+
+  it('skipdit enqueue follows a job to its result and writes its bytes; a bad request is a typed error before Redis', async () => {
+    await scenario('cli', [[]], async () => {
+      const out = path.join(dir, 'cli-latents.safetensors');
+      const { stdout } = await cli('enqueue', '--redis', redis.url, '--queue', 'cli', '--class', '7', '--steps', '6', '--sampler', 'ddim', '--seed', '9', '--output', 'latents', '--out', out, '--json');
+      const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as GenerationResult & { roundTripMs: number };
+      expect(r.samplesSha256).toBe(await reference({ model: 'bundled', labels: [7], steps: 6, sampler: 'ddim', seed: 9, output: 'latents' }));
+      expect(createHash('sha256').update(readFileSync(out)).digest('hex')).toBe(r.sha256);
+      expect(r.worker.pid).toBe(workers[0].pid);
+      const bad = await cli('enqueue', '--redis', redis.url, '--queue', 'cli', '--steps', '0').catch((e) => e);
+      expect(String(bad.stderr)).toMatch(/InvalidArgumentError: .*request\.steps/);
+    });
+  }, 60000);
 
   it('invalid payloads fail at once without retries; enqueueGeneration refuses them before Redis', async () => {
     await scenario('bad', [[]], async (p) => {
