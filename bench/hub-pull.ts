@@ -5,24 +5,21 @@
 //      server sent in all, as a multiple of the file (1.0x = nothing fetched twice).
 // Usage: npm run bench:hub -- [--mb 200] [--repeats 3] [--python /path/to/python-with-huggingface_hub]
 import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeHub, sha256 } from '../test/helpers/fake-hub.js';
+import { median } from '../lib/bench.js';
 import { downloadSnapshot } from '../lib/hub/index.js';
 
-const arg = (name: string, fallback?: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
-const MB = Number(arg('mb', '200'));
-const repeats = Number(arg('repeats', '3'));
-const python = arg('python');
+const { values: args } = parseArgs({ options: { mb: { type: 'string', default: '200' }, repeats: { type: 'string', default: '3' }, python: { type: 'string' } } });
+const MB = Number(args.mb);
+const repeats = Number(args.repeats);
+const python = args.python;
 // The server runs in this process: the other clients must run asynchronously.
 const run = promisify(execFile);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 const hub = await new FakeHub().start();
 const data = randomBytes(MB * 1_000_000);

@@ -266,6 +266,14 @@ describe('failures leave nothing that looks complete', () => {
     expect(readFileSync(path.join(snap.dir, 'config.json')).equals(SMALL)).toBe(true);
   });
 
+  it('an abort during the retry backoff stops at once with AbortError', async () => {
+    hub.faults.dropAlways = new Map([[sha256(BIG), 0]]); // every attempt gets nothing: backoffs of 250, 500, 1000 ms...
+    const t0 = performance.now();
+    const err = await downloadSnapshot({ repo: REPO, files: ['weights.pt'] }, { ...opts(), retries: 5, signal: AbortSignal.timeout(400) }).catch((e) => e);
+    expect(err).toBeInstanceOf(AbortError);
+    expect(performance.now() - t0).toBeLessThan(2000); // not the 7.75 s of the five backoffs
+  });
+
   it('a transfer that keeps failing keeps its partial file and says how far it got', async () => {
     hub.faults.dropAlways = new Map([[sha256(BIG), 0]]); // every attempt gets nothing: the retries run out
     const err = await downloadSnapshot({ repo: REPO, files: ['weights.pt'] }, { ...opts(), retries: 1 }).catch((e) => e);
@@ -413,5 +421,13 @@ describe('hf:// paths', () => {
     const folder = await resolveHfUri('hf://org/tree/x', { weights: true }, opts());
     expect(readdirSync(folder.local).sort()).toEqual(['config.json', 'model.safetensors']);
     await expect(resolveHfUri('hf://org/tree', { weights: true }, opts())).resolves.toMatchObject({ local: path.join(cacheDir, 'models--org--tree', 'snapshots', commitSha(hub.repos.size)) });
+    // the Hub down: the cached folder still loads (the file attempt fails unreachable, then the folder comes from the cache)
+    hub.faults.down = true;
+    const cachedFolder = await resolveHfUri('hf://org/tree/x', { weights: true }, opts());
+    expect(cachedFolder.local).toBe(folder.local);
+    expect(cachedFolder.snapshot.offline).toMatch(/unreachable/);
+    const missing = await resolveHfUri('hf://org/tree/nothing', { weights: true }, opts()).catch((e) => e);
+    expect(missing).toBeInstanceOf(HubNetworkError);
+    hub.faults.down = false;
   });
 });

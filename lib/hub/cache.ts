@@ -55,11 +55,12 @@ export class RepoCache {
     await rename(tmp, ref);
   }
 
-  /** The snapshot path of `file` at `commit` when it is there and its blob too (a dangling link is no hit). */
-  async cached(commit: string, file: string): Promise<string | undefined> {
+  /** The snapshot path and size of `file` at `commit` when it is there and its blob too (a dangling link is no hit). */
+  async cached(commit: string, file: string): Promise<{ local: string; size: number } | undefined> {
     const p = this.snapshot(commit, file);
     try {
-      return (await stat(p)).isFile() ? p : undefined;
+      const st = await stat(p);
+      return st.isFile() ? { local: p, size: st.size } : undefined;
     } catch {
       return undefined;
     }
@@ -81,7 +82,8 @@ export class RepoCache {
   }
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
+/** Waits `ms`, rejecting with AbortError as soon as `signal` aborts. */
+export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(new AbortError());
     const t = setTimeout(() => {
@@ -147,9 +149,4 @@ export async function withBlobLock<T>(cache: RepoCache, etag: string, signal: Ab
   } finally {
     if (held.get(lockPath) === run) held.delete(lockPath);
   }
-}
-
-/** Whether `p` exists (not following a final symlink). */
-export async function exists(p: string): Promise<boolean> {
-  return lstat(p).then(() => true, () => false);
 }

@@ -1,7 +1,7 @@
 // Files of a Hub repository into the shared Hugging Face cache. @huggingface/hub does what it does well (the
 // commit of a revision, paths-info, the paginated tree listing, the cache folder names); transfer.ts moves the
 // bytes (resume, checksums); cache.ts keeps the layout Python's huggingface_hub reads.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { listFiles, modelInfo, pathsInfo, type ListFileEntry, type PathInfo } from '@huggingface/hub';
@@ -198,9 +198,9 @@ async function remoteFiles(req: SnapshotRequest, commit: string, settings: HubSe
 async function cachedFiles(cache: RepoCache, req: SnapshotRequest, commit: string): Promise<SnapshotFile[] | undefined> {
   const out: SnapshotFile[] = [];
   const add = async (p: string) => {
-    const local = await cache.cached(commit, p);
-    if (local) out.push({ path: p, local, size: statSync(local).size, from: 'cache', received: 0 });
-    return local !== undefined;
+    const hit = await cache.cached(commit, p);
+    if (hit) out.push({ path: p, local: hit.local, size: hit.size, from: 'cache', received: 0 });
+    return hit !== undefined;
   };
   for (const rule of req.files ?? []) {
     let found = false;
@@ -259,10 +259,12 @@ export async function downloadSnapshot(req: SnapshotRequest, options: HubOptions
   };
   if (settings.offline) return fromCache('offline mode is on (HF_HUB_OFFLINE or offline: true)');
 
-  // A pinned commit that is whole in the cache needs nothing from the Hub.
-  if (COMMIT_RE.test(revision)) {
-    const files = await cachedFiles(cache, req, revision);
-    if (files) return { repo: req.repo, revision, commit: revision, dir: cache.snapshot(revision), files };
+  // A pinned commit that is whole in the cache needs nothing from the Hub (and is not looked up twice).
+  const pinned = COMMIT_RE.test(revision);
+  const pinnedHit = pinned ? await cachedFiles(cache, req, revision) : undefined;
+  if (pinnedHit) {
+    await dropStalePartials(cache, pinnedHit, signal);
+    return { repo: req.repo, revision, commit: revision, dir: cache.snapshot(revision), files: pinnedHit };
   }
   let commit: string;
   try {
@@ -271,7 +273,7 @@ export async function downloadSnapshot(req: SnapshotRequest, options: HubOptions
     if (err instanceof HubNetworkError && err.status === undefined) return fromCache('the Hub is unreachable', err);
     throw err;
   }
-  const hit = await cachedFiles(cache, req, commit);
+  const hit = pinned ? undefined : await cachedFiles(cache, req, commit);
   if (hit) await dropStalePartials(cache, hit, signal);
   const files = hit ?? (await fetchFiles(cache, await remoteFiles(req, commit, settings, signal), settings, options));
   await cache.setRef(revision, commit);
@@ -283,9 +285,10 @@ export async function downloadSnapshot(req: SnapshotRequest, options: HubOptions
  * (huggingface_hub 1.x never resumes another process's partial file) then fetched the file. Under the blob's lock.
  */
 async function dropStalePartials(cache: RepoCache, files: SnapshotFile[], signal?: AbortSignal): Promise<void> {
+  const blobs = await realpath(path.join(cache.root, 'blobs')).catch(() => undefined);
   for (const f of files) {
     const blob = await realpath(f.local).catch(() => undefined);
-    if (!blob || path.dirname(blob) !== (await realpath(path.join(cache.root, 'blobs')).catch(() => undefined)) || !existsSync(`${blob}.incomplete`)) continue;
+    if (!blob || path.dirname(blob) !== blobs || !existsSync(`${blob}.incomplete`)) continue;
     await withBlobLock(cache, path.basename(blob), signal, () => rm(`${blob}.incomplete`, { force: true }));
   }
 }
@@ -304,8 +307,8 @@ async function fetchFiles(cache: RepoCache, remote: RemoteFile[], settings: HubS
 async function fetchFile(cache: RepoCache, r: RemoteFile, settings: HubSettings, options: HubOptions): Promise<SnapshotFile> {
   const done = (from: SnapshotFile['from'], local: string, received = 0): SnapshotFile => ({ path: r.file, local, size: r.size, from, received });
   const partial = `${cache.blob(r.etag)}.incomplete`;
-  const local = await cache.cached(r.commit, r.file);
-  if (local) return done('cache', local);
+  const hit = await cache.cached(r.commit, r.file);
+  if (hit) return done('cache', hit.local);
   return withBlobLock(cache, r.etag, options.signal, async () => {
     // Another process (or this one) may have fetched the blob while we waited for the lock.
     if (existsSync(cache.blob(r.etag))) {

@@ -10,7 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { AbortError, HubAuthError, HubError, HubIntegrityError, HubNetworkError, HubNotFoundError, HubStorageError } from '../errors.js';
-import type { RepoCache } from './cache.js';
+import { sleep, type RepoCache } from './cache.js';
 import type { DownloadProgress, HubSettings } from './settings.js';
 
 /** A file of one commit, as paths-info / the tree listing describe it. */
@@ -175,17 +175,15 @@ export async function transferBlob(cache: RepoCache, remote: RemoteFile, setting
   const attempt = async (): Promise<Retry | undefined> => {
     const stall = new AbortController();
     const signal = o.signal ? AbortSignal.any([o.signal, stall.signal]) : stall.signal;
-    let timer = setTimeout(() => stall.abort(), settings.stallTimeoutMs);
-    const alive = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => stall.abort(), settings.stallTimeoutMs);
-    };
+    const timer = setTimeout(() => stall.abort(), settings.stallTimeoutMs);
+    const alive = () => timer.refresh(); // one timer, restarted on every chunk
     let fh: FileHandle | undefined;
     try {
       let res: HubAnswer;
       try {
         res = await hubGet(url, settings, offset > 0 ? { range: `bytes=${offset}-` } : {}, signal);
       } catch (err) {
+        if (o.signal?.aborted) throw new AbortError(`The download of ${remote.repo}/${remote.file} was aborted at byte ${offset} of ${remote.size}; it resumes from there`);
         return { retry: true, reason: stall.signal.aborted ? 'no answer' : 'cannot connect', cause: err };
       }
       if (res.status === 416 && offset > 0) {
@@ -249,7 +247,7 @@ export async function transferBlob(cache: RepoCache, remote: RemoteFile, setting
       throw new HubNetworkError(`Downloading ${remote.repo}/${remote.file} failed (${outcome.reason}) after ${settings.retries} retries; ` +
         `${offset} of ${remote.size} bytes are kept in '${partial}' and the next pull resumes from there`, where, { cause: outcome.cause });
     }
-    if (failures > 0) await new Promise((r) => setTimeout(r, Math.min(8000, 250 * 2 ** (failures - 1))));
+    if (failures > 0) await sleep(Math.min(8000, 250 * 2 ** (failures - 1)), o.signal);
   }
   if (remote.size === 0) await open(partial, 'w').then((fh) => fh.close()); // nothing to fetch; still checked below
 

@@ -1,6 +1,6 @@
 // hf://<org>/<name>[@<revision>]/<path> (the form of huggingface_hub's HfFileSystem): a file, or a folder, of a
 // Hub repository, fetched into the cache on first use and returned as its local snapshot path.
-import { HubNotFoundError, HubOfflineError, InvalidArgumentError } from '../errors.js';
+import { HubNetworkError, HubNotFoundError, HubOfflineError, InvalidArgumentError } from '../errors.js';
 import { checkRepo, checkRepoPath, downloadSnapshot, type Snapshot } from './hub.js';
 import type { HubOptions } from './settings.js';
 
@@ -46,8 +46,9 @@ export async function resolveHfUri(uri: string, kind: HfFolderKind, options: Hub
       const snapshot = await downloadSnapshot({ repo: parsed.repo, files: [parsed.path] }, o);
       return { local: snapshot.files[0].local, snapshot };
     } catch (err) {
-      // Not a file of the repository (or, offline, not a cached file): a folder, then.
-      if (!(err instanceof HubNotFoundError && err.missing === 'file') && !(err instanceof HubOfflineError)) throw err;
+      // Not a file of the repository (or, offline or with the Hub unreachable, not a cached file): a folder, then.
+      const unreachable = err instanceof HubNetworkError && err.status === undefined;
+      if (!(err instanceof HubNotFoundError && err.missing === 'file') && !(err instanceof HubOfflineError) && !unreachable) throw err;
       asFile = err;
     }
   }
@@ -55,7 +56,8 @@ export async function resolveHfUri(uri: string, kind: HfFolderKind, options: Hub
     const snapshot = await downloadSnapshot({ repo: parsed.repo, folders: [{ folder: parsed.path, weights: kind.weights }] }, o);
     return { local: snapshot.dir + (parsed.path ? `/${parsed.path}` : ''), snapshot };
   } catch (err) {
-    throw asFile instanceof HubOfflineError && err instanceof HubOfflineError ? asFile : err;
+    // neither a cached file nor a cached folder: the file attempt's error says why (offline, or the Hub unreachable)
+    throw (asFile instanceof HubOfflineError && err instanceof HubOfflineError) || (asFile instanceof HubNetworkError && err instanceof HubNetworkError) ? asFile : err;
   }
 }
 
