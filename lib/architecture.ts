@@ -76,13 +76,20 @@ function memoised<T>(key: string, compute: () => T): T {
 }
 
 /**
+ * Whether a model can have a Skip-Cache: one with skip branches, or a plain DiT, which caches as the baseline of the
+ * skip-branch ablation (its cached call runs only the last k blocks on the saved feature; docs/sampling.md).
+ */
+export function cacheable(c: ModelConfig): boolean {
+  return c.skip || c.family === 'dit';
+}
+
+/**
  * The Skip-Cache branches k (units kept at each end) whose cached step skips something (a larger k keeps every
- * unit and costs as much as a full step); none for a model without skip branches other than a plain DiT (which
- * caches as the ablation's baseline, Model.createCache).
+ * unit and costs as much as a full step); none for a model that cannot cache.
  */
 export function usefulBranches(c: ModelConfig): number[] {
   const d = describeModel(c);
-  if (d.skipPairs.length === 0 && c.family !== 'dit') return [];
+  if (!cacheable(c)) return [];
   return d.cached.filter((s) => s.blocksExecuted < c.depth).map((s) => s.branch);
 }
 

@@ -8,6 +8,7 @@ import type { Model, ModelDType } from './model.js';
 import { loadModel } from './model.js';
 import { native } from './native.js';
 import { gaussianNoise } from './random.js';
+import { relativeError } from './quality-metrics.js';
 
 export type BackendName = 'cpu' | 'cuda';
 
@@ -145,7 +146,7 @@ export async function runSelfTest(candidate: BackendName, fault = 0): Promise<Se
     for (const dtype of ['float32', 'bfloat16'] as const) {
       const got = await outputs(await load(candidate, dtype), fault);
       for (const name of Object.keys(reference) as Array<keyof typeof reference>) {
-        const error = relErr(got[name], reference[name]);
+        const error = relativeError(got[name], reference[name]);
         const tolerance = SELF_TEST_TOLERANCE[dtype];
         checks.push({ name: `${dtype} ${name}`, error, tolerance, passed: error <= tolerance });
       }

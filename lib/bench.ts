@@ -312,6 +312,13 @@ export function table(header: string[], rows: Array<Array<string | number>>): st
   return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
 }
 
+/** A Markdown table (padded columns), as the bench quality / smoothness reports print it. */
+export function markdownTable(head: string[], lines: string[][]): string {
+  const widths = head.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c].length)));
+  const fmt = (cells: string[]) => `| ${cells.map((v, c) => v.padEnd(widths[c])).join(' | ')} |`;
+  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(fmt)].join('\n');
+}
+
 /** The peak a model of `dtype` is measured against: bf16 dot products for bfloat16 weights where the CPU has them. */
 export function peakFor(dtype: ModelDType, peak: { gflops: number; bf16Gflops: number }): BenchReport['peakUsed'] {
   return dtype === 'bfloat16' && peak.bf16Gflops > 0 ? { name: 'bf16 dot product', gflops: peak.bf16Gflops } : { name: 'fp32 FMA', gflops: peak.gflops };

@@ -1,10 +1,10 @@
 // `skipdit worker` and `skipdit enqueue`: the BullMQ queue from the command line. bullmq and ioredis are optional
 // peer dependencies, imported only when these commands run.
-import { writeFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from './errors.js';
-import type { GenerationRequest, WorkerEvent } from './worker/index.js';
+import { checkOutputPath, writeOutput } from './output.js';
+import type { GenerationRequest, GenerationResult, WorkerEvent } from './worker/index.js';
 
 async function queueModules() {
   try {
@@ -33,8 +33,7 @@ interface WorkerArgs {
 }
 
 async function workerCommand(opts: WorkerArgs): Promise<void> {
-  const device = /^\d+$/.test(opts.device) ? Number(opts.device) : opts.device;
-  if (typeof device === 'number') process.env.CUDA_VISIBLE_DEVICES = String(device); // before anything touches CUDA
+  const device = /^\d+$/.test(opts.device) ? Number(opts.device) : opts.device; // a number: createGenerationWorker sets CUDA_VISIBLE_DEVICES
   // several CPU workers on one machine: split the cores (read when the CPU thread pool starts, at the first model)
   if (opts.threads !== undefined) process.env.SKIPDIT_NUM_THREADS = String(opts.threads);
   const { worker } = await queueModules();
@@ -91,7 +90,7 @@ async function enqueueCommand(opts: EnqueueArgs): Promise<void> {
     cfgScale: opts.cfg, cache: opts.cache, seed: opts.seed, frames: opts.frames, output: opts.output,
     size: opts.size ? (opts.size.split('x').map(Number) as [number, number]) : undefined,
   };
-  for (const k of Object.keys(request) as (keyof GenerationRequest)[]) if (request[k] === undefined) delete request[k];
+  if (opts.out) checkOutputPath(opts.out, 'file', '--out'); // before the job, not after it ran
   const conn = worker.openConnection(opts.redis, '--redis');
   const queue = new bullmq.Queue(opts.queue, { connection: conn.client });
   const events = new bullmq.QueueEvents(opts.queue, { connection: conn.subscriber() });
@@ -112,22 +111,24 @@ async function enqueueCommand(opts: EnqueueArgs): Promise<void> {
       interrupted = true;
       void worker.cancelGeneration(queue, String(job.id));
     });
+    let result: GenerationResult;
     try {
-      const result = await worker.followGeneration(job, events, {
+      result = await worker.followGeneration(job, events, {
         onProgress: (p) => {
           if (p.total) bar?.setTotal(p.total);
           bar?.update(p.completed ?? 0, { phase: p.phase, pid: p.pid });
         },
       });
-      bar?.stop();
-      if (opts.out && result.bytes) writeFileSync(opts.out, Buffer.from(result.bytes, 'base64'));
-      const { bytes: _bytes, ...shown } = result;
-      if (opts.json) console.log(JSON.stringify({ ...shown, out: opts.out, roundTripMs: performance.now() - enqueued }));
-      else console.log(`job ${job.id}: ${result.output} ${result.file ?? opts.out ?? '(bytes in the result)'} in ${(result.ms / 1000).toFixed(2)} s on worker ${result.worker.pid}@${result.worker.host}; samples sha256 ${result.samplesSha256.slice(0, 16)}`);
     } catch (err) {
-      bar?.stop();
       throw new InvalidArgumentError(`job ${job.id} failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      bar?.stop();
     }
+    // a write that fails is an OutputError, not a failed job
+    if (opts.out && result.bytes) writeOutput(opts.out, Buffer.from(result.bytes, 'base64'));
+    const { bytes: _bytes, ...shown } = result;
+    if (opts.json) console.log(JSON.stringify({ ...shown, out: opts.out, roundTripMs: performance.now() - enqueued }));
+    else console.log(`job ${job.id}: ${result.output} ${result.file ?? opts.out ?? '(bytes in the result)'} in ${(result.ms / 1000).toFixed(2)} s on worker ${result.worker.pid}@${result.worker.host}; samples sha256 ${result.samplesSha256.slice(0, 16)}`);
   } finally {
     await events.close();
     await queue.close();

@@ -2,7 +2,7 @@
 // The skipdit command line: argument parsing and printing. `skipdit generate` (pictures) and `skipdit sample`
 // (latents) call generate() (lib/generate.ts) with Ctrl-C wired to its AbortSignal; `skipdit backends` says what
 // can run here; `skipdit bench` measures this machine (lib/bench.ts).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
@@ -11,11 +11,12 @@ import { convertCheckpoint, inspectCheckpoint } from './checkpoint.js';
 import { presets, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import { cachePresets, type CachePolicyInput } from './cache.js';
 import { AbortError, HubOfflineError, InvalidArgumentError, SkipditError } from './errors.js';
-import { backends, loadModel, type ModelDType } from './model.js';
+import { backends, loadModel, type Model, type ModelDType } from './model.js';
+import { checkOutputPath, writeOutput } from './output.js';
 import { autoBackend } from './backends.js';
 import { benchConfig, benchSizes, formatBenchReport, randomCheckpoint, runBench, type BenchFamily, type BenchSize } from './bench.js';
 import { bundledModel } from './bundled.js';
-import { loadVae } from './vae.js';
+import { loadVae, type Vae } from './vae.js';
 import { formatQualityTable, parseSetting, qualityPlotPng, runQualityBench } from './quality.js';
 import { registerQueueCommands } from './cli-queue.js';
 import { formatSmoothnessTable, runSmoothnessProbe, smoothnessPlotPng } from './smoothness.js';
@@ -556,10 +557,12 @@ interface QualityArgs {
 async function qualityCommand(opts: QualityArgs): Promise<void> {
   if (opts.model && opts.random) throw new InvalidArgumentError('--model and --random are exclusive');
   const tmp = opts.random && !opts.cacheDir ? mkdtempSync(path.join(os.tmpdir(), 'skipdit-quality-')) : undefined;
-  const file = opts.random ? randomCheckpoint(benchConfig(opts.random), opts.cacheDir ?? tmp!).file : opts.model ?? bundledModel.path();
-  const model = await loadModel(file);
-  const vae = opts.vae ? await loadVae(opts.vae) : undefined;
+  if (opts.plot) checkOutputPath(opts.plot, 'file', '--plot'); // before the run, not after it
+  let model: Model | undefined, vae: Vae | undefined;
   try {
+    const file = opts.random ? randomCheckpoint(benchConfig(opts.random), opts.cacheDir ?? tmp!).file : opts.model ?? bundledModel.path();
+    model = await loadModel(file);
+    vae = opts.vae ? await loadVae(opts.vae) : undefined;
     const c = model.config;
     // k = 1 unit kept at each end (the digits model has 6 blocks: the dit preset's k = 4 does not fit)
     const settings = (opts.settings?.split(',') ?? defaultQualitySettings(1, opts.random ? ['ddim:20', 'dpmsolver++:10'] : undefined)).map(parseSetting);
@@ -572,7 +575,7 @@ async function qualityCommand(opts: QualityArgs): Promise<void> {
       vae, classify: digits ? digitsClassifier(digits) : undefined, repeats: opts.repeats,
       onRow: (r) => { if (!opts.json) console.error(`  ${r.setting}: ${r.seconds.toFixed(2)} s`); },
     });
-    if (opts.plot) writeFileSync(opts.plot, qualityPlotPng(report));
+    if (opts.plot) writeOutput(opts.plot, qualityPlotPng(report));
     if (opts.json) console.log(JSON.stringify(report, null, 2));
     else {
       console.log(`${report.samples} samples per run, reference ${report.reference}, model ${opts.random ? `random ${opts.random}` : file}${digits ? '; accuracy: the k-NN digits classifier' : ''}`);
@@ -580,7 +583,7 @@ async function qualityCommand(opts: QualityArgs): Promise<void> {
       if (opts.plot) console.log(`plot: ${opts.plot}`);
     }
   } finally {
-    model.dispose();
+    model?.dispose();
     vae?.dispose();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
@@ -604,6 +607,7 @@ async function smoothnessCommand(opts: SmoothnessArgs): Promise<void> {
   const trajectory = parseSetting(opts.trajectory);
   if (trajectory.cache !== 'none') throw InvalidArgumentError.expected('--trajectory', "'<sampler>:<steps>' (uncached)", opts.trajectory);
   const at = opts.at?.split(',').map((v) => Number(v.trim()));
+  if (opts.plot) checkOutputPath(opts.plot, 'file', '--plot');
   const models = [];
   try {
     for (const file of files) models.push({ name: path.basename(file).replace(/\.safetensors$/, ''), model: await loadModel(file) });
@@ -612,7 +616,7 @@ async function smoothnessCommand(opts: SmoothnessArgs): Promise<void> {
     const report = await runSmoothnessProbe({
       models, sampler: trajectory.sampler, steps: trajectory.steps, at, radius: opts.radius, grid: opts.grid, labels, batch: opts.n, seed: opts.seed,
     });
-    if (opts.plot) writeFileSync(opts.plot, smoothnessPlotPng(report));
+    if (opts.plot) writeOutput(opts.plot, smoothnessPlotPng(report));
     if (opts.json) console.log(JSON.stringify(report, null, 2));
     else {
       console.log(`${report.samples} samples, trajectory ${report.sampler} ${report.steps}, alpha and beta in [-${report.radius}, ${report.radius}] (${report.alphas.length}x${report.alphas.length}); cosine per token over the hidden size, averaged`);

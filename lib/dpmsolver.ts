@@ -59,6 +59,7 @@ export class DPMSolverMultistepScheduler {
   /** sigmas[i] of each step and sigmas[steps], the final one (float32 values). */
   readonly sigmas: Float32Array;
   #previous: Float32Array | undefined; // the last step's x0 prediction (model_outputs[-2] at the next step)
+  #spare: Float32Array | undefined; // the one before it: its buffer takes the next x0 prediction (no allocation per step)
   #lowerOrderNums = 0;
   #index = 0;
 
@@ -124,7 +125,7 @@ export class DPMSolverMultistepScheduler {
 
     // convert_model_output: the x0 prediction
     const [alphaS0, sigmaS0] = alphaSigma(this.sigmas[i]);
-    const m0 = new Float32Array(sample.length);
+    const m0 = this.#spare?.length === sample.length ? this.#spare : new Float32Array(sample.length);
     if (c.predictionType === 'epsilon') for (let k = 0; k < m0.length; k++) m0[k] = f(f(sample[k] - f(sigmaS0 * modelOutput[k])) / alphaS0);
     else for (let k = 0; k < m0.length; k++) m0[k] = f(f(alphaS0 * sample[k]) - f(sigmaS0 * modelOutput[k]));
 
@@ -147,6 +148,7 @@ export class DPMSolverMultistepScheduler {
         out[k] = f(f(f(a * sample[k]) - f(b * m0[k])) - f(half * d1));
       }
     }
+    this.#spare = this.#previous;
     this.#previous = m0;
     if (this.#lowerOrderNums < c.solverOrder) this.#lowerOrderNums++;
     this.#index++;

@@ -6,7 +6,7 @@ import { Latents } from './latents.js';
 import type { SamplerCoefficients } from './samplers.js';
 import type { DiffusersDDIMCoefficients, DiffusersDDPMCoefficients } from './schedulers.js';
 import { SkipCache, nativeCachePolicy, resolveCachePolicy, type CachePolicyInput } from './cache.js';
-import { describeModel, families, sampleShape } from './architecture.js';
+import { cacheable, describeModel, families, sampleShape } from './architecture.js';
 import { resolveConfig, type ModelConfig, type ModelConfigInput, type PresetName } from './config.js';
 import {
   AbortError,
@@ -338,9 +338,7 @@ export class Model {
     const resolved = resolveCachePolicy(policy);
     // The branches the model has: k units at each end must leave the resume point in the decoder half.
     const d = describeModel(this.config);
-    // A plain DiT caches too, as the baseline of the skip-branch ablation: a cached call runs only the last k blocks on
-    // the saved feature (no long skip brings the first blocks' fresh output; docs/sampling.md). Other plain families: no.
-    if (d.skipPairs.length === 0 && this.config.family !== 'dit') {
+    if (!cacheable(this.config)) {
       throw new InvalidArgumentError(`Skip-Cache needs a model with skip branches; this ${families[this.config.family].name} has none`);
     }
     const maxBranch = d.cached.length;

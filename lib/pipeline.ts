@@ -695,7 +695,7 @@ export class Pipeline {
 function dpmSolverFor(c: Model['config'], steps: number, options: PipelineOptions): DPMSolverMultistepScheduler {
   const hunyuan = c.family === 'hunyuan-dit';
   return new DPMSolverMultistepScheduler(steps, {
-    ...(hunyuan ? { betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: c.size_cond || c.style_cond ? 0.03 : 0.02, predictionType: 'v_prediction' } : {}),
+    ...(hunyuan ? hunyuanBetas(c.size_cond === true || c.style_cond === true) : {}),
     timestepSpacing: options.timestepSpacing ?? 'linspace', useKarrasSigmas: options.karras ?? false,
   });
 }
@@ -734,6 +734,11 @@ function textToVideoScheduler(options: PipelineOptions, steps: number | string):
  * Hunyuan-DiT's samplers (hydit SAMPLER_FACTORY, sample_t2i.py): 'ddpm' (default) = diffusers' DDPMScheduler,
  * 'ddim' = DDIMScheduler (eta 0), both v-prediction, scaled_linear betas 0.00085..0.02, leading spacing, steps_offset 1.
  */
+/** Hunyuan-DiT's noise schedule and prediction type (its sample_t2i.py; v1.1 runs with --beta-end 0.03). */
+function hunyuanBetas(v11: boolean) {
+  return { betaSchedule: 'scaled_linear' as const, betaStart: 0.00085, betaEnd: v11 ? 0.03 : 0.02, predictionType: 'v_prediction' as const };
+}
+
 function hunyuanScheduler(options: PipelineOptions, steps: number | string, v11: boolean): DiffusersDDPMScheduler | DiffusersDDIMScheduler {
   const name = options.sampler ?? 'ddpm';
   if (name !== 'ddpm' && name !== 'ddim') throw InvalidArgumentError.expected('sampler', "'ddpm' or 'ddim'", name);
@@ -741,7 +746,7 @@ function hunyuanScheduler(options: PipelineOptions, steps: number | string, v11:
   if (options.variance !== undefined) throw InvalidArgumentError.expected('variance', "no variance (DDPMScheduler's fixed_small)", options.variance);
   if (typeof steps !== 'number') throw InvalidArgumentError.expected('steps', 'a number of steps (no respacing string for Hunyuan-DiT)', steps);
   const config = {
-    betaSchedule: 'scaled_linear' as const, betaStart: 0.00085, betaEnd: v11 ? 0.03 : 0.02 /* sample_t2i.py --beta-end for v1.1 */, predictionType: 'v_prediction' as const, clipSample: options.clipSample ?? false,
+    ...hunyuanBetas(v11), clipSample: options.clipSample ?? false,
     timestepSpacing: options.timestepSpacing ?? 'leading', stepsOffset: options.stepsOffset ?? 1,
   };
   return name === 'ddpm' ? new DiffusersDDPMScheduler(steps, config) : new DiffusersDDIMScheduler(steps, { ...config, setAlphaToOne: options.setAlphaToOne });

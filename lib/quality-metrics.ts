@@ -47,11 +47,13 @@ export function relativeL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m === 0 ? Math.sqrt(d) : Math.sqrt(d / m);
 }
 
-/** max |a - b| / max |b|. */
+/** max |a - b| / max |b| (max |a - b| when b is all zero); Infinity for a NaN difference or different lengths. */
 export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
   let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
+  for (let i = 0; i < b.length; i++) {
+    const diff = Math.abs(a[i] - b[i]);
+    d = Number.isNaN(diff) ? Infinity : Math.max(d, diff);
     m = Math.max(m, Math.abs(b[i]));
   }
   return m === 0 ? d : d / m;

@@ -4,6 +4,7 @@
 // relative error, PSNR and SSIM of the pictures (the model's own pixels, or decoded by a VAE), and for the bundled
 // digits model the k-NN classifier's accuracy. The Pareto front is over (speedup, PSNR).
 import { InvalidArgumentError } from './errors.js';
+import { markdownTable, median } from './bench.js';
 import { Canvas } from './plot.js';
 import type { Model } from './model.js';
 import { Pipeline, type PipelineSamplerName } from './pipeline.js';
@@ -86,10 +87,12 @@ interface Generated {
   cached: number;
 }
 
-async function generateOnce(o: QualityOptions, s: QualitySetting): Promise<Generated> {
+/** warmup: one untimed run first (the model's first runs in a process record graphs and size the workspace). */
+async function generateOnce(o: QualityOptions, s: QualitySetting, warmup = false): Promise<Generated> {
   const pipe = new Pipeline(o.model, { sampler: s.sampler, steps: s.steps, cfgScale: o.cfgScale, cache: s.cache === 'none' ? false : s.cache });
   const times: number[] = [];
   let samples: Tensor | undefined;
+  if (warmup) await pipe.init({ labels: o.labels, batch: o.batch, seed: o.seed ?? 0 }).run();
   for (let r = 0; r < (o.repeats ?? 1); r++) {
     pipe.init({ labels: o.labels, batch: o.batch, seed: o.seed ?? 0 });
     const t0 = performance.now();
@@ -98,8 +101,7 @@ async function generateOnce(o: QualityOptions, s: QualitySetting): Promise<Gener
   }
   const stats = pipe.cacheStats;
   pipe.dispose();
-  times.sort((a, b) => a - b);
-  return { samples: samples!, seconds: times[times.length >> 1], flops: stats.flopsExecuted, full: stats.calls - stats.cachedSteps, cached: stats.cachedSteps };
+  return { samples: samples!, seconds: median(times), flops: stats.flopsExecuted, full: stats.calls - stats.cachedSteps, cached: stats.cachedSteps };
 }
 
 /** A run's pictures in [0, 1]: one Float32Array per sample, each `planes` planes of H x W. */
@@ -137,7 +139,7 @@ export async function runQualityBench(o: QualityOptions): Promise<QualityReport>
   if (!Array.isArray(o.settings) || o.settings.length === 0) throw InvalidArgumentError.expected('settings', 'one or more settings', o.settings);
   const reference = o.reference ?? { sampler: 'ddim', steps: 50, cache: 'none' };
   if (reference.cache !== 'none') throw InvalidArgumentError.expected('reference.cache', "'none' (the reference is uncached)", reference.cache);
-  const ref = await generateOnce(o, reference);
+  const ref = await generateOnce(o, reference, true); // the first runs of the process: warmed up, or every speedup is inflated
   const refPictures = await pictures(o, ref.samples);
   const rows: QualityRow[] = [];
   for (const s of [reference, ...o.settings]) {
@@ -170,9 +172,7 @@ export function formatQualityTable(r: QualityReport): string {
     x.psnr === undefined ? '-' : Number.isFinite(x.psnr) ? x.psnr.toFixed(2) : 'inf', x.ssim === undefined ? '-' : x.ssim.toFixed(4), x.latentRelError.toExponential(2),
     ...(x.accuracy === undefined ? (head.includes('accuracy') ? ['-'] : []) : [`${(100 * x.accuracy).toFixed(1)}%`]), x.pareto ? '*' : '',
   ]);
-  const widths = head.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c].length)));
-  const fmt = (cells: string[]) => `| ${cells.map((v, c) => v.padEnd(widths[c])).join(' | ')} |`;
-  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(fmt)].join('\n');
+  return markdownTable(head, lines);
 }
 
 // ---- the plot: speedup (x) against PSNR (y), a point per setting labelled with its row number, the Pareto front joined

@@ -14,6 +14,7 @@
 //   hidden size per token, averaged over tokens and samples.
 // It also reports, along the same trajectory, the cosine similarity of the deep feature between consecutive
 // steps (what the official Latte code logs): how much a cached step's reused feature differs from a fresh one.
+import { markdownTable } from './bench.js';
 import { InvalidArgumentError } from './errors.js';
 import type { Model } from './model.js';
 import { Pipeline, type PipelineSamplerName } from './pipeline.js';
@@ -207,9 +208,7 @@ export function formatSmoothnessTable(r: SmoothnessReport): string {
     row.name, row.skip ? 'yes' : 'no', String(p.step), String(Math.round(p.t)), p.deepMean.toFixed(4), p.deepMin.toFixed(4), p.finalMean.toFixed(4),
     p.blockMean.map((v) => v.toFixed(3)).join(' '), `${row.temporalMean.toFixed(4)} / ${row.temporalMin.toFixed(4)}`,
   ]));
-  const widths = head.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c].length)));
-  const fmt = (cells: string[]) => `| ${cells.map((v, c) => v.padEnd(widths[c])).join(' | ')} |`;
-  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(fmt)].join('\n');
+  return markdownTable(head, lines);
 }
 
 /** 1 - cos on a log scale from 1e-5 (white) to 1 (dark red). */

@@ -14,7 +14,7 @@ import { writeTinyHunyuanFolder } from '../bench/tiny-hunyuan.js';
 import { writeTinyT2VFolder } from '../bench/tiny-t2v.js';
 import { generateHunyuan } from '../lib/generate-hunyuan.js';
 import {
-  ModelCache, cancelGeneration, createGenerationWorker, enqueueGeneration, followGeneration, isPermanentFailure, openConnection, validateGenerationRequest,
+  ModelCache, cancelGeneration, createGenerationWorker, tensorSha256, enqueueGeneration, followGeneration, isPermanentFailure, openConnection, validateGenerationRequest,
   type GenerationRequest, type GenerationResult,
 } from '../lib/worker/index.js';
 import { cli } from './helpers/cli.js';
@@ -99,7 +99,7 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
     if (!references.has(key)) {
       const out = path.join(dir, 'ref.safetensors');
       const g = await generate({ model, classes: r.labels, steps: r.steps, sampler: r.sampler, cfg: r.cfgScale, seed: r.seed, format: 'safetensors', out });
-      references.set(key, createHash('sha256').update(new Uint8Array(g.samples.data.buffer, g.samples.data.byteOffset, g.samples.data.byteLength)).digest('hex'));
+      references.set(key, tensorSha256(g.samples));
     }
     return references.get(key)!;
   }
@@ -330,7 +330,7 @@ describe.skipIf(!haveRedis)('BullMQ workers on a real redis-server', () => {
       const picture = await followGeneration(await enqueueGeneration(p.q, { ...m.request, output: m.picture }), p.events);
       const refOut = path.join(root, `ref.${m.picture}`);
       const ref = await m.reference(path.join(root, m.name), refOut);
-      const refSha = createHash('sha256').update(new Uint8Array(ref.samples.data.buffer, ref.samples.data.byteOffset, ref.samples.data.byteLength)).digest('hex');
+      const refSha = tensorSha256(ref.samples);
       expect(latents.samplesSha256).toBe(refSha);
       expect(picture.samplesSha256).toBe(refSha);
       expect(Buffer.from(picture.bytes!, 'base64').equals(readFileSync(refOut))).toBe(true);

@@ -1,6 +1,6 @@
 // skipdit/queue: generation workers and producers on BullMQ and Redis (bullmq and ioredis are optional peer
 // dependencies: install them to use this subpath). docs/workers.md.
-export { createGenerationWorker, resolveWorkerModel, isPermanentFailure } from './worker.js';
+export { createGenerationWorker, resolveWorkerModel, isPermanentFailure, tensorSha256 } from './worker.js';
 export type { GenerationWorker, GenerationWorkerOptions, GenerationProgress, GenerationResult, WorkerEvent, Loaded } from './worker.js';
 export { enqueueGeneration, followGeneration, cancelGeneration, DEFAULT_JOB_OPTIONS } from './producer.js';
 export type { FollowOptions } from './producer.js';

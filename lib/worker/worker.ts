@@ -7,7 +7,7 @@
 // - close() (SIGTERM in the CLI) lets the step in flight finish, puts the job back in the queue, and exits;
 // - cancelGeneration() aborts the running Pipeline within one step, or removes a job that has not started.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
@@ -17,6 +17,7 @@ import { generate, type GenerateFormat } from '../generate.js';
 import { findHunyuanLayout, generateHunyuan, isHunyuanPath } from '../generate-hunyuan.js';
 import { findT2VLayout, generateVideo, part, type GenerateVideoOptions } from '../generate-t2v.js';
 import { loadModel, Model } from '../model.js';
+import { writeOutput } from '../output.js';
 import { encodeSafetensors } from '../safetensors.js';
 import { TextEncoderModel, loadTextEncoder } from '../text-encoder.js';
 import { Vae, loadVae } from '../vae.js';
@@ -109,7 +110,7 @@ export interface GenerationWorker {
   close(): Promise<void>;
 }
 
-const EXTENSIONS: Record<GenerationRequest['output'], string> = { png: 'png', gif: 'gif', mp4: 'mp4', latents: 'safetensors' };
+/** generate()'s format of an output kind, which is also the result file's extension. */
 const FORMATS: Record<GenerationRequest['output'], GenerateFormat> = { png: 'png', gif: 'gif', mp4: 'mp4', latents: 'safetensors' };
 
 /** The path of a model name: 'bundled', an hf:// path (when allowed), a key of the map, or an entry of the folder. */
@@ -140,7 +141,8 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-function tensorSha256(t: Tensor): string {
+/** sha256 of a tensor's float32 bytes: the bit-identity check of results across workers and runs. */
+export function tensorSha256(t: Tensor): string {
   return sha256(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
 }
 
@@ -246,7 +248,7 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
   };
 
   async function run(request: GenerationRequest, modelPath: string, jobId: string, signal: AbortSignal, progress: (p: Omit<GenerationProgress, 'pid' | 'host'>) => void, started: number): Promise<GenerationResult> {
-    const ext = EXTENSIONS[request.output];
+    const ext = FORMATS[request.output];
     const stem = fileStem(jobId);
     const dir = resultMode === 'file' ? o.outputDir! : os.tmpdir();
     const tmp = path.join(dir, `.${stem}.${process.pid}.${randomBytes(6).toString('hex')}.partial.${ext}`);
@@ -257,15 +259,16 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
         // text families: a model folder (its text encoders, tokenizer and VAE beside it), loaded for the job
         if (request.prompt === undefined) throw InvalidArgumentError.expected('request.prompt', `a prompt (${request.model} is a text-to-image / text-to-video model)`, undefined);
         // 'latents': the pictures go to a file thrown away, the samples to the result
-        const pictures = request.output === 'latents' ? `${tmp}.discard.${request.frames === 1 || (await isHunyuanPath(modelPath)) ? 'png' : 'gif'}` : tmp;
+        const hunyuan = await isHunyuanPath(modelPath);
+        const pictures = request.output === 'latents' ? `${tmp}.discard.${request.frames === 1 || hunyuan ? 'png' : 'gif'}` : tmp;
         const text = { prompts: [request.prompt], negativePrompt: request.negativePrompt, steps: sampling.steps, cfg: sampling.cfg, cache: sampling.cache, seed: sampling.seed, out: pictures, signal };
         try {
-          if (await isHunyuanPath(modelPath)) {
+          if (hunyuan) {
             samples = await textToImage(request, modelPath, text, progress);
           } else {
             samples = await textToVideo(request, modelPath, text, progress);
           }
-          if (request.output === 'latents') writeFileSync(tmp, encodeSafetensors({ samples }, { format: 'skipdit-latents', model: request.model, seed: String(sampling.seed) }));
+          if (request.output === 'latents') writeOutput(tmp, encodeSafetensors({ samples }, { format: 'skipdit-latents', model: request.model, seed: String(sampling.seed) }));
         } finally {
           if (pictures !== tmp) rmSync(pictures, { force: true, recursive: true });
         }
@@ -388,8 +391,7 @@ export function createGenerationWorker(o: GenerationWorkerOptions): GenerationWo
       // a job still loading (no step yet) stops at its first step; one past sampling finishes
       await worker.close();
       await models.close();
-      await subscriber.quit().catch(() => subscriber.disconnect());
-      await connection.close();
+      await connection.close(); // the subscriber too
     },
   };
 }

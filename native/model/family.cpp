@@ -1,6 +1,8 @@
 // The family registry and describe().
 #include "model/family.h"
 
+#include "model/skip_cache.h"
+
 namespace skipdit {
 
 std::unique_ptr<Architecture> make_dit(const ModelConfig& c);
@@ -105,7 +107,7 @@ ModelDescription describe(const ModelConfig& config, int64_t batch) {
   for (int64_t k = 1; 2 * k <= units; ++k) {
     ForwardSpec spec;
     spec.cache = ForwardSpec::Cache::Restore;
-    spec.skip_from = config.skip ? k * d.unit_blocks : 0;  // as SkipCache::skip_from()
+    spec.skip_from = SkipCache::skip_from_for(config, d.unit_blocks, k);
     spec.resume = config.depth - k * d.unit_blocks;
     ModelDescription::CachedStep step;
     step.branch = k;

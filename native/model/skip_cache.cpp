@@ -24,7 +24,7 @@ void SkipCache::validate(const CachePolicy& p) const {
 
 void SkipCache::configure() {
   // Without skip branches nothing of the shallow units reaches the kept deep units: a cached call skips them too.
-  skip_from_ = config_.skip ? policy_.branch * unit_blocks_ : 0;
+  skip_from_ = skip_from_for(config_, unit_blocks_, policy_.branch);
   resume_block_ = config_.depth - policy_.branch * unit_blocks_;
 }
 

@@ -84,6 +84,10 @@ class SkipCache {
   // First block a cached call skips: k units in (with skip branches), 0 for a plain DiT (its early blocks feed nothing
   // that a cached call keeps).
   int64_t skip_from() const { return skip_from_; }
+  // The same for a config and branch k, without a cache (describe() costs the cached steps with it).
+  static int64_t skip_from_for(const ModelConfig& config, int64_t unit_blocks, int64_t branch) {
+    return config.skip ? branch * unit_blocks : 0;
+  }
   // Whether block (DiT) / pair start (Latte) index i is skipped on this call.
   bool skips(int64_t i) const { return !full_ && i >= skip_from_ && i < resume_block_; }
   // A full call: the buffer its graph copies the feature into (allocated when the shape or dtype changes).

@@ -310,13 +310,6 @@ const Isa& bf16_isa() {
 
 constexpr int64_t kRowBlock = 64;  // rows of A per work item (several micro-tiles)
 
-uint16_t round_bf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0;  // NaN stays NaN
-  return uint16_t((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
-}
-
 // One row of K floats -> Kp = K rounded up to even bf16 values (zero padded), round to nearest even.
 __attribute__((target("avx512f,avx512bf16"))) void round_row_bf16(const float* a, int64_t K, uint16_t* o) {
   for (int64_t k = 0; k < K; k += 32) {
@@ -427,7 +420,7 @@ void pack_bf16_panels(int64_t N, int64_t K, uint16_t* packed, Get get) {
       for (int64_t j = 0; j < nr; ++j)
         for (int64_t h = 0; h < 2; ++h) {
           const int64_t n = p * nr + j, k = 2 * kk + h;
-          packed[((p * pairs + kk) * nr + j) * 2 + h] = n < N && k < K ? round_bf16(get(n, k)) : 0;
+          packed[((p * pairs + kk) * nr + j) * 2 + h] = n < N && k < K ? f32_to_bf16(get(n, k)) : 0;
         }
 }
 }  // namespace
@@ -548,10 +541,10 @@ void round_to_bf16(const float* x, int64_t K, uint16_t* out) {
   if (bf16_isa().bf16_activations) {  // whole pairs: a zero after an odd K, hence the copy of the tail
     if (K % 2 == 0) return round_row_bf16(x, K, out);
     round_row_bf16(x, K - 1, out);
-    out[K - 1] = round_bf16(x[K - 1]);
+    out[K - 1] = f32_to_bf16(x[K - 1]);
     return;
   }
-  for (int64_t k = 0; k < K; ++k) out[k] = round_bf16(x[k]);
+  for (int64_t k = 0; k < K; ++k) out[k] = f32_to_bf16(x[k]);
 }
 
 }  // namespace skipdit::cpu
